@@ -1,0 +1,75 @@
+/**
+ * Reverse-mode automatic differentiation as a graph rewrite. `vjp` walks the
+ * graph from the outputs back to the requested inputs and asks each op's VJP
+ * rule for its inputs' cotangents; every rule only builds nodes, so the result
+ * is an ordinary graph that compiles and runs like any other, and can itself be
+ * differentiated (second-order gradients).
+ */
+import { type Tensor, shapeToString, sizeOf, topologicalOrder } from '../graph/tensor.js';
+import { sameShape } from '../graph/shape.js';
+import { add } from '../ops/add.js';
+import { ones, zeros } from '../ops/constant.js';
+import { opDef } from '../ops/index.js';
+import { sumTo } from './sumTo.js';
+
+/**
+ * The gradient of the scalar `y` with respect to each of `xs`: symbolic
+ * tensors of the same shapes as `xs`. An `x` that `y` does not depend on gets
+ * a zero gradient.
+ */
+export function grad(y: Tensor, xs: readonly Tensor[]): Tensor[] {
+  if (sizeOf(y.shape) !== 1) {
+    throw new Error(
+      `grad: the output must be a scalar (one element), got shape ${shapeToString(y.shape)}; ` +
+        `reduce it first (e.g. sum or mean) or use vjp(ys, xs, cotangents)`,
+    );
+  }
+  return vjp([y], xs, [ones(y.shape)]);
+}
+
+/**
+ * Vector-Jacobian products: the cotangents of `xs` given a cotangent for each
+ * of `ys` (same shapes as `ys`). Summing over broadcast axes and accumulating
+ * the contributions of a node used several times (fan-out) happen here, once.
+ */
+export function vjp(ys: readonly Tensor[], xs: readonly Tensor[], cotangents: readonly Tensor[]): Tensor[] {
+  if (ys.length !== cotangents.length) {
+    throw new Error(`vjp: got ${ys.length} outputs but ${cotangents.length} cotangents; give one cotangent per output`);
+  }
+  ys.forEach((y, i) => {
+    if (!sameShape(y.shape, cotangents[i].shape)) {
+      throw new Error(`vjp: cotangent ${i} has shape ${shapeToString(cotangents[i].shape)} but output ${i} has shape ${shapeToString(y.shape)}`);
+    }
+  });
+  const order = topologicalOrder(ys);
+
+  // Only nodes that depend on some x need a cotangent.
+  const wanted = new Set(xs.map((x) => x.id));
+  const reaches = new Set<number>();
+  for (const node of order) {
+    if (wanted.has(node.id) || node.inputs.some((i) => reaches.has(i.id))) reaches.add(node.id);
+  }
+
+  const cot = new Map<number, Tensor>();
+  const accumulate = (node: Tensor, g: Tensor): void => {
+    const fitted = sumTo(g, node.shape);
+    const prev = cot.get(node.id);
+    cot.set(node.id, prev === undefined ? fitted : add(prev, fitted));
+  };
+  ys.forEach((y, i) => {
+    if (reaches.has(y.id)) accumulate(y, cotangents[i]);
+  });
+
+  for (let k = order.length - 1; k >= 0; k--) {
+    const node = order[k];
+    const g = cot.get(node.id);
+    if (g === undefined || node.inputs.length === 0) continue;
+    if (!node.inputs.some((i) => reaches.has(i.id))) continue;
+    const grads = opDef(node.op).vjp(g, node as never);
+    node.inputs.forEach((inp, i) => {
+      const gi = grads[i];
+      if (gi != null && reaches.has(inp.id)) accumulate(inp, gi);
+    });
+  }
+  return xs.map((x) => cot.get(x.id) ?? zeros(x.shape));
+}

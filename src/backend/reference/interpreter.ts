@@ -1,0 +1,54 @@
+/**
+ * The float64 reference backend: a plain-JavaScript interpreter that runs each
+ * op's `reference` implementation in topological order. It is the oracle the
+ * device backends are tested against, so it favours clarity over speed.
+ */
+import { type Tensor, topologicalOrder } from '../../graph/tensor.js';
+import { opDef } from '../../ops/index.js';
+import type { NDArray } from '../../ops/op.js';
+import { collectInputs, type Feeds, type InputSpec, validateFeeds } from '../feeds.js';
+
+export interface RunResult<D extends Float32Array | Float64Array = Float32Array | Float64Array> {
+  readonly shape: number[];
+  readonly data: D;
+}
+
+export class ReferenceFunction {
+  readonly backend = 'reference' as const;
+  readonly inputs: readonly InputSpec[];
+  private readonly order: Tensor[];
+  /** For each step, the values that can be dropped after it (last use). */
+  private readonly frees: number[][];
+
+  constructor(readonly outputs: readonly Tensor[]) {
+    this.order = topologicalOrder(outputs);
+    this.inputs = collectInputs(this.order);
+    const keep = new Set(outputs.map((o) => o.id));
+    const lastUse = new Map<number, number>();
+    this.order.forEach((node, step) => node.inputs.forEach((i) => lastUse.set(i.id, step)));
+    this.frees = this.order.map(() => []);
+    for (const [id, step] of lastUse) if (!keep.has(id)) this.frees[step].push(id);
+  }
+
+  async run(feeds: Feeds): Promise<RunResult<Float64Array>[]> {
+    return this.runSync(feeds);
+  }
+
+  /** Synchronous run; the reference backend needs no device round trip. */
+  runSync(feeds: Feeds): RunResult<Float64Array>[] {
+    const fed = validateFeeds(this.inputs, feeds);
+    const values = new Map<number, NDArray>();
+    this.order.forEach((node, step) => {
+      let data: Float64Array;
+      if (node.op === 'input') {
+        data = Float64Array.from(fed.get((node as Tensor<'input'>).attrs.name)!);
+      } else {
+        const args = node.inputs.map((i) => values.get(i.id)!);
+        data = opDef(node.op).reference(args, node.attrs as never, node.shape);
+      }
+      values.set(node.id, { shape: node.shape, data });
+      for (const id of this.frees[step]) values.delete(id);
+    });
+    return this.outputs.map((o) => ({ shape: [...o.shape], data: values.get(o.id)!.data.slice() }));
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The graph node. A `Tensor` is a frozen, symbolic value: the op that makes it,
+ * the tensors it reads, the op's attributes and its static shape. Nothing is
+ * computed when a Tensor is built; `compile()` turns a set of tensors into a
+ * runnable function. Rewrites (autodiff, fusion) make new Tensors that share
+ * the old ones, never modify them.
+ */
+import type { OpAttrs, OpName } from '../ops/attrs.js';
+
+export type Shape = readonly number[];
+export type DType = 'float32';
+
+let nextId = 0;
+
+export class Tensor<O extends OpName = OpName> {
+  readonly id: number;
+  readonly dtype: DType = 'float32';
+
+  constructor(
+    readonly op: O,
+    readonly inputs: readonly Tensor[],
+    readonly attrs: Readonly<OpAttrs[O]>,
+    readonly shape: Shape,
+  ) {
+    this.id = nextId++;
+    Object.freeze(this.inputs);
+    Object.freeze(this.shape);
+    Object.freeze(this);
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** A readable listing of the whole graph that computes this tensor, one line per node. */
+  toString(): string {
+    return formatGraph([this]);
+  }
+}
+
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function shapeToString(shape: Shape): string {
+  return `[${shape.join(',')}]`;
+}
+
+/**
+ * Nodes reachable from `outputs`, every node after all of its inputs
+ * (depth-first post-order, iterative so that deep graphs such as a 150-layer
+ * ResNet do not overflow the stack).
+ */
+export function topologicalOrder(outputs: readonly Tensor[]): Tensor[] {
+  const order: Tensor[] = [];
+  const done = new Set<number>();
+  const onStack = new Set<number>();
+  for (const root of outputs) {
+    if (done.has(root.id)) continue;
+    const stack: [Tensor, number][] = [[root, 0]];
+    onStack.add(root.id);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      const [node, next] = top;
+      if (next < node.inputs.length) {
+        top[1] = next + 1;
+        const child = node.inputs[next];
+        if (!done.has(child.id) && !onStack.has(child.id)) {
+          onStack.add(child.id);
+          stack.push([child, 0]);
+        }
+      } else {
+        stack.pop();
+        onStack.delete(node.id);
+        done.add(node.id);
+        order.push(node);
+      }
+    }
+  }
+  return order;
+}
+
+function formatAttrValue(v: unknown): string {
+  if (v instanceof Tensor) return `%${v.id}`;
+  if (ArrayBuffer.isView(v)) return `<${(v as unknown as ArrayLike<number>).length} values>`;
+  if (Array.isArray(v)) return `[${v.map(formatAttrValue).join(',')}]`;
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.entries(v)
+      .filter(([, x]) => x !== undefined)
+      .map(([k, x]) => `${k}: ${formatAttrValue(x)}`)
+      .join(', ')}}`;
+  }
+  return String(v);
+}
+
+/** One line per node: `%id = op(%in, ...) {attrs} : [shape]`, inputs first. */
+export function formatGraph(outputs: readonly Tensor[]): string {
+  const lines = topologicalOrder(outputs).map((t) => {
+    const attrs = Object.entries(t.attrs as object).filter(([, v]) => v !== undefined);
+    const attrText = attrs.length ? ` ${formatAttrValue(Object.fromEntries(attrs))}` : '';
+    const args = t.inputs.map((i) => `%${i.id}`).join(', ');
+    return `%${t.id} = ${t.op}(${args})${attrText} : ${shapeToString(t.shape)}`;
+  });
+  return lines.join('\n');
+}

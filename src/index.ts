@@ -1,0 +1,24 @@
+/** Striate's public API. */
+export { Tensor, formatGraph, topologicalOrder, type Shape } from './graph/tensor.js';
+export { input } from './ops/input.js';
+export { constant, fill, ones, scalar, zeros } from './ops/constant.js';
+export { add } from './ops/add.js';
+export { sub } from './ops/sub.js';
+export { mul } from './ops/mul.js';
+export { div } from './ops/div.js';
+export { neg } from './ops/neg.js';
+export { exp } from './ops/exp.js';
+export { log } from './ops/log.js';
+export { sqrt } from './ops/sqrt.js';
+export { relu } from './ops/relu.js';
+export { step } from './ops/step.js';
+export { sigmoid } from './ops/sigmoid.js';
+export { tanh } from './ops/tanh.js';
+export { reshape, flatten } from './ops/reshape.js';
+export { broadcastTo } from './ops/broadcastTo.js';
+export { sum, mean, type ReduceOptions } from './ops/sum.js';
+export { grad, vjp } from './autodiff/grad.js';
+export { checkGradients, type CheckGradientsOptions, type GradientCheckReport } from './autodiff/check.js';
+export { compile, type CompileOptions, type BackendName } from './backend/compile.js';
+export type { Feeds, FeedValue } from './backend/feeds.js';
+export type { RunResult } from './backend/reference/interpreter.js';

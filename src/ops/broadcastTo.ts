@@ -1,0 +1,27 @@
+import { type Shape, type Tensor, shapeToString } from '../graph/tensor.js';
+import { broadcastIndex, broadcastsTo } from '../graph/shape.js';
+import { sumTo } from '../autodiff/sumTo.js';
+import { makeNode, opError, type OpDef } from './op.js';
+
+// Broadcasting copies values; its transpose sums the copies back: d(broadcast x) = sumTo(dx, shape of x).
+export const broadcastToOp: OpDef<'broadcastTo'> = {
+  name: 'broadcastTo',
+  shape: ([x], { shape }) => {
+    if (!broadcastsTo(x, shape)) {
+      opError('broadcastTo', `cannot broadcast ${shapeToString(x)} to ${shapeToString(shape)} (aligned from the right, each dimension must equal the target's or be 1)`);
+    }
+    return shape;
+  },
+  vjp: (g, { inputs: [x] }) => [sumTo(g, x.shape)],
+  reference: ([x], _attrs, out) => {
+    const idx = broadcastIndex(x.shape, out);
+    const res = new Float64Array(idx.length);
+    for (let i = 0; i < idx.length; i++) res[i] = x.data[idx[i]];
+    return res;
+  },
+};
+
+export function broadcastTo(x: Tensor, shape: Shape): Tensor {
+  if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
+  return makeNode(broadcastToOp, [x], { shape: [...shape] });
+}

@@ -1,0 +1,42 @@
+import { Tensor, type Shape, sizeOf } from '../graph/tensor.js';
+import { checkShape } from './input.js';
+import { opError, type OpDef } from './op.js';
+
+/** A tensor whose values are part of the graph. Its data travels to devices as a buffer, never as source. */
+export const constantOp: OpDef<'constant'> = {
+  name: 'constant',
+  shape: () => opError('constant', 'build constants with constant(), scalar(), zeros() or fill()'),
+  vjp: () => [],
+  reference: (_inputs, { value }) => value.slice(),
+};
+
+export function constant(value: ArrayLike<number>, shape: Shape): Tensor<'constant'> {
+  checkShapeOrScalar(shape);
+  if (value.length !== sizeOf(shape)) {
+    opError('constant', `${value.length} values do not fill shape [${shape.join(',')}] (${sizeOf(shape)} elements)`);
+  }
+  const data = Float64Array.from(value);
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) opError('constant', `value ${i} is ${data[i]}; constants must be finite`);
+  }
+  return new Tensor('constant', [], Object.freeze({ value: data }), [...shape]);
+}
+
+export function fill(shape: Shape, v: number): Tensor<'constant'> {
+  checkShapeOrScalar(shape);
+  return constant(new Float64Array(sizeOf(shape)).fill(v), shape);
+}
+
+export const scalar = (v: number): Tensor<'constant'> => fill([], v);
+export const zeros = (shape: Shape): Tensor<'constant'> => fill(shape, 0);
+export const ones = (shape: Shape): Tensor<'constant'> => fill(shape, 1);
+
+/** Numbers become scalar constants, so that `mul(x, 2)` reads naturally. */
+export function toTensor(v: Tensor | number): Tensor {
+  return typeof v === 'number' ? scalar(v) : v;
+}
+
+function checkShapeOrScalar(shape: Shape): void {
+  if (Array.isArray(shape) && shape.length === 0) return;
+  checkShape('constant', shape);
+}

@@ -1,0 +1,13 @@
+import type { Tensor } from '../graph/tensor.js';
+import { binary, defineBinary } from './elementwise.js';
+import { mul } from './mul.js';
+import { neg } from './neg.js';
+
+// d(a / b) = da / b - (a / b) db / b
+export const divOp = defineBinary('div', (a, b) => a / b, (g, node) => {
+  const [, b] = node.inputs;
+  const ga = div(g, b);
+  return [ga, neg(mul(ga, node))];
+});
+
+export const div = (a: Tensor | number, b: Tensor | number): Tensor<'div'> => binary(divOp, a, b);

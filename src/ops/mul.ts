@@ -1,0 +1,7 @@
+import type { Tensor } from '../graph/tensor.js';
+import { binary, defineBinary } from './elementwise.js';
+
+// d(a b) = b da + a db
+export const mulOp = defineBinary('mul', (a, b) => a * b, (g, { inputs: [a, b] }) => [mul(g, b), mul(g, a)]);
+
+export const mul = (a: Tensor | number, b: Tensor | number): Tensor<'mul'> => binary(mulOp, a, b);

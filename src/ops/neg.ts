@@ -1,0 +1,7 @@
+import type { Tensor } from '../graph/tensor.js';
+import { defineUnary, unary } from './elementwise.js';
+
+// d(-x) = -dx
+export const negOp = defineUnary('neg', (x) => -x, (g) => [neg(g)]);
+
+export const neg = (x: Tensor | number): Tensor<'neg'> => unary(negOp, x);

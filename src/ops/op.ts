@@ -1,0 +1,82 @@
+/**
+ * What an op is. Every op file under src/ops declares one `OpDef`: its shape
+ * rule (which also validates the inputs), its vector-Jacobian product, and its
+ * float64 reference implementation. The registry in `index.ts` is a mapped
+ * type over every op name, so an op missing any of these does not compile.
+ */
+import { Tensor, type Shape, shapeToString } from '../graph/tensor.js';
+import type { OpAttrs, OpName } from './attrs.js';
+
+/** A dense float64 array with its shape, row-major. Used by the reference backend. */
+export interface NDArray {
+  readonly shape: Shape;
+  readonly data: Float64Array;
+}
+
+export interface OpDef<O extends OpName> {
+  readonly name: O;
+  /**
+   * Output shape from input shapes. Throws an `Error` naming the op, what it
+   * got and what it expected when the inputs do not fit.
+   */
+  shape(inputs: readonly Shape[], attrs: OpAttrs[O]): Shape;
+  /**
+   * Cotangents of the inputs given the cotangent `g` of the output. Builds graph
+   * nodes only; never reads data. An entry may be `null` (no gradient flows to
+   * that input, e.g. integer labels) and may have any shape that broadcasts to
+   * the input's: `grad` sums it back to the input's shape in one central place.
+   */
+  vjp(g: Tensor, node: Tensor<O>): readonly (Tensor | null)[];
+  /** The op's meaning, in float64 plain JavaScript: the oracle every backend is tested against. */
+  reference(inputs: readonly NDArray[], attrs: OpAttrs[O], outShape: Shape): Float64Array;
+}
+
+/** Build a frozen node for `def`, checking the input shapes first. */
+export function makeNode<O extends OpName>(def: OpDef<O>, inputs: readonly Tensor[], attrs: OpAttrs[O]): Tensor<O> {
+  for (const [i, t] of inputs.entries()) {
+    if (!(t instanceof Tensor)) {
+      throw new Error(`${def.name}: input ${i} is ${describe(t)}, expected a Tensor`);
+    }
+  }
+  const shape = def.shape(
+    inputs.map((t) => t.shape),
+    attrs,
+  );
+  return new Tensor(def.name, inputs, Object.freeze(attrs), shape);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? `an object (${(v as object).constructor?.name ?? 'Object'})` : `${typeof v} ${String(v)}`;
+}
+
+/** Throw a shape error in the house style: `op: what went wrong`. */
+export function opError(op: string, message: string): never {
+  throw new Error(`${op}: ${message}`);
+}
+
+export { shapeToString as fmt };
+
+/** Check that `v` is an integer within [min, max]; used for every attribute that reaches kernel source. */
+export function checkInt(op: string, what: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
+    opError(op, `${what} must be ${range}, got ${typeof v === 'number' ? v : JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/** Normalise an `axes` attribute: negative axes count from the end; duplicates and out-of-range axes are errors. */
+export function normalizeAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
+  if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+  const list = typeof axes === 'number' ? [axes] : [...axes];
+  const out = list.map((a) => {
+    if (!Number.isInteger(a) || a < -rank || a >= rank) {
+      opError(op, `axis ${a} is out of range for a tensor of rank ${rank}`);
+    }
+    return a < 0 ? a + rank : a;
+  });
+  if (new Set(out).size !== out.length) opError(op, `axes ${JSON.stringify(list)} repeat an axis`);
+  return out.sort((a, b) => a - b);
+}

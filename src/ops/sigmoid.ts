@@ -1,0 +1,16 @@
+import type { Tensor } from '../graph/tensor.js';
+import { defineUnary, unary } from './elementwise.js';
+import { mul } from './mul.js';
+import { sub } from './sub.js';
+
+// Stable for large |x|: exp is only taken of a non-positive number.
+function sigmoidValue(x: number): number {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}
+
+// d(sigmoid x) = sigmoid(x) (1 - sigmoid(x)) dx
+export const sigmoidOp = defineUnary('sigmoid', sigmoidValue, (g, node) => [mul(g, mul(node, sub(1, node)))]);
+
+export const sigmoid = (x: Tensor | number): Tensor<'sigmoid'> => unary(sigmoidOp, x);

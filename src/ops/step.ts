@@ -1,0 +1,7 @@
+import type { Tensor } from '../graph/tensor.js';
+import { defineUnary, unary } from './elementwise.js';
+
+// [x > 0] is piecewise constant: its derivative is 0 wherever it exists.
+export const stepOp = defineUnary('step', (x) => (x > 0 ? 1 : 0), () => [null]);
+
+export const step = (x: Tensor | number): Tensor<'step'> => unary(stepOp, x);

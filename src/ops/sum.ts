@@ -1,0 +1,33 @@
+import { type Tensor, sizeOf } from '../graph/tensor.js';
+import { broadcastTo } from './broadcastTo.js';
+import { makeNode, normalizeAxes, type OpDef } from './op.js';
+import { keptShape, reduceReference, reducedShape } from './reduce.js';
+import { mul } from './mul.js';
+import { reshape } from './reshape.js';
+
+// d(sum x) = broadcast(dy): every summed element receives the cotangent of its sum.
+export const sumOp: OpDef<'sum'> = {
+  name: 'sum',
+  shape: ([x], attrs) => reducedShape(x, attrs),
+  vjp: (g, { inputs: [x], attrs }) => [broadcastTo(reshape(g, keptShape(x.shape, attrs.axes)), x.shape)],
+  reference: ([x], { axes }) => reduceReference(x, axes, 0, (acc, v) => acc + v),
+};
+
+export interface ReduceOptions {
+  /** Axes to reduce (negative counts from the end); all axes when omitted. */
+  axes?: number | readonly number[];
+  /** Keep each reduced axis as a dimension of size 1. */
+  keepDims?: boolean;
+}
+
+export function sum(x: Tensor, options: ReduceOptions = {}): Tensor<'sum'> {
+  return makeNode(sumOp, [x], { axes: normalizeAxes('sum', options.axes, x.rank), keepDims: options.keepDims ?? false });
+}
+
+/** The mean over `axes`: the sum times 1/count. */
+export function mean(x: Tensor, options: ReduceOptions = {}): Tensor {
+  const axes = normalizeAxes('mean', options.axes, x.rank);
+  const count = sizeOf(axes.map((a) => x.shape[a]));
+  const s = sum(x, { axes, keepDims: options.keepDims });
+  return count === 1 ? s : mul(s, 1 / count);
+}

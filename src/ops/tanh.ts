@@ -1,0 +1,9 @@
+import type { Tensor } from '../graph/tensor.js';
+import { defineUnary, unary } from './elementwise.js';
+import { mul } from './mul.js';
+import { sub } from './sub.js';
+
+// d(tanh x) = (1 - tanh(x)^2) dx
+export const tanhOp = defineUnary('tanh', Math.tanh, (g, node) => [mul(g, sub(1, mul(node, node)))]);
+
+export const tanh = (x: Tensor | number): Tensor<'tanh'> => unary(tanhOp, x);

@@ -1,0 +1,421 @@
+/**
+ * Checkpoints (Node only): named float32 tensors plus optional JSON metadata.
+ *
+ * A checkpoint directory holds two files:
+ *  - `weights.bin`: every tensor's float32 values, little-endian, back to back;
+ *  - `manifest.json`: format version, one entry per tensor (name, group,
+ *    shape, byte offset, byte length), the weights file's length and SHA-256,
+ *    and the metadata.
+ *
+ * Saving is crash-safe in the sense that a reader never trusts partial data:
+ * both files are written to temporary names in the same directory (so rename
+ * stays within one filesystem and is atomic), fsynced, then renamed, weights
+ * first and manifest last, and the directory is fsynced so the renames are
+ * durable. The manifest records the SHA-256 of the weights it describes, so
+ * a manifest can only ever be accepted together with exactly those weights.
+ *
+ * Limitation: when overwriting an existing checkpoint, a crash between the
+ * two renames leaves the old manifest next to the new weights. The checksum
+ * turns that into a clear load error rather than silently mixed parameters,
+ * but that checkpoint is then unusable; keep the previous one elsewhere (e.g.
+ * save each epoch to its own directory) if that matters.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+
+export interface TensorData {
+  shape: number[];
+  data: Float32Array;
+}
+
+export type TensorGroup = Record<string, TensorData>;
+
+export interface CheckpointContents {
+  params: TensorGroup;
+  optimizer?: TensorGroup;
+  /** Anything JSON can represent, e.g. { epoch, step, seed, accuracy }. */
+  meta?: object;
+}
+
+export type GroupName = 'params' | 'optimizer';
+
+export interface ManifestEntry {
+  name: string;
+  group: GroupName;
+  dtype: 'float32';
+  shape: number[];
+  byteOffset: number;
+  byteLength: number;
+}
+
+export interface Manifest {
+  format: typeof FORMAT;
+  version: typeof FORMAT_VERSION;
+  /** Weights file, relative to the checkpoint directory. */
+  weights: { file: string; byteLength: number; sha256: string };
+  entries: ManifestEntry[];
+  meta?: unknown;
+}
+
+export interface LoadedCheckpoint {
+  params: TensorGroup;
+  optimizer: TensorGroup;
+  meta: unknown;
+  manifest: Manifest;
+}
+
+export interface LoadCheckpointOptions {
+  /**
+   * The model's parameter shapes. When given, every one must be in the
+   * checkpoint with exactly that shape and the checkpoint must have no other
+   * parameters (optimizer state is not checked against it).
+   */
+  expect?: Record<string, number[]>;
+}
+
+export const FORMAT = 'striate-checkpoint';
+export const FORMAT_VERSION = 1;
+export const MANIFEST_FILE = 'manifest.json';
+export const WEIGHTS_FILE = 'weights.bin';
+
+const GROUPS: readonly GroupName[] = ['params', 'optimizer'];
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+function isShape(x: unknown): x is number[] {
+  return Array.isArray(x) && x.every((d) => Number.isSafeInteger(d) && d >= 0);
+}
+
+function product(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** float32 → little-endian bytes, whatever the host's byte order. */
+function toLittleEndianBytes(data: Float32Array): Uint8Array {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (LITTLE_ENDIAN) return bytes;
+  const out = new Uint8Array(data.byteLength);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < data.length; i++) dv.setFloat32(i * 4, data[i], true);
+  return out;
+}
+
+/**
+ * Little-endian bytes → a fresh float32 array. Always copies: the file
+ * buffer's offset need not be 4-byte aligned, and the returned tensors must
+ * not keep the whole file alive or alias each other.
+ */
+function fromLittleEndianBytes(bytes: Uint8Array): Float32Array {
+  const out = new Float32Array(bytes.length / 4);
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer).set(bytes);
+  } else {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < out.length; i++) out[i] = dv.getFloat32(i * 4, true);
+  }
+  return out;
+}
+
+/** A name in the same directory that no other writer will pick, so concurrent saves never share a temp file. */
+function tempName(dir: string, file: string): string {
+  return join(dir, `.${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+async function writeAndSync(path: string, chunks: readonly Uint8Array[]): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    // 'wx': fail rather than clobber if the temp name somehow exists.
+    fh = await open(path, 'wx');
+    for (const c of chunks) {
+      // write() may write less than asked; loop until the chunk is out.
+      let pos = 0;
+      while (pos < c.length) {
+        const { bytesWritten } = await fh.write(c, pos, c.length - pos);
+        pos += bytesWritten;
+      }
+    }
+    // Data must be on disk before the rename makes it visible under the real name.
+    await fh.sync();
+  } finally {
+    await fh?.close();
+  }
+}
+
+/** fsync the directory so the renames themselves survive a power cut. */
+async function syncDir(dir: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(dir, constants.O_RDONLY);
+    await fh.sync();
+  } catch (err) {
+    // Some platforms (Windows) cannot open or fsync a directory; the renames
+    // are still atomic there, only not guaranteed durable, so carry on.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EACCES') throw err;
+  } finally {
+    await fh?.close();
+  }
+}
+
+function validateGroup(group: GroupName, tensors: TensorGroup | undefined): [string, TensorData][] {
+  if (tensors === undefined) return [];
+  if (tensors === null || typeof tensors !== 'object') {
+    throw new Error(`saveCheckpoint: ${group} must be an object mapping names to { shape, data }`);
+  }
+  const out: [string, TensorData][] = [];
+  for (const [name, t] of Object.entries(tensors)) {
+    if (name === '') throw new Error(`saveCheckpoint: ${group} has a tensor with an empty name; give every tensor a name`);
+    if (!t || !(t.data instanceof Float32Array)) {
+      throw new Error(`saveCheckpoint: ${group} tensor "${name}" must have data as a Float32Array`);
+    }
+    if (!isShape(t.shape)) {
+      throw new Error(
+        `saveCheckpoint: ${group} tensor "${name}" has shape ${JSON.stringify(t.shape)}; ` +
+          `a shape must be an array of non-negative integers`,
+      );
+    }
+    if (product(t.shape) !== t.data.length) {
+      throw new Error(
+        `saveCheckpoint: ${group} tensor "${name}" has shape ${fmtShape(t.shape)} (${product(t.shape)} values) ` +
+          `but its data holds ${t.data.length} values`,
+      );
+    }
+    out.push([name, t]);
+  }
+  return out;
+}
+
+/**
+ * Save a checkpoint to `dir` (created if missing), replacing any checkpoint
+ * already there. Returns the manifest that was written.
+ */
+export async function saveCheckpoint(dir: string, contents: CheckpointContents): Promise<Manifest> {
+  if (!contents || typeof contents !== 'object' || !contents.params) {
+    throw new Error('saveCheckpoint: expected { params, optimizer?, meta? } with params mapping names to { shape, data }');
+  }
+  const groups: Record<GroupName, [string, TensorData][]> = {
+    params: validateGroup('params', contents.params),
+    optimizer: validateGroup('optimizer', contents.optimizer),
+  };
+
+  // Serialise the metadata first: a non-JSON value should fail before we touch the disk.
+  let meta: unknown;
+  if (contents.meta !== undefined) {
+    try {
+      const text = JSON.stringify(contents.meta);
+      meta = text === undefined ? undefined : JSON.parse(text);
+    } catch (err) {
+      throw new Error(
+        `saveCheckpoint: meta cannot be stored as JSON (${(err as Error).message}); ` +
+          `use plain objects, arrays, strings, numbers and booleans`,
+        { cause: err },
+      );
+    }
+  }
+
+  const entries: ManifestEntry[] = [];
+  const chunks: Uint8Array[] = [];
+  const hash = createHash('sha256');
+  let offset = 0;
+  for (const group of GROUPS) {
+    for (const [name, t] of groups[group]) {
+      const bytes = toLittleEndianBytes(t.data);
+      entries.push({ name, group, dtype: 'float32', shape: [...t.shape], byteOffset: offset, byteLength: bytes.length });
+      chunks.push(bytes);
+      hash.update(bytes);
+      offset += bytes.length;
+    }
+  }
+  const manifest: Manifest = {
+    format: FORMAT,
+    version: FORMAT_VERSION,
+    weights: { file: WEIGHTS_FILE, byteLength: offset, sha256: hash.digest('hex') },
+    entries,
+    ...(meta === undefined ? {} : { meta }),
+  };
+
+  await mkdir(dir, { recursive: true });
+  const weightsTmp = tempName(dir, WEIGHTS_FILE);
+  const manifestTmp = tempName(dir, MANIFEST_FILE);
+  try {
+    await writeAndSync(weightsTmp, chunks);
+    await writeAndSync(manifestTmp, [new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n')]);
+    // Weights first, manifest last: the manifest is what makes a checkpoint
+    // visible, so it must never be in place before its weights are.
+    await rename(weightsTmp, join(dir, WEIGHTS_FILE));
+    await rename(manifestTmp, join(dir, MANIFEST_FILE));
+    await syncDir(dir);
+  } finally {
+    // After a successful rename these are gone and unlink fails harmlessly;
+    // after a failure they are partial files nobody should see.
+    await Promise.all([unlink(weightsTmp).catch(() => {}), unlink(manifestTmp).catch(() => {})]);
+  }
+  return manifest;
+}
+
+function parseManifest(path: string, text: string): Manifest {
+  const bad = (why: string): Error =>
+    new Error(`loadCheckpoint: ${path} is not a valid checkpoint manifest: ${why}`);
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch (err) {
+    throw bad(`it is not valid JSON (${(err as Error).message})`);
+  }
+  if (!m || typeof m !== 'object') throw bad('it is not a JSON object');
+  const o = m as Record<string, unknown>;
+  if (o.format !== FORMAT) throw bad(`its "format" is ${JSON.stringify(o.format)}, expected "${FORMAT}"`);
+  if (o.version !== FORMAT_VERSION) {
+    throw new Error(
+      `loadCheckpoint: ${path} has format version ${JSON.stringify(o.version)}, but this version of Striate ` +
+        `reads only version ${FORMAT_VERSION}; load it with the Striate version that wrote it`,
+    );
+  }
+  const w = o.weights as Record<string, unknown> | undefined;
+  if (
+    !w ||
+    typeof w !== 'object' ||
+    typeof w.file !== 'string' ||
+    !Number.isSafeInteger(w.byteLength) ||
+    (w.byteLength as number) < 0 ||
+    typeof w.sha256 !== 'string' ||
+    !/^[0-9a-f]{64}$/.test(w.sha256)
+  ) {
+    throw bad('"weights" must be { file, byteLength, sha256 }');
+  }
+  // The weights file must sit in the checkpoint directory; a path here
+  // could otherwise make loading read arbitrary files.
+  if (w.file === '' || basename(w.file) !== w.file || w.file === '.' || w.file === '..') {
+    throw bad(`"weights.file" must be a plain file name, got ${JSON.stringify(w.file)}`);
+  }
+  if (!Array.isArray(o.entries)) throw bad('"entries" must be an array');
+  const seen = new Set<string>();
+  for (const [i, e] of (o.entries as unknown[]).entries()) {
+    const en = e as Record<string, unknown>;
+    if (!en || typeof en !== 'object' || typeof en.name !== 'string' || !GROUPS.includes(en.group as GroupName)) {
+      throw bad(`entry ${i} must have a string "name" and a "group" of "params" or "optimizer"`);
+    }
+    const label = `${en.group} tensor "${en.name}"`;
+    if (en.dtype !== 'float32') throw bad(`${label} has dtype ${JSON.stringify(en.dtype)}; only "float32" is supported`);
+    if (!isShape(en.shape)) throw bad(`${label} has an invalid shape ${JSON.stringify(en.shape)}`);
+    const off = en.byteOffset;
+    const len = en.byteLength;
+    if (!Number.isSafeInteger(off) || !Number.isSafeInteger(len) || (off as number) < 0 || (len as number) < 0) {
+      throw bad(`${label} must have non-negative integer byteOffset and byteLength`);
+    }
+    if ((len as number) !== product(en.shape) * 4) {
+      throw bad(`${label} has shape ${fmtShape(en.shape)}, which needs ${product(en.shape) * 4} bytes, but byteLength ${len}`);
+    }
+    if ((off as number) % 4 !== 0) throw bad(`${label} has byteOffset ${off}, which is not a multiple of 4`);
+    if ((off as number) + (len as number) > (w.byteLength as number)) {
+      throw bad(
+        `${label} spans bytes ${off}..${(off as number) + (len as number)} but the weights file is ` +
+          `${w.byteLength} bytes long`,
+      );
+    }
+    const key = `${en.group}\u0000${en.name}`;
+    if (seen.has(key)) throw bad(`${label} appears twice`);
+    seen.add(key);
+  }
+  return m as Manifest;
+}
+
+/**
+ * Load and verify a checkpoint written by `saveCheckpoint`: format version,
+ * weights length and SHA-256, every entry within the file, and, with
+ * `expect`, the exact set of parameter names and shapes.
+ */
+export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {}): Promise<LoadedCheckpoint> {
+  const manifestPath = join(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(manifestPath, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new Error(
+        `loadCheckpoint: ${manifestPath} does not exist; ${dir} is not a checkpoint directory ` +
+          `(or a save into it never completed)`,
+        { cause: err },
+      );
+    }
+    throw new Error(`loadCheckpoint: cannot read ${manifestPath}: ${(err as Error).message}`, { cause: err });
+  }
+  const manifest = parseManifest(manifestPath, text);
+
+  const weightsPath = join(dir, manifest.weights.file);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(weightsPath);
+  } catch (err) {
+    throw new Error(
+      `loadCheckpoint: cannot read the weights file ${weightsPath} named by ${manifestPath}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  if (bytes.length !== manifest.weights.byteLength) {
+    const how = bytes.length < manifest.weights.byteLength ? 'truncated' : 'longer than expected';
+    throw new Error(
+      `loadCheckpoint: weights file ${weightsPath} is ${how}: it is ${bytes.length} bytes but the manifest says ` +
+        `${manifest.weights.byteLength}; the checkpoint is damaged, restore it or save it again`,
+    );
+  }
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (sha !== manifest.weights.sha256) {
+    throw new Error(
+      `loadCheckpoint: weights file ${weightsPath} fails its checksum (SHA-256 ${sha}, manifest says ` +
+        `${manifest.weights.sha256}); the file is corrupt or belongs to a different save, restore it or save it again`,
+    );
+  }
+
+  const params: TensorGroup = {};
+  const optimizer: TensorGroup = {};
+  for (const e of manifest.entries) {
+    const data = fromLittleEndianBytes(bytes.subarray(e.byteOffset, e.byteOffset + e.byteLength));
+    // defineProperty so names like "__proto__" are stored as ordinary keys.
+    Object.defineProperty(e.group === 'params' ? params : optimizer, e.name, {
+      value: { shape: [...e.shape], data },
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+
+  if (options.expect !== undefined) checkExpected(dir, params, options.expect);
+  return { params, optimizer, meta: manifest.meta, manifest };
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function checkExpected(dir: string, params: TensorGroup, expect: Record<string, number[]>): void {
+  const problems: string[] = [];
+  for (const [name, shape] of Object.entries(expect)) {
+    if (!Object.hasOwn(params, name)) {
+      problems.push(`parameter "${name}" (shape ${fmtShape(shape)}) is missing from the checkpoint`);
+    } else if (!sameShape(params[name].shape, shape)) {
+      problems.push(
+        `parameter "${name}" has shape ${fmtShape(params[name].shape)} in the checkpoint but the model expects ${fmtShape(shape)}`,
+      );
+    }
+  }
+  for (const name of Object.keys(params)) {
+    if (!Object.hasOwn(expect, name)) {
+      problems.push(`parameter "${name}" (shape ${fmtShape(params[name].shape)}) is in the checkpoint but not in the model`);
+    }
+  }
+  if (problems.length === 1) throw new Error(`loadCheckpoint: ${problems[0]}`);
+  if (problems.length > 1) {
+    throw new Error(
+      `loadCheckpoint: the checkpoint in ${dir} does not match the model (${problems.length} problems):\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    );
+  }
+}
