@@ -1,7 +1,8 @@
 import type { Tensor } from '../graph/tensor.js';
+import { k } from '../backend/gpujs/source.js';
 import { binary, defineBinary } from './elementwise.js';
 
 // d(a + b) = da + db
-export const addOp = defineBinary('add', (a, b) => a + b, (g) => [g, g]);
+export const addOp = defineBinary('add', (a, b) => a + b, (g) => [g, g], (a, b) => k`(${a} + ${b})`);
 
 export const add = (a: Tensor | number, b: Tensor | number): Tensor<'add'> => binary(addOp, a, b);

@@ -2,6 +2,7 @@ import { type Shape, type Tensor, shapeToString } from '../graph/tensor.js';
 import { broadcastIndex, broadcastsTo } from '../graph/shape.js';
 import { sumTo } from '../autodiff/sumTo.js';
 import { makeNode, opError, type OpDef } from './op.js';
+import { decode, ident, k, offset } from '../backend/gpujs/source.js';
 
 // Broadcasting copies values; its transpose sums the copies back: d(broadcast x) = sumTo(dx, shape of x).
 export const broadcastToOp: OpDef<'broadcastTo'> = {
@@ -13,6 +14,11 @@ export const broadcastToOp: OpDef<'broadcastTo'> = {
     return shape;
   },
   vjp: (g, { inputs: [x] }) => [sumTo(g, x.shape)],
+  kernel: ({ inputs: [x], out }) => {
+    const names = out.map((_, d) => ident(`c${d}`));
+    return k`${decode(k`i`, out, names)}
+  return x0[${offset(x, names.slice(out.length - x.length))}];`;
+  },
   reference: ([x], _attrs, out) => {
     const idx = broadcastIndex(x.shape, out);
     const res = new Float64Array(idx.length);

@@ -1,4 +1,5 @@
 import type { Tensor } from '../graph/tensor.js';
+import { k } from '../backend/gpujs/source.js';
 import { binary, defineBinary } from './elementwise.js';
 import { mul } from './mul.js';
 import { neg } from './neg.js';
@@ -8,6 +9,6 @@ export const divOp = defineBinary('div', (a, b) => a / b, (g, node) => {
   const [, b] = node.inputs;
   const ga = div(g, b);
   return [ga, neg(mul(ga, node))];
-});
+}, (a, b) => k`(${a} / ${b})`);
 
 export const div = (a: Tensor | number, b: Tensor | number): Tensor<'div'> => binary(divOp, a, b);

@@ -8,16 +8,20 @@ import { broadcastIndex, broadcastShapes, sameShape } from '../graph/shape.js';
 import type { OpName } from './attrs.js';
 import { toTensor } from './constant.js';
 import { makeNode, opError, type OpDef } from './op.js';
+import { decode, ident, k, offset, type Src } from '../backend/gpujs/source.js';
 
 export function defineUnary<O extends OpName>(
   name: O,
   f: (x: number) => number,
   vjp: OpDef<O>['vjp'],
+  /** The same function as a kernel expression of its argument. */
+  expr: (x: Src) => Src,
 ): OpDef<O> {
   return {
     name,
     shape: (inputs) => (inputs.length === 1 ? inputs[0] : opError(name, `takes 1 input, got ${inputs.length}`)),
     vjp,
+    kernel: () => k`return ${expr(k`x0[i]`)};`,
     reference: ([x]) => {
       const out = new Float64Array(x.data.length);
       for (let i = 0; i < out.length; i++) out[i] = f(x.data[i]);
@@ -30,12 +34,22 @@ export function defineBinary<O extends OpName>(
   name: O,
   f: (a: number, b: number) => number,
   vjp: OpDef<O>['vjp'],
+  /** The same function as a kernel expression of its arguments. */
+  expr: (a: Src, b: Src) => Src,
 ): OpDef<O> {
   return {
     name,
     shape: (inputs) =>
       inputs.length === 2 ? broadcastShapes(name, inputs[0], inputs[1]) : opError(name, `takes 2 inputs, got ${inputs.length}`),
     vjp,
+    kernel: ({ inputs: [a, b], out }) => {
+      if (sameShape(a, out) && sameShape(b, out)) return k`return ${expr(k`x0[i]`, k`x1[i]`)};`;
+      // Broadcasting: decode the output coordinates, then read each input at its own strides.
+      const names = out.map((_, d) => ident(`c${d}`));
+      const at = (shape: readonly number[]): Src => offset(shape, names.slice(out.length - shape.length));
+      return k`${decode(k`i`, out, names)}
+  return ${expr(k`x0[${at(a)}]`, k`x1[${at(b)}]`)};`;
+    },
     reference: ([a, b], _attrs, outShape) => {
       const out = new Float64Array(a.data.length > b.data.length ? a.data.length : b.data.length);
       const ad = a.data;

@@ -1,8 +1,9 @@
 import type { Tensor } from '../graph/tensor.js';
+import { k } from '../backend/gpujs/source.js';
 import { div } from './div.js';
 import { defineUnary, unary } from './elementwise.js';
 
 // d(log x) = dx / x
-export const logOp = defineUnary('log', Math.log, (g, { inputs: [x] }) => [div(g, x)]);
+export const logOp = defineUnary('log', Math.log, (g, { inputs: [x] }) => [div(g, x)], (x) => k`Math.log(${x})`);
 
 export const log = (x: Tensor | number): Tensor<'log'> => unary(logOp, x);

@@ -1,7 +1,8 @@
 import type { Tensor } from '../graph/tensor.js';
+import { k } from '../backend/gpujs/source.js';
 import { binary, defineBinary } from './elementwise.js';
 
 // d(a b) = b da + a db
-export const mulOp = defineBinary('mul', (a, b) => a * b, (g, { inputs: [a, b] }) => [mul(g, b), mul(g, a)]);
+export const mulOp = defineBinary('mul', (a, b) => a * b, (g, { inputs: [a, b] }) => [mul(g, b), mul(g, a)], (a, b) => k`(${a} * ${b})`);
 
 export const mul = (a: Tensor | number, b: Tensor | number): Tensor<'mul'> => binary(mulOp, a, b);

@@ -1,7 +1,8 @@
 import type { Tensor } from '../graph/tensor.js';
+import { k } from '../backend/gpujs/source.js';
 import { defineUnary, unary } from './elementwise.js';
 
 // d(-x) = -dx
-export const negOp = defineUnary('neg', (x) => -x, (g) => [neg(g)]);
+export const negOp = defineUnary('neg', (x) => -x, (g) => [neg(g)], (x) => k`(-${x})`);
 
 export const neg = (x: Tensor | number): Tensor<'neg'> => unary(negOp, x);

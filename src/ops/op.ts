@@ -5,6 +5,7 @@
  * type over every op name, so an op missing any of these does not compile.
  */
 import { Tensor, type Shape, shapeToString } from '../graph/tensor.js';
+import type { Src } from '../backend/gpujs/source.js';
 import type { OpAttrs, OpName } from './attrs.js';
 
 /** A dense float64 array with its shape, row-major. Used by the reference backend. */
@@ -29,6 +30,20 @@ export interface OpDef<O extends OpName> {
   vjp(g: Tensor, node: Tensor<O>): readonly (Tensor | null)[];
   /** The op's meaning, in float64 plain JavaScript: the oracle every backend is tested against. */
   reference(inputs: readonly NDArray[], attrs: OpAttrs[O], outShape: Shape): Float64Array;
+  /**
+   * The gpu.js kernel template: the body of `function(x0, x1, ...)` computing
+   * one element of the flat output, whose index is `i`; inputs are flat
+   * arrays named x0, x1, ... Built with the `k` tag (src/backend/gpujs/source.ts)
+   * from validated integers only. `input` and `constant` have none: their
+   * values are uploaded. `reshape` has none: it aliases its input's buffer.
+   */
+  kernel?(ctx: KernelContext<O>): Src;
+}
+
+export interface KernelContext<O extends OpName> {
+  readonly inputs: readonly Shape[];
+  readonly attrs: OpAttrs[O];
+  readonly out: Shape;
 }
 
 /** Build a frozen node for `def`, checking the input shapes first. */

@@ -3,6 +3,7 @@ import type { Shape } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
 import type { ReduceAttrs } from './attrs.js';
 import type { NDArray } from './op.js';
+import { decode, ident, k, offset, type Src } from '../backend/gpujs/source.js';
 
 export function reducedShape(x: Shape, { axes, keepDims }: ReduceAttrs): Shape {
   return keepDims ? keptShape(x, axes) : x.filter((_, i) => !axes.includes(i));
@@ -44,4 +45,26 @@ export function reduceReference(x: NDArray, axes: readonly number[], init: numbe
   const idx = groupIndex(x.shape, axes);
   for (let i = 0; i < idx.length; i++) out[idx[i]] = f(out[idx[i]], x.data[i]);
   return out;
+}
+
+/**
+ * Kernel of a reduction: each thread owns one output group, decodes its kept
+ * coordinates, and loops over the reduced elements (one flat loop with a
+ * literal bound, decoded into the reduced axes).
+ */
+export function reduceKernel(x: Shape, axes: readonly number[], init: Src, step: (acc: Src, v: Src) => Src): Src {
+  const keptAxes = x.map((_, d) => d).filter((d) => !axes.includes(d));
+  const keptDims = keptAxes.map((d) => x[d]);
+  const redDims = axes.map((d) => x[d]);
+  const count = redDims.reduce((a, b) => a * b, 1);
+  const coords = x.map((_, d) => ident(`c${d}`));
+  const keptNames = keptAxes.map((d) => coords[d]);
+  const redNames = axes.map((d) => coords[d]);
+  return k`${decode(k`i`, keptDims, keptNames)}
+  let acc = ${init};
+  for (let j = 0; j < ${count}; j++) {
+    ${decode(k`j`, redDims, redNames)}
+    ${step(k`acc`, k`x0[${offset(x, coords)}]`)}
+  }
+  return acc;`;
 }

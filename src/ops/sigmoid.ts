@@ -1,4 +1,5 @@
 import type { Tensor } from '../graph/tensor.js';
+import { k } from '../backend/gpujs/source.js';
 import { defineUnary, unary } from './elementwise.js';
 import { mul } from './mul.js';
 import { sub } from './sub.js';
@@ -11,6 +12,6 @@ function sigmoidValue(x: number): number {
 }
 
 // d(sigmoid x) = sigmoid(x) (1 - sigmoid(x)) dx
-export const sigmoidOp = defineUnary('sigmoid', sigmoidValue, (g, node) => [mul(g, mul(node, sub(1, node)))]);
+export const sigmoidOp = defineUnary('sigmoid', sigmoidValue, (g, node) => [mul(g, mul(node, sub(1, node)))], (x) => k`(${x} >= 0.0 ? 1.0 / (1.0 + Math.exp(-${x})) : Math.exp(${x}) / (1.0 + Math.exp(${x})))`);
 
 export const sigmoid = (x: Tensor | number): Tensor<'sigmoid'> => unary(sigmoidOp, x);

@@ -1,9 +1,10 @@
 import type { Tensor } from '../graph/tensor.js';
+import { k } from '../backend/gpujs/source.js';
 import { div } from './div.js';
 import { defineUnary, unary } from './elementwise.js';
 import { mul } from './mul.js';
 
 // d(sqrt x) = dx / (2 sqrt x)
-export const sqrtOp = defineUnary('sqrt', Math.sqrt, (g, node) => [div(g, mul(node, 2))]);
+export const sqrtOp = defineUnary('sqrt', Math.sqrt, (g, node) => [div(g, mul(node, 2))], (x) => k`Math.sqrt(${x})`);
 
 export const sqrt = (x: Tensor | number): Tensor<'sqrt'> => unary(sqrtOp, x);

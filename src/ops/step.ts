@@ -1,7 +1,8 @@
 import type { Tensor } from '../graph/tensor.js';
+import { k } from '../backend/gpujs/source.js';
 import { defineUnary, unary } from './elementwise.js';
 
 // [x > 0] is piecewise constant: its derivative is 0 wherever it exists.
-export const stepOp = defineUnary('step', (x) => (x > 0 ? 1 : 0), () => [null]);
+export const stepOp = defineUnary('step', (x) => (x > 0 ? 1 : 0), () => [null], (x) => k`(${x} > 0.0 ? 1.0 : 0.0)`);
 
 export const step = (x: Tensor | number): Tensor<'step'> => unary(stepOp, x);

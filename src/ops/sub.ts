@@ -1,8 +1,9 @@
 import type { Tensor } from '../graph/tensor.js';
+import { k } from '../backend/gpujs/source.js';
 import { binary, defineBinary } from './elementwise.js';
 import { neg } from './neg.js';
 
 // d(a - b) = da - db
-export const subOp = defineBinary('sub', (a, b) => a - b, (g) => [g, neg(g)]);
+export const subOp = defineBinary('sub', (a, b) => a - b, (g) => [g, neg(g)], (a, b) => k`(${a} - ${b})`);
 
 export const sub = (a: Tensor | number, b: Tensor | number): Tensor<'sub'> => binary(subOp, a, b);

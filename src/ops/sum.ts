@@ -1,7 +1,8 @@
 import { type Tensor, sizeOf } from '../graph/tensor.js';
 import { broadcastTo } from './broadcastTo.js';
 import { makeNode, normalizeAxes, type OpDef } from './op.js';
-import { keptShape, reduceReference, reducedShape } from './reduce.js';
+import { keptShape, reduceKernel, reduceReference, reducedShape } from './reduce.js';
+import { k } from '../backend/gpujs/source.js';
 import { mul } from './mul.js';
 import { reshape } from './reshape.js';
 
@@ -11,6 +12,8 @@ export const sumOp: OpDef<'sum'> = {
   shape: ([x], attrs) => reducedShape(x, attrs),
   vjp: (g, { inputs: [x], attrs }) => [broadcastTo(reshape(g, keptShape(x.shape, attrs.axes)), x.shape)],
   reference: ([x], { axes }) => reduceReference(x, axes, 0, (acc, v) => acc + v),
+  kernel: ({ inputs: [x], attrs: { axes } }) =>
+    reduceKernel(x, axes, k`0.0`, (acc, v) => k`${acc} += ${v};`),
 };
 
 export interface ReduceOptions {

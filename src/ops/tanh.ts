@@ -1,9 +1,10 @@
 import type { Tensor } from '../graph/tensor.js';
+import { k } from '../backend/gpujs/source.js';
 import { defineUnary, unary } from './elementwise.js';
 import { mul } from './mul.js';
 import { sub } from './sub.js';
 
 // d(tanh x) = (1 - tanh(x)^2) dx
-export const tanhOp = defineUnary('tanh', Math.tanh, (g, node) => [mul(g, sub(1, mul(node, node)))]);
+export const tanhOp = defineUnary('tanh', Math.tanh, (g, node) => [mul(g, sub(1, mul(node, node)))], (x) => k`(${x} >= 0.0 ? (1.0 - Math.exp(-2.0 * ${x})) / (1.0 + Math.exp(-2.0 * ${x})) : (Math.exp(2.0 * ${x}) - 1.0) / (Math.exp(2.0 * ${x}) + 1.0))`);
 
 export const tanh = (x: Tensor | number): Tensor<'tanh'> => unary(tanhOp, x);

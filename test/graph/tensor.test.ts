@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { add, exp, input, mul, relu, sum, topologicalOrder } from '../../src/index.js';
+import { add, exp, input, mul, relu, sum, topologicalOrder, type Tensor } from '../../src/index.js';
 
 describe('graph nodes', () => {
   it('are frozen values', () => {
@@ -28,7 +28,7 @@ describe('graph nodes', () => {
   });
 
   it('survive a very deep chain without overflowing the stack', () => {
-    let t = input('x', [1]);
+    let t: Tensor = input('x', [1]);
     for (let i = 0; i < 50_000; i++) t = add(t, 1);
     // x, 50,000 adds and their 50,000 scalar constants
     expect(topologicalOrder([t])).toHaveLength(100_001);

@@ -30,6 +30,9 @@ export class ReferenceFunction {
     for (const [id, step] of lastUse) if (!keep.has(id)) this.frees[step].push(id);
   }
 
+  /** Nothing to release on the reference backend; present so every compiled function can be disposed alike. */
+  dispose(): void {}
+
   async run(feeds: Feeds): Promise<RunResult<Float64Array>[]> {
     return this.runSync(feeds);
   }

@@ -1,0 +1,145 @@
+/**
+ * Runs a Striate graph on a gpu.js backend.
+ *
+ * `compile()` plans the graph once: topological order, one generated kernel
+ * per computing node (specialised to its shapes and attributes, cached by
+ * source), reshapes as aliases (flat buffers need no copy), and inputs and
+ * constants as uploads. The plan becomes one gpu.js pipeline
+ * (`gpu.createPipeline`): intermediates stay in device memory (textures on
+ * GL, storage buffers on WebGPU, one shared wasm memory on webasm), buffers
+ * are reused after each value's last use, and only the requested outputs are
+ * read back.
+ */
+import { type Tensor, sizeOf, topologicalOrder } from '../../graph/tensor.js';
+import { opDef } from '../../ops/index.js';
+import { collectInputs, type Feeds, type InputSpec, validateFeeds } from '../feeds.js';
+import type { RunResult } from '../reference/interpreter.js';
+import type { Src } from './source.js';
+import { type GpuJsBackend, type GpuHandle, acquireGpu, expectedExecution } from './gpu.js';
+
+/** Where a value of the plan lives. */
+type Slot =
+  | { kind: 'arg'; index: number } // a pipeline argument (graph input or constant)
+  | { kind: 'step'; index: number }; // the output of a kernel step
+
+interface Step {
+  readonly kernelKey: string;
+  readonly args: readonly Slot[];
+}
+
+export class GpuJsFunction {
+  readonly inputs: readonly InputSpec[];
+  private readonly handle: GpuHandle;
+  private readonly argNames: (string | null)[] = []; // input name, or null for a constant
+  private readonly argConstants: (Float32Array | null)[] = [];
+  private readonly steps: Step[] = [];
+  private readonly outSlots: Slot[];
+  private readonly kernels = new Map<string, { source: Src; size: number }>();
+  private pipeline: GpuPipeline | null = null;
+  private checked = false;
+  private disposed = false;
+
+  constructor(
+    readonly outputs: readonly Tensor[],
+    readonly backend: GpuJsBackend,
+  ) {
+    const order = topologicalOrder(outputs);
+    this.inputs = collectInputs(order);
+    this.handle = acquireGpu(backend);
+
+    const slotOf = new Map<number, Slot>();
+    const inputArg = new Map<string, number>();
+    for (const node of order) {
+      if (node.op === 'input') {
+        const name = (node as Tensor<'input'>).attrs.name;
+        let index = inputArg.get(name);
+        if (index === undefined) {
+          index = this.argNames.push(name) - 1;
+          this.argConstants.push(null);
+          inputArg.set(name, index);
+        }
+        slotOf.set(node.id, { kind: 'arg', index });
+      } else if (node.op === 'constant') {
+        const index = this.argNames.push(null) - 1;
+        this.argConstants.push(Float32Array.from((node as Tensor<'constant'>).attrs.value));
+        slotOf.set(node.id, { kind: 'arg', index });
+      } else if (node.op === 'reshape') {
+        slotOf.set(node.id, slotOf.get(node.inputs[0].id)!); // same flat data
+      } else {
+        const def = opDef(node.op);
+        if (!def.kernel) {
+          throw new Error(`compile: op "${node.op}" has no gpu.js kernel yet, so it cannot run on backend "${backend}"`);
+        }
+        const source = def.kernel({ inputs: node.inputs.map((i) => i.shape), attrs: node.attrs as never, out: node.shape });
+        const size = Math.max(1, sizeOf(node.shape));
+        const kernelKey = `${size}|${node.inputs.length}|${source.text}`;
+        this.kernels.set(kernelKey, { source, size });
+        const index = this.steps.push({ kernelKey, args: node.inputs.map((i) => slotOf.get(i.id)!) }) - 1;
+        slotOf.set(node.id, { kind: 'step', index });
+      }
+    }
+    this.outSlots = outputs.map((o) => slotOf.get(o.id)!);
+  }
+
+  async run(feeds: Feeds): Promise<RunResult<Float32Array>[]> {
+    if (this.disposed) throw new Error('run: this compiled function has been disposed');
+    const fed = validateFeeds(this.inputs, feeds);
+    const args = this.argNames.map((name, i) => this.argConstants[i] ?? toFloat32(fed.get(name!)!));
+    let results: Float32Array[] = [];
+    const stepOutputs = this.outSlots.filter((s) => s.kind === 'step');
+    if (stepOutputs.length > 0) {
+      const pipeline = (this.pipeline ??= this.buildPipeline());
+      const out = (await pipeline(...args)) as ArrayLike<number>[];
+      results = out.map((r) => (r instanceof Float32Array ? r : Float32Array.from(r)));
+      if (!this.checked) {
+        expectedExecution(this.backend, pipeline, Math.max(...[...this.kernels.values()].map((v) => v.size)));
+        this.checked = true;
+      }
+    }
+    let next = 0;
+    return this.outSlots.map((slot, i) => ({
+      shape: [...this.outputs[i].shape],
+      data: slot.kind === 'step' ? results[next++] : Float32Array.from(args[slot.index]),
+    }));
+  }
+
+  /** Release the pipeline's device memory. The compiled function cannot run afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.pipeline?.destroy();
+    this.pipeline = null;
+    this.handle.release();
+  }
+
+  private buildPipeline(): GpuPipeline {
+    const kernelFns = new Map<string, (...a: unknown[]) => unknown>();
+    for (const [key, { source, size }] of this.kernels) {
+      kernelFns.set(key, this.handle.kernel(source, size, Number(key.split('|')[1])));
+    }
+    const steps = this.steps;
+    const outSlots = this.outSlots;
+    // The orchestration runs once, at trace time, with opaque handles for the
+    // arguments; each kernel call it makes becomes a step of the plan.
+    const orchestrate = function (...args: unknown[]): unknown[] {
+      const values: unknown[] = [];
+      const read = (s: Slot): unknown => (s.kind === 'arg' ? args[s.index] : values[s.index]);
+      for (const step of steps) values.push(kernelFns.get(step.kernelKey)!(...step.args.map(read)));
+      return outSlots.filter((s) => s.kind === 'step').map(read);
+    };
+    Object.defineProperty(orchestrate, 'length', { value: this.argNames.length });
+    return this.handle.pipeline(orchestrate);
+  }
+}
+
+export interface GpuPipeline {
+  (...args: unknown[]): Promise<unknown>;
+  destroy(): void;
+  readonly executorKind?: string;
+  readonly backend?: string;
+  readonly fallbackReason?: string | null;
+}
+
+function toFloat32(a: ArrayLike<number>): Float32Array {
+  return a instanceof Float32Array ? a : Float32Array.from(a);
+}

@@ -1,0 +1,189 @@
+/**
+ * The gpu.js instances behind Striate's device backends, and the checks that
+ * turn gpu.js's silent fallbacks into errors.
+ *
+ * gpu.js degrades quietly in several places: `mode: 'webasm'` runs a kernel
+ * it cannot compile on the cpu backend, a pipeline's fused executor declines
+ * a plan and runs the generic one, headless-gl is an optional dependency
+ * whose failed build leaves Node without GL, and WebGPU needs an adapter.
+ * Striate asks for exactly the backend named and checks what ran.
+ */
+import gpujs from 'gpu.js';
+import { k, type Src } from './source.js';
+import type { GpuPipeline } from './executor.js';
+
+const { GPU } = gpujs as unknown as { GPU: GpuStatic };
+
+export type GpuJsBackend = 'cpu' | 'webasm' | 'webasm-threads' | 'headlessgl' | 'webgpu' | 'webgl2' | 'webgl';
+
+export const gpuJsBackends: readonly GpuJsBackend[] = ['cpu', 'webasm', 'webasm-threads', 'headlessgl', 'webgpu', 'webgl2', 'webgl'];
+
+interface GpuStatic {
+  new (settings: { mode: string }): GpuInstance;
+  readonly isHeadlessGLSupported: boolean;
+  readonly isWebGPUSupported: boolean;
+  readonly isWebGL2Supported: boolean;
+  readonly isWebGLSupported: boolean;
+  readonly isWebAssemblySupported?: boolean;
+}
+
+interface GpuInstance {
+  createKernel(source: string, settings: object): KernelFn;
+  createPipeline(fn: (...args: unknown[]) => unknown, settings?: object): GpuPipeline;
+  destroy(): void;
+}
+
+type KernelFn = ((...args: unknown[]) => unknown) & { destroy?: () => void };
+
+/** Why `backend` cannot run here, or null when it can (as far as can be told without running a kernel). */
+export function unavailableReason(backend: GpuJsBackend): string | null {
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+  switch (backend) {
+    case 'cpu':
+      return null;
+    case 'webasm':
+      return typeof WebAssembly === 'object' ? null : 'WebAssembly is not available in this JavaScript engine';
+    case 'webasm-threads':
+      if (typeof WebAssembly !== 'object') return 'WebAssembly is not available in this JavaScript engine';
+      if (typeof SharedArrayBuffer === 'undefined') {
+        return 'SharedArrayBuffer is not available (a browser page needs the cross-origin isolation headers COOP: same-origin and COEP: require-corp)';
+      }
+      return null;
+    case 'headlessgl':
+      if (!isNode) return 'headlessgl runs only in Node; use "webgl2" in a browser';
+      return GPU.isHeadlessGLSupported
+        ? null
+        : 'the optional "gl" package is not built or no display is available (install the build dependencies, run `npm rebuild gl`, and run under `xvfb-run -a`; see README, Backends)';
+    case 'webgpu':
+      return GPU.isWebGPUSupported
+        ? null
+        : isNode
+          ? 'navigator.gpu is not set up: call `await enableNodeWebGPU()` first (needs the "webgpu" package and a Vulkan driver; see README, Backends)'
+          : 'this browser does not expose navigator.gpu (WebGPU)';
+    case 'webgl2':
+      if (isNode) return 'webgl2 runs only in a browser; use "headlessgl" in Node';
+      return GPU.isWebGL2Supported ? null : 'this browser has no WebGL2 context';
+    case 'webgl':
+      if (isNode) return 'webgl runs only in a browser; use "headlessgl" in Node';
+      return GPU.isWebGLSupported ? null : 'this browser has no WebGL context';
+  }
+}
+
+export interface GpuHandle {
+  kernel(source: Src, size: number, inputs: number): KernelFn;
+  pipeline(fn: (...args: unknown[]) => unknown): GpuPipeline;
+  release(): void;
+}
+
+interface SharedGpu {
+  gpu: GpuInstance;
+  users: number;
+  kernels: Map<string, KernelFn>;
+}
+
+const shared = new Map<GpuJsBackend, SharedGpu>();
+
+/** The gpu.js mode behind each backend name. */
+const modeOf: Record<GpuJsBackend, string> = {
+  cpu: 'cpu',
+  webasm: 'webasm',
+  'webasm-threads': 'webasm',
+  headlessgl: 'headlessgl',
+  webgpu: 'webgpu',
+  webgl2: 'webgl2',
+  webgl: 'webgl',
+};
+
+/** A reference-counted gpu.js instance for `backend`, with a kernel cache shared by every compiled graph. */
+export function acquireGpu(backend: GpuJsBackend): GpuHandle {
+  const reason = unavailableReason(backend);
+  if (reason) throw new Error(`compile: backend "${backend}" is not available: ${reason}`);
+  let entry = shared.get(backend);
+  if (!entry) {
+    entry = { gpu: new GPU({ mode: modeOf[backend] }), users: 0, kernels: new Map() };
+    shared.set(backend, entry);
+  }
+  entry.users++;
+  const e = entry;
+  let released = false;
+  return {
+    kernel(source, size, inputs) {
+      const key = `${size}|${source.text}`;
+      let fn = e.kernels.get(key);
+      if (!fn) {
+        fn = e.gpu.createKernel(wrap(source, inputs).text, {
+          output: [size],
+          // Every loop bound is a literal from a validated shape; never let gpu.js cap it.
+          loopMaxIterations: 1 << 30,
+          precision: 'single',
+          tactic: 'precision',
+          dynamicOutput: false,
+          dynamicArguments: false,
+        });
+        e.kernels.set(key, fn);
+      }
+      return fn;
+    },
+    pipeline(fn) {
+      return e.gpu.createPipeline(fn, backend === 'webasm' ? { threads: false } : {});
+    },
+    release() {
+      if (released) return;
+      released = true;
+      e.users--;
+    },
+  };
+}
+
+/** Destroy every gpu.js instance no compiled graph uses any more (kernels included). */
+export function releaseIdleGpus(): void {
+  for (const [backend, entry] of shared) {
+    if (entry.users === 0) {
+      for (const fn of entry.kernels.values()) fn.destroy?.();
+      entry.gpu.destroy();
+      shared.delete(backend);
+    }
+  }
+}
+
+/** Number of kernels compiled and cached for `backend`. */
+export function cachedKernelCount(backend: GpuJsBackend): number {
+  return shared.get(backend)?.kernels.size ?? 0;
+}
+
+/** The whole kernel function: parameters x0..x{n-1}, the flat output index i, the op's body. */
+function wrap(body: Src, inputs: number): Src {
+  return k`function(${paramList(inputs)}) {
+  const i = this.thread.x;
+  ${body}
+}`;
+}
+
+function paramList(n: number): Src {
+  const parts = Array.from({ length: n }, (_, i) => k`x${i}`);
+  return parts.reduce((acc, p, i) => (i === 0 ? p : k`${acc}, ${p}`), k``);
+}
+
+/**
+ * After the first run: check that the pipeline ran on the backend that was
+ * asked for, in the way asked for, and fail loudly otherwise.
+ */
+export function expectedExecution(backend: GpuJsBackend, pipeline: GpuPipeline, largestStep: number): void {
+  const ran = pipeline.backend;
+  const mode = modeOf[backend];
+  const why = pipeline.fallbackReason ? `: ${pipeline.fallbackReason}` : '';
+  if (ran !== undefined && ran !== mode) {
+    throw new Error(`run: backend "${backend}" was asked for, but gpu.js ran the graph on "${ran}"${why}`);
+  }
+  const kind = pipeline.executorKind;
+  if (backend === 'webasm' && kind !== 'fused-sync') {
+    throw new Error(`run: backend "webasm" expected gpu.js's fused wasm executor, but it used "${kind}"${why}`);
+  }
+  // gpu.js splits a plan across workers only when its largest step has at
+  // least two workers' worth (2 x 4096) of cells; smaller plans run fused on
+  // the calling thread by design, which is not a fallback.
+  const threadable = largestStep >= 2 * 4096;
+  if (backend === 'webasm-threads' && (threadable ? kind !== 'fused-threaded' : !kind?.startsWith('fused'))) {
+    throw new Error(`run: backend "webasm-threads" expected gpu.js's threaded wasm executor, but it used "${kind}"${why}`);
+  }
+}
