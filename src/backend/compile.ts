@@ -21,6 +21,9 @@ export type CompiledFunction = ReferenceFunction | GpuJsFunction;
  * backend that really runs it. Asking for a backend that is not available
  * throws, naming the reason; nothing falls back silently.
  */
+export function compile(outputs: Tensor | readonly Tensor[], options?: { backend?: 'reference' }): ReferenceFunction;
+export function compile(outputs: Tensor | readonly Tensor[], options: { backend: GpuJsBackend }): GpuJsFunction;
+export function compile(outputs: Tensor | readonly Tensor[], options?: CompileOptions): CompiledFunction;
 export function compile(outputs: Tensor | readonly Tensor[], options: CompileOptions = {}): CompiledFunction {
   const list = Array.isArray(outputs) ? (outputs as readonly Tensor[]) : [outputs as Tensor];
   if (list.length === 0) throw new Error('compile: give at least one output tensor');

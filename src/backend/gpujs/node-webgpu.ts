@@ -1,0 +1,48 @@
+/**
+ * WebGPU in Node. Browsers expose `navigator.gpu`; Node does not, and gpu.js
+ * reads it from there. `enableNodeWebGPU()` creates it from the optional
+ * `webgpu` package (Dawn) and checks that an adapter answers, so that
+ * `compile(..., { backend: 'webgpu' })` can run; `disableNodeWebGPU()` removes
+ * every reference again, without which Node would not exit.
+ */
+import os from 'node:os';
+
+let state: { created: boolean } | null = null;
+
+/** Resolves once `navigator.gpu` works in Node; rejects with the reason when it cannot. */
+export async function enableNodeWebGPU(): Promise<void> {
+  if (typeof process === 'undefined' || !process.versions?.node) return; // browsers have their own
+  if (state) return;
+  let mod: { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
+  try {
+    mod = (await import('webgpu')) as never;
+  } catch (e) {
+    throw new Error(`webgpu: the optional "webgpu" package could not be loaded (${(e as Error).message.split('\n')[0]})`);
+  }
+  const gpu = mod.create([]) as { requestAdapter(): Promise<unknown> };
+  const adapter = await gpu.requestAdapter().catch(() => null);
+  if (!adapter) {
+    throw new Error(
+      'webgpu: no WebGPU adapter was found (Dawn needs a Vulkan driver: on Debian 12 install mesa-vulkan-drivers and libvulkan1 from bookworm-backports; see README, Backends)',
+    );
+  }
+  Object.assign(globalThis, mod.globals);
+  const g = globalThis as unknown as { navigator?: Record<string, unknown> };
+  let created = false;
+  if (g.navigator === undefined) {
+    g.navigator = { gpu, hardwareConcurrency: os.availableParallelism() };
+    created = true;
+  } else {
+    Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true, writable: true });
+  }
+  state = { created };
+}
+
+/** Remove `navigator.gpu` again (destroy WebGPU-backed compiled functions first). */
+export function disableNodeWebGPU(): void {
+  if (!state) return;
+  const g = globalThis as unknown as { navigator?: Record<string, unknown> };
+  if (state.created) delete g.navigator;
+  else if (g.navigator) delete g.navigator.gpu;
+  state = null;
+}

@@ -1,0 +1,37 @@
+/**
+ * Which backends the conformance tests run on. On a plain machine a backend
+ * that is not available is skipped with the reason printed; with
+ * STRIATE_REQUIRE_BACKENDS=cpu,webasm,... (set by .ci/run) a missing one fails.
+ */
+import { unavailableReason, type GpuJsBackend } from '../../src/backend/gpujs/gpu.js';
+import { enableNodeWebGPU } from '../../src/backend/gpujs/node-webgpu.js';
+
+export const nodeBackends: GpuJsBackend[] = ['cpu', 'webasm', 'webasm-threads', 'headlessgl', 'webgpu'];
+
+export const required = new Set(
+  (process.env.STRIATE_REQUIRE_BACKENDS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
+export interface BackendStatus {
+  readonly backend: GpuJsBackend;
+  readonly reason: string | null;
+}
+
+let statuses: Promise<BackendStatus[]> | null = null;
+
+export function backendStatuses(): Promise<BackendStatus[]> {
+  statuses ??= (async () => {
+    const webgpu = await enableNodeWebGPU().then(
+      () => null,
+      (e: Error) => e.message,
+    );
+    return nodeBackends.map((backend) => ({
+      backend,
+      reason: backend === 'webgpu' && webgpu ? webgpu : unavailableReason(backend),
+    }));
+  })();
+  return statuses;
+}

@@ -1,0 +1,136 @@
+/**
+ * One small graph per op, forward and gradient, shared by the conformance
+ * suites (Node backends here, browser backends in test/browser). Each case
+ * names its inputs' shapes and value domains; `grads` lists the inputs the
+ * gradient is taken with respect to (through a random cotangent, so the
+ * backward ops run too).
+ */
+import type { Tensor } from '../../src/graph/tensor.js';
+import { grad } from '../../src/autodiff/grad.js';
+import { add } from '../../src/ops/add.js';
+import { avgPool2d } from '../../src/ops/avgPool2d.js';
+import { broadcastTo } from '../../src/ops/broadcastTo.js';
+import { concat } from '../../src/ops/concat.js';
+import { conv2d } from '../../src/ops/conv2d.js';
+import { div } from '../../src/ops/div.js';
+import { exp } from '../../src/ops/exp.js';
+import { log } from '../../src/ops/log.js';
+import { logSoftmax } from '../../src/ops/logSoftmax.js';
+import { matmul } from '../../src/ops/matmul.js';
+import { max } from '../../src/ops/max.js';
+import { maxPool2d } from '../../src/ops/maxPool2d.js';
+import { mul } from '../../src/ops/mul.js';
+import { neg } from '../../src/ops/neg.js';
+import { oneHot } from '../../src/ops/oneHot.js';
+import { pad } from '../../src/ops/pad.js';
+import { relu } from '../../src/ops/relu.js';
+import { reshape } from '../../src/ops/reshape.js';
+import { sigmoid } from '../../src/ops/sigmoid.js';
+import { slice } from '../../src/ops/slice.js';
+import { softmax } from '../../src/ops/softmax.js';
+import { softmaxCrossEntropy } from '../../src/ops/softmaxCrossEntropy.js';
+import { sqrt } from '../../src/ops/sqrt.js';
+import { sub } from '../../src/ops/sub.js';
+import { sum, mean } from '../../src/ops/sum.js';
+import { tanh } from '../../src/ops/tanh.js';
+import { transpose } from '../../src/ops/transpose.js';
+
+export type Domain = 'any' | 'positive' | 'distinct' | { labels: number };
+
+export interface InputCase {
+  readonly shape: number[];
+  readonly domain?: Domain;
+  /** Take the gradient with respect to this input (default true). */
+  readonly grad?: boolean;
+}
+
+export interface OpCase {
+  readonly name: string;
+  readonly inputs: readonly InputCase[];
+  readonly fn: (...xs: Tensor[]) => Tensor;
+  /** Relative tolerance of float32 backends against the float64 reference (default 1e-4). */
+  readonly rtol?: number;
+}
+
+const X = (shape: number[], domain: Domain = 'any', grad = true): InputCase => ({ shape, domain, grad });
+
+export const opCases: OpCase[] = [
+  { name: 'add (broadcast)', inputs: [X([2, 3, 4]), X([3, 1])], fn: add },
+  { name: 'sub', inputs: [X([5, 7]), X([5, 7])], fn: sub },
+  { name: 'mul (broadcast)', inputs: [X([4, 1, 5]), X([3, 1])], fn: mul },
+  { name: 'div', inputs: [X([3, 4]), X([4], 'positive')], fn: div },
+  { name: 'neg', inputs: [X([17])], fn: neg },
+  { name: 'exp', inputs: [X([3, 5])], fn: exp },
+  { name: 'log', inputs: [X([3, 5], 'positive')], fn: log },
+  { name: 'sqrt', inputs: [X([3, 5], 'positive')], fn: sqrt },
+  { name: 'relu', inputs: [X([4, 6], 'distinct')], fn: relu },
+  { name: 'sigmoid', inputs: [X([4, 6])], fn: sigmoid },
+  { name: 'tanh', inputs: [X([4, 6])], fn: tanh },
+  { name: 'reshape', inputs: [X([2, 3, 4])], fn: (x) => mul(reshape(x, [4, 6]), 2) },
+  { name: 'broadcastTo', inputs: [X([3, 1])], fn: (x) => broadcastTo(x, [2, 3, 4]) },
+  { name: 'transpose', inputs: [X([2, 3, 4])], fn: (x) => transpose(x, [2, 0, 1]) },
+  { name: 'pad', inputs: [X([2, 3])], fn: (x) => pad(x, [[1, 0], [2, 1]], 0.5) },
+  { name: 'slice', inputs: [X([4, 5])], fn: (x) => slice(x, [1, 2], [2, -1]) },
+  { name: 'concat', inputs: [X([2, 3]), X([2, 2])], fn: (a, b) => concat([a, b], 1) },
+  { name: 'sum (axes, keepDims)', inputs: [X([3, 4, 5])], fn: (x) => sum(x, { axes: [0, 2], keepDims: true }) },
+  { name: 'mean', inputs: [X([3, 4, 5])], fn: (x) => mean(x, { axes: [1] }) },
+  { name: 'max (axis)', inputs: [X([3, 4, 5], 'distinct')], fn: (x) => max(x, { axes: [1] }) },
+  { name: 'matmul', inputs: [X([5, 7]), X([7, 3])], fn: matmul },
+  { name: 'softmax', inputs: [X([3, 6])], fn: (x) => softmax(x, -1) },
+  { name: 'logSoftmax', inputs: [X([3, 6])], fn: (x) => logSoftmax(x, 1) },
+  { name: 'oneHot', inputs: [X([5], { labels: 4 }, false)], fn: (l) => oneHot(l, 4) },
+  {
+    name: 'softmaxCrossEntropy (index labels)',
+    inputs: [X([6, 10]), X([6], { labels: 10 }, false)],
+    fn: (z, l) => softmaxCrossEntropy(z, l),
+  },
+  {
+    name: 'softmaxCrossEntropy (one-hot labels)',
+    inputs: [X([4, 5]), X([4, 5], 'positive')],
+    fn: (z, y) => softmaxCrossEntropy(z, y, { reduction: 'none' }),
+  },
+  {
+    name: 'conv2d (stride 2, same, bias)',
+    inputs: [X([2, 3, 9, 9]), X([4, 3, 3, 3]), X([4])],
+    fn: (x, w, b) => conv2d(x, w, { stride: 2, padding: 'same', bias: b }),
+  },
+  {
+    name: 'conv2d (dilation 2, padding [1,2])',
+    inputs: [X([1, 2, 8, 7]), X([3, 2, 3, 2])],
+    fn: (x, w) => conv2d(x, w, { dilation: 2, padding: [1, 2] }),
+  },
+  { name: 'conv2d 1x1 (network in network)', inputs: [X([2, 4, 5, 5]), X([3, 4, 1, 1])], fn: (x, w) => conv2d(x, w) },
+  {
+    name: 'conv2d LeNet-5 first layer',
+    inputs: [X([2, 1, 28, 28]), X([6, 1, 5, 5]), X([6])],
+    fn: (x, w, b) => conv2d(x, w, { bias: b }),
+  },
+  { name: 'maxPool2d 2x2/2', inputs: [X([2, 3, 6, 6], 'distinct')], fn: (x) => maxPool2d(x, { size: 2 }) },
+  {
+    name: 'maxPool2d 3x3/2 overlapping, same',
+    inputs: [X([1, 2, 7, 7], 'distinct')],
+    fn: (x) => maxPool2d(x, { size: 3, stride: 2, padding: 'same' }),
+  },
+  { name: 'avgPool2d 2x2/2', inputs: [X([2, 3, 6, 6])], fn: (x) => avgPool2d(x, { size: 2 }) },
+  {
+    name: 'avgPool2d 3x3/1 padded',
+    inputs: [X([1, 2, 5, 5])],
+    fn: (x) => avgPool2d(x, { size: 3, stride: 1, padding: 1 }),
+  },
+  {
+    name: 'avgPool2d 3x3/1 padded, countIncludePad',
+    inputs: [X([1, 2, 5, 5])],
+    fn: (x) => avgPool2d(x, { size: 3, stride: 1, padding: 1, countIncludePad: true }),
+  },
+  {
+    // The gradient of a gradient: runs every backward op's own VJP (maxPool2dSelect included).
+    name: 'second order through conv2d and maxPool2d',
+    inputs: [X([1, 2, 6, 6], 'distinct'), X([2, 2, 3, 3], 'distinct')],
+    fn: (x, w) => grad(sum(tanh(maxPool2d(conv2d(x, w, { padding: 1 }), { size: 2 }))), [x, w])[1],
+  },
+  {
+    name: 'second order through avgPool2d',
+    inputs: [X([1, 1, 6, 6])],
+    fn: (x) => grad(sum(tanh(avgPool2d(mul(x, x), { size: 3, stride: 2, padding: 1 }))), [x])[0],
+  },
+];
