@@ -1,4 +1,106 @@
-// PLACEHOLDER (being written now): replace this whole file.
-import type { OpDef } from './op.js';
-const todo = (): never => { throw new Error('avgPool2d: not written yet'); };
-export const avgPool2dOp: OpDef<'avgPool2d'> = { name: 'avgPool2d', shape: todo, vjp: todo, reference: todo };
+/**
+ * Mean pooling over 2-D windows of an NCHW tensor: each output cell is the
+ * mean of its `size` window of one channel (the lecture's mean pooling,
+ * section 7: 2x2 windows at stride 2 on [[1,1,2,4],[5,6,7,8],[3,2,1,0],[1,2,3,4]]
+ * give 3.25, 5.25, 2, 2). Windows move by `stride` and may overlap.
+ *
+ * The mean at a padded border. Padded cells are zeros, and the question is
+ * what to divide by:
+ * - `countIncludePad: false` (the default, TensorFlow's rule): the number of
+ *   the window's cells that lie inside the input. Padding then does not bias
+ *   the border means towards zero: a constant map pools to the same constant.
+ * - `countIncludePad: true` (PyTorch's default): the whole window, kH * kW,
+ *   padded zeros included.
+ * Without padding both rules agree. Each padding must be smaller than the
+ * window, so every window holds at least one input cell and no divisor is 0.
+ */
+import type { Tensor } from '../graph/tensor.js';
+import { avgPool2dBackward } from './avgPool2dBackward.js';
+import { decodeWindow, pool2dAttrs, pool2dShape, poolGeometry, windowCountSource, windowSpans, type Pool2dOptions } from './maxPool2d.js';
+import { k } from '../backend/gpujs/source.js';
+import { makeNode, opError, type OpDef } from './op.js';
+
+// y = A x with A[o, i] = 1 / count(o) when cell i lies in window o, else 0.
+// y is linear in x, so the VJP is A^T g: each input cell gathers g / count(o)
+// over the windows o that cover it, which is avgPool2dBackward(g).
+export const avgPool2dOp: OpDef<'avgPool2d'> = {
+  name: 'avgPool2d',
+  shape: (inputs, attrs) => {
+    if (inputs.length !== 1) opError('avgPool2d', `takes 1 input (x), got ${inputs.length}`);
+    checkCountIncludePad('avgPool2d', attrs.countIncludePad);
+    return pool2dShape('avgPool2d', inputs[0], attrs);
+  },
+  vjp: (g, { inputs: [x], attrs: { size, stride, pads, countIncludePad } }) => [
+    avgPool2dBackward(g, { size, stride, pads, countIncludePad, inputShape: x.shape }),
+  ],
+  kernel: ({ inputs: [x], attrs }) => {
+    const g = poolGeometry(x, attrs);
+    return k`${decodeWindow(g)}
+  let s = 0.0;
+  for (let ky = 0; ky < ${g.kh}; ky++) {
+    const iy = oy * ${g.sh} - ${g.pt} + ky;
+    for (let kx = 0; kx < ${g.kw}; kx++) {
+      const ix = ox * ${g.sw} - ${g.pl} + kx;
+      if (iy >= 0 && iy < ${g.h} && ix >= 0 && ix < ${g.w}) {
+        s += x0[p * ${g.h * g.w} + iy * ${g.w} + ix];
+      }
+    }
+  }
+  return s / ${windowCountSource(g, attrs.countIncludePad, k`oy`, k`ox`)};`;
+  },
+  reference: ([x], attrs) => {
+    const g = poolGeometry(x.shape, attrs);
+    const { r0, r1, c0, c1 } = windowSpans(g);
+    const xd = x.data;
+    const out = new Float64Array(g.planes * g.ho * g.wo);
+    const plane = g.h * g.w;
+    const whole = g.kh * g.kw;
+    let o = 0;
+    for (let p = 0; p < g.planes; p++) {
+      const base = p * plane;
+      for (let oy = 0; oy < g.ho; oy++) {
+        for (let ox = 0; ox < g.wo; ox++) {
+          let s = 0;
+          for (let i = r0[oy]; i < r1[oy]; i++) {
+            const row = base + i * g.w;
+            for (let j = c0[ox]; j < c1[ox]; j++) s += xd[row + j];
+          }
+          out[o++] = s / (attrs.countIncludePad ? whole : (r1[oy] - r0[oy]) * (c1[ox] - c0[ox]));
+        }
+      }
+    }
+    return out;
+  },
+};
+
+/** Options of `avgPool2d`: those of `maxPool2d` and the divisor rule at padded borders. */
+export interface AvgPool2dOptions extends Pool2dOptions {
+  /**
+   * false (the default, TensorFlow): a window's mean divides by its cells inside
+   * the input; true (PyTorch's default): by the whole window, padded zeros included.
+   */
+  countIncludePad?: boolean;
+}
+
+/**
+ * Mean pooling of `x` `[N, C, H, W]` over `size` windows; the result is
+ * `[N, C, Ho, Wo]` with Ho = floor((H + padTop + padBottom - sizeH) / strideH) + 1.
+ * Padded cells are zeros; by default the mean divides by the number of the
+ * window's cells inside the input (TensorFlow), with `countIncludePad: true`
+ * by the full window (PyTorch).
+ *
+ * ```ts
+ * const q = avgPool2d(y, { size: 3, stride: 1, padding: 'same' });   // border means over the cells inside
+ * const r = avgPool2d(y, { size: 3, stride: 1, padding: 1, countIncludePad: true });  // always / 9
+ * ```
+ */
+export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor<'avgPool2d'> {
+  const attrs = pool2dAttrs('avgPool2d', x, options);
+  const countIncludePad = options.countIncludePad ?? false;
+  checkCountIncludePad('avgPool2d', countIncludePad);
+  return makeNode(avgPool2dOp, [x], { ...attrs, countIncludePad });
+}
+
+export function checkCountIncludePad(op: string, v: unknown): void {
+  if (typeof v !== 'boolean') opError(op, `countIncludePad must be true or false, got ${JSON.stringify(v)}`);
+}

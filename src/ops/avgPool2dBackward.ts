@@ -1,4 +1,86 @@
-// PLACEHOLDER (being written now): replace this whole file.
-import type { OpDef } from './op.js';
-const todo = (): never => { throw new Error('avgPool2dBackward: not written yet'); };
-export const avgPool2dBackwardOp: OpDef<'avgPool2dBackward'> = { name: 'avgPool2dBackward', shape: todo, vjp: todo, reference: todo };
+/**
+ * The gradient of mean pooling with respect to its input: `dx = A^T dy`, where
+ * A is the averaging matrix of avgPool2d (A[o, i] = 1 / count(o) when cell i
+ * lies in window o; count(o) is the window's cells inside the input, or the
+ * whole window with `countIncludePad`). Each input cell gathers dy / count
+ * over the windows that cover it: several when windows overlap, none when the
+ * stride skips it (then 0). Padded cells have no gradient.
+ *
+ * Input dy `[N, C, Ho, Wo]`; output `inputShape` `[N, C, H, W]`, which the
+ * attributes carry because it cannot be recovered from dy alone.
+ */
+import type { Tensor } from '../graph/tensor.js';
+import { sameShape } from '../graph/shape.js';
+import type { AvgPool2dBackwardAttrs } from './attrs.js';
+import { avgPool2dOp, checkCountIncludePad } from './avgPool2d.js';
+import { checkRank4, coveringSource, coveringWindows, decodeCell, pool2dShape, poolGeometry, windowCountSource, windowSpans } from './maxPool2d.js';
+import { k } from '../backend/gpujs/source.js';
+import { checkInt, fmt, makeNode, opError, type OpDef } from './op.js';
+
+// dx = A^T dy is linear in dy, so its VJP is (A^T)^T g = A g: mean pooling of
+// g with the same attributes, avgPool2d(g).
+export const avgPool2dBackwardOp: OpDef<'avgPool2dBackward'> = {
+  name: 'avgPool2dBackward',
+  shape: (inputs, attrs) => {
+    const op = 'avgPool2dBackward';
+    if (inputs.length !== 1) opError(op, `takes 1 input (dy), got ${inputs.length}`);
+    const [dy] = inputs;
+    const { inputShape } = attrs;
+    checkRank4(op, 'inputShape', inputShape);
+    inputShape.forEach((d, i) => checkInt(op, `inputShape[${i}]`, d, 1));
+    checkCountIncludePad(op, attrs.countIncludePad);
+    const expected = pool2dShape(op, inputShape, attrs);
+    if (!sameShape(dy, expected)) {
+      opError(op, `dy has shape ${fmt(dy)} but pooling an input of shape ${fmt(inputShape)} gives ${fmt(expected)}; dy must have that shape`);
+    }
+    return inputShape;
+  },
+  vjp: (g, { attrs: { size, stride, pads, countIncludePad } }) => [
+    makeNode(avgPool2dOp, [g], { size, stride, pads, countIncludePad }),
+  ],
+  kernel: ({ attrs }) => {
+    const g = poolGeometry(attrs.inputShape, attrs);
+    return k`${decodeCell(g)}
+  let s = 0.0;
+  ${coveringSource(g, k`iy`, k`ix`, k`s += x0[p * ${g.ho * g.wo} + oy * ${g.wo} + ox] / ${windowCountSource(g, attrs.countIncludePad, k`oy`, k`ox`)};`)}
+  return s;`;
+  },
+  // A gather, as a device kernel would run it: each input cell visits the
+  // windows that cover it and adds dy / count of each.
+  reference: ([dy], attrs) => {
+    const g = poolGeometry(attrs.inputShape, attrs);
+    const { oy0, oy1, ox0, ox1 } = coveringWindows(g);
+    const { r0, r1, c0, c1 } = windowSpans(g);
+    // 1 / count for each window position; the same for every plane.
+    const inv = new Float64Array(g.ho * g.wo);
+    for (let oy = 0; oy < g.ho; oy++) {
+      for (let ox = 0; ox < g.wo; ox++) {
+        inv[oy * g.wo + ox] = 1 / (attrs.countIncludePad ? g.kh * g.kw : (r1[oy] - r0[oy]) * (c1[ox] - c0[ox]));
+      }
+    }
+    const dyd = dy.data;
+    const dx = new Float64Array(g.planes * g.h * g.w);
+    const outPlane = g.ho * g.wo;
+    let k = 0;
+    for (let p = 0; p < g.planes; p++) {
+      const outBase = p * outPlane;
+      for (let i = 0; i < g.h; i++) {
+        for (let j = 0; j < g.w; j++, k++) {
+          let s = 0;
+          for (let oy = oy0[i]; oy < oy1[i]; oy++) {
+            const row = oy * g.wo;
+            for (let ox = ox0[j]; ox < ox1[j]; ox++) s += dyd[outBase + row + ox] * inv[row + ox];
+          }
+          dx[k] = s;
+        }
+      }
+    }
+    return dx;
+  },
+};
+
+/** The input gradient of `avgPool2d` given the output gradient `dy`; `attrs` are the pooling's plus its input shape. */
+export function avgPool2dBackward(dy: Tensor, attrs: AvgPool2dBackwardAttrs): Tensor<'avgPool2dBackward'> {
+  const { size, stride, pads, countIncludePad, inputShape } = attrs;
+  return makeNode(avgPool2dBackwardOp, [dy], { size, stride, pads, countIncludePad, inputShape: [...inputShape] });
+}

@@ -1,4 +1,327 @@
-// PLACEHOLDER (being written now): replace this whole file.
-import type { OpDef } from './op.js';
-const todo = (): never => { throw new Error('maxPool2d: not written yet'); };
-export const maxPool2dOp: OpDef<'maxPool2d'> = { name: 'maxPool2d', shape: todo, vjp: todo, reference: todo };
+/**
+ * Max pooling over 2-D windows of an NCHW tensor: each output cell is the
+ * largest value in its `size` window of one channel (the lecture's complex
+ * cell / C-plane, section 7). Windows move by `stride` and may overlap
+ * (AlexNet's 3x3 windows at stride 2).
+ *
+ * Padding follows conv2d ('valid' | 'same' | number | [ph, pw]), but a padded
+ * cell is -infinity for max pooling: it is never selected, so the output is
+ * always a value of the input. Each padding must be smaller than the window
+ * (`padding < size`), which guarantees that every window holds at least one
+ * cell of the input.
+ *
+ * Ties: the gradient goes to the FIRST maximum of each window, in row-major
+ * window order (as PyTorch does). `maxPool2dBackward` and `maxPool2dSelect`
+ * use the same rule, so forward, backward and double-backward agree.
+ *
+ * This file also holds the window geometry shared by the pooling ops
+ * (avgPool2d, avgPool2dBackward, maxPool2dBackward, maxPool2dSelect).
+ */
+import { type Shape, Tensor, shapeToString } from '../graph/tensor.js';
+import type { Pads2d, Pool2dAttrs } from './attrs.js';
+import { maxPool2dBackward } from './maxPool2dBackward.js';
+import { checkInt, makeNode, opError, type NDArray, type OpDef } from './op.js';
+import { checkPads, type Padding, resolvePads, toPair, windowOutput2d } from './window.js';
+import { decode, k, type Src } from '../backend/gpujs/source.js';
+
+// y = P(x) x, where P(x) is the 0/1 matrix that picks the first argmax of each
+// window. P is constant between ties, so the differential is dy = P(x) dx and
+// the VJP is its transpose: P(x)^T g, g routed back to each window's first
+// argmax (and summed where one cell wins several windows).
+export const maxPool2dOp: OpDef<'maxPool2d'> = {
+  name: 'maxPool2d',
+  shape: (inputs, attrs) => {
+    if (inputs.length !== 1) opError('maxPool2d', `takes 1 input (x), got ${inputs.length}`);
+    return pool2dShape('maxPool2d', inputs[0], attrs);
+  },
+  vjp: (g, { inputs: [x], attrs }) => [maxPool2dBackward(x, g, attrs)],
+  kernel: ({ inputs: [x], attrs }) => {
+    const g = poolGeometry(x, attrs);
+    return k`${decodeWindow(g)}
+  ${argmaxSource(g, k`p`, k`oy`, k`ox`)}
+  return best;`;
+  },
+  reference: ([x], attrs) => {
+    const arg = firstArgmax(x, attrs);
+    const out = new Float64Array(arg.length);
+    for (let o = 0; o < arg.length; o++) out[o] = x.data[arg[o]];
+    return out;
+  },
+};
+
+/** Options of `maxPool2d` and `avgPool2d`. */
+export interface Pool2dOptions {
+  /** Window height and width (one number for a square window). */
+  size: number | readonly [number, number];
+  /** Step between windows, rows and columns; defaults to `size` (non-overlapping windows). */
+  stride?: number | readonly [number, number];
+  /**
+   * 'valid' (the default): no padding; 'same': pad so that out = ceil(in / stride),
+   * the extra row/column at the end (TensorFlow's rule); a number or [ph, pw]:
+   * that many rows (columns) on each side; [top, bottom, left, right]: exactly
+   * these. Every padding must be smaller than the window on its axis.
+   */
+  padding?: Padding;
+}
+
+/**
+ * Max pooling of `x` `[N, C, H, W]` over `size` windows; the result is
+ * `[N, C, Ho, Wo]` with Ho = floor((H + padTop + padBottom - sizeH) / strideH) + 1.
+ * Padded cells count as -infinity (never the maximum). The gradient of each
+ * window goes to its first maximum in row-major order.
+ *
+ * ```ts
+ * const p = maxPool2d(y, { size: 2 });                 // LeNet-5: 2x2 windows, stride 2
+ * const q = maxPool2d(y, { size: 3, stride: 2 });      // AlexNet: overlapping 3x3 windows
+ * ```
+ */
+export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor<'maxPool2d'> {
+  return makeNode(maxPool2dOp, [x], pool2dAttrs('maxPool2d', x, options));
+}
+
+// ---------------------------------------------------------------------------
+// Window geometry shared by the pooling ops.
+
+/** Turn user options into validated attributes (integers only; see attrs.ts). */
+export function pool2dAttrs(op: string, x: Tensor, options: Pool2dOptions): Pool2dAttrs {
+  if (!(x instanceof Tensor)) opError(op, `the input must be a Tensor, got ${x === null ? 'null' : typeof x}`);
+  checkRank4(op, 'input', x.shape);
+  if (options === null || typeof options !== 'object') {
+    opError(op, `options must be an object such as { size: 2 }, got ${JSON.stringify(options)}`);
+  }
+  const size = toPair(op, 'size', options.size, 1);
+  const stride = options.stride === undefined ? size : toPair(op, 'stride', options.stride, 1);
+  const pads = resolvePads(op, options.padding ?? 'valid', [x.shape[2], x.shape[3]], size, stride);
+  return { size, stride, pads };
+}
+
+/**
+ * The shape rule of pooling: `[N, C, Ho, Wo]` from `x` `[N, C, H, W]`. Checks
+ * the attributes again (they reach kernel source), that each padding is
+ * smaller than the window, and that the window fits the padded input.
+ */
+export function pool2dShape(op: string, x: Shape, attrs: Pool2dAttrs): Shape {
+  checkRank4(op, 'input', x);
+  const { size, stride } = attrs;
+  const kh = checkInt(op, 'size[0]', size[0], 1);
+  const kw = checkInt(op, 'size[1]', size[1], 1);
+  const sh = checkInt(op, 'stride[0]', stride[0], 1);
+  const sw = checkInt(op, 'stride[1]', stride[1], 1);
+  const pads = checkPads(op, attrs.pads);
+  checkPadsBelowWindow(op, pads, [kh, kw]);
+  const [ho, wo] = windowOutput2d(op, `the ${kh}x${kw} pooling window`, [x[2], x[3]], pads, [kh, kw], [sh, sw]);
+  return [x[0], x[1], ho, wo];
+}
+
+/**
+ * A window lying wholly in the padding would have no input cell: no maximum,
+ * no mean. padding < size rules it out: along rows, the first window starts at
+ * -top > -kh, so it reaches row 0; the last starts at -top + (Ho-1)*sh
+ * <= H + bottom - kh <= H - 1, so it reaches row H - 1 at the latest; every
+ * window in between starts at or after -top and at or before H - 1. Likewise for columns.
+ */
+function checkPadsBelowWindow(op: string, pads: Pads2d, [kh, kw]: readonly [number, number]): void {
+  const [top, bottom, left, right] = pads;
+  if (top >= kh || bottom >= kh || left >= kw || right >= kw) {
+    opError(
+      op,
+      `padding [top ${top}, bottom ${bottom}, left ${left}, right ${right}] must be smaller than the ${kh}x${kw} window ` +
+        `on each side (at most ${kh - 1} rows and ${kw - 1} columns), or a window could lie wholly in the padding`,
+    );
+  }
+}
+
+export function checkRank4(op: string, what: string, shape: Shape | undefined): void {
+  if (!Array.isArray(shape) || shape.length !== 4) {
+    opError(
+      op,
+      `${what} must have rank 4 [N, C, H, W], got ` +
+        (Array.isArray(shape) ? `shape ${shapeToString(shape)} (rank ${shape.length})` : String(shape)),
+    );
+  }
+}
+
+/** Sizes and steps of one pooling, from the input shape and the attributes. */
+export interface PoolGeometry {
+  /** N * C: the number of independent planes. */
+  readonly planes: number;
+  readonly h: number;
+  readonly w: number;
+  readonly ho: number;
+  readonly wo: number;
+  readonly kh: number;
+  readonly kw: number;
+  readonly sh: number;
+  readonly sw: number;
+  /** Padding at the top and the left: window (oy, ox) starts at input cell (oy*sh - padTop, ox*sw - padLeft). */
+  readonly pt: number;
+  readonly pl: number;
+}
+
+export function poolGeometry(xShape: Shape, { size, stride, pads }: Pool2dAttrs): PoolGeometry {
+  const [n, c, h, w] = xShape;
+  const [kh, kw] = size;
+  const [sh, sw] = stride;
+  const [pt, pb, pl, pr] = pads;
+  return {
+    planes: n * c,
+    h,
+    w,
+    ho: Math.floor((h + pt + pb - kh) / sh) + 1,
+    wo: Math.floor((w + pl + pr - kw) / sw) + 1,
+    kh,
+    kw,
+    sh,
+    sw,
+    pt,
+    pl,
+  };
+}
+
+/**
+ * For every output row (column), the first and one-past-last input row
+ * (column) its window covers inside the input: the window clipped to [0, size).
+ * Written once per pooling so the inner loops allocate nothing.
+ */
+export function windowSpans(g: PoolGeometry): { r0: Int32Array; r1: Int32Array; c0: Int32Array; c1: Int32Array } {
+  const span = (outSize: number, inSize: number, k: number, s: number, pad: number) => {
+    const lo = new Int32Array(outSize);
+    const hi = new Int32Array(outSize);
+    for (let o = 0; o < outSize; o++) {
+      const start = o * s - pad;
+      lo[o] = Math.max(start, 0);
+      hi[o] = Math.min(start + k, inSize);
+    }
+    return [lo, hi] as const;
+  };
+  const [r0, r1] = span(g.ho, g.h, g.kh, g.sh, g.pt);
+  const [c0, c1] = span(g.wo, g.w, g.kw, g.sw, g.pl);
+  return { r0, r1, c0, c1 };
+}
+
+/**
+ * The reverse map, for gathers: input row i lies in the windows of output rows
+ * oy in [lo[i], hi[i]) (possibly several when windows overlap, possibly none
+ * when the stride skips it); likewise for columns.
+ */
+export function coveringWindows(g: PoolGeometry): { oy0: Int32Array; oy1: Int32Array; ox0: Int32Array; ox1: Int32Array } {
+  const cover = (inSize: number, outSize: number, k: number, s: number, pad: number) => {
+    const lo = new Int32Array(inSize);
+    const hi = new Int32Array(inSize);
+    for (let i = 0; i < inSize; i++) {
+      // window o covers i when o*s - pad <= i <= o*s - pad + k - 1
+      const first = i + pad - k + 1;
+      lo[i] = first <= 0 ? 0 : Math.ceil(first / s);
+      hi[i] = Math.min(Math.floor((i + pad) / s) + 1, outSize);
+    }
+    return [lo, hi] as const;
+  };
+  const [oy0, oy1] = cover(g.h, g.ho, g.kh, g.sh, g.pt);
+  const [ox0, ox1] = cover(g.w, g.wo, g.kw, g.sw, g.pl);
+  return { oy0, oy1, ox0, ox1 };
+}
+
+/**
+ * For every window (row-major over [N, C, Ho, Wo]), the flat index into x of
+ * its first maximum in row-major window order. Padded cells are skipped (they
+ * are -infinity); every window holds an input cell because padding < size.
+ * The one place the tie rule lives: a later cell wins only when strictly larger.
+ */
+export function firstArgmax(x: NDArray, attrs: Pool2dAttrs): Int32Array {
+  const g = poolGeometry(x.shape, attrs);
+  const { r0, r1, c0, c1 } = windowSpans(g);
+  const xd = x.data;
+  const arg = new Int32Array(g.planes * g.ho * g.wo);
+  const plane = g.h * g.w;
+  let o = 0;
+  for (let p = 0; p < g.planes; p++) {
+    const base = p * plane;
+    for (let oy = 0; oy < g.ho; oy++) {
+      for (let ox = 0; ox < g.wo; ox++) {
+        let best = base + r0[oy] * g.w + c0[ox];
+        let bestValue = xd[best];
+        for (let i = r0[oy]; i < r1[oy]; i++) {
+          const row = base + i * g.w;
+          for (let j = c0[ox]; j < c1[ox]; j++) {
+            const v = xd[row + j];
+            if (v > bestValue) {
+              bestValue = v;
+              best = row + j;
+            }
+          }
+        }
+        arg[o++] = best;
+      }
+    }
+  }
+  return arg;
+}
+
+// ---------------------------------------------------------------------------
+// Kernel templates shared by the pooling ops (one output element per thread;
+// gathers only, since gpu.js kernels cannot scatter).
+
+/**
+ * Source that leaves in `bestAt` the flat index into x of the first maximum of
+ * window (oy, ox) of plane `p`, in row-major window order; padded cells are
+ * skipped. The kernel twin of `firstArgmax`. Its locals have names of their
+ * own (wy, wx): gpu.js's wasm compiler mishandles a block-scoped name that
+ * shadows an outer one.
+ */
+export function argmaxSource(g: PoolGeometry, p: Src, oy: Src, ox: Src): Src {
+  return k`let best = -3.0e38;
+  let bestAt = 0.0;
+  for (let ky = 0; ky < ${g.kh}; ky++) {
+    const wy = ${oy} * ${g.sh} - ${g.pt} + ky;
+    for (let kx = 0; kx < ${g.kw}; kx++) {
+      const wx = ${ox} * ${g.sw} - ${g.pl} + kx;
+      if (wy >= 0 && wy < ${g.h} && wx >= 0 && wx < ${g.w}) {
+        const v = x0[${p} * ${g.h * g.w} + wy * ${g.w} + wx];
+        if (v > best) {
+          best = v;
+          bestAt = ${p} * ${g.h * g.w} + wy * ${g.w} + wx;
+        }
+      }
+    }
+  }`;
+}
+
+/**
+ * Source of a gather over the windows that cover input cell (iy, ix): for
+ * each covering window (oy, ox) it runs `body`. A cell lies in at most
+ * ceil(kh / sh) x ceil(kw / sw) windows; they are counted down from the last
+ * window starting at or before the cell, with literal loop bounds.
+ */
+export function coveringSource(g: PoolGeometry, iy: Src, ix: Src, body: Src): Src {
+  const ny = Math.ceil(g.kh / g.sh);
+  const nx = Math.ceil(g.kw / g.sw);
+  return k`const lastY = Math.floor((${iy} + ${g.pt} + 0.5) / ${g.sh});
+  const lastX = Math.floor((${ix} + ${g.pl} + 0.5) / ${g.sw});
+  for (let a = 0; a < ${ny}; a++) {
+    const oy = lastY - a;
+    if (oy >= 0 && oy < ${g.ho} && oy * ${g.sh} - ${g.pt} + ${g.kh} > ${iy}) {
+      for (let b = 0; b < ${nx}; b++) {
+        const ox = lastX - b;
+        if (ox >= 0 && ox < ${g.wo} && ox * ${g.sw} - ${g.pl} + ${g.kw} > ${ix}) {
+          ${body}
+        }
+      }
+    }
+  }`;
+}
+
+/** Decode the flat output index `i` of a pooled tensor into plane p and window (oy, ox). */
+export function decodeWindow(g: PoolGeometry): Src {
+  return decode(k`i`, [g.planes, g.ho, g.wo], [k`p`, k`oy`, k`ox`]);
+}
+
+/** Decode the flat index `i` of an input-shaped tensor into plane p and cell (iy, ix). */
+export function decodeCell(g: PoolGeometry): Src {
+  return decode(k`i`, [g.planes, g.h, g.w], [k`p`, k`iy`, k`ix`]);
+}
+
+/** Source of the divisor of window (oy, ox) of mean pooling (see avgPool2d.ts for the rule). */
+export function windowCountSource(g: PoolGeometry, countIncludePad: boolean, oy: Src, ox: Src): Src {
+  if (countIncludePad) return k`${g.kh * g.kw}.0`;
+  return k`((Math.min(${oy} * ${g.sh} - ${g.pt} + ${g.kh}, ${g.h}) - Math.max(${oy} * ${g.sh} - ${g.pt}, 0)) * (Math.min(${ox} * ${g.sw} - ${g.pl} + ${g.kw}, ${g.w}) - Math.max(${ox} * ${g.sw} - ${g.pl}, 0)))`;
+}

@@ -1,4 +1,78 @@
-// PLACEHOLDER (being written now): replace this whole file.
-import type { OpDef } from './op.js';
-const todo = (): never => { throw new Error('maxPool2dBackward: not written yet'); };
-export const maxPool2dBackwardOp: OpDef<'maxPool2dBackward'> = { name: 'maxPool2dBackward', shape: todo, vjp: todo, reference: todo };
+/**
+ * The gradient of max pooling with respect to its input: `dx = P(x)^T dy`,
+ * where P(x) is the 0/1 matrix that picks the first maximum of each window
+ * (see maxPool2d.ts for the tie rule). Each input cell receives the sum of dy
+ * over the windows whose first maximum it is; with overlapping windows one
+ * cell can win several, and a cell that wins none gets 0.
+ *
+ * Inputs (x, dy): x `[N, C, H, W]` (to find the maxima) and dy `[N, C, Ho, Wo]`;
+ * output `[N, C, H, W]`.
+ */
+import type { Tensor } from '../graph/tensor.js';
+import { sameShape } from '../graph/shape.js';
+import type { Pool2dAttrs } from './attrs.js';
+import { argmaxSource, coveringSource, coveringWindows, decodeCell, firstArgmax, poolGeometry, pool2dShape } from './maxPool2d.js';
+import { k } from '../backend/gpujs/source.js';
+import { maxPool2dSelect } from './maxPool2dSelect.js';
+import { fmt, makeNode, opError, type OpDef } from './op.js';
+
+// dx = P(x)^T dy is linear in dy, so its VJP wrt dy is P(x) g: read g at each
+// window's first maximum, which is maxPool2dSelect(x, g). Wrt x: P(x) is
+// constant between ties, so the derivative is 0 almost everywhere (null).
+export const maxPool2dBackwardOp: OpDef<'maxPool2dBackward'> = {
+  name: 'maxPool2dBackward',
+  shape: (inputs, attrs) => {
+    if (inputs.length !== 2) opError('maxPool2dBackward', `takes 2 inputs (x, dy), got ${inputs.length}`);
+    const [x, dy] = inputs;
+    const expected = pool2dShape('maxPool2dBackward', x, attrs);
+    if (!sameShape(dy, expected)) {
+      opError('maxPool2dBackward', `dy has shape ${fmt(dy)} but pooling x ${fmt(x)} gives ${fmt(expected)}; dy must have that shape`);
+    }
+    return x;
+  },
+  vjp: (g, { inputs: [x], attrs }) => [null, maxPool2dSelect(x, g, attrs)],
+  // Each input cell visits the windows that cover it, finds each window's
+  // first maximum, and adds that window's dy when the maximum is itself.
+  kernel: ({ inputs: [x], attrs }) => {
+    const g = poolGeometry(x, attrs);
+    return k`${decodeCell(g)}
+  let s = 0.0;
+  ${coveringSource(g, k`iy`, k`ix`, k`${argmaxSource(g, k`p`, k`oy`, k`ox`)}
+          if (Math.abs(bestAt - i) < 0.5) {
+            s += x1[p * ${g.ho * g.wo} + oy * ${g.wo} + ox];
+          }`)}
+  return s;`;
+  },
+  // A gather, as a device kernel would run it: each input cell visits the
+  // windows that cover it and adds dy of those whose first maximum it is.
+  reference: ([x, dy], attrs) => {
+    const arg = firstArgmax(x, attrs);
+    const g = poolGeometry(x.shape, attrs);
+    const { oy0, oy1, ox0, ox1 } = coveringWindows(g);
+    const dyd = dy.data;
+    const dx = new Float64Array(x.data.length);
+    const outPlane = g.ho * g.wo;
+    let k = 0;
+    for (let p = 0; p < g.planes; p++) {
+      const outBase = p * outPlane;
+      for (let i = 0; i < g.h; i++) {
+        for (let j = 0; j < g.w; j++, k++) {
+          let s = 0;
+          for (let oy = oy0[i]; oy < oy1[i]; oy++) {
+            const row = outBase + oy * g.wo;
+            for (let ox = ox0[j]; ox < ox1[j]; ox++) {
+              if (arg[row + ox] === k) s += dyd[row + ox];
+            }
+          }
+          dx[k] = s;
+        }
+      }
+    }
+    return dx;
+  },
+};
+
+/** The input gradient of `maxPool2d(x, ...)` given the output gradient `dy`; `attrs` are the pooling's. */
+export function maxPool2dBackward(x: Tensor, dy: Tensor, attrs: Pool2dAttrs): Tensor<'maxPool2dBackward'> {
+  return makeNode(maxPool2dBackwardOp, [x, dy], { size: attrs.size, stride: attrs.stride, pads: attrs.pads });
+}

@@ -1,4 +1,49 @@
-// PLACEHOLDER (being written now): replace this whole file.
-import type { OpDef } from './op.js';
-const todo = (): never => { throw new Error('maxPool2dSelect: not written yet'); };
-export const maxPool2dSelectOp: OpDef<'maxPool2dSelect'> = { name: 'maxPool2dSelect', shape: todo, vjp: todo, reference: todo };
+/**
+ * Reads a tensor shaped like the pooling's input at the first maximum of each
+ * window of x: `y = P(x) dx`, where P(x) is the 0/1 matrix of maxPool2d (so
+ * `maxPool2d(x) = maxPool2dSelect(x, x)`). It is the VJP of maxPool2dBackward
+ * with respect to dy, and what makes second-order gradients through max
+ * pooling work.
+ *
+ * Inputs (x, dx): both `[N, C, H, W]`; output `[N, C, Ho, Wo]`.
+ */
+import type { Tensor } from '../graph/tensor.js';
+import { sameShape } from '../graph/shape.js';
+import type { Pool2dAttrs } from './attrs.js';
+import { argmaxSource, decodeWindow, firstArgmax, poolGeometry, pool2dShape } from './maxPool2d.js';
+import { k } from '../backend/gpujs/source.js';
+import { maxPool2dBackward } from './maxPool2dBackward.js';
+import { fmt, makeNode, opError, type OpDef } from './op.js';
+
+// y = P(x) dx is linear in dx, so its VJP wrt dx is P(x)^T g = maxPool2dBackward(x, g).
+// Wrt x: P(x) is constant between ties, so the derivative is 0 almost everywhere (null).
+export const maxPool2dSelectOp: OpDef<'maxPool2dSelect'> = {
+  name: 'maxPool2dSelect',
+  shape: (inputs, attrs) => {
+    if (inputs.length !== 2) opError('maxPool2dSelect', `takes 2 inputs (x, dx), got ${inputs.length}`);
+    const [x, dx] = inputs;
+    const out = pool2dShape('maxPool2dSelect', x, attrs);
+    if (!sameShape(dx, x)) {
+      opError('maxPool2dSelect', `dx has shape ${fmt(dx)} but x has shape ${fmt(x)}; they must be equal`);
+    }
+    return out;
+  },
+  vjp: (g, { inputs: [x], attrs }) => [null, maxPool2dBackward(x, g, attrs)],
+  kernel: ({ inputs: [x], attrs }) => {
+    const g = poolGeometry(x, attrs);
+    return k`${decodeWindow(g)}
+  ${argmaxSource(g, k`p`, k`oy`, k`ox`)}
+  return x1[bestAt];`;
+  },
+  reference: ([x, dx], attrs) => {
+    const arg = firstArgmax(x, attrs);
+    const out = new Float64Array(arg.length);
+    for (let o = 0; o < arg.length; o++) out[o] = dx.data[arg[o]];
+    return out;
+  },
+};
+
+/** `dx` read at the first maximum of each window of `x`; `attrs` are the pooling's. */
+export function maxPool2dSelect(x: Tensor, dx: Tensor, attrs: Pool2dAttrs): Tensor<'maxPool2dSelect'> {
+  return makeNode(maxPool2dSelectOp, [x, dx], { size: attrs.size, stride: attrs.stride, pads: attrs.pads });
+}
