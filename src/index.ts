@@ -27,3 +27,7 @@ export { avgPool2d, type AvgPool2dOptions } from './ops/avgPool2d.js';
 export { maxPool2dBackward } from './ops/maxPool2dBackward.js';
 export { maxPool2dSelect } from './ops/maxPool2dSelect.js';
 export { avgPool2dBackward } from './ops/avgPool2dBackward.js';
+export { conv2d, type Conv2dOptions } from './ops/conv2d.js';
+export { conv2dBackpropInput, type Conv2dBackpropInputOptions } from './ops/conv2dBackpropInput.js';
+export { conv2dBackpropFilter, type Conv2dBackpropFilterOptions } from './ops/conv2dBackpropFilter.js';
+export type { Padding } from './ops/window.js';

@@ -1,4 +1,239 @@
-// PLACEHOLDER (being written now): replace this whole file.
-import type { OpDef } from './op.js';
-const todo = (): never => { throw new Error('conv2d: not written yet'); };
-export const conv2dOp: OpDef<'conv2d'> = { name: 'conv2d', shape: todo, vjp: todo, reference: todo };
+/**
+ * 2-D convolution, NCHW, filters [O, C, kH, kW]. As in the lecture (and every
+ * deep-learning library) it is a cross-correlation: the filter is not flipped.
+ *
+ *   y[n,o,i,j] = b[o] + sum_{c,p,q} w[o,c,p,q] * x[n, c, i*sh - pt + p*dh, j*sw - pl + q*dw]
+ *
+ * where x is zero outside [0,H) x [0,W) (zero padding: pt rows at the top,
+ * pl columns at the left; the bottom/right pads only make the output larger).
+ *
+ * Its VJPs are the two other convolution ops, conv2dBackpropInput and
+ * conv2dBackpropFilter, whose own VJPs are convolutions again, so gradients
+ * of any order are graphs of these three ops.
+ */
+import { type Shape, Tensor, shapeToString } from '../graph/tensor.js';
+import { sameShape } from '../graph/shape.js';
+import type { Conv2dAttrs, Pads2d, Pair } from './attrs.js';
+import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
+import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
+import { type NDArray, makeNode, opError, type OpDef } from './op.js';
+import { sum } from './sum.js';
+import { type Padding, checkPads, effectiveSize, resolvePads, toPair, windowOutput2d } from './window.js';
+
+/** The geometry every convolution op carries: stride, dilation and explicit zero padding. */
+export type ConvGeometry = Pick<Conv2dAttrs, 'stride' | 'dilation' | 'pads'>;
+
+export interface Conv2dOptions {
+  /** Step of the filter over rows and columns (default 1). */
+  readonly stride?: number | readonly [number, number];
+  /** Zero padding (default 'valid'); see `Padding`. */
+  readonly padding?: Padding;
+  /** Spacing between filter taps (default 1): a kH x kW filter spans dh*(kH-1)+1 x dw*(kW-1)+1 input cells. */
+  readonly dilation?: number | readonly [number, number];
+  /** One value per output channel, added to every position: shape [O]. */
+  readonly bias?: Tensor;
+}
+
+// ---------------------------------------------------------------------------
+// Shape rule
+
+/** `shape` must be [a,b,c,d] of positive integers; `layout` names the axes for the error. */
+export function checkRank4(op: string, what: string, shape: Shape, layout: string): void {
+  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
+    opError(op, `${what} must have rank 4 ${layout}, got shape ${Array.isArray(shape) ? shapeToString(shape) : String(shape)}`);
+  }
+}
+
+/** Validate the geometry attributes: they reach kernel source, so they must be integers. */
+export function checkGeometry(op: string, attrs: ConvGeometry): void {
+  toPair(op, 'stride', attrs.stride as [number, number], 1);
+  toPair(op, 'dilation', attrs.dilation as [number, number], 1);
+  checkPads(op, attrs.pads);
+}
+
+/**
+ * The output size [oH, oW] of convolving an input [N,C,H,W] with a filter
+ * [O,C,kH,kW], after checking that the channels agree and the (dilated)
+ * filter fits the padded input.
+ */
+export function convOutputHW(op: string, xShape: Shape, wShape: Shape, g: ConvGeometry, inputName = 'input'): Pair {
+  const [, C, H, W] = xShape;
+  const [, wc, kH, kW] = wShape;
+  if (C !== wc) {
+    opError(op, `${inputName} has ${C} channels but the filter expects ${wc} (filter shape ${shapeToString(wShape)})`);
+  }
+  const eff: Pair = [effectiveSize(kH, g.dilation[0]), effectiveSize(kW, g.dilation[1])];
+  return windowOutput2d(op, `the ${kH}x${kW} filter (dilated to ${eff[0]}x${eff[1]})`, [H, W], g.pads, eff, g.stride);
+}
+
+export function describeGeometry(g: ConvGeometry): string {
+  return `stride [${g.stride.join(',')}], dilation [${g.dilation.join(',')}], pads [${g.pads.join(',')}]`;
+}
+
+export function conv2dShape(inputs: readonly Shape[], attrs: Conv2dAttrs): Shape {
+  const expected = attrs.hasBias ? 3 : 2;
+  if (inputs.length !== expected) {
+    opError('conv2d', `takes ${expected} inputs (x, w${attrs.hasBias ? ', bias' : ''}), got ${inputs.length}`);
+  }
+  const [x, w, b] = inputs;
+  checkRank4('conv2d', 'input', x, '[N,C,H,W]');
+  checkRank4('conv2d', 'filter', w, '[O,C,kH,kW]');
+  checkGeometry('conv2d', attrs);
+  const [oH, oW] = convOutputHW('conv2d', x, w, attrs);
+  if (b !== undefined && !sameShape(b, [w[0]])) {
+    opError('conv2d', `bias must have shape [${w[0]}] (one value per output channel of filter ${shapeToString(w)}), got ${shapeToString(b)}`);
+  }
+  return [x[0], w[0], oH, oW];
+}
+
+// ---------------------------------------------------------------------------
+// Reference (float64). One output element at a time, reading what it needs
+// (a gather), as a gpu.js kernel thread will.
+
+/**
+ * For each output position i along one axis, the half-open range [lo[i], hi[i])
+ * of kernel taps p whose input index i*s - padBefore + p*d lies inside [0, inSize).
+ */
+export function tapRanges(outSize: number, s: number, padBefore: number, d: number, k: number, inSize: number): [Int32Array, Int32Array] {
+  const lo = new Int32Array(outSize);
+  const hi = new Int32Array(outSize);
+  for (let i = 0; i < outSize; i++) {
+    const start = i * s - padBefore;
+    const a = Math.max(0, Math.ceil(-start / d));
+    const b = Math.min(k, Math.floor((inSize - 1 - start) / d) + 1);
+    lo[i] = a;
+    hi[i] = Math.max(a, b);
+  }
+  return [lo, hi];
+}
+
+function conv2dReference(inputs: readonly NDArray[], attrs: Conv2dAttrs, outShape: Shape): Float64Array {
+  const [x, w, b] = inputs;
+  const [N, C, H, W] = x.shape;
+  const [O, , kH, kW] = w.shape;
+  const [, , oH, oW] = outShape;
+  const [sh, sw] = attrs.stride;
+  const [dh, dw] = attrs.dilation;
+  const [pt, , pl] = attrs.pads;
+  const xd = x.data;
+  const wd = w.data;
+  const bd = attrs.hasBias ? b.data : null;
+  const [pLo, pHi] = tapRanges(oH, sh, pt, dh, kH, H);
+  const [qLo, qHi] = tapRanges(oW, sw, pl, dw, kW, W);
+  const out = new Float64Array(N * O * oH * oW);
+  const HW = H * W;
+  const kHW = kH * kW;
+  let k = 0;
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < O; o++) {
+      const bias = bd === null ? 0 : bd[o];
+      for (let i = 0; i < oH; i++) {
+        const p0 = pLo[i];
+        const p1 = pHi[i];
+        const rowStart = i * sh - pt;
+        for (let j = 0; j < oW; j++) {
+          const q0 = qLo[j];
+          const q1 = qHi[j];
+          const colStart = j * sw - pl;
+          let acc = bias;
+          for (let c = 0; c < C; c++) {
+            const xBase = (n * C + c) * HW + colStart;
+            const wBase = (o * C + c) * kHW;
+            for (let p = p0; p < p1; p++) {
+              const xRow = xBase + (rowStart + p * dh) * W;
+              const wRow = wBase + p * kW;
+              for (let q = q0; q < q1; q++) acc += xd[xRow + q * dw] * wd[wRow + q];
+            }
+          }
+          out[k++] = acc;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// VJP
+//
+// y = conv(x, w) + b is bilinear in (x, w), so for a cotangent g of y
+//   <g, dy> = <g, conv(dx, w)> + <g, conv(x, dw)> + <g, db broadcast>
+//           = <BI(g, w), dx> + <BF(x, g), dw> + <sum_{n,i,j} g, db>
+// where BI = conv2dBackpropInput and BF = conv2dBackpropFilter are, by
+// definition, the adjoints of conv(., w) and conv(x, .):
+//   dx = conv2dBackpropInput(g, w)    (a "transposed convolution")
+//   dw = conv2dBackpropFilter(x, g)   (the correlation of x with g)
+//   db = sum(g, axes [0, 2, 3])
+// The geometry (stride, dilation, explicit pads) passes through unchanged, and
+// the input/filter shapes ride along as attributes: with stride leftovers the
+// forward never reads the last rows/columns of x, so x's shape cannot be
+// recovered from g's; BI returns zeros there.
+
+export function conv2dVjp(g: Tensor, node: Tensor<'conv2d'>): readonly (Tensor | null)[] {
+  const [x, w] = node.inputs;
+  const geometry = geometryOf(node.attrs);
+  const dx = makeNode(conv2dBackpropInputOp, [g, w], { ...geometry, inputShape: x.shape });
+  const dw = makeNode(conv2dBackpropFilterOp, [x, g], { ...geometry, filterShape: w.shape });
+  expectShape('conv2d', 'dx', dx, x.shape);
+  expectShape('conv2d', 'dw', dw, w.shape);
+  if (!node.attrs.hasBias) return [dx, dw];
+  return [dx, dw, sum(g, { axes: [0, 2, 3] })];
+}
+
+export const conv2dOp: OpDef<'conv2d'> = {
+  name: 'conv2d',
+  shape: conv2dShape,
+  vjp: conv2dVjp,
+  reference: conv2dReference,
+};
+
+/** Just the geometry of a convolution's attributes (drops hasBias, inputShape, filterShape). */
+export function geometryOf(attrs: ConvGeometry): ConvGeometry {
+  return { stride: attrs.stride, dilation: attrs.dilation, pads: attrs.pads };
+}
+
+/** A VJP must return exactly the shape of what it differentiates; anything else is a bug here, not the user's. */
+export function expectShape(op: string, what: string, t: Tensor, shape: Shape): void {
+  if (!sameShape(t.shape, shape)) {
+    throw new Error(`${op} VJP: built ${what} of shape ${shapeToString(t.shape)} but expected ${shapeToString(shape)} (a bug in Striate)`);
+  }
+}
+
+/** Check that `t` is a Tensor of rank 4 before its shape is used to resolve options. */
+export function need4(op: string, what: string, t: unknown, layout: string): Tensor {
+  if (!(t instanceof Tensor)) opError(op, `${what} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
+  checkRank4(op, what, t.shape, layout);
+  return t;
+}
+
+/** Resolve stride/dilation/padding options against an input of spatial size inHW and a filter of size kHW. */
+export function resolveGeometry(
+  op: string,
+  options: { stride?: number | readonly [number, number]; padding?: Padding; dilation?: number | readonly [number, number] },
+  inHW: Pair,
+  kHW: Pair,
+): ConvGeometry {
+  const stride = toPair(op, 'stride', options.stride ?? 1, 1);
+  const dilation = toPair(op, 'dilation', options.dilation ?? 1, 1);
+  const eff: Pair = [effectiveSize(kHW[0], dilation[0]), effectiveSize(kHW[1], dilation[1])];
+  const pads = resolvePads(op, options.padding ?? 'valid', inHW, eff, stride);
+  return { stride, dilation, pads: pads as Pads2d };
+}
+
+/**
+ * 2-D convolution (cross-correlation) of `x` [N,C,H,W] with `w` [O,C,kH,kW],
+ * plus an optional bias [O]: the output is [N, O, oH, oW] with
+ * oH = floor((H + pt + pb - dh*(kH-1) - 1) / sh) + 1 (likewise oW).
+ *
+ * ```ts
+ * const y = conv2d(x, w, { stride: 2, padding: 'same', bias: b });
+ * ```
+ */
+export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor<'conv2d'> {
+  need4('conv2d', 'input', x, '[N,C,H,W]');
+  need4('conv2d', 'filter', w, '[O,C,kH,kW]');
+  const geometry = resolveGeometry('conv2d', options, [x.shape[2], x.shape[3]], [w.shape[2], w.shape[3]]);
+  const hasBias = options.bias !== undefined;
+  const inputs = hasBias ? [x, w, options.bias as Tensor] : [x, w];
+  return makeNode(conv2dOp, inputs, { ...geometry, hasBias });
+}

@@ -1,4 +1,154 @@
-// PLACEHOLDER (being written now): replace this whole file.
-import type { OpDef } from './op.js';
-const todo = (): never => { throw new Error('conv2dBackpropFilter: not written yet'); };
-export const conv2dBackpropFilterOp: OpDef<'conv2dBackpropFilter'> = { name: 'conv2dBackpropFilter', shape: todo, vjp: todo, reference: todo };
+/**
+ * The gradient of conv2d with respect to its filter: given the input x
+ * [N,C,H,W] and the output gradient dy [N,O,oH,oW], the adjoint of
+ * w -> conv2d(x, w) applied to dy,
+ *
+ *   dw[o,c,p,q] = sum_{n,i,j} dy[n,o,i,j] * x[n, c, i*sh - pt + p*dh, j*sw - pl + q*dw]
+ *
+ * (x zero outside the input): the correlation of x with dy, summed over the
+ * batch. Each dw element gathers its own sum (one output per gpu.js thread).
+ */
+import type { Shape, Tensor } from '../graph/tensor.js';
+import { shapeToString } from '../graph/tensor.js';
+import type { Conv2dBackpropFilterAttrs } from './attrs.js';
+import {
+  type ConvGeometry,
+  checkGeometry,
+  checkRank4,
+  conv2dOp,
+  convOutputHW,
+  describeGeometry,
+  expectShape,
+  geometryOf,
+  need4,
+  resolveGeometry,
+} from './conv2d.js';
+import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
+import { type NDArray, makeNode, opError, type OpDef } from './op.js';
+import type { Padding } from './window.js';
+
+const OP = 'conv2dBackpropFilter';
+
+export function conv2dBackpropFilterShape(inputs: readonly Shape[], attrs: Conv2dBackpropFilterAttrs): Shape {
+  if (inputs.length !== 2) opError(OP, `takes 2 inputs (x, dy), got ${inputs.length}`);
+  const [x, dy] = inputs;
+  const ws = attrs.filterShape;
+  checkRank4(OP, 'input', x, '[N,C,H,W]');
+  checkRank4(OP, 'dy', dy, '[N,O,oH,oW]');
+  checkRank4(OP, 'filterShape', ws, '[O,C,kH,kW]');
+  checkGeometry(OP, attrs);
+  const [oH, oW] = convOutputHW(OP, x, ws, attrs);
+  const expected = [x[0], ws[0], oH, oW];
+  if (dy.some((d, i) => d !== expected[i])) {
+    opError(
+      OP,
+      `dy has shape ${shapeToString(dy)} but conv2d of the input ${shapeToString(x)} with a filter ${shapeToString(ws)} ` +
+        `(${describeGeometry(attrs)}) gives ${shapeToString(expected)}`,
+    );
+  }
+  return ws;
+}
+
+/**
+ * For each kernel tap p along one axis, the half-open range [lo[p], hi[p]) of
+ * output positions i whose input index i*s - padBefore + p*d lies in [0, inSize).
+ */
+function outputRanges(k: number, s: number, padBefore: number, d: number, inSize: number, outSize: number): [Int32Array, Int32Array] {
+  const lo = new Int32Array(k);
+  const hi = new Int32Array(k);
+  for (let p = 0; p < k; p++) {
+    const shift = p * d - padBefore; // input index = i*s + shift
+    const a = Math.max(0, Math.ceil(-shift / s));
+    const b = Math.min(outSize, Math.floor((inSize - 1 - shift) / s) + 1);
+    lo[p] = a;
+    hi[p] = Math.max(a, b);
+  }
+  return [lo, hi];
+}
+
+function conv2dBackpropFilterReference(inputs: readonly NDArray[], attrs: Conv2dBackpropFilterAttrs, outShape: Shape): Float64Array {
+  const [x, dy] = inputs;
+  const [N, C, H, W] = x.shape;
+  const [, O, oH, oW] = dy.shape;
+  const [, , kH, kW] = outShape;
+  const [sh, sw] = attrs.stride;
+  const [dh, dw] = attrs.dilation;
+  const [pt, , pl] = attrs.pads;
+  const [iLo, iHi] = outputRanges(kH, sh, pt, dh, H, oH);
+  const [jLo, jHi] = outputRanges(kW, sw, pl, dw, W, oW);
+  const xd = x.data;
+  const dyd = dy.data;
+  const out = new Float64Array(O * C * kH * kW);
+  const HW = H * W;
+  const oHW = oH * oW;
+  let k = 0;
+  for (let o = 0; o < O; o++) {
+    for (let c = 0; c < C; c++) {
+      for (let p = 0; p < kH; p++) {
+        const i0 = iLo[p];
+        const i1 = iHi[p];
+        const rowShift = p * dh - pt;
+        for (let q = 0; q < kW; q++) {
+          const j0 = jLo[q];
+          const j1 = jHi[q];
+          const colShift = q * dw - pl;
+          let acc = 0;
+          for (let n = 0; n < N; n++) {
+            const dyBase = (n * O + o) * oHW;
+            const xBase = (n * C + c) * HW + colShift;
+            for (let i = i0; i < i1; i++) {
+              const dyRow = dyBase + i * oW;
+              const xRow = xBase + (i * sh + rowShift) * W;
+              for (let j = j0; j < j1; j++) acc += dyd[dyRow + j] * xd[xRow + j * sw];
+            }
+          }
+          out[k++] = acc;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// dw = BF(x, dy) is bilinear, BF(x, .) being the adjoint of conv(x, .). For a cotangent gw:
+//   <gw, BF(d x, dy)> = <conv(d x, gw), dy> = <BI(dy, gw), d x>  =>  d x  = conv2dBackpropInput(dy, gw)
+//   <gw, BF(x, d dy)> = <conv(x, gw), d dy>                      =>  d dy = conv2d(x, gw)
+// with the same stride, dilation and explicit pads.
+function conv2dBackpropFilterVjp(gw: Tensor, node: Tensor<'conv2dBackpropFilter'>): readonly (Tensor | null)[] {
+  const [x, dy] = node.inputs;
+  const geometry = geometryOf(node.attrs);
+  const dx = makeNode(conv2dBackpropInputOp, [dy, gw], { ...geometry, inputShape: x.shape });
+  const ddy = makeNode(conv2dOp, [x, gw], { ...geometry, hasBias: false });
+  expectShape(OP, 'd x', dx, x.shape);
+  expectShape(OP, 'd dy', ddy, dy.shape);
+  return [dx, ddy];
+}
+
+export const conv2dBackpropFilterOp: OpDef<'conv2dBackpropFilter'> = {
+  name: OP,
+  shape: conv2dBackpropFilterShape,
+  vjp: conv2dBackpropFilterVjp,
+  reference: conv2dBackpropFilterReference,
+};
+
+export interface Conv2dBackpropFilterOptions {
+  /** The shape [O,C,kH,kW] of the filter. */
+  readonly filterShape: Shape;
+  readonly stride?: number | readonly [number, number];
+  /** The forward convolution's padding; 'same' is resolved against x's size. */
+  readonly padding?: Padding;
+  readonly dilation?: number | readonly [number, number];
+}
+
+/**
+ * The gradient of `conv2d(x, w, options)` with respect to `w`, given the
+ * output gradient `dy`: a tensor of shape `options.filterShape`.
+ */
+export function conv2dBackpropFilter(x: Tensor, dy: Tensor, options: Conv2dBackpropFilterOptions): Tensor<'conv2dBackpropFilter'> {
+  need4(OP, 'input', x, '[N,C,H,W]');
+  need4(OP, 'dy', dy, '[N,O,oH,oW]');
+  const filterShape = options?.filterShape;
+  checkRank4(OP, 'filterShape', filterShape, '[O,C,kH,kW]');
+  const geometry: ConvGeometry = resolveGeometry(OP, options, [x.shape[2], x.shape[3]], [filterShape[2], filterShape[3]]);
+  return makeNode(conv2dBackpropFilterOp, [x, dy], { ...geometry, filterShape: [...filterShape] });
+}

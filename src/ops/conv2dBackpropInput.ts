@@ -1,4 +1,164 @@
-// PLACEHOLDER (being written now): replace this whole file.
-import type { OpDef } from './op.js';
-const todo = (): never => { throw new Error('conv2dBackpropInput: not written yet'); };
-export const conv2dBackpropInputOp: OpDef<'conv2dBackpropInput'> = { name: 'conv2dBackpropInput', shape: todo, vjp: todo, reference: todo };
+/**
+ * The gradient of conv2d with respect to its input (a "transposed
+ * convolution"): given dy [N,O,oH,oW] and the filter w [O,C,kH,kW], the
+ * adjoint of x -> conv2d(x, w) applied to dy,
+ *
+ *   dx[n,c,h,v] = sum over o and over the taps (p,i), (q,j) that connect them:
+ *                 i*sh - pt + p*dh = h,  j*sw - pl + q*dw = v,
+ *                 0 <= i < oH, 0 <= j < oW
+ *                 of dy[n,o,i,j] * w[o,c,p,q].
+ *
+ * Written as a gather: each dx element sums what reaches it (one output per
+ * gpu.js thread, no scatter). Input cells no output reads (beyond the stride
+ * leftovers, or under a stride that skips them) get zero.
+ */
+import type { Shape, Tensor } from '../graph/tensor.js';
+import { shapeToString } from '../graph/tensor.js';
+import type { Conv2dBackpropInputAttrs } from './attrs.js';
+import {
+  type ConvGeometry,
+  checkGeometry,
+  checkRank4,
+  conv2dOp,
+  convOutputHW,
+  describeGeometry,
+  expectShape,
+  geometryOf,
+  need4,
+  resolveGeometry,
+} from './conv2d.js';
+import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
+import { type NDArray, makeNode, opError, type OpDef } from './op.js';
+import type { Padding } from './window.js';
+
+const OP = 'conv2dBackpropInput';
+
+export function conv2dBackpropInputShape(inputs: readonly Shape[], attrs: Conv2dBackpropInputAttrs): Shape {
+  if (inputs.length !== 2) opError(OP, `takes 2 inputs (dy, w), got ${inputs.length}`);
+  const [dy, w] = inputs;
+  const xs = attrs.inputShape;
+  checkRank4(OP, 'dy', dy, '[N,O,oH,oW]');
+  checkRank4(OP, 'filter', w, '[O,C,kH,kW]');
+  checkRank4(OP, 'inputShape', xs, '[N,C,H,W]');
+  checkGeometry(OP, attrs);
+  const [oH, oW] = convOutputHW(OP, xs, w, attrs, `inputShape ${shapeToString(xs)}`);
+  const expected = [xs[0], w[0], oH, oW];
+  if (dy.some((d, i) => d !== expected[i])) {
+    opError(
+      OP,
+      `dy has shape ${shapeToString(dy)} but conv2d of an input ${shapeToString(xs)} with filter ${shapeToString(w)} ` +
+        `(${describeGeometry(attrs)}) gives ${shapeToString(expected)}`,
+    );
+  }
+  return xs;
+}
+
+/** For each input index h along one axis, the (tap p, output i) pairs with i*s - padBefore + p*d = h, 0 <= i < outSize (CSR lists). */
+function reachingTaps(inSize: number, s: number, padBefore: number, d: number, k: number, outSize: number) {
+  const start = new Int32Array(inSize + 1);
+  const taps: number[] = [];
+  const outs: number[] = [];
+  for (let h = 0; h < inSize; h++) {
+    start[h] = taps.length;
+    for (let p = 0; p < k; p++) {
+      const t = h + padBefore - p * d;
+      if (t >= 0 && t % s === 0 && t / s < outSize) {
+        taps.push(p);
+        outs.push(t / s);
+      }
+    }
+  }
+  start[inSize] = taps.length;
+  return { start, tap: Int32Array.from(taps), out: Int32Array.from(outs) };
+}
+
+function conv2dBackpropInputReference(inputs: readonly NDArray[], attrs: Conv2dBackpropInputAttrs, outShape: Shape): Float64Array {
+  const [dy, w] = inputs;
+  const [N, C, H, W] = outShape;
+  const [O, , kH, kW] = w.shape;
+  const [, , oH, oW] = dy.shape;
+  const [sh, sw] = attrs.stride;
+  const [dh, dw] = attrs.dilation;
+  const [pt, , pl] = attrs.pads;
+  const rows = reachingTaps(H, sh, pt, dh, kH, oH);
+  const cols = reachingTaps(W, sw, pl, dw, kW, oW);
+  const { start: rStart, tap: rTap, out: rOut } = rows;
+  const { start: cStart, tap: cTap, out: cOut } = cols;
+  const dyd = dy.data;
+  const wd = w.data;
+  const out = new Float64Array(N * C * H * W);
+  const oHW = oH * oW;
+  const kHW = kH * kW;
+  let k = 0;
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      for (let h = 0; h < H; h++) {
+        const r0 = rStart[h];
+        const r1 = rStart[h + 1];
+        for (let v = 0; v < W; v++) {
+          const s0 = cStart[v];
+          const s1 = cStart[v + 1];
+          let acc = 0;
+          for (let o = 0; o < O; o++) {
+            const dyBase = (n * O + o) * oHW;
+            const wBase = (o * C + c) * kHW;
+            for (let r = r0; r < r1; r++) {
+              const dyRow = dyBase + rOut[r] * oW;
+              const wRow = wBase + rTap[r] * kW;
+              for (let s = s0; s < s1; s++) acc += dyd[dyRow + cOut[s]] * wd[wRow + cTap[s]];
+            }
+          }
+          out[k++] = acc;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// dx = BI(dy, w) is bilinear, with BI(., w) the adjoint of conv(., w) and
+// BI(dy, .) the adjoint of conv(x, .) read the other way round. For a cotangent gx:
+//   <gx, BI(d dy, w)> = <conv(gx, w), d dy>     =>  d dy = conv2d(gx, w)
+//   <gx, BI(dy, d w)> = <conv(gx, d w), dy>
+//                     = <BF(gx, dy), d w>       =>  d w  = conv2dBackpropFilter(gx, dy)
+// Same stride, dilation and explicit pads; because inputShape was checked to
+// give exactly dy's size, conv2d(gx, w) is exactly [N,O,oH,oW] even when the
+// forward left rows/columns unread.
+function conv2dBackpropInputVjp(gx: Tensor, node: Tensor<'conv2dBackpropInput'>): readonly (Tensor | null)[] {
+  const [dy, w] = node.inputs;
+  const geometry = geometryOf(node.attrs);
+  const ddy = makeNode(conv2dOp, [gx, w], { ...geometry, hasBias: false });
+  const dw = makeNode(conv2dBackpropFilterOp, [gx, dy], { ...geometry, filterShape: w.shape });
+  expectShape(OP, 'd dy', ddy, dy.shape);
+  expectShape(OP, 'd w', dw, w.shape);
+  return [ddy, dw];
+}
+
+export const conv2dBackpropInputOp: OpDef<'conv2dBackpropInput'> = {
+  name: OP,
+  shape: conv2dBackpropInputShape,
+  vjp: conv2dBackpropInputVjp,
+  reference: conv2dBackpropInputReference,
+};
+
+export interface Conv2dBackpropInputOptions {
+  /** The shape [N,C,H,W] of the convolution's input. */
+  readonly inputShape: Shape;
+  readonly stride?: number | readonly [number, number];
+  /** The forward convolution's padding; 'same' is resolved against `inputShape`. */
+  readonly padding?: Padding;
+  readonly dilation?: number | readonly [number, number];
+}
+
+/**
+ * The gradient of `conv2d(x, w, options)` with respect to `x`, given the
+ * output gradient `dy`: a tensor of shape `options.inputShape`.
+ */
+export function conv2dBackpropInput(dy: Tensor, w: Tensor, options: Conv2dBackpropInputOptions): Tensor<'conv2dBackpropInput'> {
+  need4(OP, 'dy', dy, '[N,O,oH,oW]');
+  need4(OP, 'filter', w, '[O,C,kH,kW]');
+  const inputShape = options?.inputShape;
+  checkRank4(OP, 'inputShape', inputShape, '[N,C,H,W]');
+  const geometry: ConvGeometry = resolveGeometry(OP, options, [inputShape[2], inputShape[3]], [w.shape[2], w.shape[3]]);
+  return makeNode(conv2dBackpropInputOp, [dy, w], { ...geometry, inputShape: [...inputShape] });
+}
