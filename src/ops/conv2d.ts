@@ -16,8 +16,10 @@ import { sameShape } from '../graph/shape.js';
 import type { Conv2dAttrs, Pads2d, Pair } from './attrs.js';
 import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
 import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
-import { type NDArray, makeNode, opError, type OpDef } from './op.js';
+import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
+import type { Src } from '../backend/gpujs/source.js';
 import { sum } from './sum.js';
+import { decode, k } from '../backend/gpujs/source.js';
 import { type Padding, checkPads, effectiveSize, resolvePads, toPair, windowOutput2d } from './window.js';
 
 /** The geometry every convolution op carries: stride, dilation and explicit zero padding. */
@@ -180,11 +182,43 @@ export function conv2dVjp(g: Tensor, node: Tensor<'conv2d'>): readonly (Tensor |
   return [dx, dw, sum(g, { axes: [0, 2, 3] })];
 }
 
+// ---------------------------------------------------------------------------
+// Kernel: one output element per thread, the dot product of its receptive
+// field with the filter; rows and columns outside the input are the zero padding.
+
+function conv2dKernel({ inputs: [x, w], attrs, out }: KernelContext<'conv2d'>): Src {
+  const [, C, H, W] = x;
+  const [, , kH, kW] = w;
+  const [, O, oH, oW] = out;
+  const [sh, sw] = attrs.stride;
+  const [dh, dw] = attrs.dilation;
+  const [pt, , pl] = attrs.pads;
+  return k`${decode(k`i`, [out[0], O, oH, oW], [k`n`, k`o`, k`oy`, k`ox`])}
+  let acc = ${attrs.hasBias ? k`x2[o]` : k`0.0`};
+  for (let c = 0; c < ${C}; c++) {
+    const xPlane = (n * ${C} + c) * ${H * W};
+    const wPlane = (o * ${C} + c) * ${kH * kW};
+    for (let ky = 0; ky < ${kH}; ky++) {
+      const iy = oy * ${sh} - ${pt} + ky * ${dh};
+      if (iy >= 0 && iy < ${H}) {
+        for (let kx = 0; kx < ${kW}; kx++) {
+          const ix = ox * ${sw} - ${pl} + kx * ${dw};
+          if (ix >= 0 && ix < ${W}) {
+            acc += x0[xPlane + iy * ${W} + ix] * x1[wPlane + ky * ${kW} + kx];
+          }
+        }
+      }
+    }
+  }
+  return acc;`;
+}
+
 export const conv2dOp: OpDef<'conv2d'> = {
   name: 'conv2d',
   shape: conv2dShape,
   vjp: conv2dVjp,
   reference: conv2dReference,
+  kernel: conv2dKernel,
 };
 
 /** Just the geometry of a convolution's attributes (drops hasBias, inputShape, filterShape). */

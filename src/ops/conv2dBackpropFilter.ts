@@ -24,7 +24,8 @@ import {
   resolveGeometry,
 } from './conv2d.js';
 import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
-import { type NDArray, makeNode, opError, type OpDef } from './op.js';
+import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
+import { decode, k, type Src } from '../backend/gpujs/source.js';
 import type { Padding } from './window.js';
 
 const OP = 'conv2dBackpropFilter';
@@ -124,11 +125,42 @@ function conv2dBackpropFilterVjp(gw: Tensor, node: Tensor<'conv2dBackpropFilter'
   return [dx, ddy];
 }
 
+// Kernel: each filter tap (o, c, ky, kx) gathers x[n, c, iy, ix] * dy[n, o, oy, ox]
+// over every image and output position, where (iy, ix) is the input cell the
+// tap read for output (oy, ox).
+function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out }: KernelContext<'conv2dBackpropFilter'>): Src {
+  const [N, C, H, W] = x;
+  const [, O, oH, oW] = dy;
+  const [, , kH, kW] = out;
+  const [sh, sw] = attrs.stride;
+  const [dh, dw] = attrs.dilation;
+  const [pt, , pl] = attrs.pads;
+  return k`${decode(k`i`, [O, C, kH, kW], [k`o`, k`c`, k`ky`, k`kx`])}
+  let acc = 0.0;
+  for (let n = 0; n < ${N}; n++) {
+    const xPlane = (n * ${C} + c) * ${H * W};
+    const dyPlane = (n * ${O} + o) * ${oH * oW};
+    for (let oy = 0; oy < ${oH}; oy++) {
+      const iy = oy * ${sh} - ${pt} + ky * ${dh};
+      if (iy >= 0 && iy < ${H}) {
+        for (let ox = 0; ox < ${oW}; ox++) {
+          const ix = ox * ${sw} - ${pl} + kx * ${dw};
+          if (ix >= 0 && ix < ${W}) {
+            acc += x0[xPlane + iy * ${W} + ix] * x1[dyPlane + oy * ${oW} + ox];
+          }
+        }
+      }
+    }
+  }
+  return acc;`;
+}
+
 export const conv2dBackpropFilterOp: OpDef<'conv2dBackpropFilter'> = {
   name: OP,
   shape: conv2dBackpropFilterShape,
   vjp: conv2dBackpropFilterVjp,
   reference: conv2dBackpropFilterReference,
+  kernel: conv2dBackpropFilterKernel,
 };
 
 export interface Conv2dBackpropFilterOptions {

@@ -28,7 +28,8 @@ import {
   resolveGeometry,
 } from './conv2d.js';
 import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
-import { type NDArray, makeNode, opError, type OpDef } from './op.js';
+import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
+import { decode, k, type Src } from '../backend/gpujs/source.js';
 import type { Padding } from './window.js';
 
 const OP = 'conv2dBackpropInput';
@@ -134,11 +135,44 @@ function conv2dBackpropInputVjp(gx: Tensor, node: Tensor<'conv2dBackpropInput'>)
   return [ddy, dw];
 }
 
+// Kernel: each input cell (n, c, iy, ix) gathers dy[n, o, oy, ox] * w[o, c, ky, kx]
+// over the taps that reached it in the forward pass: oy * sh = iy + pt - ky * dh
+// must be a whole output row inside [0, oH), likewise for columns.
+function conv2dBackpropInputKernel({ inputs: [dy, w], attrs, out }: KernelContext<'conv2dBackpropInput'>): Src {
+  const [N, C, H, W] = out;
+  const [, O, oH, oW] = dy;
+  const [, , kH, kW] = w;
+  const [sh, sw] = attrs.stride;
+  const [dh, dw] = attrs.dilation;
+  const [pt, , pl] = attrs.pads;
+  return k`${decode(k`i`, [N, C, H, W], [k`n`, k`c`, k`iy`, k`ix`])}
+  let acc = 0.0;
+  for (let o = 0; o < ${O}; o++) {
+    const dyPlane = (n * ${O} + o) * ${oH * oW};
+    const wPlane = (o * ${C} + c) * ${kH * kW};
+    for (let ky = 0; ky < ${kH}; ky++) {
+      const ty = iy + ${pt} - ky * ${dh};
+      const oy = Math.floor((ty + 0.5) / ${sh});
+      if (ty >= 0 && oy < ${oH} && Math.abs(oy * ${sh} - ty) < 0.5) {
+        for (let kx = 0; kx < ${kW}; kx++) {
+          const tx = ix + ${pl} - kx * ${dw};
+          const ox = Math.floor((tx + 0.5) / ${sw});
+          if (tx >= 0 && ox < ${oW} && Math.abs(ox * ${sw} - tx) < 0.5) {
+            acc += x0[dyPlane + oy * ${oW} + ox] * x1[wPlane + ky * ${kW} + kx];
+          }
+        }
+      }
+    }
+  }
+  return acc;`;
+}
+
 export const conv2dBackpropInputOp: OpDef<'conv2dBackpropInput'> = {
   name: OP,
   shape: conv2dBackpropInputShape,
   vjp: conv2dBackpropInputVjp,
   reference: conv2dBackpropInputReference,
+  kernel: conv2dBackpropInputKernel,
 };
 
 export interface Conv2dBackpropInputOptions {
