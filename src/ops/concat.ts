@@ -1,4 +1,62 @@
-// PLACEHOLDER (being written now): replace this whole file.
-import type { OpDef } from './op.js';
-const todo = (): never => { throw new Error('concat: not written yet'); };
-export const concatOp: OpDef<'concat'> = { name: 'concat', shape: todo, vjp: todo, reference: todo };
+import { Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
+import { stridesOf } from '../graph/shape.js';
+import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
+import { slice } from './slice.js';
+import { copyStrided } from './transpose.js';
+
+// Each input fills its own stretch of the output along `axis`, so its
+// cotangent is that stretch of the output's: d(concat xs)_i = slice(dy, offset_i, shape of x_i).
+export const concatOp: OpDef<'concat'> = {
+  name: 'concat',
+  shape: (inputs, { axis }) => {
+    if (inputs.length === 0) opError('concat', 'needs at least one tensor, got none');
+    const [first] = inputs;
+    if (!Number.isInteger(axis) || axis < 0 || axis >= first.length) {
+      opError('concat', `axis ${axis} is out of range for tensors of rank ${first.length} (input 0 has shape ${shapeToString(first)})`);
+    }
+    let total = 0;
+    inputs.forEach((s, i) => {
+      const fits = s.length === first.length && s.every((d, k) => k === axis || d === first[k]);
+      if (!fits) {
+        opError(
+          'concat',
+          `input ${i} has shape ${shapeToString(s)} but input 0 has shape ${shapeToString(first)}; ` +
+            `every input must have rank ${first.length} and the same dimensions except along axis ${axis}`,
+        );
+      }
+      total += s[axis];
+    });
+    return first.map((d, k) => (k === axis ? total : d));
+  },
+  vjp: (g, { inputs, attrs: { axis } }) => {
+    let offset = 0;
+    return inputs.map((x) => {
+      const begin = x.shape.map((_, k) => (k === axis ? offset : 0));
+      offset += x.shape[axis];
+      return slice(g, begin, x.shape);
+    });
+  },
+  reference: (inputs, { axis }, out) => {
+    const res = new Float64Array(sizeOf(out));
+    const outStrides = stridesOf(out);
+    let offset = 0;
+    for (const x of inputs) {
+      copyStrided(x.data, 0, stridesOf(x.shape), res, offset * outStrides[axis], outStrides, x.shape);
+      offset += x.shape[axis];
+    }
+    return res;
+  },
+};
+
+/** Join tensors along `axis` (negative counts from the end); all other dimensions must agree. */
+export function concat(xs: readonly Tensor[], axis: number): Tensor<'concat'> {
+  if (!Array.isArray(xs) || xs.length === 0) {
+    opError('concat', `needs a non-empty array of tensors, got ${Array.isArray(xs) ? 'an empty array' : typeof xs}`);
+  }
+  // makeNode names a non-tensor input; the axis can only be resolved against a tensor.
+  if (!(xs[0] instanceof Tensor)) return makeNode(concatOp, [...xs], { axis });
+  const rank = xs[0].rank;
+  if (rank === 0) opError('concat', 'cannot concatenate scalars (rank 0); reshape them to [1] first');
+  const [a] = normalizeAxes('concat', axis, rank);
+  return makeNode(concatOp, [...xs], { axis: a });
+}

@@ -1,4 +1,33 @@
-// PLACEHOLDER (being written now): replace this whole file.
-import type { OpDef } from './op.js';
-const todo = (): never => { throw new Error('logSoftmax: not written yet'); };
-export const logSoftmaxOp: OpDef<'logSoftmax'> = { name: 'logSoftmax', shape: todo, vjp: todo, reference: todo };
+import type { Tensor } from '../graph/tensor.js';
+import { mul } from './mul.js';
+import { makeNode, type OpDef } from './op.js';
+import { checkAxisOp, forEachLine, resolveAxis, softmax } from './softmax.js';
+import { sub } from './sub.js';
+import { sum } from './sum.js';
+
+// y = x - log Σ exp(x) along the axis; dy_i = dx_i - Σ_j softmax(x)_j dx_j,
+// so the VJP is g - softmax(x) ⊙ Σ g.
+export const logSoftmaxOp: OpDef<'logSoftmax'> = {
+  name: 'logSoftmax',
+  shape: (inputs, { axis }) => checkAxisOp('logSoftmax', inputs, axis),
+  vjp: (g, { inputs: [x], attrs: { axis } }) => [sub(g, mul(softmax(x, axis), sum(g, { axes: axis, keepDims: true })))],
+  reference: ([x], { axis }) => {
+    const out = new Float64Array(x.data.length);
+    const d = x.data;
+    forEachLine(x.shape, axis, (base, n, step) => {
+      // log Σ exp(x) = m + log Σ exp(x - m), with m the maximum: the sum lies in [1, n].
+      let m = -Infinity;
+      for (let k = 0, p = base; k < n; k++, p += step) if (d[p] > m) m = d[p];
+      let total = 0;
+      for (let k = 0, p = base; k < n; k++, p += step) total += Math.exp(d[p] - m);
+      const logTotal = Math.log(total);
+      for (let k = 0, p = base; k < n; k++, p += step) out[p] = d[p] - m - logTotal;
+    });
+    return out;
+  },
+};
+
+/** log(softmax(x)) along `axis` (default the last), computed stably as x - max - log Σ exp(x - max). */
+export function logSoftmax(x: Tensor, axis = -1): Tensor<'logSoftmax'> {
+  return makeNode(logSoftmaxOp, [x], { axis: resolveAxis('logSoftmax', x, axis) });
+}

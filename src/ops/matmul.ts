@@ -1,4 +1,52 @@
-// PLACEHOLDER (being written now): replace this whole file.
-import type { OpDef } from './op.js';
-const todo = (): never => { throw new Error('matmul: not written yet'); };
-export const matmulOp: OpDef<'matmul'> = { name: 'matmul', shape: todo, vjp: todo, reference: todo };
+import { type Tensor, shapeToString } from '../graph/tensor.js';
+import { makeNode, opError, type OpDef } from './op.js';
+import { transpose } from './transpose.js';
+
+// d(A B) = dA B + A dB, so with C = A B: dL/dA = G Bᵀ and dL/dB = Aᵀ G.
+export const matmulOp: OpDef<'matmul'> = {
+  name: 'matmul',
+  shape: (inputs) => {
+    if (inputs.length !== 2) opError('matmul', `takes 2 inputs, got ${inputs.length}`);
+    const [a, b] = inputs;
+    for (const [what, s, dims] of [['a', a, '[M, K]'], ['b', b, '[K, N]']] as const) {
+      if (s.length !== 2) {
+        opError(
+          'matmul',
+          `${what} has shape ${shapeToString(s)} (rank ${s.length}) but matmul multiplies 2-D matrices, ${what} ${dims}; ` +
+            `reshape a batch into rows first`,
+        );
+      }
+    }
+    if (a[1] !== b[0]) {
+      opError(
+        'matmul',
+        `inner dimensions differ: a ${shapeToString(a)} has ${a[1]} columns but b ${shapeToString(b)} has ${b[0]} rows; ` +
+          `expected a [M, K] and b [K, N]`,
+      );
+    }
+    return [a[0], b[1]];
+  },
+  vjp: (g, { inputs: [a, b] }) => [matmul(g, transpose(b)), matmul(transpose(a), g)],
+  reference: ([a, b]) => {
+    const [M, K] = a.shape;
+    const N = b.shape[1];
+    const out = new Float64Array(M * N);
+    const ad = a.data;
+    const bd = b.data;
+    // i-k-j order: the inner loop walks a row of b and a row of the output, both contiguous.
+    for (let i = 0; i < M; i++) {
+      const row = i * N;
+      for (let k = 0; k < K; k++) {
+        const aik = ad[i * K + k];
+        const bRow = k * N;
+        for (let j = 0; j < N; j++) out[row + j] += aik * bd[bRow + j];
+      }
+    }
+    return out;
+  },
+};
+
+/** The matrix product of `a` `[M, K]` and `b` `[K, N]`, shape `[M, N]`. */
+export function matmul(a: Tensor, b: Tensor): Tensor<'matmul'> {
+  return makeNode(matmulOp, [a, b], {});
+}

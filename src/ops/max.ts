@@ -1,4 +1,31 @@
-// PLACEHOLDER (being written now): replace this whole file.
-import type { OpDef } from './op.js';
-const todo = (): never => { throw new Error('max: not written yet'); };
-export const maxOp: OpDef<'max'> = { name: 'max', shape: todo, vjp: todo, reference: todo };
+import type { Tensor } from '../graph/tensor.js';
+import { sameShape } from '../graph/shape.js';
+import { maxMask, checkReduceAxes } from './maxMask.js';
+import { mul } from './mul.js';
+import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
+import { keptShape, reduceReference, reducedShape } from './reduce.js';
+import { reshape } from './reshape.js';
+import type { ReduceOptions } from './sum.js';
+
+// d(max x) = dy at the maximum of each group, 0 elsewhere. Where several
+// elements tie, any convex combination of them is a subgradient; we send all
+// of dy to the first in row-major order (maxMask), as PyTorch does, so ties
+// never double the gradient.
+export const maxOp: OpDef<'max'> = {
+  name: 'max',
+  shape: (inputs, attrs) => {
+    if (inputs.length !== 1) opError('max', `takes 1 input, got ${inputs.length}`);
+    checkReduceAxes('max', inputs[0], attrs.axes);
+    return reducedShape(inputs[0], attrs);
+  },
+  vjp: (g, { inputs: [x], attrs: { axes } }) => {
+    const kept = keptShape(x.shape, axes);
+    return [mul(sameShape(g.shape, kept) ? g : reshape(g, kept), maxMask(x, axes))];
+  },
+  reference: ([x], { axes }) => reduceReference(x, axes, -Infinity, (acc, v) => (v > acc ? v : acc)),
+};
+
+/** The largest element over `axes` (all axes when omitted). */
+export function max(x: Tensor, options: ReduceOptions = {}): Tensor<'max'> {
+  return makeNode(maxOp, [x], { axes: normalizeAxes('max', options.axes, x.rank), keepDims: options.keepDims ?? false });
+}

@@ -1,4 +1,56 @@
-// PLACEHOLDER (being written now): replace this whole file.
-import type { OpDef } from './op.js';
-const todo = (): never => { throw new Error('pad: not written yet'); };
-export const padOp: OpDef<'pad'> = { name: 'pad', shape: todo, vjp: todo, reference: todo };
+import { type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
+import { stridesOf } from '../graph/shape.js';
+import type { Pair } from './attrs.js';
+import { makeNode, opError, type OpDef } from './op.js';
+import { slice } from './slice.js';
+import { copyStrided } from './transpose.js';
+
+// The input is copied into the middle of a constant border, so the cotangent
+// of x is the middle of the cotangent: d(pad x) = slice(dy, before, shape of x).
+// The constant border has no input to send a gradient to.
+export const padOp: OpDef<'pad'> = {
+  name: 'pad',
+  shape: (inputs, { pads, value }) => {
+    if (inputs.length !== 1) opError('pad', `takes 1 input, got ${inputs.length}`);
+    const [x] = inputs;
+    if (!Array.isArray(pads) || pads.length !== x.length) {
+      opError(
+        'pad',
+        `got ${Array.isArray(pads) ? pads.length : JSON.stringify(pads)} [before, after] pairs for a tensor of rank ${x.length} ` +
+          `(shape ${shapeToString(x)}); give one pair per axis`,
+      );
+    }
+    pads.forEach((p, i) => {
+      const ok = Array.isArray(p) && p.length === 2 && p.every((v) => Number.isInteger(v) && v >= 0);
+      if (!ok) opError('pad', `pads[${i}] is ${JSON.stringify(p)}; expected [before, after], two non-negative integers`);
+    });
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      opError('pad', `value must be a finite number, got ${typeof value === 'number' ? value : JSON.stringify(value)}`);
+    }
+    return x.map((d, i) => pads[i][0] + d + pads[i][1]);
+  },
+  vjp: (g, { inputs: [x], attrs: { pads } }) => [
+    slice(
+      g,
+      pads.map(([before]) => before),
+      x.shape,
+    ),
+  ],
+  reference: ([x], { pads, value }, out) => {
+    const res = new Float64Array(sizeOf(out)).fill(value);
+    const outStrides = stridesOf(out);
+    const offset = pads.reduce((o, [before], i) => o + before * outStrides[i], 0);
+    copyStrided(x.data, 0, stridesOf(x.shape), res, offset, outStrides, x.shape);
+    return res;
+  },
+};
+
+/**
+ * Surround `x` with a constant border: `pads[i] = [before, after]` elements
+ * are added at the start and end of axis i, all set to `value` (default 0).
+ */
+export function pad(x: Tensor, pads: readonly Pair[], value = 0): Tensor<'pad'> {
+  // Copied so that a caller mutating its array later cannot change the node; the shape rule validates.
+  const copy = Array.isArray(pads) ? pads.map((p) => (Array.isArray(p) ? ([...p] as unknown as Pair) : p)) : pads;
+  return makeNode(padOp, [x], { pads: copy, value });
+}

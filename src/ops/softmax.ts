@@ -1,4 +1,61 @@
-// PLACEHOLDER (being written now): replace this whole file.
-import type { OpDef } from './op.js';
-const todo = (): never => { throw new Error('softmax: not written yet'); };
-export const softmaxOp: OpDef<'softmax'> = { name: 'softmax', shape: todo, vjp: todo, reference: todo };
+import { type Shape, Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
+import { mul } from './mul.js';
+import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
+import { sub } from './sub.js';
+import { sum } from './sum.js';
+
+// s = exp(x) / Σ exp(x) along the axis; ds_i = s_i (dx_i - Σ_j s_j dx_j), so
+// the VJP is s ⊙ (g - Σ(g ⊙ s)). It reads the node s itself, and is built from
+// mul/sub/sum/softmax, so it differentiates again.
+export const softmaxOp: OpDef<'softmax'> = {
+  name: 'softmax',
+  shape: (inputs, { axis }) => checkAxisOp('softmax', inputs, axis),
+  vjp: (g, s) => [mul(s, sub(g, sum(mul(g, s), { axes: s.attrs.axis, keepDims: true })))],
+  reference: ([x], { axis }) => {
+    const out = new Float64Array(x.data.length);
+    const d = x.data;
+    forEachLine(x.shape, axis, (base, n, step) => {
+      // Subtracting the maximum keeps every exponent <= 0: no overflow, and at least one term is 1.
+      let m = -Infinity;
+      for (let k = 0, p = base; k < n; k++, p += step) if (d[p] > m) m = d[p];
+      let total = 0;
+      for (let k = 0, p = base; k < n; k++, p += step) total += out[p] = Math.exp(d[p] - m);
+      for (let k = 0, p = base; k < n; k++, p += step) out[p] /= total;
+    });
+    return out;
+  },
+};
+
+/** exp(x) / Σ exp(x) along `axis` (default the last), computed stably. */
+export function softmax(x: Tensor, axis = -1): Tensor<'softmax'> {
+  return makeNode(softmaxOp, [x], { axis: resolveAxis('softmax', x, axis) });
+}
+
+/** Shape rule of softmax and logSoftmax: one input of rank >= 1, an axis in [0, rank). */
+export function checkAxisOp(op: string, inputs: readonly Shape[], axis: number): Shape {
+  if (inputs.length !== 1) opError(op, `takes 1 input, got ${inputs.length}`);
+  const [x] = inputs;
+  if (x.length === 0) opError(op, 'needs a tensor of rank >= 1 to normalise along an axis, got a scalar');
+  if (!Number.isInteger(axis) || axis < 0 || axis >= x.length) {
+    opError(op, `axis ${axis} is out of range for shape ${shapeToString(x)}; expected an integer in [0, ${x.length - 1}]`);
+  }
+  return x;
+}
+
+/** A negative axis counts from the end; a scalar or a non-tensor is left for makeNode and the shape rule to report. */
+export function resolveAxis(op: string, x: Tensor, axis: number): number {
+  return x instanceof Tensor && x.rank > 0 ? normalizeAxes(op, axis, x.rank)[0] : axis;
+}
+
+/**
+ * Call `f(base, n, step)` once per line of `shape` along `axis`: the line's
+ * elements are at flat indices base, base + step, ..., base + (n-1)·step.
+ */
+export function forEachLine(shape: Shape, axis: number, f: (base: number, n: number, step: number) => void): void {
+  const n = shape[axis];
+  const inner = sizeOf(shape.slice(axis + 1));
+  const outer = sizeOf(shape.slice(0, axis));
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) f(o * n * inner + i, n, inner);
+  }
+}

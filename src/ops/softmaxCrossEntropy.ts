@@ -1,4 +1,112 @@
-// PLACEHOLDER (being written now): replace this whole file.
-import type { OpDef } from './op.js';
-const todo = (): never => { throw new Error('softmaxCrossEntropy: not written yet'); };
-export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = { name: 'softmaxCrossEntropy', shape: todo, vjp: todo, reference: todo };
+import { type Tensor, shapeToString } from '../graph/tensor.js';
+import { sameShape } from '../graph/shape.js';
+import { logSoftmax } from './logSoftmax.js';
+import { mul } from './mul.js';
+import { neg } from './neg.js';
+import { checkLabel, oneHot } from './oneHot.js';
+import { makeNode, opError, type OpDef } from './op.js';
+import { reshape } from './reshape.js';
+import { softmax } from './softmax.js';
+import { sub } from './sub.js';
+import { sum } from './sum.js';
+
+type Reduction = 'mean' | 'sum' | 'none';
+const REDUCTIONS: readonly string[] = ['mean', 'sum', 'none'];
+
+// Per row i, with lse_i = log Σ_c exp(x_ic):  loss_i = Σ_c y_ic (lse_i - x_ic),
+// y the one-hot rows of index labels or the given probabilities.
+//   ∂loss_i/∂x_ic = softmax(x)_ic Σ_c' y_ic' - y_ic   (= softmax - y when rows of y sum to 1, always for index labels)
+//   ∂loss_i/∂y_ic = lse_i - x_ic = -logSoftmax(x)_ic
+// The cotangent of each row is g_i ('none'), g ('sum') or g / N ('mean').
+// Built from softmax, logSoftmax, oneHot and elementwise ops, so it differentiates again.
+export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = {
+  name: 'softmaxCrossEntropy',
+  shape: (inputs, { labels: kind, reduction }) => {
+    const op = 'softmaxCrossEntropy';
+    if (inputs.length !== 2) opError(op, `takes 2 inputs (logits, labels), got ${inputs.length}`);
+    const [logits, labels] = inputs;
+    if (logits.length !== 2) opError(op, `logits must have shape [N, C] (rank 2), got ${shapeToString(logits)}`);
+    const [n] = logits;
+    if (kind === 'index') {
+      if (labels.length !== 1 || labels[0] !== n) {
+        opError(op, `index labels must have shape [${n}], one class index per row of logits ${shapeToString(logits)}, got ${shapeToString(labels)}`);
+      }
+    } else if (kind === 'onehot') {
+      if (!sameShape(labels, logits)) {
+        opError(op, `one-hot labels must have the shape of the logits ${shapeToString(logits)}, got ${shapeToString(labels)}`);
+      }
+    } else {
+      opError(op, `the labels attribute must be "index" or "onehot", got ${JSON.stringify(kind)}`);
+    }
+    if (!REDUCTIONS.includes(reduction)) {
+      opError(op, `reduction must be "mean", "sum" or "none", got ${JSON.stringify(reduction)}`);
+    }
+    return reduction === 'none' ? [n] : [];
+  },
+  vjp: (g, { inputs: [logits, labels], attrs: { labels: kind, reduction } }) => {
+    const [n, c] = logits.shape;
+    const perRow = reduction === 'none' ? reshape(g, [n, 1]) : reduction === 'mean' && n > 1 ? mul(g, 1 / n) : g;
+    const s = softmax(logits, 1);
+    if (kind === 'index') return [mul(sub(s, oneHot(labels, c)), perRow), null];
+    const mass = sum(labels, { axes: 1, keepDims: true });
+    return [mul(sub(mul(s, mass), labels), perRow), mul(neg(logSoftmax(logits, 1)), perRow)];
+  },
+  reference: ([logits, labels], { labels: kind, reduction }) => {
+    const [n, c] = logits.shape;
+    const x = logits.data;
+    const y = labels.data;
+    const losses = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const row = i * c;
+      let m = -Infinity;
+      for (let k = 0; k < c; k++) if (x[row + k] > m) m = x[row + k];
+      let total = 0;
+      for (let k = 0; k < c; k++) total += Math.exp(x[row + k] - m);
+      // lse - x_k written as (m - x_k) + log Σ exp(x - m): exact when one logit dominates.
+      const logTotal = Math.log(total);
+      if (kind === 'index') {
+        const k = checkLabel('softmaxCrossEntropy', y, i, c);
+        losses[i] = m - x[row + k] + logTotal;
+      } else {
+        let loss = 0;
+        for (let k = 0; k < c; k++) loss += y[row + k] * (m - x[row + k] + logTotal);
+        losses[i] = loss;
+      }
+    }
+    if (reduction === 'none') return losses;
+    let total = 0;
+    for (let i = 0; i < n; i++) total += losses[i];
+    return Float64Array.of(reduction === 'mean' ? total / n : total);
+  },
+};
+
+export interface SoftmaxCrossEntropyOptions {
+  /** 'mean' over the rows (default) and 'sum' give a scalar; 'none' gives one loss per row, shape [N]. */
+  reduction?: Reduction;
+}
+
+/**
+ * Cross-entropy between softmax(logits) and the labels, computed stably with
+ * log-sum-exp. `logits` is `[N, C]`; `labels` is either `[N]` integer class
+ * indices (stored as floats; anything else is an error when the graph runs)
+ * or `[N, C]` one-hot rows or probabilities. The kind is read from the labels'
+ * rank. Index labels get no gradient; probability labels do.
+ */
+export function softmaxCrossEntropy(
+  logits: Tensor,
+  labels: Tensor,
+  options: SoftmaxCrossEntropyOptions = {},
+): Tensor<'softmaxCrossEntropy'> {
+  const reduction = options.reduction ?? 'mean';
+  const rank = labels?.shape?.length;
+  const kind = rank === 1 ? 'index' : rank === 2 ? 'onehot' : undefined;
+  if (kind === undefined && Array.isArray(labels?.shape)) {
+    opError(
+      'softmaxCrossEntropy',
+      `labels must be class indices [N] or one-hot rows [N, C]${Array.isArray(logits?.shape) ? ` for logits ${shapeToString(logits.shape)}` : ''}, ` +
+        `got shape ${shapeToString(labels.shape)}`,
+    );
+  }
+  // A non-tensor labels argument is reported by makeNode.
+  return makeNode(softmaxCrossEntropyOp, [logits, labels], { labels: kind ?? 'index', reduction });
+}

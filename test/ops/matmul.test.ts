@@ -1,0 +1,74 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { compile, grad, input, mul, sum, tanh } from '../../src/index.js';
+import type { Tensor } from '../../src/index.js';
+import { matmul } from '../../src/ops/matmul.js';
+import { expectGradientsMatch, propertyRuns, randomValues, seedArb } from '../helpers.js';
+
+const dim = fc.integer({ min: 1, max: 5 });
+
+describe('matmul', () => {
+  it('computes the matrix product', async () => {
+    await fc.assert(
+      fc.asyncProperty(dim, dim, dim, seedArb, async (m, k, n, seed) => {
+        const a = randomValues(m * k, seed);
+        const b = randomValues(k * n, seed + 1);
+        const [c] = await compile(matmul(input('a', [m, k]), input('b', [k, n]))).run({ a, b });
+        expect(c.shape).toEqual([m, n]);
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            let s = 0;
+            for (let t = 0; t < k; t++) s += a[i * k + t] * b[t * n + j];
+            expect(c.data[i * n + j]).toBeCloseTo(s, 12);
+          }
+      }),
+      { numRuns: propertyRuns },
+    );
+  });
+
+  it('matches a small product by hand', async () => {
+    const [c] = await compile(matmul(input('a', [2, 3]), input('b', [3, 1]))).run({ a: [1, 2, 3, 4, 5, 6], b: [1, 0, -1] });
+    expect([...c.data]).toEqual([-2, -2]);
+  });
+
+  it('has gradients that match central differences', () => {
+    fc.assert(
+      fc.property(dim, dim, dim, seedArb, (m, k, n, seed) => {
+        expectGradientsMatch(matmul, [
+          { shape: [m, k], data: randomValues(m * k, seed) },
+          { shape: [k, n], data: randomValues(k * n, seed + 1) },
+        ]);
+      }),
+      { numRuns: propertyRuns },
+    );
+  });
+
+  it('has second derivatives that match central differences', () => {
+    // A two-layer net's weight gradient, differentiated again: the VJP's matmuls and transposes differentiate.
+    fc.assert(
+      fc.property(dim, dim, dim, seedArb, (m, k, n, seed) => {
+        const f = (x: Tensor, w1: Tensor, w2: Tensor): Tensor => {
+          const y = matmul(tanh(matmul(x, w1)), w2);
+          const [g1] = grad(sum(mul(y, y)), [w1]);
+          return g1;
+        };
+        expectGradientsMatch(f, [
+          { shape: [m, k], data: randomValues(m * k, seed) },
+          { shape: [k, n], data: randomValues(k * n, seed + 1) },
+          { shape: [n, 2], data: randomValues(n * 2, seed + 2) },
+        ]);
+      }),
+      { numRuns: Math.ceil(propertyRuns / 3) },
+    );
+  });
+
+  it('rejects shapes that do not multiply', () => {
+    expect(() => matmul(input('a', [2, 3]), input('b', [4, 5]))).toThrow(
+      'matmul: inner dimensions differ: a [2,3] has 3 columns but b [4,5] has 4 rows; expected a [M, K] and b [K, N]',
+    );
+    expect(() => matmul(input('a', [2, 2, 3]), input('b', [3, 5]))).toThrow(
+      'matmul: a has shape [2,2,3] (rank 3) but matmul multiplies 2-D matrices, a [M, K]',
+    );
+    expect(() => matmul(input('a', [2, 3]), input('b', [3]))).toThrow('matmul: b has shape [3] (rank 1) but matmul multiplies 2-D matrices, b [K, N]');
+  });
+});
