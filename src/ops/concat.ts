@@ -1,6 +1,7 @@
 import { Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
 import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
+import { decode, ident, join, k, type Src } from '../backend/gpujs/source.js';
 import { slice } from './slice.js';
 import { copyStrided } from './transpose.js';
 
@@ -35,6 +36,23 @@ export const concatOp: OpDef<'concat'> = {
       offset += x.shape[axis];
       return slice(g, begin, x.shape);
     });
+  },
+  // Input j owns output positions [offset_j, offset_j + its size) along the axis.
+  kernel: ({ inputs, attrs: { axis }, out }) => {
+    const names = out.map((_, d) => ident(`c${d}`));
+    const branches: Src[] = [];
+    let offset = 0;
+    inputs.forEach((shape, j) => {
+      const strides = stridesOf(shape);
+      const at = shape.map((_, d) => (d === axis ? k`(${names[d]} - ${offset}) * ${strides[d]}` : k`${names[d]} * ${strides[d]}`));
+      const read = k`return ${ident(`x${j}`)}[${join(at, ' + ')}];`;
+      branches.push(j === inputs.length - 1 ? read : k`if (${names[axis]} < ${offset + shape[axis]}) {
+    ${read}
+  }`);
+      offset += shape[axis];
+    });
+    return k`${decode(k`i`, out, names)}
+  ${join(branches, '\n  ')}`;
   },
   reference: (inputs, { axis }, out) => {
     const res = new Float64Array(sizeOf(out));

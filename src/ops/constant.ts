@@ -7,6 +7,7 @@ export const constantOp: OpDef<'constant'> = {
   name: 'constant',
   shape: () => opError('constant', 'build constants with constant(), scalar(), zeros() or fill()'),
   vjp: () => [],
+  kernel: 'upload',
   reference: (_inputs, { value }) => value.slice(),
 };
 

@@ -9,6 +9,7 @@ export const inputOp: OpDef<'input'> = {
     return [];
   },
   vjp: () => [],
+  kernel: 'upload',
   reference: () => opError('input', 'an input has no computation; the backend reads it from the feeds'),
 };
 

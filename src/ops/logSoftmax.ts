@@ -1,7 +1,8 @@
 import type { Tensor } from '../graph/tensor.js';
 import { mul } from './mul.js';
 import { makeNode, type OpDef } from './op.js';
-import { checkAxisOp, forEachLine, resolveAxis, softmax } from './softmax.js';
+import { k } from '../backend/gpujs/source.js';
+import { checkAxisOp, forEachLine, lineSource, resolveAxis, softmax } from './softmax.js';
 import { sub } from './sub.js';
 import { sum } from './sum.js';
 
@@ -10,6 +11,8 @@ import { sum } from './sum.js';
 export const logSoftmaxOp: OpDef<'logSoftmax'> = {
   name: 'logSoftmax',
   shape: (inputs, { axis }) => checkAxisOp('logSoftmax', inputs, axis),
+  kernel: ({ inputs: [x], attrs: { axis } }) => k`${lineSource(x, axis)}
+  return x0[i] - m - Math.log(total);`,
   vjp: (g, { inputs: [x], attrs: { axis } }) => [sub(g, mul(softmax(x, axis), sum(g, { axes: axis, keepDims: true })))],
   reference: ([x], { axis }) => {
     const out = new Float64Array(x.data.length);

@@ -1,5 +1,6 @@
 import { type Tensor, shapeToString } from '../graph/tensor.js';
 import { makeNode, opError, type OpDef } from './op.js';
+import { k } from '../backend/gpujs/source.js';
 import { transpose } from './transpose.js';
 
 // d(A B) = dA B + A dB, so with C = A B: dL/dA = G Bᵀ and dL/dB = Aᵀ G.
@@ -27,6 +28,13 @@ export const matmulOp: OpDef<'matmul'> = {
     return [a[0], b[1]];
   },
   vjp: (g, { inputs: [a, b] }) => [matmul(g, transpose(b)), matmul(transpose(a), g)],
+  kernel: ({ inputs: [[, K], [, N]] }) => k`const m = Math.floor((i + 0.5) / ${N});
+  const n = i - m * ${N};
+  let acc = 0.0;
+  for (let kk = 0; kk < ${K}; kk++) {
+    acc += x0[m * ${K} + kk] * x1[kk * ${N} + n];
+  }
+  return acc;`,
   reference: ([a, b]) => {
     const [M, K] = a.shape;
     const N = b.shape[1];

@@ -3,7 +3,8 @@ import { sameShape } from '../graph/shape.js';
 import { maxMask, checkReduceAxes } from './maxMask.js';
 import { mul } from './mul.js';
 import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
-import { keptShape, reduceReference, reducedShape } from './reduce.js';
+import { k } from '../backend/gpujs/source.js';
+import { keptShape, reduceKernel, reduceReference, reducedShape } from './reduce.js';
 import { reshape } from './reshape.js';
 import type { ReduceOptions } from './sum.js';
 
@@ -23,6 +24,7 @@ export const maxOp: OpDef<'max'> = {
     return [mul(sameShape(g.shape, kept) ? g : reshape(g, kept), maxMask(x, axes))];
   },
   reference: ([x], { axes }) => reduceReference(x, axes, -Infinity, (acc, v) => (v > acc ? v : acc)),
+  kernel: ({ inputs: [x], attrs: { axes } }) => reduceKernel(x, axes, k`-3.0e38`, (acc, v) => k`${acc} = Math.max(${acc}, ${v});`),
 };
 
 /** The largest element over `axes` (all axes when omitted). */

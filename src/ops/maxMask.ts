@@ -1,5 +1,6 @@
 import { type Shape, type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
+import { decode, ident, k, offset } from '../backend/gpujs/source.js';
 import { groupIndex, keptShape } from './reduce.js';
 
 // The mask is piecewise constant in x (it changes only where the maximum
@@ -12,6 +13,28 @@ export const maxMaskOp: OpDef<'maxMask'> = {
     return inputs[0];
   },
   vjp: () => [null],
+  // Each element scans its own group in row-major order (a later element wins
+  // only if strictly greater) and is 1 when the winner's position is its own.
+  kernel: ({ inputs: [x], attrs: { axes } }) => {
+    const coords = x.map((_, d) => ident(`c${d}`));
+    const redDims = axes.map((a) => x[a]);
+    const count = redDims.reduce((a, b) => a * b, 1);
+    const red = axes.map((a) => ident(`r${a}`));
+    const scan = x.map((_, d) => (axes.includes(d) ? red[axes.indexOf(d)] : coords[d]));
+    const mine = offset(redDims, axes.map((a) => coords[a]));
+    return k`${decode(k`i`, x, coords)}
+  let best = -3.0e38;
+  let bestJ = 0.0;
+  for (let j = 0; j < ${count}; j++) {
+    ${decode(k`j`, redDims, red)}
+    const v = x0[${offset(x, scan)}];
+    if (v > best) {
+      best = v;
+      bestJ = j;
+    }
+  }
+  return Math.abs(bestJ - (${mine})) < 0.5 ? 1.0 : 0.0;`;
+  },
   reference: ([x], { axes }) => {
     const groups = sizeOf(keptShape(x.shape, axes));
     const group = groupIndex(x.shape, axes);

@@ -1,5 +1,6 @@
 import type { Tensor } from '../graph/tensor.js';
 import { checkInt, makeNode, opError, type OpDef } from './op.js';
+import { k } from '../backend/gpujs/source.js';
 
 // Labels are class indices, not quantities: the output is piecewise constant
 // in them, and a gradient with respect to an index has no meaning.
@@ -11,6 +12,11 @@ export const oneHotOp: OpDef<'oneHot'> = {
     return [...inputs[0], depth];
   },
   vjp: () => [null],
+  // Labels are checked to be whole class indices on the host (reference
+  // backend, training loop); a device kernel cannot raise an error.
+  kernel: ({ attrs: { depth } }) => k`const row = Math.floor((i + 0.5) / ${depth});
+  const cls = i - row * ${depth};
+  return Math.abs(x0[row] - cls) < 0.5 ? 1.0 : 0.0;`,
   reference: ([labels], { depth }) => {
     const n = labels.data.length;
     const out = new Float64Array(n * depth);

@@ -34,10 +34,11 @@ export interface OpDef<O extends OpName> {
    * The gpu.js kernel template: the body of `function(x0, x1, ...)` computing
    * one element of the flat output, whose index is `i`; inputs are flat
    * arrays named x0, x1, ... Built with the `k` tag (src/backend/gpujs/source.ts)
-   * from validated integers only. `input` and `constant` have none: their
-   * values are uploaded. `reshape` has none: it aliases its input's buffer.
+   * from validated integers only. `'upload'`: the value comes from the host
+   * (inputs, constants). `'alias'`: the output is the input's flat buffer
+   * unchanged (reshape).
    */
-  kernel?(ctx: KernelContext<O>): Src;
+  kernel: ((ctx: KernelContext<O>) => Src) | 'upload' | 'alias';
 }
 
 export interface KernelContext<O extends OpName> {

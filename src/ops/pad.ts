@@ -2,6 +2,7 @@ import { type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
 import type { Pair } from './attrs.js';
 import { makeNode, opError, type OpDef } from './op.js';
+import { decode, float, ident, join, k } from '../backend/gpujs/source.js';
 import { slice } from './slice.js';
 import { copyStrided } from './transpose.js';
 
@@ -36,6 +37,19 @@ export const padOp: OpDef<'pad'> = {
       x.shape,
     ),
   ],
+  // An output cell inside the border is the constant; inside the middle it reads x.
+  kernel: ({ inputs: [x], attrs: { pads, value }, out }) => {
+    const names = out.map((_, d) => ident(`c${d}`));
+    const inStrides = stridesOf(x);
+    const inside = x.map((n, d) => k`${names[d]} >= ${pads[d][0]} && ${names[d]} < ${pads[d][0] + n}`);
+    const at = x.map((_, d) => k`(${names[d]} - ${pads[d][0]}) * ${inStrides[d]}`);
+    if (x.length === 0) return k`return x0[0];`;
+    return k`${decode(k`i`, out, names)}
+  if (${join(inside, ' && ')}) {
+    return x0[${join(at, ' + ')}];
+  }
+  return ${float(value)};`;
+  },
   reference: ([x], { pads, value }, out) => {
     const res = new Float64Array(sizeOf(out)).fill(value);
     const outStrides = stridesOf(out);

@@ -1,6 +1,7 @@
 import { type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
 import { makeNode, opError, type OpDef } from './op.js';
+import { decode, ident, join, k } from '../backend/gpujs/source.js';
 import { pad } from './pad.js';
 import { copyStrided } from './transpose.js';
 
@@ -47,6 +48,14 @@ export const sliceOp: OpDef<'slice'> = {
       0,
     ),
   ],
+  kernel: ({ inputs: [x], attrs: { begin }, out }) => {
+    const names = out.map((_, d) => ident(`c${d}`));
+    const inStrides = stridesOf(x);
+    const at = x.map((_, d) => k`(${names[d]} + ${begin[d]}) * ${inStrides[d]}`);
+    if (x.length === 0) return k`return x0[0];`;
+    return k`${decode(k`i`, out, names)}
+  return x0[${join(at, ' + ')}];`;
+  },
   reference: ([x], { begin }, out) => {
     const res = new Float64Array(sizeOf(out));
     const inStrides = stridesOf(x.shape);

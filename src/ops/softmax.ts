@@ -1,6 +1,7 @@
 import { type Shape, Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { mul } from './mul.js';
 import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
+import { k, type Src } from '../backend/gpujs/source.js';
 import { sub } from './sub.js';
 import { sum } from './sum.js';
 
@@ -11,6 +12,8 @@ export const softmaxOp: OpDef<'softmax'> = {
   name: 'softmax',
   shape: (inputs, { axis }) => checkAxisOp('softmax', inputs, axis),
   vjp: (g, s) => [mul(s, sub(g, sum(mul(g, s), { axes: s.attrs.axis, keepDims: true })))],
+  kernel: ({ inputs: [x], attrs: { axis } }) => k`${lineSource(x, axis)}
+  return Math.exp(x0[i] - m) / total;`,
   reference: ([x], { axis }) => {
     const out = new Float64Array(x.data.length);
     const d = x.data;
@@ -58,4 +61,24 @@ export function forEachLine(shape: Shape, axis: number, f: (base: number, n: num
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) f(o * n * inner + i, n, inner);
   }
+}
+
+/**
+ * Kernel source shared by softmax and logSoftmax: for element i, the maximum
+ * `m` of its line along `axis` and `total` = Σ exp(x - m) over that line.
+ * (Each element recomputes its line's sums: lines are short, typically the classes.)
+ */
+export function lineSource(x: Shape, axis: number): Src {
+  const n = x[axis];
+  const step = x.slice(axis + 1).reduce((a, b) => a * b, 1);
+  return k`const along = Math.floor((i + 0.5) / ${step}) - Math.floor((i + 0.5) / ${step * n}) * ${n};
+  const base = i - along * ${step};
+  let m = -3.0e38;
+  for (let t = 0; t < ${n}; t++) {
+    m = Math.max(m, x0[base + t * ${step}]);
+  }
+  let total = 0.0;
+  for (let t = 0; t < ${n}; t++) {
+    total += Math.exp(x0[base + t * ${step}] - m);
+  }`;
 }

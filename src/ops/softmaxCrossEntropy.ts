@@ -5,6 +5,7 @@ import { mul } from './mul.js';
 import { neg } from './neg.js';
 import { checkLabel, oneHot } from './oneHot.js';
 import { makeNode, opError, type OpDef } from './op.js';
+import { k, type Src } from '../backend/gpujs/source.js';
 import { reshape } from './reshape.js';
 import { softmax } from './softmax.js';
 import { sub } from './sub.js';
@@ -50,6 +51,35 @@ export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = {
     if (kind === 'index') return [mul(sub(s, oneHot(labels, c)), perRow), null];
     const mass = sum(labels, { axes: 1, keepDims: true });
     return [mul(sub(mul(s, mass), labels), perRow), mul(neg(logSoftmax(logits, 1)), perRow)];
+  },
+  // 'none': one thread per row; 'mean' and 'sum': one thread walks every row
+  // (N x C is small next to the convolutions that feed it).
+  kernel: ({ inputs: [[n, c]], attrs: { labels: kind, reduction } }) => {
+    const rowLoss = (row: Src): Src => k`let m = -3.0e38;
+    for (let t = 0; t < ${c}; t++) {
+      m = Math.max(m, x0[${row} * ${c} + t]);
+    }
+    let total = 0.0;
+    for (let t = 0; t < ${c}; t++) {
+      total += Math.exp(x0[${row} * ${c} + t] - m);
+    }
+    const logTotal = Math.log(total);
+    ${
+      kind === 'index'
+        ? k`const loss = m - x0[${row} * ${c} + Math.floor(x1[${row}] + 0.5)] + logTotal;`
+        : k`let loss = 0.0;
+    for (let t = 0; t < ${c}; t++) {
+      loss += x1[${row} * ${c} + t] * (m - x0[${row} * ${c} + t] + logTotal);
+    }`
+    }`;
+    if (reduction === 'none') return k`${rowLoss(k`i`)}
+    return loss;`;
+    return k`let sumLoss = 0.0;
+  for (let r = 0; r < ${n}; r++) {
+    ${rowLoss(k`r`)}
+    sumLoss += loss;
+  }
+  return ${reduction === 'mean' ? k`sumLoss / ${n}.0` : k`sumLoss`};`;
   },
   reference: ([logits, labels], { labels: kind, reduction }) => {
     const [n, c] = logits.shape;

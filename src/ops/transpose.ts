@@ -1,6 +1,7 @@
 import { type Shape, type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
 import { makeNode, opError, type OpDef } from './op.js';
+import { decode, ident, k, join } from '../backend/gpujs/source.js';
 
 // Output axis k is input axis perm[k]. A permutation is orthogonal, so its
 // transpose is its inverse: d(transpose(x, p)) = transpose(dx, p⁻¹).
@@ -24,6 +25,14 @@ export const transposeOp: OpDef<'transpose'> = {
     return perm.map((p) => x[p]);
   },
   vjp: (g, { attrs: { perm } }) => [transpose(g, inversePermutation(perm))],
+  // Output coordinate k is the coordinate of input axis perm[k].
+  kernel: ({ inputs: [x], attrs: { perm }, out }) => {
+    const names = out.map((_, d) => ident(`c${d}`));
+    const inStrides = stridesOf(x);
+    const terms = perm.map((p, d) => k`${names[d]} * ${inStrides[p]}`);
+    return k`${decode(k`i`, out, names)}
+  return x0[${terms.length ? join(terms, ' + ') : k`0`}];`;
+  },
   reference: ([x], { perm }, out) => {
     const res = new Float64Array(sizeOf(out));
     const inStrides = stridesOf(x.shape);

@@ -50,6 +50,7 @@ export class GpuJsFunction {
     const slotOf = new Map<number, Slot>();
     const inputArg = new Map<string, number>();
     for (const node of order) {
+      const def = opDef(node.op);
       if (node.op === 'input') {
         const name = (node as Tensor<'input'>).attrs.name;
         let index = inputArg.get(name);
@@ -63,13 +64,11 @@ export class GpuJsFunction {
         const index = this.argNames.push(null) - 1;
         this.argConstants.push(Float32Array.from((node as Tensor<'constant'>).attrs.value));
         slotOf.set(node.id, { kind: 'arg', index });
-      } else if (node.op === 'reshape') {
+      } else if (def.kernel === 'alias') {
         slotOf.set(node.id, slotOf.get(node.inputs[0].id)!); // same flat data
+      } else if (def.kernel === 'upload') {
+        throw new Error(`compile: op "${node.op}" is uploaded from the host but is neither an input nor a constant`);
       } else {
-        const def = opDef(node.op);
-        if (!def.kernel) {
-          throw new Error(`compile: op "${node.op}" has no gpu.js kernel yet, so it cannot run on backend "${backend}"`);
-        }
         const source = def.kernel({ inputs: node.inputs.map((i) => i.shape), attrs: node.attrs as never, out: node.shape });
         const size = Math.max(1, sizeOf(node.shape));
         const kernelKey = `${size}|${node.inputs.length}|${source.text}`;
