@@ -1,4 +1,6 @@
-import type { Tensor } from '../graph/tensor.js';
+import { type Tensor, topologicalOrder } from '../graph/tensor.js';
+import { resolveAutoBackend } from './auto.js';
+import { collectInputs, type Feeds, type InputSpec } from './feeds.js';
 import { GpuJsFunction } from './gpujs/executor.js';
 import { type GpuJsBackend, gpuJsBackends } from './gpujs/gpu.js';
 import { ReferenceFunction } from './reference/interpreter.js';
@@ -7,13 +9,45 @@ import { ReferenceFunction } from './reference/interpreter.js';
  * `'reference'`: the float64 plain-JavaScript interpreter, the oracle.
  * The others are gpu.js backends (see README, Backends).
  */
-export type BackendName = 'reference' | GpuJsBackend;
+export type BackendName = 'reference' | 'auto' | GpuJsBackend;
 
 export interface CompileOptions {
   backend?: BackendName;
 }
 
-export type CompiledFunction = ReferenceFunction | GpuJsFunction;
+export type CompiledFunction = ReferenceFunction | GpuJsFunction | AutoFunction;
+
+/**
+ * A graph compiled for `'auto'`: on its first run it learns which backend is
+ * fastest here (see auto.ts), compiles for it, and from then on `backend`
+ * names it.
+ */
+export class AutoFunction {
+  readonly inputs: readonly InputSpec[];
+  private inner: Promise<GpuJsFunction> | null = null;
+  private resolved: GpuJsFunction | null = null;
+  private disposed = false;
+
+  constructor(readonly outputs: readonly Tensor[]) {
+    this.inputs = collectInputs(topologicalOrder(outputs));
+  }
+
+  /** The backend that runs this graph: `'auto'` until the first run has chosen one. */
+  get backend(): BackendName {
+    return this.resolved?.backend ?? 'auto';
+  }
+
+  async run(feeds: Feeds) {
+    if (this.disposed) throw new Error('run: this compiled function has been disposed');
+    this.inner ??= resolveAutoBackend().then((b) => (this.resolved = new GpuJsFunction(this.outputs, b)));
+    return (await this.inner).run(feeds);
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    if (this.inner) await this.inner.then((f) => f.dispose(), () => undefined);
+  }
+}
 
 /**
  * Plan a graph for execution on a backend. The result's `run(feeds)` resolves
@@ -23,14 +57,16 @@ export type CompiledFunction = ReferenceFunction | GpuJsFunction;
  */
 export function compile(outputs: Tensor | readonly Tensor[], options?: { backend?: 'reference' }): ReferenceFunction;
 export function compile(outputs: Tensor | readonly Tensor[], options: { backend: GpuJsBackend }): GpuJsFunction;
+export function compile(outputs: Tensor | readonly Tensor[], options: { backend: 'auto' }): AutoFunction;
 export function compile(outputs: Tensor | readonly Tensor[], options?: CompileOptions): CompiledFunction;
 export function compile(outputs: Tensor | readonly Tensor[], options: CompileOptions = {}): CompiledFunction {
   const list = Array.isArray(outputs) ? (outputs as readonly Tensor[]) : [outputs as Tensor];
   if (list.length === 0) throw new Error('compile: give at least one output tensor');
   const backend = options.backend ?? 'reference';
   if (backend === 'reference') return new ReferenceFunction(list);
+  if (backend === 'auto') return new AutoFunction(list);
   if ((gpuJsBackends as readonly string[]).includes(backend)) return new GpuJsFunction(list, backend as GpuJsBackend);
   throw new Error(
-    `compile: unknown backend ${JSON.stringify(backend)}; the backends are "reference", ${gpuJsBackends.map((b) => `"${b}"`).join(', ')}`,
+    `compile: unknown backend ${JSON.stringify(backend)}; the backends are "reference", "auto", ${gpuJsBackends.map((b) => `"${b}"`).join(', ')}`,
   );
 }

@@ -102,13 +102,18 @@ export class GpuJsFunction {
     }));
   }
 
-  /** Release the pipeline's device memory. The compiled function cannot run afterwards. */
-  dispose(): void {
-    if (this.disposed) return;
+  /**
+   * Release the pipeline's device memory. The compiled function cannot run
+   * afterwards. The promise settles once the memory is released (after a run
+   * still in flight).
+   */
+  dispose(): Promise<void> {
+    if (this.disposed) return Promise.resolve();
     this.disposed = true;
-    this.pipeline?.destroy();
+    const done = this.pipeline?.destroy();
     this.pipeline = null;
     this.handle.release();
+    return Promise.resolve(done).then(() => undefined);
   }
 
   private buildPipeline(): GpuPipeline {
@@ -133,7 +138,7 @@ export class GpuJsFunction {
 
 export interface GpuPipeline {
   (...args: unknown[]): Promise<unknown>;
-  destroy(): void;
+  destroy(): Promise<unknown> | void;
   readonly executorKind?: string;
   readonly backend?: string;
   readonly fallbackReason?: string | null;

@@ -30,6 +30,7 @@ interface GpuStatic {
 interface GpuInstance {
   createKernel(source: string, settings: object): KernelFn;
   createPipeline(fn: (...args: unknown[]) => unknown, settings?: object): GpuPipeline;
+  readonly pipelines?: unknown[];
   destroy(): void;
 }
 
@@ -144,6 +145,21 @@ export function releaseIdleGpus(): void {
       shared.delete(backend);
     }
   }
+}
+
+/**
+ * Device buffers held right now by live compiled graphs, over every backend:
+ * each gpu.js pipeline holds one buffer per plan slot (intermediates share
+ * slots after their last use). Returns to its earlier value when the graphs
+ * are disposed.
+ */
+export function liveDeviceTensors(): number {
+  let n = 0;
+  for (const { gpu } of shared.values()) {
+    const pipelines = (gpu as unknown as { pipelines?: { plan?: { buffers?: unknown[] } | null }[] }).pipelines ?? [];
+    for (const p of pipelines) n += p.plan?.buffers?.length ?? 0;
+  }
+  return n;
 }
 
 /** Number of kernels compiled and cached for `backend`. */

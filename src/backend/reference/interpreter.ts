@@ -31,7 +31,9 @@ export class ReferenceFunction {
   }
 
   /** Nothing to release on the reference backend; present so every compiled function can be disposed alike. */
-  dispose(): void {}
+  dispose(): Promise<void> {
+    return Promise.resolve();
+  }
 
   async run(feeds: Feeds): Promise<RunResult<Float64Array>[]> {
     return this.runSync(feeds);

@@ -1,0 +1,97 @@
+/**
+ * The `'auto'` backend: the fastest backend that works here, decided by
+ * measurement. The first time it is needed, Striate times one training step
+ * of a small conv net (conv, ReLU, max pool, dense, softmax cross-entropy,
+ * forward and backward, batch 32) on every available gpu.js backend, after a
+ * warm-up, and keeps the fastest for the rest of the process. The reference
+ * backend is the oracle, not a candidate. The measurements are kept in
+ * `autoBackendReport()`.
+ */
+import { grad } from '../autodiff/grad.js';
+import { add } from '../ops/add.js';
+import { conv2d } from '../ops/conv2d.js';
+import { input } from '../ops/input.js';
+import { matmul } from '../ops/matmul.js';
+import { maxPool2d } from '../ops/maxPool2d.js';
+import { relu } from '../ops/relu.js';
+import { flatten } from '../ops/reshape.js';
+import { softmaxCrossEntropy } from '../ops/softmaxCrossEntropy.js';
+import type { Tensor } from '../graph/tensor.js';
+import { GpuJsFunction } from './gpujs/executor.js';
+import { type GpuJsBackend, gpuJsBackends, unavailableReason } from './gpujs/gpu.js';
+import { enableNodeWebGPU } from './gpujs/node-webgpu.js';
+
+export interface AutoCandidate {
+  readonly backend: GpuJsBackend;
+  /** Milliseconds per step, or null when the backend is not available or failed. */
+  readonly msPerStep: number | null;
+  /** Why the backend was not measured, or how it failed. */
+  readonly note?: string;
+}
+
+let decision: Promise<{ backend: GpuJsBackend; candidates: AutoCandidate[] }> | null = null;
+
+/** The backend `'auto'` stands for here (measured once per process). */
+export async function resolveAutoBackend(): Promise<GpuJsBackend> {
+  return (await measure()).backend;
+}
+
+/** What `'auto'` measured: every candidate with its time per step or the reason it was skipped. */
+export async function autoBackendReport(): Promise<readonly AutoCandidate[]> {
+  return (await measure()).candidates;
+}
+
+function probeGraph(): { outputs: Tensor[]; feeds: Record<string, Float32Array> } {
+  const batch = 32;
+  const x = input('x', [batch, 1, 16, 16]);
+  const labels = input('labels', [batch]);
+  const w1 = input('w1', [8, 1, 5, 5]);
+  const b1 = input('b1', [8]);
+  const w2 = input('w2', [8 * 6 * 6, 10]);
+  const h = maxPool2d(relu(conv2d(x, w1, { bias: b1 })), { size: 2 });
+  const loss = softmaxCrossEntropy(add(matmul(flatten(h), w2), 0), labels);
+  const outputs = [loss, ...grad(loss, [w1, b1, w2])];
+  const fill = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i));
+  const feeds = {
+    x: fill(batch * 256, (i) => ((i * 37) % 101) / 101),
+    labels: fill(batch, (i) => i % 10),
+    w1: fill(200, (i) => ((i % 7) - 3) / 20),
+    b1: fill(8, () => 0.01),
+    w2: fill(2880, (i) => ((i % 11) - 5) / 100),
+  };
+  return { outputs, feeds };
+}
+
+function measure(): Promise<{ backend: GpuJsBackend; candidates: AutoCandidate[] }> {
+  decision ??= (async () => {
+    await enableNodeWebGPU().catch(() => undefined);
+    const { outputs, feeds } = probeGraph();
+    const candidates: AutoCandidate[] = [];
+    for (const backend of gpuJsBackends) {
+      const reason = unavailableReason(backend);
+      if (reason) {
+        candidates.push({ backend, msPerStep: null, note: reason });
+        continue;
+      }
+      let f: GpuJsFunction | null = null;
+      try {
+        f = new GpuJsFunction(outputs, backend);
+        await f.run(feeds);
+        await f.run(feeds);
+        const start = performance.now();
+        for (let i = 0; i < 3; i++) await f.run(feeds);
+        candidates.push({ backend, msPerStep: (performance.now() - start) / 3 });
+      } catch (e) {
+        candidates.push({ backend, msPerStep: null, note: `failed: ${(e as Error).message}` });
+      } finally {
+        f?.dispose();
+      }
+    }
+    const measured = candidates.filter((c) => c.msPerStep !== null).sort((a, b) => a.msPerStep! - b.msPerStep!);
+    if (measured.length === 0) {
+      throw new Error(`compile: backend "auto" found no working backend: ${candidates.map((c) => `${c.backend}: ${c.note}`).join('; ')}`);
+    }
+    return { backend: measured[0].backend, candidates };
+  })();
+  return decision;
+}
