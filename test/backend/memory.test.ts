@@ -50,7 +50,7 @@ describe.each(statuses)('memory on backend $backend', ({ backend, reason }) => {
     const before = liveDeviceTensors();
     const f = compile(outputs, { backend });
     // warm-up: kernels compiled, plan buffers allocated, driver caches and JIT settled
-    for (let i = 0; i < 50; i++) await f.run(feeds);
+    for (let i = 0; i < 300; i++) await f.run(feeds);
     const during = liveDeviceTensors();
     expect(during).toBeGreaterThan(before);
     global.gc?.();
