@@ -20,7 +20,7 @@ import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from 
 import type { Src } from '../backend/gpujs/source.js';
 import { sum } from './sum.js';
 import { decode, k } from '../backend/gpujs/source.js';
-import { type Padding, checkPads, effectiveSize, resolvePads, toPair, windowOutput2d } from './window.js';
+import { type Padding, checkPads, effectiveSize, guarded, rangeTest, resolvePads, toPair, windowOutput2d } from './window.js';
 
 /** The geometry every convolution op carries: stride, dilation and explicit zero padding. */
 export type ConvGeometry = Pick<Conv2dAttrs, 'stride' | 'dilation' | 'pads'>;
@@ -193,6 +193,8 @@ function conv2dKernel({ inputs: [x, w], attrs, out }: KernelContext<'conv2d'>): 
   const [sh, sw] = attrs.stride;
   const [dh, dw] = attrs.dilation;
   const [pt, , pl] = attrs.pads;
+  const rowTest = rangeTest(k`iy`, -pt, (oH - 1) * sh - pt + (kH - 1) * dh, H);
+  const colTest = rangeTest(k`ix`, -pl, (oW - 1) * sw - pl + (kW - 1) * dw, W);
   return k`${decode(k`i`, [out[0], O, oH, oW], [k`n`, k`o`, k`oy`, k`ox`])}
   let acc = ${attrs.hasBias ? k`x2[o]` : k`0.0`};
   for (let c = 0; c < ${C}; c++) {
@@ -200,14 +202,13 @@ function conv2dKernel({ inputs: [x, w], attrs, out }: KernelContext<'conv2d'>): 
     const wPlane = (o * ${C} + c) * ${kH * kW};
     for (let ky = 0; ky < ${kH}; ky++) {
       const iy = oy * ${sh} - ${pt} + ky * ${dh};
-      if (iy >= 0 && iy < ${H}) {
-        for (let kx = 0; kx < ${kW}; kx++) {
-          const ix = ox * ${sw} - ${pl} + kx * ${dw};
-          if (ix >= 0 && ix < ${W}) {
-            acc += x0[xPlane + iy * ${W} + ix] * x1[wPlane + ky * ${kW} + kx];
-          }
-        }
-      }
+      ${guarded(
+        rowTest,
+        k`for (let kx = 0; kx < ${kW}; kx++) {
+        const ix = ox * ${sw} - ${pl} + kx * ${dw};
+        ${guarded(colTest, k`acc += x0[xPlane + iy * ${W} + ix] * x1[wPlane + ky * ${kW} + kx];`)}
+      }`,
+      )}
     }
   }
   return acc;`;

@@ -26,7 +26,7 @@ import {
 import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
 import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
 import { decode, k, type Src } from '../backend/gpujs/source.js';
-import type { Padding } from './window.js';
+import { guarded, rangeTest, type Padding } from './window.js';
 
 const OP = 'conv2dBackpropFilter';
 
@@ -135,6 +135,8 @@ function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out }: KernelConte
   const [sh, sw] = attrs.stride;
   const [dh, dw] = attrs.dilation;
   const [pt, , pl] = attrs.pads;
+  const rowTest = rangeTest(k`iy`, -pt, (oH - 1) * sh - pt + (kH - 1) * dh, H);
+  const colTest = rangeTest(k`ix`, -pl, (oW - 1) * sw - pl + (kW - 1) * dw, W);
   return k`${decode(k`i`, [O, C, kH, kW], [k`o`, k`c`, k`ky`, k`kx`])}
   let acc = 0.0;
   for (let n = 0; n < ${N}; n++) {
@@ -142,14 +144,13 @@ function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out }: KernelConte
     const dyPlane = (n * ${O} + o) * ${oH * oW};
     for (let oy = 0; oy < ${oH}; oy++) {
       const iy = oy * ${sh} - ${pt} + ky * ${dh};
-      if (iy >= 0 && iy < ${H}) {
-        for (let ox = 0; ox < ${oW}; ox++) {
-          const ix = ox * ${sw} - ${pl} + kx * ${dw};
-          if (ix >= 0 && ix < ${W}) {
-            acc += x0[xPlane + iy * ${W} + ix] * x1[dyPlane + oy * ${oW} + ox];
-          }
-        }
-      }
+      ${guarded(
+        rowTest,
+        k`for (let ox = 0; ox < ${oW}; ox++) {
+        const ix = ox * ${sw} - ${pl} + kx * ${dw};
+        ${guarded(colTest, k`acc += x0[xPlane + iy * ${W} + ix] * x1[dyPlane + oy * ${oW} + ox];`)}
+      }`,
+      )}
     }
   }
   return acc;`;

@@ -29,8 +29,8 @@ import {
 } from './conv2d.js';
 import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
 import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
-import { decode, k, type Src } from '../backend/gpujs/source.js';
-import type { Padding } from './window.js';
+import { decode, join, k, type Src } from '../backend/gpujs/source.js';
+import { guarded, type Padding } from './window.js';
 
 const OP = 'conv2dBackpropInput';
 
@@ -145,6 +145,21 @@ function conv2dBackpropInputKernel({ inputs: [dy, w], attrs, out }: KernelContex
   const [sh, sw] = attrs.stride;
   const [dh, dw] = attrs.dilation;
   const [pt, , pl] = attrs.pads;
+  // Only the tests that can fail for these sizes are emitted: with stride 1
+  // every t is a whole output index, and its bounds are tested only where a
+  // tap can fall outside [0, oH).
+  const tap = (t: Src, o: Src, s: number, tMin: number, tMax: number, outSize: number) => {
+    const parts: Src[] = [];
+    if (tMin < 0) parts.push(k`${t} >= 0`);
+    if (Math.floor(tMax / s) >= outSize) parts.push(k`${o} < ${outSize}`);
+    if (s > 1) parts.push(k`Math.abs(${o} * ${s} - ${t}) < 0.5`);
+    return {
+      index: s === 1 ? k`const ${o} = ${t};` : k`const ${o} = Math.floor((${t} + 0.5) / ${s});`,
+      test: parts.length ? join(parts, ' && ') : null,
+    };
+  };
+  const row = tap(k`ty`, k`oy`, sh, pt - (kH - 1) * dh, H - 1 + pt, oH);
+  const col = tap(k`tx`, k`ox`, sw, pl - (kW - 1) * dw, W - 1 + pl, oW);
   return k`${decode(k`i`, [N, C, H, W], [k`n`, k`c`, k`iy`, k`ix`])}
   let acc = 0.0;
   for (let o = 0; o < ${O}; o++) {
@@ -152,16 +167,15 @@ function conv2dBackpropInputKernel({ inputs: [dy, w], attrs, out }: KernelContex
     const wPlane = (o * ${C} + c) * ${kH * kW};
     for (let ky = 0; ky < ${kH}; ky++) {
       const ty = iy + ${pt} - ky * ${dh};
-      const oy = Math.floor((ty + 0.5) / ${sh});
-      if (ty >= 0 && oy < ${oH} && Math.abs(oy * ${sh} - ty) < 0.5) {
-        for (let kx = 0; kx < ${kW}; kx++) {
-          const tx = ix + ${pl} - kx * ${dw};
-          const ox = Math.floor((tx + 0.5) / ${sw});
-          if (tx >= 0 && ox < ${oW} && Math.abs(ox * ${sw} - tx) < 0.5) {
-            acc += x0[dyPlane + oy * ${oW} + ox] * x1[wPlane + ky * ${kW} + kx];
-          }
-        }
-      }
+      ${row.index}
+      ${guarded(
+        row.test,
+        k`for (let kx = 0; kx < ${kW}; kx++) {
+        const tx = ix + ${pl} - kx * ${dw};
+        ${col.index}
+        ${guarded(col.test, k`acc += x0[dyPlane + oy * ${oW} + ox] * x1[wPlane + ky * ${kW} + kx];`)}
+      }`,
+      )}
     }
   }
   return acc;`;

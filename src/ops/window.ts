@@ -12,6 +12,7 @@
  * positions; the last `(in + before + after - k) mod s` cells are never read
  * (the stride leftovers).
  */
+import { join, k, type Src } from '../backend/gpujs/source.js';
 import type { Pads2d, Pair } from './attrs.js';
 import { opError } from './op.js';
 
@@ -129,3 +130,23 @@ export function windowOutput2d(op: string, what: string, inHW: Pair, pads: Pads2
 
 /** Aliases under the names first announced to the pooling ops. */
 export { resolvePads as normalizePadding, windowOutput as windowOutputSize };
+
+/**
+ * Kernel source of the test `lo <= v < hi` for a tap index v whose range over
+ * the whole kernel is [min, max]: only the halves that can fail are emitted,
+ * so a convolution without padding has no branch in its inner loop (which
+ * matters most on the SIMD wasm backend, where branches become lane masks).
+ */
+export function rangeTest(v: Src, min: number, max: number, size: number): Src | null {
+  const parts: Src[] = [];
+  if (min < 0) parts.push(k`${v} >= 0`);
+  if (max >= size) parts.push(k`${v} < ${size}`);
+  return parts.length ? join(parts, ' && ') : null;
+}
+
+/** `if (test) { body }`, or just the body when there is nothing to test. */
+export function guarded(test: Src | null, body: Src): Src {
+  return test === null ? body : k`if (${test}) {
+    ${body}
+  }`;
+}
