@@ -41,9 +41,9 @@ function only(f: { inputs: readonly { name: string }[] }, feeds: Record<string, 
   return Object.fromEntries(f.inputs.map(({ name }) => [name, feeds[name]]));
 }
 
-afterAll(() => {
+afterAll(async () => {
   releaseIdleGpus();
-  disableNodeWebGPU();
+  await disableNodeWebGPU();
 });
 
 describe.each(statuses)('backend $backend', ({ backend, reason }) => {

@@ -34,9 +34,9 @@ function smallNet() {
   return { outputs: [loss, ...grad(loss, [w, b, v])], feeds };
 }
 
-afterAll(() => {
+afterAll(async () => {
   releaseIdleGpus();
-  disableNodeWebGPU();
+  await disableNodeWebGPU();
 });
 
 describe.each(statuses)('memory on backend $backend', ({ backend, reason }) => {

@@ -6,6 +6,7 @@
  * every reference again, without which Node would not exit.
  */
 import os from 'node:os';
+import gpujs from 'gpu.js';
 
 let state: { created: boolean } | null = null;
 
@@ -38,9 +39,15 @@ export async function enableNodeWebGPU(): Promise<void> {
   state = { created };
 }
 
-/** Remove `navigator.gpu` again (destroy WebGPU-backed compiled functions first). */
-export function disableNodeWebGPU(): void {
+/**
+ * Remove `navigator.gpu` again (dispose WebGPU-backed compiled functions
+ * first). gpu.js keeps one WebGPU device per process; it is released here
+ * too, or enabling WebGPU again in the same process could hang or crash.
+ */
+export async function disableNodeWebGPU(): Promise<void> {
   if (!state) return;
+  const { WebGPUContext } = gpujs as unknown as { WebGPUContext?: { destroy(): Promise<void> | void } };
+  await WebGPUContext?.destroy();
   const g = globalThis as unknown as { navigator?: Record<string, unknown> };
   if (state.created) delete g.navigator;
   else if (g.navigator) delete g.navigator.gpu;
