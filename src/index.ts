@@ -41,3 +41,53 @@ export { softmax } from './ops/softmax.js';
 export { logSoftmax } from './ops/logSoftmax.js';
 export { oneHot } from './ops/oneHot.js';
 export { softmaxCrossEntropy, type SoftmaxCrossEntropyOptions } from './ops/softmaxCrossEntropy.js';
+export * as nn from './nn/index.js';
+export {
+  lenet5,
+  defineModel,
+  buildModel,
+  initParams,
+  paramShapes,
+  summary,
+  formatSummary,
+  countParams,
+  type Model,
+  type Layer,
+  type Params,
+  type TensorValue,
+  type ModelSummary,
+} from './nn/index.js';
+export {
+  train,
+  evaluate,
+  sgd,
+  adam,
+  constantLr,
+  stepDecay,
+  exponentialDecay,
+  cosineDecay,
+  smooth,
+  smoothSteps,
+  throttleLatest,
+  throttleSteps,
+  ofType,
+  stepLosses,
+  run$,
+  optimizerTensors,
+  optimizerStateFromTensors,
+  DEFAULT_BACKEND,
+  type TrainEvent,
+  type StepEvent,
+  type EpochEvent,
+  type DoneEvent,
+  type TrainState,
+  type TrainOptions,
+  type Optimizer,
+  type OptimizerState,
+  type Schedule,
+  type LearningRate,
+  type EvaluateResult,
+} from './train/index.js';
+export { resolveAutoBackend, autoBackendReport, type AutoCandidate } from './backend/auto.js';
+export { enableNodeWebGPU, disableNodeWebGPU } from './backend/gpujs/node-webgpu.js';
+export { unavailableReason, liveDeviceTensors, releaseIdleGpus, type GpuJsBackend } from './backend/gpujs/gpu.js';

@@ -1,0 +1,142 @@
+/**
+ * What a layer sees while it builds its piece of the graph.
+ *
+ * A `Layer` is a plain function `(x, ctx) => y`: it reads the tensor `x`,
+ * asks `ctx` for its parameters (each one a named graph `input`, e.g.
+ * `conv1.w`), builds ops, and reports itself for the model summary. Layers
+ * compose as functions do, so a residual block is `(x, ctx) => add(body(x,
+ * ctx), x)` and `sequential` is just a left fold.
+ */
+import { type Shape, type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
+import { sameShape } from '../graph/shape.js';
+import { input } from '../ops/input.js';
+import type { Fans, Initializer } from './init.js';
+
+export type Layer = (x: Tensor, ctx: LayerContext) => Tensor;
+
+/** A parameter the graph reads: its input name, shape, and how to initialise it. */
+export interface ParamSpec {
+  readonly name: string;
+  readonly shape: Shape;
+  readonly init: Initializer;
+  readonly fans: Fans;
+}
+
+/** A dropout mask the graph reads in training: fed each step, made on the host (see `dropoutMask`). */
+export interface MaskSpec {
+  readonly name: string;
+  readonly shape: Shape;
+  /** Probability of dropping a unit, in [0, 1). */
+  readonly rate: number;
+}
+
+/** One row of the model summary. */
+export interface LayerInfo {
+  readonly name: string;
+  readonly kind: string;
+  /** Output shape without the batch dimension, e.g. [6, 24, 24]. */
+  readonly outputShape: Shape;
+  /** Names of the parameters this layer created. */
+  readonly params: readonly string[];
+  readonly paramCount: number;
+}
+
+const LAYER_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+/** Layer names become parameter name prefixes (`conv1` → `conv1.w`), so they are simple identifiers. */
+export function checkLayerName(who: string, name: unknown): string {
+  if (typeof name !== 'string' || !LAYER_NAME.test(name)) {
+    throw new Error(`${who}: layer name must start with a letter or _ and hold only letters, digits, _ and -, got ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+export class LayerContext {
+  readonly params: ParamSpec[] = [];
+  readonly masks: MaskSpec[] = [];
+  readonly layers: LayerInfo[] = [];
+  private readonly tensors = new Map<string, { tensor: Tensor<'input'>; owner: object }>();
+  private readonly counted = new Set<string>();
+  private readonly autoCounts = new Map<string, number>();
+  private readonly scopes: string[] = [];
+
+  /** `training`: build the training graph (dropout active, masks fed). */
+  constructor(readonly training: boolean) {}
+
+  /** The full name of a layer `local` inside the current scopes: `block1.conv1`. */
+  qualify(local: string): string {
+    return [...this.scopes, local].join('.');
+  }
+
+  /** A fresh name for an unnamed layer of `kind` in the current scope: `relu1`, `relu2`, ... */
+  autoName(kind: string): string {
+    const key = this.qualify(kind);
+    const n = (this.autoCounts.get(key) ?? 0) + 1;
+    this.autoCounts.set(key, n);
+    return this.qualify(`${kind}${n}`);
+  }
+
+  /** Build `f` with every name prefixed by `name.` (nested scopes join with dots). */
+  within<T>(name: string, f: () => T): T {
+    this.scopes.push(checkLayerName('scope', name));
+    try {
+      return f();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  /**
+   * The graph input for parameter `name` (a full name such as `conv1.w`).
+   * `owner` identifies the layer value asking: the same layer applied twice
+   * gets the same tensor (shared weights), while two different layers that
+   * claim one name are an error.
+   */
+  param(name: string, shape: Shape, init: Initializer, fans: Fans, owner: object): Tensor<'input'> {
+    const prev = this.tensors.get(name);
+    if (prev) {
+      if (prev.owner !== owner) {
+        throw new Error(`nn: two layers both have a parameter named "${name}"; give every layer a unique name (apply the same layer value twice to share weights)`);
+      }
+      if (!sameShape(prev.tensor.shape, shape)) {
+        throw new Error(
+          `nn: layer parameter "${name}" was first built with shape ${shapeToString(prev.tensor.shape)} and now with ${shapeToString(shape)}; ` +
+            `a layer applied twice (shared weights) needs inputs with the same channels/features`,
+        );
+      }
+      return prev.tensor;
+    }
+    const tensor = input(name, shape);
+    this.tensors.set(name, { tensor, owner });
+    this.params.push(Object.freeze({ name, shape: tensor.shape, init, fans: Object.freeze({ ...fans }) }));
+    return tensor;
+  }
+
+  /** The graph input for a dropout mask of `shape` (training graphs only). */
+  mask(name: string, shape: Shape, rate: number): Tensor<'input'> {
+    if (this.tensors.has(name) || this.masks.some((m) => m.name === name)) {
+      throw new Error(`nn: the name "${name}" is used twice; give every dropout layer a unique name`);
+    }
+    const tensor = input(name, shape);
+    this.masks.push(Object.freeze({ name, shape: tensor.shape, rate }));
+    return tensor;
+  }
+
+  /**
+   * Report a layer for the summary. Its count is the size of the parameters
+   * it lists that no earlier row counted (a layer applied twice counts once).
+   */
+  record(name: string, kind: string, output: Tensor, params: readonly Tensor<'input'>[] = []): void {
+    const fresh = params.filter((p) => !this.counted.has(p.attrs.name));
+    for (const p of fresh) this.counted.add(p.attrs.name);
+    this.layers.push(
+      Object.freeze({
+        name,
+        kind,
+        outputShape: Object.freeze(output.shape.slice(1)),
+        params: Object.freeze(fresh.map((p) => p.attrs.name)),
+        paramCount: fresh.reduce((n, p) => n + sizeOf(p.shape), 0),
+      }),
+    );
+  }
+}

@@ -1,0 +1,47 @@
+/** `striate/nn`: layers, initialisers, models. Exported from the package as the `nn` namespace. */
+export { LayerContext, type Layer, type LayerInfo, type MaskSpec, type ParamSpec } from './context.js';
+export {
+  constantInit,
+  glorotNormal,
+  glorotUniform,
+  hashName,
+  heNormal,
+  heUniform,
+  lecunNormal,
+  onesInit,
+  zerosInit,
+  type Fans,
+  type Initializer,
+} from './init.js';
+export {
+  avgPool2d,
+  conv2d,
+  dense,
+  dropout,
+  dropoutMask,
+  flatten,
+  maxPool2d,
+  relu,
+  residual,
+  scope,
+  sequential,
+  sigmoid,
+  tanh,
+  type Conv2dLayerOptions,
+  type DenseLayerOptions,
+  type NamedOptions,
+} from './layers.js';
+export { lenet5, type LeNet5Options } from './lenet.js';
+export {
+  buildModel,
+  defineModel,
+  formatSummary,
+  initParams,
+  paramShapes,
+  summary,
+  type BuildOptions,
+  type BuiltModel,
+  type Model,
+  type ModelSummary,
+} from './model.js';
+export { countParams, findNonFinite, freezeParams, tensorValue, toTensorGroup, type Gradients, type Params, type TensorValue } from './params.js';

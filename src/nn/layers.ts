@@ -1,0 +1,249 @@
+/**
+ * Layers: functions that build graph pieces with named parameters.
+ *
+ * A layer with weights takes its name first (`conv2d('conv1', ...)` reads the
+ * graph inputs `conv1.w` and `conv1.b`); layers without weights are named
+ * automatically (`relu1`, `pool1`, ...) unless given `{ name }`. Each returns a
+ * `Layer`, a function `(x, ctx) => y`, so layers compose as plain functions:
+ *
+ * ```ts
+ * const block = sequential(conv2d('c1', { filters: 64, size: 3, padding: 'same' }), relu());
+ * const res: Layer = (x, ctx) => ops.relu(ops.add(block(x, ctx), x)); // a skip connection
+ * ```
+ */
+import { type Shape, type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
+import type { Rng } from '../data/random.js';
+import { add } from '../ops/add.js';
+import { avgPool2d as avgPool2dOp, type AvgPool2dOptions } from '../ops/avgPool2d.js';
+import { conv2d as conv2dOp } from '../ops/conv2d.js';
+import { matmul } from '../ops/matmul.js';
+import { maxPool2d as maxPool2dOp, type Pool2dOptions } from '../ops/maxPool2d.js';
+import { mul } from '../ops/mul.js';
+import { relu as reluOp } from '../ops/relu.js';
+import { flatten as flattenOp } from '../ops/reshape.js';
+import { sigmoid as sigmoidOp } from '../ops/sigmoid.js';
+import { tanh as tanhOp } from '../ops/tanh.js';
+import type { Padding } from '../ops/window.js';
+import { checkLayerName, type Layer } from './context.js';
+import { glorotUniform, heNormal, type Initializer, zerosInit } from './init.js';
+
+export type { Layer } from './context.js';
+
+function pair(who: string, what: string, v: number | readonly [number, number]): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (!(Array.isArray(v) ? v.length === 2 : true) || !p.every((d) => Number.isInteger(d) && d >= 1)) {
+    throw new Error(`${who}: ${what} must be a positive integer or a pair [h, w] of them, got ${JSON.stringify(v)}`);
+  }
+  return p;
+}
+
+function positiveInt(who: string, what: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw new Error(`${who}: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function needRank(who: string, name: string, x: Tensor, rank: number, layout: string): void {
+  if (x.rank !== rank) {
+    throw new Error(`${who} "${name}": expects an input of rank ${rank} ${layout}, got shape ${shapeToString(x.shape)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Layers with parameters
+
+export interface Conv2dLayerOptions {
+  /** Number of filters, i.e. output channels (the lecture's L_k). */
+  readonly filters: number;
+  /** Filter height and width (the lecture's M_k), one number for a square filter. */
+  readonly size: number | readonly [number, number];
+  readonly stride?: number | readonly [number, number];
+  /** 'valid' (default) | 'same' | number | [ph, pw], as for the conv2d op. */
+  readonly padding?: Padding;
+  readonly dilation?: number | readonly [number, number];
+  /** Add a bias per filter (default true). */
+  readonly bias?: boolean;
+  /** Filter initialiser (default He normal, for a ReLU after the layer). */
+  readonly init?: Initializer;
+  /** Bias initialiser (default zeros). */
+  readonly biasInit?: Initializer;
+}
+
+/**
+ * A convolution layer: filters `name.w` [filters, C, kH, kW] (C read from the
+ * input) and bias `name.b` [filters]. It has filters·(C·kH·kW + 1)
+ * parameters: the lecture's L_k (L_{k-1} M_k² + 1).
+ */
+export function conv2d(name: string, options: Conv2dLayerOptions): Layer {
+  const who = 'nn.conv2d';
+  checkLayerName(who, name);
+  const filters = positiveInt(who, 'filters', options?.filters);
+  const [kH, kW] = pair(who, 'size', options.size);
+  const { stride, padding, dilation } = options;
+  const useBias = options.bias ?? true;
+  const init = options.init ?? heNormal;
+  const biasInit = options.biasInit ?? zerosInit;
+  const owner = {};
+  return (x, ctx) => {
+    const full = ctx.qualify(name);
+    needRank(who, full, x, 4, '[N, C, H, W]');
+    const C = x.shape[1];
+    const w = ctx.param(`${full}.w`, [filters, C, kH, kW], init, { fanIn: C * kH * kW, fanOut: filters * kH * kW }, owner);
+    const b = useBias ? ctx.param(`${full}.b`, [filters], biasInit, { fanIn: C * kH * kW, fanOut: filters * kH * kW }, owner) : undefined;
+    const y = conv2dOp(x, w, { stride, padding, dilation, bias: b });
+    ctx.record(full, 'conv2d', y, b ? [w, b] : [w]);
+    return y;
+  };
+}
+
+export interface DenseLayerOptions {
+  /** Number of output features. */
+  readonly units: number;
+  /** Add a bias (default true). */
+  readonly bias?: boolean;
+  /** Weight initialiser (default He normal). */
+  readonly init?: Initializer;
+  readonly biasInit?: Initializer;
+}
+
+/**
+ * A fully connected layer: `x [N, in] · name.w [in, units] + name.b [units]`.
+ * The input must be 2-D; put `flatten()` after convolutions.
+ */
+export function dense(name: string, options: DenseLayerOptions): Layer {
+  const who = 'nn.dense';
+  checkLayerName(who, name);
+  const units = positiveInt(who, 'units', options?.units);
+  const useBias = options.bias ?? true;
+  const init = options.init ?? heNormal;
+  const biasInit = options.biasInit ?? zerosInit;
+  const owner = {};
+  return (x, ctx) => {
+    const full = ctx.qualify(name);
+    if (x.rank !== 2) {
+      throw new Error(`${who} "${full}": expects an input [N, features], got shape ${shapeToString(x.shape)}; put flatten() before it`);
+    }
+    const fanIn = x.shape[1];
+    const w = ctx.param(`${full}.w`, [fanIn, units], init, { fanIn, fanOut: units }, owner);
+    const b = useBias ? ctx.param(`${full}.b`, [units], biasInit, { fanIn, fanOut: units }, owner) : undefined;
+    const y = b ? add(matmul(x, w), b) : matmul(x, w);
+    ctx.record(full, 'dense', y, b ? [w, b] : [w]);
+    return y;
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Layers without parameters
+
+export interface NamedOptions {
+  /** Name in the summary (default: kind and a counter, e.g. `relu2`). */
+  readonly name?: string;
+}
+
+function simple(kind: string, autoKind: string, options: NamedOptions | undefined, f: (x: Tensor, name: string) => Tensor): Layer {
+  if (options?.name !== undefined) checkLayerName(`nn.${kind}`, options.name);
+  return (x, ctx) => {
+    const name = options?.name !== undefined ? ctx.qualify(options.name) : ctx.autoName(autoKind);
+    const y = f(x, name);
+    ctx.record(name, kind, y);
+    return y;
+  };
+}
+
+export const relu = (options?: NamedOptions): Layer => simple('relu', 'relu', options, (x) => reluOp(x));
+export const tanh = (options?: NamedOptions): Layer => simple('tanh', 'tanh', options, (x) => tanhOp(x));
+export const sigmoid = (options?: NamedOptions): Layer => simple('sigmoid', 'sigmoid', options, (x) => sigmoidOp(x));
+
+/** `[N, C, H, W]` (or any rank) to `[N, C·H·W]`. */
+export const flatten = (options?: NamedOptions): Layer => simple('flatten', 'flatten', options, (x) => flattenOp(x));
+
+/** Max pooling (`size`, `stride` defaults to `size`, `padding`), as the maxPool2d op. */
+export function maxPool2d(options: Pool2dOptions & NamedOptions): Layer {
+  const { name: _name, ...pool } = options;
+  return simple('maxPool2d', 'pool', options, (x, name) => {
+    needRank('nn.maxPool2d', name, x, 4, '[N, C, H, W]');
+    return maxPool2dOp(x, pool);
+  });
+}
+
+/** Mean pooling, as the avgPool2d op. */
+export function avgPool2d(options: AvgPool2dOptions & NamedOptions): Layer {
+  const { name: _name, ...pool } = options;
+  return simple('avgPool2d', 'pool', options, (x, name) => {
+    needRank('nn.avgPool2d', name, x, 4, '[N, C, H, W]');
+    return avgPool2dOp(x, pool);
+  });
+}
+
+/**
+ * Inverted dropout (Srivastava et al. 2014; AlexNet's FC layers). In the
+ * training graph the output is `x · mask`, where the mask, a graph input
+ * named `name.mask` with x's shape, is made on the host for every step by
+ * `dropoutMask`: each unit is 0 with probability `rate` and 1/(1 − rate)
+ * otherwise, so E[x · mask] = x and the evaluation graph is the identity.
+ */
+export function dropout(name: string, rate: number): Layer {
+  const who = 'nn.dropout';
+  checkLayerName(who, name);
+  if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {
+    throw new Error(`${who}: rate must be a probability in [0, 1), got ${JSON.stringify(rate)}`);
+  }
+  return (x, ctx) => {
+    const full = ctx.qualify(name);
+    const y = ctx.training && rate > 0 ? mul(x, ctx.mask(`${full}.mask`, x.shape, rate)) : x;
+    ctx.record(full, 'dropout', y);
+    return y;
+  };
+}
+
+/** A dropout mask of `shape`: 0 with probability `rate`, else 1/(1 − rate). */
+export function dropoutMask(shape: Shape, rate: number, rng: Rng): Float32Array {
+  const keep = 1 - rate;
+  const scale = 1 / keep;
+  const out = new Float32Array(sizeOf(shape));
+  for (let i = 0; i < out.length; i++) out[i] = rng.next() < keep ? scale : 0;
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Composition
+
+/** Apply layers one after another. */
+export function sequential(...layers: readonly (Layer | readonly Layer[])[]): Layer {
+  const list = layers.flat() as Layer[];
+  list.forEach((l, i) => {
+    if (typeof l !== 'function') throw new Error(`nn.sequential: item ${i} is ${typeof l}, expected a layer (a function)`);
+  });
+  return (x, ctx) => list.reduce((h, layer) => layer(h, ctx), x);
+}
+
+/** Build `layer` with every name inside prefixed by `name.`: `scope('block1', conv2d('conv1', ...))` reads `block1.conv1.w`. */
+export function scope(name: string, layer: Layer): Layer {
+  checkLayerName('nn.scope', name);
+  return (x, ctx) => ctx.within(name, () => layer(x, ctx));
+}
+
+/**
+ * A skip connection (ResNet): `body(x) + shortcut(x)`, the shortcut being the
+ * identity unless given (e.g. a strided 1×1 convolution when shapes change).
+ */
+export function residual(body: Layer, shortcut?: Layer, options?: NamedOptions): Layer {
+  if (options?.name !== undefined) checkLayerName('nn.residual', options.name);
+  return (x, ctx) => {
+    const y = body(x, ctx);
+    const s = shortcut ? shortcut(x, ctx) : x;
+    if (y.shape.length !== s.shape.length || y.shape.some((d, i) => d !== s.shape[i])) {
+      throw new Error(
+        `nn.residual: the body gives ${shapeToString(y.shape)} but the shortcut gives ${shapeToString(s.shape)}; ` +
+          `give a shortcut layer (e.g. a 1x1 conv2d with the body's stride) that matches`,
+      );
+    }
+    const out = add(y, s);
+    ctx.record(options?.name !== undefined ? ctx.qualify(options.name) : ctx.autoName('add'), 'add', out);
+    return out;
+  };
+}
+
+/** Default initialiser for a final (logit) layer. */
+export const logitInit: Initializer = glorotUniform;

@@ -1,0 +1,145 @@
+/**
+ * A model is a value: a name, the shape of one example, and a `Layer` that
+ * maps a batch `[N, ...inputShape]` to logits `[N, classes]`. Building it
+ * makes a graph whose parameters are named inputs; `initParams` makes their
+ * first values; `summary` lists its layers.
+ */
+import { type Shape, type Tensor, sizeOf } from '../graph/tensor.js';
+import { createRng, mixSeed } from '../data/random.js';
+import { input } from '../ops/input.js';
+import { type Layer, type LayerInfo, LayerContext, type MaskSpec, type ParamSpec } from './context.js';
+import { hashName } from './init.js';
+import { type Params, tensorValue } from './params.js';
+import { sequential } from './layers.js';
+
+export interface Model {
+  readonly name: string;
+  /** Shape of one example, without the batch dimension, e.g. [1, 28, 28]. */
+  readonly inputShape: Shape;
+  /** Maps `[N, ...inputShape]` to the output (logits `[N, classes]` for a classifier). */
+  readonly forward: Layer;
+}
+
+/** A model from its layers (applied in order) or a single layer function. */
+export function defineModel(name: string, inputShape: Shape, layers: Layer | readonly Layer[]): Model {
+  if (typeof name !== 'string' || name === '') throw new Error('defineModel: give the model a name');
+  if (!Array.isArray(inputShape) || inputShape.length === 0 || inputShape.some((d) => !Number.isInteger(d) || d < 1)) {
+    throw new Error(`defineModel: inputShape must be the shape of one example (no batch dimension), e.g. [1, 28, 28], got ${JSON.stringify(inputShape)}`);
+  }
+  const forward = typeof layers === 'function' ? layers : sequential(...(layers as readonly Layer[]));
+  return Object.freeze({ name, inputShape: Object.freeze([...inputShape]), forward });
+}
+
+export interface BuildOptions {
+  /** Batch dimension of the graph (default 1). */
+  batchSize?: number;
+  /** Build the training graph: dropout reads masks (default false). */
+  training?: boolean;
+  /** Name of the image input (default 'x'). */
+  inputName?: string;
+}
+
+/** A model built into a graph. */
+export interface BuiltModel {
+  readonly input: Tensor<'input'>;
+  readonly output: Tensor;
+  /** Parameters in build order; `paramTensors[i]` is the graph input of `params[i]`. */
+  readonly params: readonly ParamSpec[];
+  readonly paramTensors: readonly Tensor<'input'>[];
+  /** Dropout masks to feed (training graphs only). */
+  readonly masks: readonly MaskSpec[];
+  readonly layers: readonly LayerInfo[];
+}
+
+export function buildModel(model: Model, options: BuildOptions = {}): BuiltModel {
+  const batchSize = options.batchSize ?? 1;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new Error(`buildModel: batchSize must be a positive integer, got ${String(batchSize)}`);
+  }
+  const inputName = options.inputName ?? 'x';
+  const x = input(inputName, [batchSize, ...model.inputShape]);
+  const ctx = new LayerContext(options.training ?? false);
+  const output = model.forward(x, ctx);
+  for (const name of [...ctx.params.map((p) => p.name), ...ctx.masks.map((m) => m.name)]) {
+    if (name === inputName) throw new Error(`buildModel: model "${model.name}" has a parameter named "${name}", the name of its input`);
+  }
+  const tensors = new Map<string, Tensor<'input'>>();
+  // Parameters are the model's graph inputs other than x and the masks.
+  const stack: Tensor[] = [output];
+  const seen = new Set<number>();
+  while (stack.length) {
+    const t = stack.pop()!;
+    if (seen.has(t.id)) continue;
+    seen.add(t.id);
+    if (t.op === 'input') tensors.set((t as Tensor<'input'>).attrs.name, t as Tensor<'input'>);
+    stack.push(...t.inputs);
+  }
+  const params = ctx.params.filter((p) => tensors.has(p.name));
+  return Object.freeze({
+    input: x,
+    output,
+    params: Object.freeze(params),
+    paramTensors: Object.freeze(params.map((p) => tensors.get(p.name)!)),
+    masks: Object.freeze([...ctx.masks]),
+    layers: Object.freeze([...ctx.layers]),
+  });
+}
+
+/** Parameter shapes by name: the `expect` of `loadCheckpoint`. */
+export function paramShapes(model: Model): Record<string, number[]> {
+  return Object.fromEntries(buildModel(model).params.map((p) => [p.name, [...p.shape]]));
+}
+
+/**
+ * Initial parameter values, reproducible from `seed`. Each parameter draws
+ * from its own generator, seeded by (seed, hash of its name): the values of
+ * `conv1.w` do not change when a layer is added elsewhere.
+ */
+export function initParams(model: Model, seed: number): Params {
+  const out: Record<string, ReturnType<typeof tensorValue>> = {};
+  for (const p of buildModel(model).params) {
+    const data = p.init(p.shape, p.fans, createRng(mixSeed(seed, hashName(p.name))));
+    if (!(data instanceof Float32Array) || data.length !== sizeOf(p.shape)) {
+      throw new Error(`initParams: the initialiser of "${p.name}" must return a Float32Array of ${sizeOf(p.shape)} values`);
+    }
+    out[p.name] = tensorValue(p.shape, data);
+  }
+  return Object.freeze(out);
+}
+
+export interface ModelSummary {
+  readonly name: string;
+  readonly inputShape: Shape;
+  readonly layers: readonly LayerInfo[];
+  readonly totalParams: number;
+}
+
+/** Each layer's output shape and parameter count, and the total. */
+export function summary(model: Model): ModelSummary {
+  const built = buildModel(model);
+  return Object.freeze({
+    name: model.name,
+    inputShape: model.inputShape,
+    layers: built.layers,
+    totalParams: built.params.reduce((n, p) => n + sizeOf(p.shape), 0),
+  });
+}
+
+/** The summary as a text table. */
+export function formatSummary(s: ModelSummary): string {
+  const batched = (shape: Shape): string => `[N,${shape.join(',')}]`;
+  const rows = s.layers.map((l) => [l.name, l.kind, batched(l.outputShape), l.paramCount.toLocaleString('en-US')]);
+  const head = ['layer', 'kind', 'output shape', 'params'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const rule = '-'.repeat(widths.reduce((a, b) => a + b + 2, -2));
+  return [
+    `${s.name} (input ${batched(s.inputShape)})`,
+    rule,
+    line(head),
+    rule,
+    ...rows.map(line),
+    rule,
+    `total parameters: ${s.totalParams.toLocaleString('en-US')}`,
+  ].join('\n');
+}

@@ -1,0 +1,66 @@
+/**
+ * Parameter values: the numbers that live outside the graph. A model's graph
+ * reads each parameter through a named `input` node (`conv1.w`, `fc1.b`, ...);
+ * a `Params` record maps those names to their current values.
+ *
+ * A `Params` record is immutable: the record and each entry are frozen, and a
+ * training step makes a new record with new arrays rather than writing into
+ * the old ones. (A `Float32Array` with elements cannot be frozen in
+ * JavaScript, so "never written after it is made" is a promise this library
+ * keeps, not one the runtime enforces; treat `data` as read-only.)
+ */
+import { type Shape, shapeToString, sizeOf } from '../graph/tensor.js';
+
+/** One parameter's value: its shape and its float32 data, row-major. */
+export interface TensorValue {
+  readonly shape: Shape;
+  readonly data: Float32Array;
+}
+
+/** Parameter values by graph input name, e.g. `{ 'conv1.w': {shape: [6,1,5,5], data}, ... }`. */
+export type Params = Readonly<Record<string, TensorValue>>;
+
+/** Gradients by parameter name, as a backend returns them (float32 or float64). */
+export type Gradients = Readonly<Record<string, ArrayLike<number>>>;
+
+/** A frozen `TensorValue`. The data array is taken as is, not copied. */
+export function tensorValue(shape: Shape, data: Float32Array): TensorValue {
+  if (!(data instanceof Float32Array)) {
+    throw new Error(`tensorValue: data must be a Float32Array, got ${Object.prototype.toString.call(data)}`);
+  }
+  if (data.length !== sizeOf(shape)) {
+    throw new Error(`tensorValue: shape ${shapeToString(shape)} needs ${sizeOf(shape)} values but data holds ${data.length}`);
+  }
+  return Object.freeze({ shape: Object.freeze([...shape]), data });
+}
+
+/** Freeze a record of tensor values (the entries are frozen too). */
+export function freezeParams(entries: Iterable<readonly [string, TensorValue]>): Params {
+  const out: Record<string, TensorValue> = {};
+  for (const [name, v] of entries) out[name] = Object.isFrozen(v) ? v : tensorValue(v.shape, v.data);
+  return Object.freeze(out);
+}
+
+/** Total number of scalar parameters. */
+export function countParams(params: Params): number {
+  let n = 0;
+  for (const v of Object.values(params)) n += v.data.length;
+  return n;
+}
+
+/** Plain `{ shape: number[], data }` entries, as `saveCheckpoint` takes them. */
+export function toTensorGroup(params: Params): Record<string, { shape: number[]; data: Float32Array }> {
+  const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [name, v] of Object.entries(params)) out[name] = { shape: [...v.shape], data: v.data };
+  return out;
+}
+
+/** The first parameter (in record order) that holds a NaN or an infinity, or null. */
+export function findNonFinite(params: Params): { name: string; index: number; value: number } | null {
+  for (const [name, { data }] of Object.entries(params)) {
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) return { name, index: i, value: data[i] };
+    }
+  }
+  return null;
+}

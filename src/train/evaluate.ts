@@ -1,0 +1,159 @@
+/**
+ * Evaluation: mean cross-entropy and accuracy of a classifier over a data set,
+ * in batches through one compiled graph. The graph has a fixed batch size, so
+ * the last, smaller batch is padded with zeros and its padded rows ignored.
+ */
+import type { Tensor } from '../graph/tensor.js';
+import { shapeToString, sizeOf } from '../graph/tensor.js';
+import type { Dataset } from '../data/batches.js';
+import { compile, type BackendName } from '../backend/compile.js';
+import { input } from '../ops/input.js';
+import { softmaxCrossEntropy } from '../ops/softmaxCrossEntropy.js';
+import { buildModel, type Model } from '../nn/model.js';
+import { DEFAULT_BACKEND } from './defaults.js';
+import type { Params } from '../nn/params.js';
+
+/** Name of the labels input of the training and evaluation graphs. */
+export const LABELS_INPUT = 'labels';
+
+export interface EvaluateResult {
+  /** Mean softmax cross-entropy. */
+  readonly loss: number;
+  /** Fraction of examples whose largest logit is the label. */
+  readonly accuracy: number;
+  readonly count: number;
+}
+
+/** Number of rows of `logits [rows, classes]` whose first largest entry is the label. */
+export function countCorrect(logits: ArrayLike<number>, labels: ArrayLike<number>, rows: number, classes: number): number {
+  let correct = 0;
+  for (let i = 0; i < rows; i++) {
+    let best = 0;
+    let bestValue = logits[i * classes];
+    for (let c = 1; c < classes; c++) {
+      const v = logits[i * classes + c];
+      if (v > bestValue) {
+        bestValue = v;
+        best = c;
+      }
+    }
+    if (best === labels[i]) correct++;
+  }
+  return correct;
+}
+
+/** The classifier output `[batch, classes]` of a model, or a clear error. */
+export function classesOf(who: string, model: Model, output: Tensor, batchSize: number): number {
+  if (output.rank !== 2 || output.shape[0] !== batchSize) {
+    throw new Error(`${who}: model "${model.name}" must map a batch of ${batchSize} to logits [${batchSize}, classes], but gives ${shapeToString(output.shape)}`);
+  }
+  return output.shape[1];
+}
+
+/** Samples per example of a data set, checked against the model's input shape. */
+export function checkDataset(who: string, what: string, model: Model, data: Dataset): void {
+  if (!data || !(data.images instanceof Float32Array) || !ArrayBuffer.isView(data.labels) || !Number.isInteger(data.count)) {
+    throw new Error(`${who}: ${what} must be { images: Float32Array, labels: Uint8Array, count }`);
+  }
+  const per = sizeOf(model.inputShape);
+  if (data.images.length !== data.count * per || data.labels.length !== data.count) {
+    throw new Error(
+      `${who}: ${what} has ${data.count} examples, ${data.images.length} image values and ${data.labels.length} labels, ` +
+        `but model "${model.name}" reads ${shapeToString(model.inputShape)} (${per} values) per example`,
+    );
+  }
+}
+
+/**
+ * Dispose a compiled function if its backend holds resources (device memory);
+ * waits for backends whose `dispose()` returns a promise.
+ */
+export async function disposeCompiled(f: unknown): Promise<void> {
+  const dispose = (f as { dispose?: unknown } | null)?.dispose;
+  if (typeof dispose === 'function') await dispose.call(f);
+}
+
+/** Feeds for the parameter inputs: their data arrays, by name. */
+export function paramFeeds(params: Params, names: readonly string[]): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  for (const name of names) {
+    const v = params[name];
+    if (v === undefined) throw new Error(`train: no value for parameter "${name}"; the parameters do not belong to this model`);
+    out[name] = v.data;
+  }
+  return out;
+}
+
+/** One compiled evaluation graph, reused for every evaluation of a training run. */
+export class Evaluator {
+  readonly batchSize: number;
+  readonly classes: number;
+  private readonly fn: ReturnType<typeof compile>;
+  private readonly paramNames: readonly string[];
+  private readonly perExample: number;
+
+  constructor(readonly model: Model, batchSize: number, backend: BackendName) {
+    const built = buildModel(model, { batchSize, training: false });
+    this.classes = classesOf('evaluate', model, built.output, batchSize);
+    const labels = input(LABELS_INPUT, [batchSize]);
+    const losses = softmaxCrossEntropy(built.output, labels, { reduction: 'none' });
+    this.fn = compile([losses, built.output], { backend });
+    this.batchSize = batchSize;
+    this.paramNames = built.params.map((p) => p.name);
+    this.perExample = sizeOf(model.inputShape);
+  }
+
+  /** Evaluate `params` on `data`; resolves to null if `stopped()` turns true between batches. */
+  async run(params: Params, data: Dataset, stopped: () => boolean = () => false, between?: () => Promise<void>): Promise<EvaluateResult | null> {
+    const B = this.batchSize;
+    const per = this.perExample;
+    const feedsBase = paramFeeds(params, this.paramNames);
+    let lossSum = 0;
+    let correct = 0;
+    for (let start = 0; start < data.count; start += B) {
+      if (stopped()) return null;
+      const rows = Math.min(B, data.count - start);
+      let x = data.images.subarray(start * per, (start + rows) * per);
+      const labels = new Float32Array(B);
+      for (let i = 0; i < rows; i++) labels[i] = data.labels[start + i];
+      if (rows < B) {
+        const padded = new Float32Array(B * per);
+        padded.set(x);
+        x = padded;
+      }
+      const [losses, logits] = await this.fn.run({ ...feedsBase, x, [LABELS_INPUT]: labels });
+      for (let i = 0; i < rows; i++) lossSum += losses.data[i];
+      correct += countCorrect(logits.data, labels, rows, this.classes);
+      if (between) await between();
+    }
+    const n = data.count;
+    return Object.freeze({ loss: n > 0 ? lossSum / n : NaN, accuracy: n > 0 ? correct / n : NaN, count: n });
+  }
+
+  dispose(): Promise<void> {
+    return disposeCompiled(this.fn);
+  }
+}
+
+export interface EvaluateOptions {
+  model: Model;
+  params: Params;
+  data: Dataset;
+  backend?: BackendName;
+  /** Examples per run of the graph (default 500, at most the data set's size). */
+  batchSize?: number;
+}
+
+/** Mean loss and accuracy of `params` on `data`. */
+export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult> {
+  const { model, params, data } = options;
+  checkDataset('evaluate', 'data', model, data);
+  if (data.count === 0) throw new Error('evaluate: the data set is empty');
+  const batchSize = Math.min(options.batchSize ?? 500, data.count);
+  const evaluator = new Evaluator(model, batchSize, options.backend ?? DEFAULT_BACKEND);
+  try {
+    return (await evaluator.run(params, data))!;
+  } finally {
+    await evaluator.dispose();
+  }
+}

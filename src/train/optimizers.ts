@@ -1,0 +1,249 @@
+/**
+ * Optimizers: pure functions from (parameters, gradients, state) to new
+ * parameters and state. Nothing is updated in place; each step allocates new
+ * arrays, and the records it returns are frozen. The arithmetic runs on the
+ * host in float64 and is stored as float32.
+ *
+ * Update rules (PyTorch's conventions, so results can be compared with it):
+ *
+ *   SGD, momentum μ, weight decay λ, learning rate η, gradient g:
+ *     g ← g + λ·p                      (L2 weight decay)
+ *     v ← μ·v + g                      (v starts at 0, so the first v is g)
+ *     d ← g + μ·v  (Nesterov)   or   d ← v
+ *     p ← p − η·d
+ *
+ *   Adam (Kingma & Ba 2015), step t = 1, 2, ...:
+ *     g ← g + λ·p                      (L2; or, decoupled (AdamW), p ← p − η·λ·p first)
+ *     m ← β1·m + (1 − β1)·g
+ *     v ← β2·v + (1 − β2)·g²
+ *     p ← p − η · (m / (1 − β1^t)) / (sqrt(v / (1 − β2^t)) + ε)
+ */
+import type { Gradients, Params, TensorValue } from '../nn/params.js';
+import { tensorValue } from '../nn/params.js';
+import { type LearningRate, resolveLearningRate, type ScheduleContext } from './schedules.js';
+
+/** Optimizer state: the number of steps taken and per-parameter slots (e.g. `velocity`, or `m` and `v`). */
+export interface OptimizerState {
+  readonly step: number;
+  readonly slots: Readonly<Record<string, Params>>;
+}
+
+export interface StepResult {
+  readonly params: Params;
+  readonly state: OptimizerState;
+  /** The learning rate used for this step. */
+  readonly lr: number;
+}
+
+export interface Optimizer {
+  /** 'sgd' or 'adam'. */
+  readonly name: string;
+  readonly config: Readonly<Record<string, unknown>>;
+  /** Zeroed state for `params`. */
+  init(params: Params): OptimizerState;
+  /**
+   * One update. `at` tells a learning-rate schedule where training is; its
+   * `step` is always `state.step`.
+   */
+  step(params: Params, grads: Gradients, state: OptimizerState, at?: Partial<Omit<ScheduleContext, 'step'>>): StepResult;
+}
+
+export interface SgdOptions {
+  /** Learning rate or schedule. */
+  lr: LearningRate;
+  /** Momentum μ in [0, 1) (default 0). */
+  momentum?: number;
+  /** Nesterov momentum (default false); needs momentum > 0. */
+  nesterov?: boolean;
+  /** L2 weight decay λ >= 0 (default 0). */
+  weightDecay?: number;
+}
+
+export interface AdamOptions {
+  /** Learning rate or schedule (default 1e-3). */
+  lr?: LearningRate;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  /** Weight decay λ >= 0 (default 0): L2 on the gradient, or decoupled (AdamW) when `decoupled`. */
+  weightDecay?: number;
+  decoupled?: boolean;
+}
+
+function checkLr(who: string, lr: LearningRate): void {
+  if (typeof lr === 'function') return;
+  if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
+    throw new Error(`${who}: lr must be a finite number >= 0 or a schedule, got ${JSON.stringify(lr)}`);
+  }
+}
+
+function checkIn(who: string, what: string, v: number, lo: number, hi: number, hiOpen = true): number {
+  if (typeof v !== 'number' || !(v >= lo && (hiOpen ? v < hi : v <= hi))) {
+    throw new Error(`${who}: ${what} must be in [${lo}, ${hi}${hiOpen ? ')' : ']'}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function zerosLike(params: Params): Params {
+  const out: Record<string, TensorValue> = {};
+  for (const [name, v] of Object.entries(params)) out[name] = tensorValue(v.shape, new Float32Array(v.data.length));
+  return Object.freeze(out);
+}
+
+function freezeState(step: number, slots: Record<string, Params>): OptimizerState {
+  return Object.freeze({ step, slots: Object.freeze(slots) });
+}
+
+/** Check that every parameter has a gradient of its size and the state has every slot entry. */
+function checkStep(who: string, params: Params, grads: Gradients, state: OptimizerState, slotNames: readonly string[]): void {
+  if (!state || typeof state.step !== 'number' || !state.slots) {
+    throw new Error(`${who}: state must come from this optimizer's init() or a previous step()`);
+  }
+  for (const [name, p] of Object.entries(params)) {
+    const g = grads[name];
+    if (g === undefined) throw new Error(`${who}: no gradient for parameter "${name}"`);
+    if (g.length !== p.data.length) {
+      throw new Error(`${who}: the gradient of "${name}" has ${g.length} values but the parameter has ${p.data.length}`);
+    }
+    for (const s of slotNames) {
+      const slot = state.slots[s]?.[name];
+      if (slot === undefined || slot.data.length !== p.data.length) {
+        throw new Error(`${who}: the optimizer state has no "${s}" of the size of "${name}"; was it made for other parameters?`);
+      }
+    }
+  }
+}
+
+function context(state: OptimizerState, at: Partial<Omit<ScheduleContext, 'step'>> | undefined): ScheduleContext {
+  return {
+    step: state.step,
+    epoch: at?.epoch ?? 0,
+    stepsPerEpoch: at?.stepsPerEpoch ?? Infinity,
+    totalSteps: at?.totalSteps ?? Infinity,
+  };
+}
+
+/** Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay. */
+export function sgd(options: SgdOptions): Optimizer {
+  const who = 'sgd';
+  if (!options || options.lr === undefined) throw new Error('sgd: give a learning rate, e.g. sgd({ lr: 0.01, momentum: 0.9 })');
+  checkLr(who, options.lr);
+  const momentum = checkIn(who, 'momentum', options.momentum ?? 0, 0, 1);
+  const nesterov = options.nesterov ?? false;
+  const weightDecay = checkIn(who, 'weightDecay', options.weightDecay ?? 0, 0, Infinity);
+  if (nesterov && momentum === 0) throw new Error('sgd: Nesterov momentum needs momentum > 0');
+  const slotNames = momentum > 0 ? ['velocity'] : [];
+  const lrOption = options.lr;
+  return Object.freeze({
+    name: 'sgd',
+    config: Object.freeze({ lr: options.lr, momentum, nesterov, weightDecay }),
+    init: (params: Params) => freezeState(0, momentum > 0 ? { velocity: zerosLike(params) } : {}),
+    step(params: Params, grads: Gradients, state: OptimizerState, at?: Partial<Omit<ScheduleContext, 'step'>>): StepResult {
+      checkStep(who, params, grads, state, slotNames);
+      const lr = resolveLearningRate(lrOption, context(state, at));
+      const newParams: Record<string, TensorValue> = {};
+      const newVelocity: Record<string, TensorValue> = {};
+      for (const [name, p] of Object.entries(params)) {
+        const g = grads[name];
+        const pd = p.data;
+        const np = new Float32Array(pd.length);
+        if (momentum > 0) {
+          const vOld = state.slots.velocity[name].data;
+          const nv = new Float32Array(pd.length);
+          for (let i = 0; i < pd.length; i++) {
+            const gi = g[i] + weightDecay * pd[i];
+            const vi = momentum * vOld[i] + gi;
+            nv[i] = vi;
+            np[i] = pd[i] - lr * (nesterov ? gi + momentum * vi : vi);
+          }
+          newVelocity[name] = tensorValue(p.shape, nv);
+        } else {
+          for (let i = 0; i < pd.length; i++) np[i] = pd[i] - lr * (g[i] + weightDecay * pd[i]);
+        }
+        newParams[name] = tensorValue(p.shape, np);
+      }
+      const slots: Record<string, Params> = momentum > 0 ? { velocity: Object.freeze(newVelocity) } : {};
+      return Object.freeze({ params: Object.freeze(newParams), state: freezeState(state.step + 1, slots), lr });
+    },
+  });
+}
+
+/** Adam, with optional L2 or decoupled (AdamW) weight decay. */
+export function adam(options: AdamOptions = {}): Optimizer {
+  const who = 'adam';
+  const lrOption = options.lr ?? 1e-3;
+  checkLr(who, lrOption);
+  const beta1 = checkIn(who, 'beta1', options.beta1 ?? 0.9, 0, 1);
+  const beta2 = checkIn(who, 'beta2', options.beta2 ?? 0.999, 0, 1);
+  const epsilon = options.epsilon ?? 1e-8;
+  if (!(epsilon > 0) || !Number.isFinite(epsilon)) throw new Error(`adam: epsilon must be a finite number > 0, got ${JSON.stringify(epsilon)}`);
+  const weightDecay = checkIn(who, 'weightDecay', options.weightDecay ?? 0, 0, Infinity);
+  const decoupled = options.decoupled ?? false;
+  return Object.freeze({
+    name: 'adam',
+    config: Object.freeze({ lr: lrOption, beta1, beta2, epsilon, weightDecay, decoupled }),
+    init: (params: Params) => freezeState(0, { m: zerosLike(params), v: zerosLike(params) }),
+    step(params: Params, grads: Gradients, state: OptimizerState, at?: Partial<Omit<ScheduleContext, 'step'>>): StepResult {
+      checkStep(who, params, grads, state, ['m', 'v']);
+      const lr = resolveLearningRate(lrOption, context(state, at));
+      const t = state.step + 1;
+      const c1 = 1 - beta1 ** t;
+      const c2 = 1 - beta2 ** t;
+      const l2 = decoupled ? 0 : weightDecay;
+      const shrink = decoupled ? 1 - lr * weightDecay : 1;
+      const newParams: Record<string, TensorValue> = {};
+      const newM: Record<string, TensorValue> = {};
+      const newV: Record<string, TensorValue> = {};
+      for (const [name, p] of Object.entries(params)) {
+        const g = grads[name];
+        const pd = p.data;
+        const mOld = state.slots.m[name].data;
+        const vOld = state.slots.v[name].data;
+        const np = new Float32Array(pd.length);
+        const nm = new Float32Array(pd.length);
+        const nv = new Float32Array(pd.length);
+        for (let i = 0; i < pd.length; i++) {
+          const gi = g[i] + l2 * pd[i];
+          const mi = beta1 * mOld[i] + (1 - beta1) * gi;
+          const vi = beta2 * vOld[i] + (1 - beta2) * gi * gi;
+          nm[i] = mi;
+          nv[i] = vi;
+          np[i] = shrink * pd[i] - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + epsilon);
+        }
+        newParams[name] = tensorValue(p.shape, np);
+        newM[name] = tensorValue(p.shape, nm);
+        newV[name] = tensorValue(p.shape, nv);
+      }
+      return Object.freeze({
+        params: Object.freeze(newParams),
+        state: freezeState(t, { m: Object.freeze(newM), v: Object.freeze(newV) }),
+        lr,
+      });
+    },
+  });
+}
+
+/**
+ * Optimizer state as named tensors for a checkpoint: `velocity/conv1.w`,
+ * `m/fc1.b`, ...; the step count goes in the checkpoint's metadata.
+ */
+export function optimizerTensors(state: OptimizerState): Record<string, { shape: number[]; data: Float32Array }> {
+  const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [slot, values] of Object.entries(state.slots)) {
+    for (const [name, v] of Object.entries(values)) out[`${slot}/${name}`] = { shape: [...v.shape], data: v.data };
+  }
+  return out;
+}
+
+/** The inverse of `optimizerTensors`. */
+export function optimizerStateFromTensors(step: number, tensors: Readonly<Record<string, { shape: readonly number[]; data: Float32Array }>>): OptimizerState {
+  if (!Number.isInteger(step) || step < 0) throw new Error(`optimizerStateFromTensors: step must be a whole number, got ${JSON.stringify(step)}`);
+  const slots: Record<string, Record<string, TensorValue>> = {};
+  for (const [key, v] of Object.entries(tensors)) {
+    const cut = key.indexOf('/');
+    if (cut <= 0) throw new Error(`optimizerStateFromTensors: "${key}" is not of the form slot/parameter`);
+    const slot = key.slice(0, cut);
+    (slots[slot] ??= {})[key.slice(cut + 1)] = tensorValue(v.shape, v.data);
+  }
+  return freezeState(step, Object.fromEntries(Object.entries(slots).map(([k, v]) => [k, Object.freeze(v)])));
+}

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { compile } from '../../src/backend/compile.js';
+import { createRng } from '../../src/data/random.js';
+import { add } from '../../src/ops/add.js';
+import { relu as reluOp } from '../../src/ops/relu.js';
+import {
+  avgPool2d,
+  buildModel,
+  conv2d,
+  defineModel,
+  dense,
+  dropout,
+  dropoutMask,
+  flatten,
+  initParams,
+  maxPool2d,
+  relu,
+  residual,
+  scope,
+  sequential,
+  summary,
+  tanh,
+  type Layer,
+} from '../../src/nn/index.js';
+
+describe('layers', () => {
+  it('conv2d reads its input channels and honours stride and padding', () => {
+    const m = defineModel('m', [3, 9, 9], [conv2d('c', { filters: 4, size: 3, stride: 2, padding: 'same' })]);
+    const b = buildModel(m, { batchSize: 2 });
+    expect(b.output.shape).toEqual([2, 4, 5, 5]);
+    expect(b.params.map((p) => [p.name, [...p.shape], p.fans])).toEqual([
+      ['c.w', [4, 3, 3, 3], { fanIn: 27, fanOut: 36 }],
+      ['c.b', [4], { fanIn: 27, fanOut: 36 }],
+    ]);
+  });
+
+  it('bias: false leaves the bias out', () => {
+    const m = defineModel('m', [5], [dense('d', { units: 2, bias: false })]);
+    expect(buildModel(m).params.map((p) => p.name)).toEqual(['d.w']);
+    expect(summary(m).totalParams).toBe(10);
+  });
+
+  it('dense computes x·w + b', async () => {
+    const m = defineModel('m', [2], [dense('d', { units: 3 })]);
+    const b = buildModel(m, { batchSize: 1 });
+    const f = compile(b.output);
+    const [y] = await f.run({ x: [1, 2], 'd.w': [1, 2, 3, 4, 5, 6], 'd.b': [0.5, 0, -1] });
+    // [1,2]·[[1,2,3],[4,5,6]] = [9, 12, 15]
+    expect([...y.data]).toEqual([9.5, 12, 14]);
+  });
+
+  it('dense on an image asks for flatten()', () => {
+    const m = defineModel('m', [1, 4, 4], [dense('d', { units: 3 })]);
+    expect(() => buildModel(m)).toThrow(/nn.dense "d": expects an input \[N, features\], got shape \[1,1,4,4\]; put flatten\(\) before it/);
+  });
+
+  it('refuses bad names and options with messages', () => {
+    expect(() => conv2d('conv.1', { filters: 1, size: 3 })).toThrow(/layer name/);
+    expect(() => conv2d('c', { filters: 0, size: 3 })).toThrow(/filters must be a positive integer/);
+    expect(() => dense('d', { units: 2.5 })).toThrow(/units must be a positive integer/);
+    expect(() => dropout('d', 1)).toThrow(/rate must be a probability in \[0, 1\)/);
+    expect(() => defineModel('m', [], [])).toThrow(/inputShape/);
+  });
+
+  it('two different layers with one name are an error; one layer applied twice shares its weights', () => {
+    const twins = defineModel('m', [4], [dense('d', { units: 4 }), dense('d', { units: 4 })]);
+    expect(() => buildModel(twins)).toThrow(/two layers both have a parameter named "d.w"/);
+    const shared = dense('d', { units: 4 });
+    const siamese = defineModel('m', [4], [shared, relu(), shared]);
+    const b = buildModel(siamese);
+    expect(b.params.map((p) => p.name)).toEqual(['d.w', 'd.b']);
+    expect(summary(siamese).totalParams).toBe(20);
+    expect(summary(siamese).layers.map((l) => l.paramCount)).toEqual([20, 0, 0]);
+  });
+
+  it('scope prefixes names; sequential nests; unnamed layers are numbered per scope', () => {
+    const block = (name: string): Layer => scope(name, sequential(conv2d('conv', { filters: 2, size: 3, padding: 1 }), relu()));
+    const m = defineModel('m', [2, 6, 6], [block('b1'), block('b2'), maxPool2d({ size: 2 }), avgPool2d({ size: 3 }), flatten(), tanh({ name: 'squash' })]);
+    const s = summary(m);
+    expect(s.layers.map((l) => l.name)).toEqual(['b1.conv', 'b1.relu1', 'b2.conv', 'b2.relu1', 'pool1', 'pool2', 'flatten1', 'squash']);
+    expect(buildModel(m).params.map((p) => p.name)).toEqual(['b1.conv.w', 'b1.conv.b', 'b2.conv.w', 'b2.conv.b']);
+    expect(s.layers.at(-1)!.outputShape).toEqual([2]);
+  });
+
+  it('residual adds a skip connection (identity or a projection) and checks shapes', () => {
+    const body = sequential(conv2d('a', { filters: 3, size: 3, padding: 'same' }), relu(), conv2d('b', { filters: 3, size: 3, padding: 'same' }));
+    const m = defineModel('res', [3, 5, 5], [residual(body), relu()]);
+    expect(buildModel(m).output.shape).toEqual([1, 3, 5, 5]);
+    expect(summary(m).layers.map((l) => l.kind)).toEqual(['conv2d', 'relu', 'conv2d', 'add', 'relu']);
+
+    const down = residual(conv2d('a2', { filters: 8, size: 3, stride: 2, padding: 'same' }), conv2d('proj', { filters: 8, size: 1, stride: 2 }));
+    expect(buildModel(defineModel('down', [3, 6, 6], [down])).output.shape).toEqual([1, 8, 3, 3]);
+
+    const bad = residual(conv2d('a3', { filters: 8, size: 3, padding: 'same' }));
+    expect(() => buildModel(defineModel('bad', [3, 6, 6], [bad]))).toThrow(/residual: the body gives \[1,8,6,6\] but the shortcut gives \[1,3,6,6\]/);
+  });
+
+  it('plain functions compose with layers (functional style)', async () => {
+    const c = conv2d('c', { filters: 1, size: 1, bias: false });
+    const m = defineModel('fn', [1, 2, 2], (x, ctx) => flatten()(reluOp(add(c(x, ctx), x)), ctx));
+    const b = buildModel(m);
+    const [y] = await compile(b.output).run({ x: [1, -2, 3, -4], 'c.w': [2] });
+    // relu(2x + x) = relu(3x)
+    expect([...y.data]).toEqual([3, 0, 9, 0]);
+    expect(Object.keys(initParams(m, 0))).toEqual(['c.w']);
+  });
+});
+
+describe('dropout', () => {
+  it('is the identity when not training', () => {
+    const m = defineModel('m', [4], [dropout('drop', 0.5)]);
+    const b = buildModel(m);
+    expect(b.output).toBe(b.input);
+  });
+
+  it('multiplies by a fed mask when training', async () => {
+    const m = defineModel('m', [4], [dropout('drop', 0.5)]);
+    const b = buildModel(m, { batchSize: 1, training: true });
+    expect(b.masks).toEqual([{ name: 'drop.mask', shape: [1, 4], rate: 0.5 }]);
+    const [y] = await compile(b.output).run({ x: [1, 2, 3, 4], 'drop.mask': [2, 0, 2, 0] });
+    expect([...y.data]).toEqual([2, 0, 6, 0]);
+  });
+
+  it('masks are seeded, hold 0 or 1/(1 − rate), and keep the expectation (inverted dropout)', () => {
+    const a = dropoutMask([100, 100], 0.25, createRng(7));
+    expect(dropoutMask([100, 100], 0.25, createRng(7))).toEqual(a);
+    const values = new Set(a);
+    expect([...values].sort()).toEqual([0, Math.fround(4 / 3)]);
+    const kept = a.filter((v) => v !== 0).length / a.length;
+    expect(kept).toBeGreaterThan(0.73);
+    expect(kept).toBeLessThan(0.77);
+    const mean = a.reduce((s, v) => s + v, 0) / a.length;
+    expect(mean).toBeGreaterThan(0.97);
+    expect(mean).toBeLessThan(1.03);
+  });
+});
