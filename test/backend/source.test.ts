@@ -1,0 +1,47 @@
+/** Kernel source is built only from templates, validated integers, float literals and checked identifiers. */
+import { describe, expect, it } from 'vitest';
+import { decode, float, ident, isSrc, k, offset } from '../../src/backend/gpujs/source.js';
+import { opDef } from '../../src/ops/index.js';
+import { topologicalOrder } from '../../src/graph/tensor.js';
+import { input } from '../../src/ops/input.js';
+import { opCases } from './cases.js';
+
+describe('kernel source construction', () => {
+  it('splices integers, floats, identifiers and fragments', () => {
+    expect(k`a[${3}] + ${float(2)} * ${float(-0.5)} + ${ident('xRow')} + ${k`b`}`.text).toBe('a[3] + 2.0 * -0.5 + xRow + b');
+  });
+
+  it('refuses a string, a non-integer, a non-finite float and a bad identifier', () => {
+    expect(() => k`${'x0[0]; while(true){}' as unknown as number}`).toThrow(/only validated integers/);
+    expect(() => k`${1.5}`).toThrow(/only validated integers/);
+    expect(() => k`${2 ** 60}`).toThrow(/only validated integers/);
+    expect(() => float(NaN)).toThrow(/finite/);
+    expect(() => ident('x; evil()')).toThrow(/not a valid identifier/);
+    expect(() => ident('constructor.prototype')).toThrow(/not a valid identifier/);
+  });
+
+  it('decodes a flat index into coordinates and back', () => {
+    const names = [ident('c0'), ident('c1'), ident('c2')];
+    const body = k`${decode(k`i`, [2, 3, 4], names)}
+  return ${offset([2, 3, 4], names)};`;
+    const fn = new Function('i', body.text) as (i: number) => number;
+    for (let i = 0; i < 24; i++) expect(fn(i)).toBe(i);
+    // Broadcast axes (size 1) read nothing.
+    expect(offset([1, 3, 1], names).text).toBe('c1');
+  });
+
+  it('keeps a graph input name out of every generated kernel', () => {
+    // Names come from model files and user data; the kernels must not depend on them.
+    for (const c of opCases) {
+      const evil = c.inputs.map((spec, j) => input(`evil_${j}.constructor`, spec.shape));
+      const y = c.fn(...evil);
+      for (const node of topologicalOrder([y])) {
+        const rule = opDef(node.op).kernel;
+        if (typeof rule !== 'function') continue;
+        const src = rule({ inputs: node.inputs.map((t) => t.shape), attrs: node.attrs as never, out: node.shape });
+        expect(isSrc(src)).toBe(true);
+        expect(src.text).not.toContain('evil');
+      }
+    }
+  });
+});
