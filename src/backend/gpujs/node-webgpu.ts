@@ -4,9 +4,16 @@
  * `webgpu` package (Dawn) and checks that an adapter answers, so that
  * `compile(..., { backend: 'webgpu' })` can run; `disableNodeWebGPU()` removes
  * every reference again, without which Node would not exit.
+ *
+ * This file is reached from the browser bundle too (compile → auto), so it
+ * imports its Node-only modules lazily, and only in Node: their specifiers
+ * are kept out of the bundler's sight (a variable, `@vite-ignore`), so that
+ * neither `node:os` nor the native `webgpu` package is bundled for a browser.
  */
-import os from 'node:os';
 import gpujs from 'gpu.js';
+
+/** `import(specifier)` that bundlers leave alone: only ever called in Node. */
+const importInNode = <T>(specifier: string): Promise<T> => import(/* @vite-ignore */ specifier) as Promise<T>;
 
 let state: { created: boolean } | null = null;
 
@@ -16,7 +23,7 @@ export async function enableNodeWebGPU(): Promise<void> {
   if (state) return;
   let mod: { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
   try {
-    mod = (await import('webgpu')) as never;
+    mod = await importInNode('webgpu');
   } catch (e) {
     throw new Error(`webgpu: the optional "webgpu" package could not be loaded (${(e as Error).message.split('\n')[0]})`);
   }
@@ -31,6 +38,7 @@ export async function enableNodeWebGPU(): Promise<void> {
   const g = globalThis as unknown as { navigator?: Record<string, unknown> };
   let created = false;
   if (g.navigator === undefined) {
+    const os = await importInNode<typeof import('node:os')>('node:os');
     g.navigator = { gpu, hardwareConcurrency: os.availableParallelism() };
     created = true;
   } else {

@@ -1,0 +1,224 @@
+/**
+ * The demo page: LeNet-5 training on an MNIST subset in the browser, on the
+ * backend the visitor picks, with live charts, the first layer's filters, and
+ * a drawing pad classified as the network learns.
+ *
+ * `?backend=webgl2` (or webgpu, webasm, webasm-threads, cpu) picks the first
+ * backend; `?autostart` starts training when the page is ready.
+ */
+import { animationFrameScheduler, auditTime, combineLatest, filter, map, merge, type Observable, startWith, switchMap, zip } from 'rxjs';
+import { buildModel, compile, input, lenet5, type Params, relu, smoothSteps, type StepEvent, type TrainEvent } from '../../src/index.js';
+import { type BrowserBackend, browserUnavailableReason } from './backends.js';
+import { accuracyChart, lossChart } from './charts.js';
+import { DrawingPad, drawInput } from './digit.js';
+import { drawFilters } from './filters.js';
+import { fetchSubset } from './mnist-subset.js';
+import { classifier, type Prediction } from './predict.js';
+import { type SessionEvent, type SessionStatus, TrainingSession } from './session.js';
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
+
+/** The backends the picker offers, in order of preference. */
+const choices: { backend: BrowserBackend; label: string }[] = [
+  { backend: 'webgpu', label: 'WebGPU' },
+  { backend: 'webgl2', label: 'WebGL2' },
+  { backend: 'webasm-threads', label: `WASM ×${navigator.hardwareConcurrency || 1}` },
+  { backend: 'webasm', label: 'WASM' },
+  { backend: 'cpu', label: 'CPU' },
+];
+const labelOf = (b: string): string => choices.find((c) => c.backend === b)?.label ?? b;
+
+const EPOCHS = 10;
+const BATCH_SIZE = 32;
+const SMOOTHING = 0.9;
+
+/** Run a tiny graph on a backend: catches a backend that is announced but cannot compile or run. */
+async function smokeTest(backend: BrowserBackend): Promise<string | null> {
+  const reason = await browserUnavailableReason(backend);
+  if (reason) return reason;
+  try {
+    const f = compile([relu(input('x', [4]))], { backend });
+    const [y] = await f.run({ x: [-1, 2, -3, 4] });
+    await f.dispose();
+    return y.data.join() === '0,2,0,4' ? null : `a test kernel computed ${Array.from(y.data).join(', ')} instead of 0, 2, 0, 4`;
+  } catch (e) {
+    return `a test kernel failed: ${(e as Error).message}`;
+  }
+}
+
+function setStatus(phase: string, text: string): void {
+  $('status').dataset.phase = phase;
+  $('status-text').textContent = text;
+}
+
+function pct(v: number | null | undefined, digits = 1): string {
+  return v == null ? '–' : `${(v * 100).toFixed(digits)}%`;
+}
+
+async function main(): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  const model = lenet5();
+  const firstConv = buildModel(model).params.find((p) => p.shape.length === 4)!.name;
+
+  // Backends: probe each once, then build the picker.
+  setStatus('loading', 'Checking backends and loading MNIST…');
+  const [availability, data] = await Promise.all([
+    (async () => {
+      const out = new Map<BrowserBackend, string | null>();
+      for (const c of choices) out.set(c.backend, await smokeTest(c.backend));
+      return out;
+    })(),
+    fetchSubset(new URL('mnist-subset.bin', document.baseURI).href),
+  ]);
+  $('data-info').textContent =
+    `the first ${data.train.count.toLocaleString('en-US')} MNIST training images; ` +
+    `${data.test.count.toLocaleString('en-US')} test images for the test curve.`;
+  const asked = params.get('backend') as BrowserBackend | null;
+  const usable = choices.filter((c) => availability.get(c.backend) === null).map((c) => c.backend);
+  if (usable.length === 0) {
+    setStatus('error', 'No backend works in this browser (see the notes below).');
+  }
+  const initial = asked && usable.includes(asked) ? asked : (usable[0] ?? 'cpu');
+
+  const session = new TrainingSession({ model, data, epochs: EPOCHS, batchSize: BATCH_SIZE, seed: 1, lr: 1e-3 }, initial);
+
+  // Backend picker.
+  const picker = $('backends');
+  const notes: string[] = [];
+  for (const c of choices) {
+    const reason = availability.get(c.backend) ?? null;
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.setAttribute('role', 'radio');
+    b.dataset.backend = c.backend;
+    b.textContent = c.label;
+    b.disabled = reason !== null;
+    b.title = reason ? `${c.label} is not available: ${reason}` : `Train on ${c.backend}`;
+    if (reason) notes.push(`${c.label}: ${reason}.`);
+    b.addEventListener('click', () => session.setBackend(c.backend));
+    picker.append(b);
+  }
+  if (asked && !usable.includes(asked)) notes.unshift(`Asked for ${labelOf(asked)}, which is not available here; using ${labelOf(initial)}.`);
+  $('backend-notes').textContent = notes.length ? `Not available here — ${notes.join(' ')}` : '';
+
+  // Controls.
+  const trainButton = $<HTMLButtonElement>('train');
+  const resetButton = $<HTMLButtonElement>('reset');
+  trainButton.addEventListener('click', () => {
+    const phase = session.status.phase;
+    if (phase === 'running' || phase === 'starting') session.pause();
+    else session.start();
+  });
+  let seed = 1;
+  resetButton.addEventListener('click', () => session.reset(++seed));
+
+  // Status, buttons and the picker follow the session.
+  session.status$.subscribe((s: SessionStatus) => {
+    for (const b of picker.querySelectorAll<HTMLButtonElement>('button')) b.setAttribute('aria-checked', String(b.dataset.backend === s.backend));
+    const name = labelOf(s.backend);
+    trainButton.disabled = usable.length === 0 || s.phase === 'done';
+    trainButton.textContent = { idle: 'Train', starting: 'Pause', running: 'Pause', paused: 'Resume', done: 'Done', error: 'Retry' }[s.phase];
+    resetButton.disabled = s.step === 0 && s.phase !== 'error';
+    const epoch = Math.min(s.epoch + 1, EPOCHS);
+    $('stat-epoch').textContent = s.step === 0 && s.phase === 'idle' ? `– / ${EPOCHS}` : `${s.phase === 'done' ? EPOCHS : epoch} / ${EPOCHS}`;
+    $('stat-step').textContent = s.step.toLocaleString('en-US');
+    const text = {
+      idle: `Ready to train on ${name}`,
+      starting: `Compiling LeNet-5 for ${name}…`,
+      running: `Training on ${name} · epoch ${epoch} of ${EPOCHS}`,
+      paused: `Paused at step ${s.step.toLocaleString('en-US')} · ${name}`,
+      done: `Finished ${EPOCHS} epochs on ${name}`,
+      error: `Stopped: ${s.error}`,
+    }[s.phase];
+    setStatus(s.phase, text);
+  });
+
+  // Charts and numbers, fed by the training events (smoothing restarts with each reset).
+  const loss = lossChart($('loss-chart'));
+  const accuracy = accuracyChart($('accuracy-chart'));
+  const history = { losses: [] as number[], testAccuracy: [] as number[] };
+  const events$ = session.reset$.pipe(
+    startWith(undefined),
+    switchMap(() => {
+      const steps$ = session.events$.pipe(filter((e): e is SessionEvent & StepEvent => e.type === 'step'));
+      const smooth$ = (steps$ as Observable<TrainEvent>).pipe(smoothSteps(SMOOTHING)) as Observable<StepEvent>;
+      const smoothed$ = zip(steps$, smooth$);
+      const rest$ = session.events$.pipe(filter((e) => e.type !== 'step'));
+      return merge(smoothed$.pipe(map(([raw, smooth]) => ({ kind: 'step' as const, raw, smooth }))), rest$.pipe(map((e) => ({ kind: 'other' as const, e }))));
+    }),
+  );
+  session.reset$.subscribe(() => {
+    loss.clear();
+    accuracy.clear();
+    history.losses.length = history.testAccuracy.length = 0;
+    for (const id of ['stat-loss', 'stat-speed']) $(id).textContent = '–';
+    $('stat-test').innerHTML = '<span class="pending">after the first epoch</span>';
+  });
+  events$.subscribe((ev) => {
+    if (ev.kind === 'step') {
+      const { raw, smooth } = ev;
+      history.losses.push(raw.loss);
+      loss.addStep(raw.globalStep, raw.loss, smooth.loss);
+      accuracy.addStep(raw.globalStep, raw.accuracy, smooth.accuracy);
+      $('stat-loss').textContent = smooth.loss.toFixed(3);
+      $('stat-speed').textContent = Math.round(raw.imagesPerSecond).toLocaleString('en-US');
+    } else if (ev.e.type === 'epoch') {
+      if (ev.e.testLoss !== null) loss.addTest(ev.e.testLoss);
+      if (ev.e.testAccuracy !== null) {
+        accuracy.addTest(ev.e.testAccuracy);
+        history.testAccuracy.push(ev.e.testAccuracy);
+        $('stat-test').textContent = pct(ev.e.testAccuracy, 2);
+      }
+    }
+  });
+
+  // The first layer's filters, redrawn at most once per frame as the weights change.
+  session.params$.pipe(auditTime(0, animationFrameScheduler)).subscribe((p: Params) => {
+    const scale = drawFilters($<HTMLCanvasElement>('filters'), p[firstConv]);
+    $('scale-max').textContent = `+${scale.toFixed(2)}`;
+    $('scale-min').textContent = `−${scale.toFixed(2)}`;
+  });
+
+  // The drawing pad: strokes → 28×28 input → top-5 classes, again whenever the weights change.
+  const pad = new DrawingPad($<HTMLCanvasElement>('pad'));
+  $('clear').addEventListener('click', () => pad.clear());
+  const classify = classifier(model);
+  const predictions$ = combineLatest([pad.drawing$.pipe(startWith(null)), session.params$.pipe(auditTime(200))]).pipe(
+    map(([image, p]) => ({ image, top: image ? classify(image, p) : null })),
+  );
+  const list = $('predictions');
+  let latest: Prediction[] | null = null;
+  predictions$.subscribe(({ image, top }) => {
+    latest = top;
+    drawInput($<HTMLCanvasElement>('seen'), image);
+    if (!top) {
+      list.innerHTML = '<li class="empty">Draw a digit in the black square. The five most likely classes appear here, and change as the network learns.</li>';
+      return;
+    }
+    list.replaceChildren(
+      ...top.map(({ digit, probability }) => {
+        const li = document.createElement('li');
+        li.className = 'prediction';
+        li.innerHTML = `<span class="digit">${digit}</span><span class="bar"><span style="width:${(probability * 100).toFixed(1)}%"></span></span><span class="p">${pct(probability)}</span>`;
+        return li;
+      }),
+    );
+  });
+
+  // Read-only hooks for the browser tests (test/browser/demo.browser.ts).
+  (window as unknown as { striateDemo: unknown }).striateDemo = {
+    ready: true,
+    status: () => session.status,
+    losses: () => [...history.losses],
+    testAccuracy: () => [...history.testAccuracy],
+    predictions: () => latest,
+    availability: () => Object.fromEntries(availability),
+  };
+
+  if (params.has('autostart') && usable.length > 0) session.start();
+}
+
+main().catch((e: Error) => {
+  setStatus('error', `The demo failed to start: ${e.message}`);
+  console.error(e);
+});

@@ -1,0 +1,10 @@
+/**
+ * Striate for Node: everything in the platform-neutral entry (`./index.ts`,
+ * which browsers bundle) plus the modules that need Node's file system,
+ * zlib or pngjs. Browser bundles must not import this file (the demo's and
+ * the browser tests' Vite builds refuse it: scripts/browser-guard.ts).
+ */
+export * from './index.js';
+export { loadIdxFile, loadMnist, MNIST_CLASSES, MNIST_COLS, MNIST_ROWS, type LoadMnistOptions, type Mnist, type MnistSplit } from './data/mnist.js';
+export { loadCheckpoint, saveCheckpoint, type CheckpointContents, type LoadCheckpointOptions, type LoadedCheckpoint, type Manifest } from './train/checkpoint.js';
+export { encodePng, filterGrid, lineChart, writePng, type RgbaImage } from './viz/png.js';

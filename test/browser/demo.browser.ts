@@ -1,0 +1,200 @@
+/**
+ * The demo, end to end, in Chromium, used as a person would: pick a backend,
+ * press Train, watch the loss fall, pause and resume, draw a digit with the
+ * mouse and get five predictions, reset. Then a short training run on every
+ * other browser backend. Screenshots go to out/browser/.
+ *
+ * STRIATE_DEMO_BACKEND picks the backend of the full walk-through (default
+ * webgl2). A backend the browser lacks is skipped with the reason, or fails
+ * when STRIATE_REQUIRE_BROWSER_BACKENDS names it.
+ */
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { BrowserBackend } from '../../examples/browser/backends.js';
+import type { SessionStatus } from '../../examples/browser/session.js';
+import { chromiumMissing, drawDigit, launchChromium, pageErrors, requiredBrowserBackends } from './chromium.js';
+
+interface DemoHooks {
+  ready: boolean;
+  status(): SessionStatus;
+  losses(): number[];
+  testAccuracy(): number[];
+  predictions(): { digit: number; probability: number }[] | null;
+  availability(): Record<string, string | null>;
+}
+
+const shots = resolve(import.meta.dirname, '../../out/browser');
+const mainBackend = (process.env.STRIATE_DEMO_BACKEND ?? 'webgl2') as BrowserBackend;
+const otherBackends = (['webgpu', 'webgl2', 'webasm-threads', 'webasm', 'cpu'] as const).filter((b) => b !== mainBackend);
+const missing = chromiumMissing();
+
+let browser: Browser | null = null;
+
+beforeAll(async () => {
+  await mkdir(shots, { recursive: true });
+  if (!missing) browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+const hooks = (page: Page) => ({
+  status: () => page.evaluate(() => (window as unknown as { striateDemo: DemoHooks }).striateDemo.status()),
+  losses: () => page.evaluate(() => (window as unknown as { striateDemo: DemoHooks }).striateDemo.losses()),
+  availability: () => page.evaluate(() => (window as unknown as { striateDemo: DemoHooks }).striateDemo.availability()),
+});
+
+/** Open the demo on `backend`; null (after failing or warning) when the backend is not available. */
+async function openDemo(backend: BrowserBackend): Promise<{ page: Page; errors: string[] } | null> {
+  const page = await browser!.newPage({ viewport: { width: 1320, height: 900 } });
+  const errors = pageErrors(page);
+  const started = Date.now();
+  await page.goto(`${inject('demoUrl')}?backend=${backend}`);
+  await page.waitForFunction(() => (window as unknown as { striateDemo?: DemoHooks }).striateDemo?.ready === true, null, { timeout: 60_000 });
+  console.log(`demo ready in ${((Date.now() - started) / 1000).toFixed(1)} s (backend checks and MNIST included)`);
+  const reason = (await hooks(page).availability())[backend];
+  if (reason) {
+    await page.close();
+    if (requiredBrowserBackends.has(backend)) throw new Error(`backend "${backend}" is required (STRIATE_REQUIRE_BROWSER_BACKENDS) but the demo finds it unavailable: ${reason}`);
+    console.warn(`skipping the demo on ${backend}: ${reason}`);
+    return null;
+  }
+  expect((await hooks(page).status()).backend).toBe(backend);
+  return { page, errors };
+}
+
+/** Wait until the session has made `steps` steps; fail with the page's state and errors otherwise. */
+async function waitForSteps(page: Page, errors: string[], steps: number, timeoutMs: number): Promise<SessionStatus> {
+  const started = Date.now();
+  for (;;) {
+    const s = await hooks(page).status();
+    if (s.phase === 'error') throw new Error(`training stopped with an error: ${s.error}`);
+    if (s.step >= steps) return s;
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(`only ${s.step} of ${steps} steps after ${timeoutMs / 1000} s (phase ${s.phase})${errors.length ? `; page errors:\n${errors.join('\n')}` : ''}`);
+    }
+    await page.waitForTimeout(250);
+  }
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** The loss must fall: the last steps' mean well below the first steps'. */
+function expectLossFalls(losses: number[], window = 8): void {
+  const first = mean(losses.slice(0, window));
+  const last = mean(losses.slice(-window));
+  console.log(`loss: first ${window} steps ${first.toFixed(3)}, last ${window} steps ${last.toFixed(3)} (${losses.length} steps)`);
+  expect(first).toBeGreaterThan(1.5); // a fresh 10-class net starts near ln 10 = 2.30
+  expect(last).toBeLessThan(0.75 * first);
+}
+
+describe.skipIf(missing !== null)(`the demo on ${mainBackend}, as a person uses it`, () => {
+  let page: Page;
+  let errors: string[] = [];
+  let available = true;
+
+  beforeAll(async () => {
+    const opened = await openDemo(mainBackend);
+    if (!opened) available = false;
+    else ({ page, errors } = opened);
+  });
+  afterAll(async () => {
+    await page?.close();
+  });
+
+  it('trains when Train is pressed, and the loss falls', async ({ skip }) => {
+    if (!available) skip();
+    const filters = () => page.evaluate(() => (document.getElementById('filters') as HTMLCanvasElement).toDataURL());
+    const filtersBefore = await filters();
+    await page.click('#train');
+    const started = Date.now();
+    const s = await waitForSteps(page, errors, 40, 90_000);
+    expect(await filters(), 'the first-layer filters are redrawn as they learn').not.toBe(filtersBefore);
+    console.log(`${mainBackend}: ${s.step} steps in ${((Date.now() - started) / 1000).toFixed(1)} s (compile included)`);
+    expectLossFalls(await hooks(page).losses());
+    expect(await page.locator('#status').getAttribute('data-phase')).toBe('running');
+    expect(Number((await page.locator('#stat-step').textContent())!.replace(/,/g, ''))).toBeGreaterThanOrEqual(40);
+  });
+
+  it('pauses: no steps while paused', async ({ skip }) => {
+    if (!available) skip();
+    await page.click('#train'); // Pause
+    await page.waitForFunction(() => (window as unknown as { striateDemo: DemoHooks }).striateDemo.status().phase === 'paused');
+    const at = (await hooks(page).status()).step;
+    await page.waitForTimeout(1500);
+    expect((await hooks(page).status()).step, 'no step while paused').toBe(at);
+    expect(await page.locator('#train').textContent()).toBe('Resume');
+  });
+
+  // Drawn while paused: on SwiftShader a WebGL2 step blocks the page's main
+  // thread for about half a second, and every mouse event waits for it.
+  it('classifies a digit drawn with the mouse: five classes with probabilities', async ({ skip }) => {
+    if (!available) skip();
+    await drawDigit(page, '#pad', 7);
+    const rows = page.locator('#predictions .prediction');
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(5);
+    const shown = await rows.evaluateAll((els) =>
+      els.map((el) => ({ digit: Number(el.querySelector('.digit')!.textContent), p: parseFloat(el.querySelector('.p')!.textContent!) / 100 })),
+    );
+    console.log(`drawn 7, predictions: ${shown.map((r) => `${r.digit} ${(r.p * 100).toFixed(1)}%`).join(', ')}`);
+    expect(new Set(shown.map((r) => r.digit)).size).toBe(5);
+    for (const r of shown) {
+      expect(Number.isInteger(r.digit) && r.digit >= 0 && r.digit <= 9).toBe(true);
+      expect(r.p).toBeGreaterThanOrEqual(0);
+    }
+    for (let i = 1; i < shown.length; i++) expect(shown[i].p).toBeLessThanOrEqual(shown[i - 1].p);
+    expect(shown.reduce((a, r) => a + r.p, 0)).toBeLessThanOrEqual(1.005);
+    await page.screenshot({ path: resolve(shots, `demo-${mainBackend}.png`), fullPage: true });
+  });
+
+  it('resumes where it paused, and the predictions follow the weights', async ({ skip }) => {
+    if (!available) skip();
+    const at = (await hooks(page).status()).step;
+    const before = await page.evaluate(() => (window as unknown as { striateDemo: DemoHooks }).striateDemo.predictions());
+    await page.click('#train'); // Resume
+    await waitForSteps(page, errors, at + 5, 60_000);
+    expectLossFalls(await hooks(page).losses());
+    await expect
+      .poll(() => page.evaluate(() => (window as unknown as { striateDemo: DemoHooks }).striateDemo.predictions()), { timeout: 10_000 })
+      .not.toEqual(before);
+    expect(await page.locator('#predictions .prediction').count()).toBe(5);
+  });
+
+  it('resets to a fresh network', async ({ skip }) => {
+    if (!available) skip();
+    await page.click('#reset');
+    await page.waitForFunction(() => (window as unknown as { striateDemo: DemoHooks }).striateDemo.status().phase === 'idle');
+    expect((await hooks(page).status()).step).toBe(0);
+    expect(await hooks(page).losses()).toEqual([]);
+    expect(await page.locator('#train').textContent()).toBe('Train');
+    expect(errors, 'the page logged errors').toEqual([]);
+  });
+});
+
+describe.skipIf(missing !== null).each(otherBackends)('the demo trains on %s', (backend) => {
+  it('the loss falls over 30 steps', async ({ skip }) => {
+    const opened = await openDemo(backend);
+    if (!opened) return skip();
+    const { page, errors } = opened;
+    try {
+      await page.click('#train');
+      const started = Date.now();
+      const s = await waitForSteps(page, errors, 30, 90_000);
+      console.log(`${backend}: ${s.step} steps in ${((Date.now() - started) / 1000).toFixed(1)} s (compile included)`);
+      expectLossFalls(await hooks(page).losses(), 6);
+      if (backend === 'webasm-threads') {
+        // The threaded backend leaves the main thread free: draw while it trains.
+        await drawDigit(page, '#pad', 3);
+        await expect.poll(() => page.locator('#predictions .prediction').count(), { timeout: 10_000 }).toBe(5);
+        expect((await hooks(page).status()).phase, 'still training while the digit was drawn').toBe('running');
+      }
+      await page.click('#train'); // Pause, so that the screenshot holds still
+      await page.screenshot({ path: resolve(shots, `demo-${backend}.png`), fullPage: true });
+      expect(errors, 'the page logged errors').toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+});
