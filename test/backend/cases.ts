@@ -6,7 +6,10 @@
  * backward ops run too).
  */
 import type { Tensor } from '../../src/graph/tensor.js';
-import { grad } from '../../src/autodiff/grad.js';
+import { grad, vjp } from '../../src/autodiff/grad.js';
+import { compile, type BackendName } from '../../src/backend/compile.js';
+import { input } from '../../src/ops/input.js';
+import { distinctValues, randomValues } from '../helpers.js';
 import { add } from '../../src/ops/add.js';
 import { avgPool2d } from '../../src/ops/avgPool2d.js';
 import { broadcastTo } from '../../src/ops/broadcastTo.js';
@@ -134,3 +137,70 @@ export const opCases: OpCase[] = [
     fn: (x) => grad(sum(tanh(avgPool2d(mul(x, x), { size: 3, stride: 2, padding: 1 }))), [x])[0],
   },
 ];
+
+function values(n: number, domain: Domain, seed: number): Float64Array {
+  if (domain === 'positive') return randomValues(n, seed).map((v) => 0.5 + Math.abs(v));
+  if (domain === 'distinct') return distinctValues(n, seed, 0.05);
+  if (typeof domain === 'object') return randomValues(n, seed).map((v) => Math.floor(((v + 1) / 2) * domain.labels * 0.999));
+  return randomValues(n, seed);
+}
+
+/** A case's graph: its output and the gradients of <c, output> with respect to each differentiable input, with feeds. */
+export function buildCase(c: OpCase) {
+  const xs = c.inputs.map((spec, i) => input(`x${i}`, spec.shape));
+  const y = c.fn(...xs);
+  const cot = input('cotangent', y.shape);
+  const wrt = xs.filter((_, i) => c.inputs[i].grad !== false);
+  const grads = vjp([y], wrt, [cot]);
+  const feeds: Record<string, Float64Array> = {};
+  c.inputs.forEach((spec, i) => {
+    feeds[`x${i}`] = values(spec.shape.reduce((a, b) => a * b, 1), spec.domain ?? 'any', 11 + 7 * i);
+  });
+  feeds.cotangent = randomValues(y.shape.reduce((a, b) => a * b, 1), 99);
+  return { outputs: [y, ...grads], feeds };
+}
+
+/** The feeds a compiled function reads (a gradient graph need not read every input). */
+export const onlyFeeds = (f: { inputs: readonly { name: string }[] }, feeds: Record<string, Float64Array>) =>
+  Object.fromEntries(f.inputs.map(({ name }) => [name, feeds[name]]));
+
+/**
+ * Run a case on `backend` and on the float64 reference; throw a sentence
+ * naming the output and index when they differ by more than the case's
+ * tolerance, relative to the output's scale (so near-zero entries are judged
+ * fairly). Returns the worst error seen.
+ */
+export async function checkCase(c: OpCase, backend: BackendName): Promise<number> {
+  const { outputs, feeds } = buildCase(c);
+  const ref = compile(outputs, { backend: 'reference' });
+  const dev = compile(outputs, { backend });
+  try {
+    if (dev.backend !== backend) throw new Error(`compiled for "${dev.backend}", not "${backend}"`);
+    const want = ref.runSync(onlyFeeds(ref, feeds));
+    const got = await dev.run(onlyFeeds(dev, feeds));
+    const rtol = c.rtol ?? 1e-4;
+    let worst = 0;
+    for (let o = 0; o < want.length; o++) {
+      const g = got[o];
+      if (g.shape.join() !== want[o].shape.join()) throw new Error(`output ${o} has shape [${g.shape}] but the reference has [${want[o].shape}]`);
+      if (!(g.data instanceof Float32Array)) throw new Error(`output ${o} is not a Float32Array`);
+      const scale = Math.max(1e-6, ...Array.from(want[o].data, Math.abs));
+      let at = -1;
+      let caseWorst = 0;
+      want[o].data.forEach((w, k) => {
+        const err = Math.abs(g.data[k] - w) / scale;
+        if (!(err <= caseWorst)) [caseWorst, at] = [err, k]; // NaN counts as the worst
+      });
+      worst = Math.max(worst, caseWorst);
+      if (!(caseWorst <= rtol)) {
+        throw new Error(
+          `${c.name}: output ${o} differs from the reference at index ${at}: ${g.data[at]} vs ${want[o].data[at]} ` +
+            `(error ${caseWorst.toExponential(2)} of the output's scale ${scale.toExponential(2)}, tolerance ${rtol})`,
+        );
+      }
+    }
+    return worst;
+  } finally {
+    await dev.dispose();
+  }
+}
