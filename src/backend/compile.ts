@@ -1,9 +1,11 @@
+import type { Observable, ObservableInput } from 'rxjs';
+import { run$ } from './reactive.js';
 import { type Tensor, topologicalOrder } from '../graph/tensor.js';
 import { resolveAutoBackend } from './auto.js';
 import { collectInputs, type Feeds, type InputSpec } from './feeds.js';
 import { GpuJsFunction } from './gpujs/executor.js';
 import { type GpuJsBackend, gpuJsBackends } from './gpujs/gpu.js';
-import { ReferenceFunction } from './reference/interpreter.js';
+import { ReferenceFunction, type RunResult } from './reference/interpreter.js';
 
 /**
  * `'reference'`: the float64 plain-JavaScript interpreter, the oracle.
@@ -35,6 +37,14 @@ export class AutoFunction {
   /** The backend that runs this graph: `'auto'` until the first run has chosen one. */
   get backend(): BackendName {
     return this.resolved?.backend ?? 'auto';
+  }
+
+  /**
+   * Drive the graph with an observable of feeds: one run at a time, in order
+   * (see run$ in backend/reactive.ts); unsubscribing starts no further runs.
+   */
+  run$(feeds$: ObservableInput<Feeds>): Observable<RunResult[]> {
+    return run$(this, feeds$);
   }
 
   async run(feeds: Feeds) {

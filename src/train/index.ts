@@ -13,7 +13,7 @@ export {
   type SgdOptions,
   type StepResult,
 } from './optimizers.js';
-export { run$, type Runnable } from './reactive.js';
+export { run$, type Runnable } from '../backend/reactive.js';
 export {
   constantLr,
   cosineDecay,

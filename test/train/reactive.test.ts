@@ -1,10 +1,10 @@
-import { firstValueFrom, from, Subject, take, toArray } from 'rxjs';
+import { firstValueFrom, from, lastValueFrom, Subject, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/backend/compile.js';
 import type { Feeds } from '../../src/backend/feeds.js';
 import { input } from '../../src/ops/input.js';
 import { mul } from '../../src/ops/mul.js';
-import { run$ } from '../../src/train/reactive.js';
+import { run$ } from '../../src/backend/reactive.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -70,5 +70,17 @@ describe('run$', () => {
 
   it('refuses a non-runnable', () => {
     expect(() => run$({} as never, from([]))).toThrow(/run\(feeds\) method/);
+  });
+});
+
+describe('f.run$ on a compiled graph', () => {
+  it('maps an observable of feeds to results, one at a time, in order', async () => {
+    const x = input('x', [2]);
+    for (const backend of ['reference', 'cpu'] as const) {
+      const f = compile(mul(x, 3), { backend });
+      const results = await lastValueFrom(f.run$(from([{ x: [1, 2] }, { x: [3, 4] }, { x: [5, 6] }])).pipe(toArray()));
+      expect(results.map(([r]) => Array.from(r.data))).toEqual([[3, 6], [9, 12], [15, 18]]);
+      await f.dispose();
+    }
   });
 });

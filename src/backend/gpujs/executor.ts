@@ -10,6 +10,8 @@
  * are reused after each value's last use, and only the requested outputs are
  * read back.
  */
+import type { Observable, ObservableInput } from 'rxjs';
+import { run$ } from '../reactive.js';
 import { type Tensor, sizeOf, topologicalOrder } from '../../graph/tensor.js';
 import { opDef } from '../../ops/index.js';
 import { collectInputs, type Feeds, type InputSpec, validateFeeds } from '../feeds.js';
@@ -78,6 +80,14 @@ export class GpuJsFunction {
       }
     }
     this.outSlots = outputs.map((o) => slotOf.get(o.id)!);
+  }
+
+  /**
+   * Drive the graph with an observable of feeds: one run at a time, in order
+   * (see run$ in backend/reactive.ts); unsubscribing starts no further runs.
+   */
+  run$(feeds$: ObservableInput<Feeds>): Observable<RunResult<Float32Array>[]> {
+    return run$(this, feeds$);
   }
 
   async run(feeds: Feeds): Promise<RunResult<Float32Array>[]> {

@@ -3,6 +3,8 @@
  * op's `reference` implementation in topological order. It is the oracle the
  * device backends are tested against, so it favours clarity over speed.
  */
+import type { Observable, ObservableInput } from 'rxjs';
+import { run$ } from '../reactive.js';
 import { type Tensor, topologicalOrder } from '../../graph/tensor.js';
 import { opDef } from '../../ops/index.js';
 import type { NDArray } from '../../ops/op.js';
@@ -33,6 +35,14 @@ export class ReferenceFunction {
   /** Nothing to release on the reference backend; present so every compiled function can be disposed alike. */
   dispose(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /**
+   * Drive the graph with an observable of feeds: one run at a time, in order
+   * (see run$ in backend/reactive.ts); unsubscribing starts no further runs.
+   */
+  run$(feeds$: ObservableInput<Feeds>): Observable<RunResult<Float64Array>[]> {
+    return run$(this, feeds$);
   }
 
   async run(feeds: Feeds): Promise<RunResult<Float64Array>[]> {

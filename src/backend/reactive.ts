@@ -7,7 +7,7 @@
  * ```
  */
 import { concatMap, defer, from, type Observable, type ObservableInput } from 'rxjs';
-import type { Feeds } from '../backend/feeds.js';
+import type { Feeds } from './feeds.js';
 
 /** Anything with `run(feeds)`, e.g. what `compile` returns. */
 export interface Runnable<R> {
