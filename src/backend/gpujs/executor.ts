@@ -120,10 +120,9 @@ export class GpuJsFunction {
   dispose(): Promise<void> {
     if (this.disposed) return Promise.resolve();
     this.disposed = true;
-    const done = this.pipeline?.destroy();
+    const pipeline = this.pipeline;
     this.pipeline = null;
-    this.handle.release();
-    return Promise.resolve(done).then(() => undefined);
+    return this.handle.release(pipeline);
   }
 
   private buildPipeline(): GpuPipeline {

@@ -73,14 +73,22 @@ export function unavailableReason(backend: GpuJsBackend): string | null {
 export interface GpuHandle {
   kernel(source: Src, size: number, inputs: number): KernelFn;
   pipeline(fn: (...args: unknown[]) => unknown): GpuPipeline;
-  release(): void;
+  /**
+   * Give this handle up, destroying `pipeline` (the compiled graph's plan).
+   * Settles once its device memory is released.
+   */
+  release(pipeline: GpuPipeline | null): Promise<void>;
 }
 
 interface SharedGpu {
   gpu: GpuInstance;
   users: number;
   kernels: Map<string, KernelFn>;
+  /** Pipelines whose destruction waits until no graph uses this instance (GL family; see release). */
+  deferred: GpuPipeline[];
 }
+
+const glFamily = (b: GpuJsBackend): boolean => b === 'headlessgl' || b === 'webgl2' || b === 'webgl';
 
 const shared = new Map<GpuJsBackend, SharedGpu>();
 
@@ -101,7 +109,7 @@ export function acquireGpu(backend: GpuJsBackend): GpuHandle {
   if (reason) throw new Error(`compile: backend "${backend}" is not available: ${reason}`);
   let entry = shared.get(backend);
   if (!entry) {
-    entry = { gpu: new GPU({ mode: modeOf[backend] }), users: 0, kernels: new Map() };
+    entry = { gpu: new GPU({ mode: modeOf[backend] }), users: 0, kernels: new Map(), deferred: [] };
     shared.set(backend, entry);
   }
   entry.users++;
@@ -128,10 +136,25 @@ export function acquireGpu(backend: GpuJsBackend): GpuHandle {
     pipeline(fn) {
       return e.gpu.createPipeline(fn, backend === 'webasm' ? { threads: false } : {});
     },
-    release() {
+    async release(pipeline) {
       if (released) return;
       released = true;
       e.users--;
+      if (pipeline === null) return;
+      // gpu.js 2.24 on GL: destroying one pipeline makes the next run of
+      // every other live pipeline on the same context return its previous
+      // result (a stale texture readback; later runs are right again). So on
+      // the GL family a plan is destroyed only once no graph uses the
+      // context any more; its memory stays counted until then.
+      if (!glFamily(backend)) {
+        await pipeline.destroy();
+        return;
+      }
+      e.deferred.push(pipeline);
+      if (e.users === 0) {
+        const all = e.deferred.splice(0);
+        await Promise.all(all.map((p) => p.destroy()));
+      }
     },
   };
 }
