@@ -1,0 +1,275 @@
+/**
+ * `npm run bench`: LeNet-5 training and inference images/second for Striate
+ * on every Node backend, side by side with TensorFlow.js (cpu and wasm) and
+ * ConvNetJS, in one run; then a per-op table against TF.js and a per-node
+ * profile of Striate's training step. Prints the tables and writes JSON
+ * (bench/results/latest.json). `npm run bench -- --help` lists the flags.
+ *
+ * Every contestant is checked before and after it is timed (see
+ * lib/contest.ts): loss, gradients and logits at the same weights against
+ * Striate's float64 reference backend. A contestant that fails the check is
+ * shown as FAIL and never counts as "best".
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setup as setupDisplay, teardown as teardownDisplay } from '../test/setup/display.js';
+import { type BenchArgs, USAGE, parseArgs } from './lib/args.js';
+import type { Breakdown } from './lib/breakdown.js';
+import {
+  type Entry,
+  type Env,
+  INFER_BATCH,
+  TRAIN_BATCH,
+  best,
+  errText,
+  isErr,
+  makeOracle,
+  renderMain,
+  runConvnetjs,
+  runStriate,
+  runTfjs,
+  summarize,
+} from './lib/contest.js';
+import { LR } from './lib/lenet.js';
+import { type TimingOptions, fmtMs, fmtRatio, table } from './lib/measure.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const STRIATE_BACKENDS = ['reference', 'cpu', 'webasm', 'webasm-threads', 'headlessgl', 'webgpu'] as const;
+type NodeBackend = (typeof STRIATE_BACKENDS)[number];
+
+const loadavg = () => os.loadavg().map((x) => Number(x.toFixed(2)));
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const env: Env = {
+  log: (msg) => process.stderr.write(`${msg}\n`),
+  load1m: () => loadavg()[0],
+};
+
+function timing(args: BenchArgs): TimingOptions {
+  return args.quick
+    ? { rounds: args.rounds, roundMs: 300, warmupMs: 300, warmupSteps: 1, cpuNow }
+    : { rounds: args.rounds, roundMs: 1000, warmupMs: 1000, warmupSteps: 2, cpuNow };
+}
+
+interface OpRow {
+  op: string;
+  shapes: string;
+  /** Striate, by backend. */
+  striate: Record<string, { ms: number } | { error: string }>;
+  tfjs: Record<string, { ms: number; patched?: boolean } | { error: string }>;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2), path.join(here, 'results', 'latest.json'));
+  if (args.help) {
+    console.log(USAGE);
+    return;
+  }
+  const started = Date.now();
+  // headless-gl needs an X display: start a private Xvfb when there is none (as the tests do).
+  await setupDisplay();
+  const loadStart = loadavg();
+  const machine = {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.availableParallelism(),
+    memoryGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    date: new Date().toISOString(),
+  };
+  env.log(`bench: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; load average ${loadStart.join(' ')}`);
+  const opts = timing(args);
+
+  env.log('bench: reference loss, gradients and logits (float64)');
+  const oracle = await makeOracle();
+  const entries: Entry[] = [];
+
+  // ---- Striate, every Node backend -------------------------------------------------------
+  if (args.only.has('striate')) {
+    const { unavailableReason } = await import('../src/backend/gpujs/gpu.js');
+    const { enableNodeWebGPU } = await import('../src/backend/gpujs/node-webgpu.js');
+    const backends = (args.backends ?? [...STRIATE_BACKENDS]) as NodeBackend[];
+    for (const b of backends) if (!(STRIATE_BACKENDS as readonly string[]).includes(b)) throw new Error(`bench: --backends: unknown Node backend ${b}`);
+    let webgpuReason: string | null = null;
+    if (backends.includes('webgpu')) await enableNodeWebGPU().catch((e) => (webgpuReason = errText(e)));
+    for (const backend of backends) {
+      const reason = backend === 'reference' ? null : backend === 'webgpu' && webgpuReason ? webgpuReason : unavailableReason(backend);
+      if (reason) {
+        env.log(`bench: Striate ${backend}: not available: ${reason}`);
+        entries.push({ library: 'Striate', backend, unavailable: reason });
+        continue;
+      }
+      entries.push(await runStriate(backend, oracle, opts, env, backend === 'reference' ? 'float64 interpreter' : undefined));
+    }
+  }
+
+  // ---- TensorFlow.js: cpu, wasm ----------------------------------------------------------
+  let tfVersions: { tfjs: string; wasm?: string } | null = null;
+  const needTf = args.only.has('tfjs');
+  if (needTf) {
+    const { tf } = await import('./lib/tfjs.js');
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    // The wasm binaries from node_modules (no network).
+    wasm.setWasmPaths(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm')) + path.sep);
+    tfVersions = { tfjs: tf.version.tfjs };
+    for (const backend of ['cpu', 'wasm'] as const) {
+      if (!(await tf.setBackend(backend).catch(() => false))) {
+        entries.push({ library: 'TF.js', backend, unavailable: `tf.setBackend('${backend}') failed` });
+        continue;
+      }
+      await tf.ready();
+      let note: string | undefined;
+      if (backend === 'wasm') {
+        const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+        const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+        const n = threads ? wasm.getThreadsCount() : 1;
+        note = `${simd ? 'SIMD' : 'no SIMD'}, ${threads ? 'threaded build, ' : ''}${n} thread${n === 1 ? '' : 's'}`;
+        tfVersions.wasm = note;
+      }
+      entries.push(await runTfjs(oracle, opts, env, { note }));
+      // The stronger patch too: TF.js wasm's best possible training number without changing TF.js.
+      if (backend === 'wasm') entries.push(await runTfjs(oracle, opts, env, { note, patch: 'matmul', trainOnly: true }));
+    }
+  }
+
+  // ---- ConvNetJS -------------------------------------------------------------------------
+  if (args.only.has('convnetjs')) entries.push(await runConvnetjs(oracle, opts, env));
+
+  // ---- Per-op table: Striate's best training backend against TF.js -----------------------
+  const opRows: OpRow[] = [];
+  const opBackend = best(entries, 'Striate', 'train')?.entry.backend as NodeBackend | undefined;
+  const opBackends = (args.opBackends ?? (opBackend ? [opBackend] : [])) as NodeBackend[];
+  if (args.ops && (opBackends.length || needTf)) {
+    const { opCases, timeStriateOp, timeTfOp } = await import('./lib/ops.js');
+    const opOpts: TimingOptions = { rounds: Math.min(args.rounds, 3), roundMs: args.quick ? 80 : 200, warmupMs: args.quick ? 40 : 100, warmupSteps: 1 };
+    const cases = opCases(TRAIN_BATCH);
+    for (const c of cases) opRows.push({ op: c.name, shapes: c.shapes, striate: {}, tfjs: {} });
+    for (const backend of opBackends) {
+      env.log(`bench: per-op timings, Striate ${backend}`);
+      for (const [k, c] of cases.entries()) {
+        opRows[k].striate[backend] = await timeStriateOp(c, backend, opOpts).then(
+          (r) => ({ ms: r.msPerStep }),
+          (e) => ({ error: errText(e) }),
+        );
+      }
+    }
+    if (needTf) {
+      const { tf } = await import('./lib/tfjs.js');
+      const { patchWasmConv2DBackpropFilter } = await import('./lib/tfjs-wasm-patch.js');
+      // TF.js cpu is far behind wasm and slow to time (seconds per backprop-filter call): left out of --quick.
+      for (const backend of args.quick ? (['wasm'] as const) : (['wasm', 'cpu'] as const)) {
+        if (!(await tf.setBackend(backend).catch(() => false))) continue;
+        if (backend === 'wasm') patchWasmConv2DBackpropFilter(tf, 'matmul');
+        env.log(`bench: per-op timings, TF.js ${backend}`);
+        for (const [k, c] of cases.entries()) {
+          opRows[k].tfjs[backend] = await timeTfOp(c, opOpts).then(
+            (r) => ({ ms: r.msPerStep, ...(backend === 'wasm' && c.tfWasmPatched ? { patched: true } : {}) }),
+            (e) => ({ error: errText(e) }),
+          );
+        }
+      }
+    }
+  }
+
+  // ---- Per-node profile of Striate's training step ---------------------------------------
+  let breakdown: Breakdown | null = null;
+  if (args.breakdown && opBackend) {
+    env.log(`bench: per-node profile of the training step, Striate ${opBackend}`);
+    const { trainingBreakdown } = await import('./lib/breakdown.js');
+    breakdown = await trainingBreakdown(opBackend, TRAIN_BATCH, { rounds: 3, roundMs: args.quick ? 50 : 100, warmupMs: 50, warmupSteps: 1 }).catch(
+      (e) => (env.log(`bench: breakdown failed: ${errText(e)}`), null),
+    );
+  }
+
+  const loadEnd = loadavg();
+  const durationS = (Date.now() - started) / 1000;
+
+  // ---- Print -----------------------------------------------------------------------------
+  const out: string[] = [
+    `LeNet-5 (28x28x1; conv 6@5x5, pool, conv 16@5x5, pool, dense 120-84-10; softmax cross-entropy), SGD lr ${LR}`,
+    `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}, ${machine.date}`,
+    `load average (1/5/15 min): ${loadStart.join(' ')} at start, ${loadEnd.join(' ')} at end; ${durationS.toFixed(0)} s`,
+    `images/s: median of ${args.rounds} rounds${args.quick ? ' (--quick)' : ''}; training batch ${TRAIN_BATCH} (forward, backward, SGD update), inference batch ${INFER_BATCH}`,
+    ...renderMain(entries, { withCpu: true, withLoad: true, targets: true }),
+  ];
+
+  if (opRows.length) {
+    const tfCols = ['wasm', 'cpu'].filter((b) => opRows.some((r) => r.tfjs[b]));
+    const ms = (x: OpRow['tfjs'][string] | undefined) =>
+      !x ? '—' : isErr(x) ? 'error' : fmtMs(x.ms) + ('patched' in x && x.patched ? '**' : '');
+    const rows = opRows.map((r) => {
+      const fastest = (xs: (OpRow['tfjs'][string] | undefined)[]) => Math.min(...xs.filter((x): x is { ms: number } => !!x && !isErr(x)).map((x) => x.ms));
+      const s = fastest(opBackends.map((b) => r.striate[b]));
+      const tfBest = fastest(tfCols.map((b) => r.tfjs[b]));
+      return [r.op, r.shapes, ...opBackends.map((b) => ms(r.striate[b])), ...tfCols.map((b) => ms(r.tfjs[b])), Number.isFinite(s) && Number.isFinite(tfBest) ? fmtRatio(tfBest / s) : '—'];
+    });
+    out.push(
+      '',
+      `Per op at LeNet-5 shapes (batch ${TRAIN_BATCH}): ms per call, host arrays in -> host array out (uploads and read-back included for both), median of ${Math.min(args.rounds, 3)} rounds`,
+      `speedup = best TF.js time / best Striate time (> 1: Striate faster)${tfCols.includes('wasm') ? "; ** = the bench's im2col + matMul kernel (TF.js wasm has none)" : ''}`,
+      '',
+      table(['op', 'shapes (NCHW / OIHW)', ...opBackends.map((b) => `Striate ${b}`), ...tfCols.map((b) => `TF.js ${b}`), 'speedup'], rows),
+    );
+    for (const r of opRows) {
+      for (const [b, x] of Object.entries(r.striate)) if (isErr(x)) out.push(`${r.op}: Striate ${b}: ${x.error}`);
+      for (const [b, x] of Object.entries(r.tfjs)) if (isErr(x)) out.push(`${r.op}: TF.js ${b}: ${x.error}`);
+    }
+  }
+
+  if (breakdown) {
+    const bs = best(entries, 'Striate', 'train');
+    const stepMs = bs && bs.entry.backend === breakdown.backend ? (TRAIN_BATCH * 1000) / bs.rate : null;
+    const b = breakdown;
+    out.push(
+      '',
+      `Profile of one Striate training step on ${b.backend}: each of its ${b.nodes.length} computing nodes compiled and timed alone (host in, host out)`,
+      `sum of the nodes ${fmtMs(b.sumMs)}${stepMs ? `; the whole step (one pipeline, host SGD update) ${fmtMs(stepMs)}` : ''}`,
+      '',
+      table(['op', 'nodes', 'ms', 'share'], b.byOp.map((x) => [x.op, String(x.count), fmtMs(x.ms), `${((100 * x.ms) / b.sumMs).toFixed(1)}%`])),
+      '',
+      table(['largest nodes', 'inputs -> output', 'ms'], [...b.nodes].sort((x, y) => y.ms - x.ms).slice(0, 10).map((n) => [n.op, n.shapes, fmtMs(n.ms)])),
+    );
+  }
+  const text = out.join('\n');
+  console.log(text);
+
+  if (args.json) {
+    const json = {
+      bench: 'Striate LeNet-5 vs TensorFlow.js vs ConvNetJS (npm run bench)',
+      machine,
+      load: { start: loadStart, end: loadEnd },
+      durationS,
+      args: { rounds: args.rounds, quick: args.quick, only: [...args.only], backends: args.backends },
+      timing: { ...opts, cpuNow: undefined },
+      versions: { tfjs: tfVersions?.tfjs ?? null, tfjsWasm: tfVersions?.wasm ?? null, convnetjs: '0.3.0', node: process.version },
+      batch: { train: TRAIN_BATCH, infer: INFER_BATCH },
+      summary: summarize(entries),
+      entries,
+      ops: opRows,
+      breakdown,
+      table: text,
+    };
+    mkdirSync(path.dirname(path.resolve(args.json)), { recursive: true });
+    writeFileSync(args.json, JSON.stringify(json, (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(6)) : v), 2) + '\n');
+    env.log(`bench: wrote ${args.json}`);
+  }
+}
+
+main()
+  .then(
+    () => 0,
+    (e) => {
+      console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+      return 1;
+    },
+  )
+  .then(async (code) => {
+    await teardownDisplay();
+    // gpu.js worker pools, Dawn and headless-gl keep handles open; the bench is done.
+    process.exit(code);
+  });
