@@ -9,10 +9,8 @@
  * optimizer state after every step are caught by wrapping the optimizer
  * (its `step` is a pure function; the wrapper only records what it returns),
  * since step events carry numbers, not state.
- *
- * One thing `train()` cannot do yet: resume inside an epoch. A resumed run
- * starts the interrupted epoch again from its first batch (with the learned
- * weights kept), so a few batches of that epoch are seen twice.
+ * `train()` resumes inside an epoch at its next batch, so a paused and
+ * resumed run sees the same batches, in the same order, as one never paused.
  */
 import { BehaviorSubject, Subject, type Subscription } from 'rxjs';
 import type { Dataset } from '../../src/data/batches.js';

@@ -115,7 +115,9 @@ export interface TrainOptions {
   /**
    * Continue from a state (e.g. a loaded checkpoint): its parameters, its
    * optimizer state (else a fresh one) and its epoch and step counts, so the
-   * batches and schedules pick up where it stopped.
+   * batches and schedules pick up where it stopped. `step` counts every step
+   * taken and may lie inside epoch `epoch + 1` (a paused run): training then
+   * resumes at that epoch's next batch.
    */
   initial?: { params: Params; optimizer?: OptimizerState; epoch?: number; step?: number };
   /**
@@ -177,6 +179,16 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
   const firstEpoch = initial?.epoch ?? 0;
   if (!Number.isInteger(firstEpoch) || firstEpoch < 0) throw new Error(`train: initial.epoch must be a whole number, got ${JSON.stringify(firstEpoch)}`);
   const stepsPerEpoch = Math.floor(trainSet.count / batchSize);
+  // A state saved inside an epoch (a paused run) resumes at its next batch:
+  // initial.step counts every step taken, initial.epoch the finished epochs.
+  const initialStep = initial?.step ?? firstEpoch * stepsPerEpoch;
+  const doneInEpoch = initialStep - firstEpoch * stepsPerEpoch;
+  if (!Number.isInteger(initialStep) || doneInEpoch < 0 || doneInEpoch >= stepsPerEpoch) {
+    throw new Error(
+      `train: initial.step ${JSON.stringify(initial?.step)} does not fall in epoch ${firstEpoch + 1} ` +
+        `(steps ${firstEpoch * stepsPerEpoch}..${(firstEpoch + 1) * stepsPerEpoch - 1} with ${stepsPerEpoch} steps per epoch)`,
+    );
+  }
 
   return new Observable<TrainEvent>((subscriber) => {
     let unsubscribed = false;
@@ -206,7 +218,7 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
         }
       }
       let optState = initial?.optimizer ?? optimizer.init(params);
-      let globalStep = initial?.step ?? 0;
+      let globalStep = initialStep;
       const totalSteps = (firstEpoch + epochs) * stepsPerEpoch;
       let lastTestAccuracy: number | null = null;
 
@@ -214,9 +226,17 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
         const epochStart = now();
         let lossSum = 0;
         let correctSum = 0;
-        let steps = 0;
+        // Batches of a resumed epoch that were already trained on are skipped;
+        // the epoch's train loss and accuracy then cover the rest of it.
+        let skip = e === firstEpoch ? doneInEpoch : 0;
+        let steps = skip;
+        let counted = 0;
         for (const batch of batches(trainSet, { batchSize, shuffle: true, seed, epoch: e, dropLast: true })) {
           if (stopped()) return;
+          if (skip > 0) {
+            skip--;
+            continue;
+          }
           const step = steps + 1;
           const labels = Float32Array.from(batch.labels);
           const feeds: Record<string, FeedValue> = { ...paramFeeds(params, names), x: batch.images, [LABELS_INPUT]: labels };
@@ -244,6 +264,7 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
           optState = next.state;
           globalStep++;
           steps = step;
+          counted++;
           lossSum += lossValue;
           correctSum += correct;
           const seconds = (now() - epochStart) / 1000;
@@ -254,7 +275,7 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
               step,
               loss: lossValue,
               accuracy: correct / batchSize,
-              imagesPerSecond: seconds > 0 ? (steps * batchSize) / seconds : 0,
+              imagesPerSecond: seconds > 0 ? (counted * batchSize) / seconds : 0,
             }),
           );
           await yieldToEventLoop();
@@ -272,8 +293,8 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
         const event: EpochEvent = Object.freeze({
           type: 'epoch',
           epoch: e + 1,
-          trainLoss: lossSum / steps,
-          trainAccuracy: correctSum / (steps * batchSize),
+          trainLoss: lossSum / counted,
+          trainAccuracy: correctSum / (counted * batchSize),
           testLoss,
           testAccuracy,
           seconds: (now() - epochStart) / 1000,

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
+import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Dataset } from '../../src/data/batches.js';
 import { createRng } from '../../src/data/random.js';
@@ -7,8 +7,8 @@ import { loadMnist, type Mnist } from '../../src/data/mnist.js';
 import { add } from '../../src/ops/add.js';
 import { log } from '../../src/ops/log.js';
 import { mul } from '../../src/ops/mul.js';
-import { conv2d, defineModel, dense, dropout, flatten, lenet5, relu } from '../../src/nn/index.js';
-import { adam, evaluate, sgd, train, type DoneEvent, type EpochEvent, type StepEvent, type TrainEvent } from '../../src/train/index.js';
+import { conv2d, defineModel, dense, dropout, flatten, lenet5, relu, type Params } from '../../src/nn/index.js';
+import { adam, evaluate, sgd, train, type DoneEvent, type EpochEvent, type Optimizer, type OptimizerState, type StepEvent, type TrainEvent } from '../../src/train/index.js';
 
 function mnistInstalled(): boolean {
   try {
@@ -144,6 +144,28 @@ describe('train (synthetic data)', () => {
     expect(resumed.state.epoch).toBe(2);
     expect(resumed.state.step).toBe(8);
     for (const name of Object.keys(straight.state.params)) expect(resumed.state.params[name].data).toEqual(straight.state.params[name].data);
+  });
+
+  it('resumes inside an epoch at its next batch, as if never paused (the demo\'s pause and resume)', async () => {
+    const opts = { model: tiny(), data, optimizer: sgd({ lr: 0.1, momentum: 0.9 }), batchSize: 16, seed: 5, backend: 'reference' } as const;
+    const straight = (await lastValueFrom(train({ ...opts, epochs: 2 }))) as DoneEvent;
+    // Pause after 6 steps (4 per epoch: inside epoch 2), keeping what the optimizer returned.
+    let last: { params: Params; state: OptimizerState } | null = null;
+    const recording: Optimizer = { ...opts.optimizer, step: (p, g, st, at) => (last = opts.optimizer.step(p, g, st, at)) };
+    const firstSteps = await lastValueFrom(train({ ...opts, optimizer: recording, epochs: 2 }).pipe(take(6 + 1), toArray()));
+    expect(firstSteps.filter((e) => e.type === 'step')).toHaveLength(6);
+    const paused = last!;
+    const resumedEvents = await lastValueFrom(
+      train({ ...opts, epochs: 1, initial: { params: paused.params, optimizer: paused.state, epoch: 1, step: 6 } }).pipe(toArray()),
+    );
+    const resumedSteps = resumedEvents.filter((e): e is StepEvent => e.type === 'step');
+    expect(resumedSteps.map((e) => [e.epoch, e.step])).toEqual([[2, 3], [2, 4]]);
+    const resumed = resumedEvents.at(-1) as DoneEvent;
+    expect(resumed.state.step).toBe(8);
+    for (const name of Object.keys(straight.state.params)) expect(resumed.state.params[name].data).toEqual(straight.state.params[name].data);
+    expect(() => train({ ...opts, epochs: 1, initial: { params: paused.params, epoch: 1, step: 9 } })).toThrow(
+      'train: initial.step 9 does not fall in epoch 2 (steps 4..7 with 4 steps per epoch)',
+    );
   });
 
   it('an error thrown by onEpochEnd ends the stream', async () => {
