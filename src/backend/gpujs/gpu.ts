@@ -54,7 +54,8 @@ export function unavailableReason(backend: GpuJsBackend): string | null {
       if (!isNode) return 'headlessgl runs only in Node; use "webgl2" in a browser';
       return GPU.isHeadlessGLSupported
         ? null
-        : 'the optional "gl" package is not built or no display is available (install the build dependencies, run `npm rebuild gl`, and run under `xvfb-run -a`; see README, Backends)';
+        : 'the optional "gl" package is not built, or there is no X display (npm drops gl when its native build fails: ' +
+            'install its build dependencies, run `npm ci` again, and run under `xvfb-run -a`; see README, Backends)';
     case 'webgpu':
       return GPU.isWebGPUSupported
         ? null
