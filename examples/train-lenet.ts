@@ -186,19 +186,23 @@ class Curves {
 
   image(): RgbaImage {
     const w = this.loss.length > 200 ? 0.98 : 0.9;
+    // The loss spans orders of magnitude (2.3 at the start, ~0.01 at the end): plot its log10.
+    const log10 = (xs: number[]): number[] => xs.map((v) => (v > 0 ? Math.log10(v) : NaN));
     const lossChart = lineChart(
       [
-        { name: 'train loss (smoothed)', values: smoothed(this.loss, w) },
-        { name: 'test loss (end of epoch)', values: this.testLoss },
+        { name: 'train loss (smoothed)', values: log10(smoothed(this.loss, w)) },
+        { name: 'test loss (end of epoch)', values: log10(this.testLoss) },
       ],
-      { title: 'loss per step', width: 800, height: 360 },
+      { title: 'log10 loss per step', width: 800, height: 360 },
     );
+    // Accuracy: the last 10% are where a good network lives; the first steps are off the bottom.
+    const lowest = Math.min(0.9, ...this.testAccuracy.filter((v) => Number.isFinite(v)));
     const accChart = lineChart(
       [
         { name: 'train accuracy (smoothed)', values: smoothed(this.accuracy, w) },
         { name: 'test accuracy (end of epoch)', values: this.testAccuracy },
       ],
-      { title: 'accuracy per step', width: 800, height: 360, yRange: [0, 1] },
+      { title: 'accuracy per step', width: 800, height: 360, yRange: [Math.max(0, Math.floor(lowest * 20) / 20), 1] },
     );
     return stack([lossChart, accChart]);
   }
