@@ -24,7 +24,7 @@ import {
   resolveGeometry,
 } from './conv2d.js';
 import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
-import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
+import { type KernelContext, type KernelStages, type NDArray, makeNode, opError, type OpDef } from './op.js';
 import { decode, k, type Src } from '../backend/gpujs/source.js';
 import { guarded, rangeTest, type Padding } from './window.js';
 
@@ -125,35 +125,75 @@ function conv2dBackpropFilterVjp(gw: Tensor, node: Tensor<'conv2dBackpropFilter'
   return [dx, ddy];
 }
 
+/**
+ * Partial sums per group of images: with a few hundred filter taps and tens
+ * of thousands of products each, one thread per tap leaves all but one core
+ * (or all but a handful of GPU threads) idle. Stage 1 gives each (group, tap)
+ * its own thread, summing over the group's images; stage 2 adds the groups.
+ * Groups are sized so that stage 1 has about this many threads.
+ */
+const PARTIAL_THREADS = 16384;
+
 // Kernel: each filter tap (o, c, ky, kx) gathers x[n, c, iy, ix] * dy[n, o, oy, ox]
 // over every image and output position, where (iy, ix) is the input cell the
 // tap read for output (oy, ox).
-function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out }: KernelContext<'conv2dBackpropFilter'>): Src {
+function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out }: KernelContext<'conv2dBackpropFilter'>): Src | KernelStages {
   const [N, C, H, W] = x;
   const [, O, oH, oW] = dy;
   const [, , kH, kW] = out;
   const [sh, sw] = attrs.stride;
   const [dh, dw] = attrs.dilation;
   const [pt, , pl] = attrs.pads;
+  const taps = O * C * kH * kW;
+  const groups = Math.min(N, Math.max(1, Math.ceil(PARTIAL_THREADS / taps)));
+  const perGroup = Math.ceil(N / groups);
   const rowTest = rangeTest(k`iy`, -pt, (oH - 1) * sh - pt + (kH - 1) * dh, H);
   const colTest = rangeTest(k`ix`, -pl, (oW - 1) * sw - pl + (kW - 1) * dw, W);
-  return k`${decode(k`i`, [O, C, kH, kW], [k`o`, k`c`, k`ky`, k`kx`])}
-  let acc = 0.0;
-  for (let n = 0; n < ${N}; n++) {
-    const xPlane = (n * ${C} + c) * ${H * W};
+  // The sum over images n of one tap's products, for n = first + t, t < count.
+  const sumOverImages = (first: Src, count: number): Src => k`let acc = 0.0;
+  for (let t = 0; t < ${count}; t++) {
+    const n = ${first} + t;
+    ${guarded(
+      groups * perGroup > N ? k`n < ${N}` : null,
+      k`const xPlane = (n * ${C} + c) * ${H * W} + kx * ${dw} - ${pl};
     const dyPlane = (n * ${O} + o) * ${oH * oW};
     for (let oy = 0; oy < ${oH}; oy++) {
       const iy = oy * ${sh} - ${pt} + ky * ${dh};
+      const xRow = xPlane + iy * ${W};
+      const dyRow = dyPlane + oy * ${oW};
       ${guarded(
         rowTest,
         k`for (let ox = 0; ox < ${oW}; ox++) {
         const ix = ox * ${sw} - ${pl} + kx * ${dw};
-        ${guarded(colTest, k`acc += x0[xPlane + iy * ${W} + ix] * x1[dyPlane + oy * ${oW} + ox];`)}
+        ${guarded(colTest, k`acc += x0[xRow + ox * ${sw}] * x1[dyRow + ox];`)}
       }`,
       )}
-    }
-  }
+    }`,
+    )}
+  }`;
+  if (groups === 1) {
+    return k`${decode(k`i`, [O, C, kH, kW], [k`o`, k`c`, k`ky`, k`kx`])}
+  ${sumOverImages(k`0`, N)}
   return acc;`;
+  }
+  return {
+    stages: [
+      {
+        size: groups * taps,
+        body: k`${decode(k`i`, [groups, O, C, kH, kW], [k`g`, k`o`, k`c`, k`ky`, k`kx`])}
+  ${sumOverImages(k`g * ${perGroup}`, perGroup)}
+  return acc;`,
+      },
+      {
+        size: taps,
+        body: k`let acc = 0.0;
+  for (let g = 0; g < ${groups}; g++) {
+    acc += x2[g * ${taps} + i];
+  }
+  return acc;`,
+      },
+    ],
+  };
 }
 
 export const conv2dBackpropFilterOp: OpDef<'conv2dBackpropFilter'> = {

@@ -36,9 +36,20 @@ export interface OpDef<O extends OpName> {
    * arrays named x0, x1, ... Built with the `k` tag (src/backend/gpujs/source.ts)
    * from validated integers only. `'upload'`: the value comes from the host
    * (inputs, constants). `'alias'`: the output is the input's flat buffer
-   * unchanged (reshape).
+   * unchanged (reshape). A rule may also return `KernelStages` when one
+   * kernel would leave the device idle (a few outputs, each a long sum).
    */
-  kernel: ((ctx: KernelContext<O>) => Src) | 'upload' | 'alias';
+  kernel: ((ctx: KernelContext<O>) => Src | KernelStages) | 'upload' | 'alias';
+}
+
+/**
+ * An op computed in several kernels, one after the other: stage j reads the
+ * op's inputs as x0..x{n-1} and the earlier stages' outputs as x{n}..x{n+j-1};
+ * the last stage's output (of the op's size) is the op's value. Used to split
+ * a long reduction into partial sums that many threads compute at once.
+ */
+export interface KernelStages {
+  readonly stages: readonly { readonly size: number; readonly body: Src }[];
 }
 
 export interface KernelContext<O extends OpName> {

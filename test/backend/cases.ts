@@ -108,6 +108,12 @@ export const opCases: OpCase[] = [
     inputs: [X([2, 1, 28, 28]), X([6, 1, 5, 5]), X([6])],
     fn: (x, w, b) => conv2d(x, w, { bias: b }),
   },
+  {
+    // 2,400 filter taps over 9 images: the filter gradient sums 7 groups of 2 images (the last group short).
+    name: 'conv2d LeNet-5 second layer, batch 9',
+    inputs: [X([9, 6, 8, 8]), X([16, 6, 5, 5]), X([16])],
+    fn: (x, w, b) => conv2d(x, w, { bias: b }),
+  },
   { name: 'maxPool2d 2x2/2', inputs: [X([2, 3, 6, 6], 'distinct')], fn: (x) => maxPool2d(x, { size: 2 }) },
   {
     name: 'maxPool2d 3x3/2 overlapping, same',

@@ -16,7 +16,7 @@ import { type Tensor, sizeOf, topologicalOrder } from '../../graph/tensor.js';
 import { opDef } from '../../ops/index.js';
 import { collectInputs, type Feeds, type InputSpec, validateFeeds } from '../feeds.js';
 import type { RunResult } from '../reference/interpreter.js';
-import type { Src } from './source.js';
+import { isSrc, type Src } from './source.js';
 import { type GpuJsBackend, type GpuHandle, acquireGpu, expectedExecution } from './gpu.js';
 
 /** Where a value of the plan lives. */
@@ -71,11 +71,17 @@ export class GpuJsFunction {
       } else if (def.kernel === 'upload') {
         throw new Error(`compile: op "${node.op}" is uploaded from the host but is neither an input nor a constant`);
       } else {
-        const source = def.kernel({ inputs: node.inputs.map((i) => i.shape), attrs: node.attrs as never, out: node.shape });
-        const size = Math.max(1, sizeOf(node.shape));
-        const kernelKey = `${size}|${node.inputs.length}|${source.text}`;
-        this.kernels.set(kernelKey, { source, size });
-        const index = this.steps.push({ kernelKey, args: node.inputs.map((i) => slotOf.get(i.id)!) }) - 1;
+        const rule = def.kernel({ inputs: node.inputs.map((i) => i.shape), attrs: node.attrs as never, out: node.shape });
+        const stages = isSrc(rule) ? [{ size: sizeOf(node.shape), body: rule }] : rule.stages;
+        const args = node.inputs.map((i) => slotOf.get(i.id)!);
+        let index = -1;
+        for (const stage of stages) {
+          const size = Math.max(1, stage.size);
+          const kernelKey = `${size}|${args.length}|${stage.body.text}`;
+          this.kernels.set(kernelKey, { source: stage.body, size });
+          index = this.steps.push({ kernelKey, args: [...args] }) - 1;
+          args.push({ kind: 'step', index }); // later stages read this one's output
+        }
         slotOf.set(node.id, { kind: 'step', index });
       }
     }
