@@ -158,6 +158,34 @@ function conv2dBackpropInputKernel({ inputs: [dy, w], attrs, out }: KernelContex
       test: parts.length ? join(parts, ' && ') : null,
     };
   };
+  if (sh === 1 && sw === 1 && dh === 1 && dw === 1) {
+    // Stride and dilation 1: the taps that reach (iy, ix) form a rectangle,
+    // ky in [max(0, iy+pt-oH+1), min(kH-1, iy+pt)], likewise kx. One test per
+    // tap (loop bounds stay literals, as WGSL needs), none in the inner loop
+    // over the output channels.
+    return k`${decode(k`i`, [N, C, H, W], [k`n`, k`c`, k`iy`, k`ix`])}
+  const kyLo = Math.max(0, iy + ${pt - oH + 1});
+  const kyHi = Math.min(${kH - 1}, iy + ${pt});
+  const kxLo = Math.max(0, ix + ${pl - oW + 1});
+  const kxHi = Math.min(${kW - 1}, ix + ${pl});
+  let acc = 0.0;
+  for (let a = 0; a < ${kH}; a++) {
+    const ky = kyLo + a;
+    if (ky <= kyHi) {
+      for (let b = 0; b < ${kW}; b++) {
+        const kx = kxLo + b;
+        if (kx <= kxHi) {
+          const dyAt = n * ${O * oH * oW} + (iy + ${pt} - ky) * ${oW} + ix + ${pl} - kx;
+          const wAt = c * ${kH * kW} + ky * ${kW} + kx;
+          for (let o = 0; o < ${O}; o++) {
+            acc += x0[dyAt + o * ${oH * oW}] * x1[wAt + o * ${C * kH * kW}];
+          }
+        }
+      }
+    }
+  }
+  return acc;`;
+  }
   const row = tap(k`ty`, k`oy`, sh, pt - (kH - 1) * dh, H - 1 + pt, oH);
   const col = tap(k`tx`, k`ox`, sw, pl - (kW - 1) * dw, W - 1 + pl, oW);
   return k`${decode(k`i`, [N, C, H, W], [k`n`, k`c`, k`iy`, k`ix`])}
