@@ -134,7 +134,20 @@ const now = (): number => performance.now();
 
 /** Let timers, I/O and unsubscribes run before the next step. */
 function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+  if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
+  // Browsers clamp setTimeout(0) to 4 ms or more; a message to ourselves is a
+  // macrotask without the clamp, so input and rendering still get their turn.
+  if (typeof MessageChannel === 'function') {
+    return new Promise((resolve) => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => {
+        channel.port1.close();
+        resolve();
+      };
+      channel.port2.postMessage(null);
+    });
+  }
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function positiveInt(what: string, v: unknown): number {
