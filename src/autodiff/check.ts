@@ -13,6 +13,7 @@ import { type Shape, type Tensor, sizeOf } from '../graph/tensor.js';
 import { input } from '../ops/input.js';
 import { ReferenceFunction } from '../backend/reference/interpreter.js';
 import { vjp } from './grad.js';
+import { createRng } from '../data/random.js';
 
 export interface CheckGradientsOptions {
   /** Finite-difference step (default 1e-6, scaled by max(1, |x|) per element). */
@@ -67,8 +68,9 @@ export function checkGradients(
   const backward = new ReferenceFunction(vjp([y], xs, [c]));
   const base: Record<string, Float64Array> = {};
   inputs.forEach((x, i) => (base[`x${i}`] = Float64Array.from(x.data)));
-  const rng = mulberry32(seed);
-  const randomArray = (n: number): Float64Array => Float64Array.from({ length: n }, () => rng() * 2 - 1);
+  // Seeded directions make a failure reproducible.
+  const rng = createRng(seed);
+  const randomArray = (n: number): Float64Array => Float64Array.from({ length: n }, () => rng.next() * 2 - 1);
 
   // A graph need not read every input (the gradient of a sum does not read x): feed only what it reads.
   const only = (f: ReferenceFunction, feeds: Record<string, Float64Array>): Record<string, Float64Array> =>
@@ -151,16 +153,4 @@ export function checkGradients(
     });
   }
   return { maxRelativeError: worst, checks };
-}
-
-/** A small, well-known 32-bit PRNG; deterministic directions make failures reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
