@@ -25,7 +25,7 @@ import {
 } from './conv2d.js';
 import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
 import { type KernelContext, type KernelStages, type NDArray, makeNode, opError, type OpDef } from './op.js';
-import { decode, k, type Src } from '../backend/gpujs/source.js';
+import { decode, join, k, type Src } from '../backend/gpujs/source.js';
 import { guarded, rangeTest, type Padding } from './window.js';
 
 const OP = 'conv2dBackpropFilter';
@@ -134,6 +134,9 @@ function conv2dBackpropFilterVjp(gw: Tensor, node: Tensor<'conv2dBackpropFilter'
  */
 const PARTIAL_THREADS = 16384;
 
+/** Rows of up to this many output columns are unrolled (one statement per column). */
+const UNROLL = 32;
+
 // Kernel: each filter tap (o, c, ky, kx) gathers x[n, c, iy, ix] * dy[n, o, oy, ox]
 // over every image and output position, where (iy, ix) is the input cell the
 // tap read for output (oy, ox).
@@ -163,7 +166,12 @@ function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out }: KernelConte
       const dyRow = dyPlane + oy * ${oW};
       ${guarded(
         rowTest,
-        k`for (let ox = 0; ox < ${oW}; ox++) {
+        colTest === null && oW <= UNROLL
+          ? join(
+              Array.from({ length: oW }, (_, ox) => k`acc += x0[xRow + ${ox * sw}] * x1[dyRow + ${ox}];`),
+              '\n      ',
+            )
+          : k`for (let ox = 0; ox < ${oW}; ox++) {
         const ix = ox * ${sw} - ${pl} + kx * ${dw};
         ${guarded(colTest, k`acc += x0[xRow + ox * ${sw}] * x1[dyRow + ox];`)}
       }`,

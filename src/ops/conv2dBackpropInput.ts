@@ -138,6 +138,9 @@ function conv2dBackpropInputVjp(gx: Tensor, node: Tensor<'conv2dBackpropInput'>)
 // Kernel: each input cell (n, c, iy, ix) gathers dy[n, o, oy, ox] * w[o, c, ky, kx]
 // over the taps that reached it in the forward pass: oy * sh = iy + pt - ky * dh
 // must be a whole output row inside [0, oH), likewise for columns.
+/** Output-channel loops up to this long are unrolled (one statement per channel). */
+const UNROLL = 16;
+
 function conv2dBackpropInputKernel({ inputs: [dy, w], attrs, out }: KernelContext<'conv2dBackpropInput'>): Src {
   const [N, C, H, W] = out;
   const [, O, oH, oW] = dy;
@@ -177,8 +180,15 @@ function conv2dBackpropInputKernel({ inputs: [dy, w], attrs, out }: KernelContex
         if (kx <= kxHi) {
           const dyAt = n * ${O * oH * oW} + (iy + ${pt} - ky) * ${oW} + ix + ${pl} - kx;
           const wAt = c * ${kH * kW} + ky * ${kW} + kx;
-          for (let o = 0; o < ${O}; o++) {
+          ${
+            O <= UNROLL
+              ? join(
+                  Array.from({ length: O }, (_, o) => k`acc += x0[dyAt + ${o * oH * oW}] * x1[wAt + ${o * C * kH * kW}];`),
+                  '\n          ',
+                )
+              : k`for (let o = 0; o < ${O}; o++) {
             acc += x0[dyAt + o * ${oH * oW}] * x1[wAt + o * ${C * kH * kW}];
+          }`
           }
         }
       }
