@@ -1,6 +1,6 @@
 import { type Tensor, shapeToString } from '../graph/tensor.js';
 import { makeNode, opError, type OpDef } from './op.js';
-import { k } from '../backend/gpujs/source.js';
+import { join, k } from '../backend/gpujs/source.js';
 import { transpose } from './transpose.js';
 
 // d(A B) = dA B + A dB, so with C = A B: dL/dA = G Bᵀ and dL/dB = Aᵀ G.
@@ -28,13 +28,23 @@ export const matmulOp: OpDef<'matmul'> = {
     return [a[0], b[1]];
   },
   vjp: (g, { inputs: [a, b] }) => [matmul(g, transpose(b)), matmul(transpose(a), g)],
-  kernel: ({ inputs: [[, K], [, N]] }) => k`const m = Math.floor((i + 0.5) / ${N});
+  // Four products per loop trip (the rest after the loop): the loop counter
+  // costs as much as a product otherwise.
+  kernel: ({ inputs: [[, K], [, N]] }) => {
+    const quads = Math.floor(K / 4);
+    const rest = Array.from({ length: K - 4 * quads }, (_, r) => k`acc += x0[aRow + ${4 * quads + r}] * x1[${(4 * quads + r) * N} + n];`);
+    return k`const m = Math.floor((i + 0.5) / ${N});
   const n = i - m * ${N};
+  const aRow = m * ${K};
   let acc = 0.0;
-  for (let kk = 0; kk < ${K}; kk++) {
-    acc += x0[m * ${K} + kk] * x1[kk * ${N} + n];
+  for (let q = 0; q < ${quads}; q++) {
+    const a = aRow + q * 4;
+    const b = q * ${4 * N} + n;
+    acc += x0[a] * x1[b] + x0[a + 1] * x1[b + ${N}] + x0[a + 2] * x1[b + ${2 * N}] + x0[a + 3] * x1[b + ${3 * N}];
   }
-  return acc;`,
+  ${join(rest, '\n  ')}
+  return acc;`;
+  },
   reference: ([a, b]) => {
     const [M, K] = a.shape;
     const N = b.shape[1];
