@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   let tfVersions: { tfjs: string; wasm?: string } | null = null;
   const needTf = args.only.has('tfjs');
   if (needTf) {
-    const { tf } = await import('./lib/tfjs.js');
+    const { tf, wasmNote } = await import('./lib/tfjs.js');
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     // The wasm binaries from node_modules (no network).
     wasm.setWasmPaths(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm')) + path.sep);
@@ -125,10 +125,7 @@ async function main(): Promise<void> {
       await tf.ready();
       let note: string | undefined;
       if (backend === 'wasm') {
-        const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-        const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
-        const n = threads ? wasm.getThreadsCount() : 1;
-        note = `${simd ? 'SIMD' : 'no SIMD'}, ${threads ? 'threaded build, ' : ''}${n} thread${n === 1 ? '' : 's'}`;
+        note = await wasmNote(wasm.getThreadsCount);
         tfVersions.wasm = note;
       }
       entries.push(await runTfjs(oracle, opts, env, { note }));

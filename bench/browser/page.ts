@@ -13,7 +13,7 @@ import { unavailableReason } from '../../src/backend/gpujs/gpu.js';
 import type { GpuJsBackend } from '../../src/backend/gpujs/gpu.js';
 import { type Entry, type Env, errText, makeOracle, runConvnetjs, runStriate, runTfjs } from '../lib/contest.js';
 import type { TimingOptions } from '../lib/measure.js';
-import { tf } from '../lib/tfjs.js';
+import { tf, wasmNote } from '../lib/tfjs.js';
 
 export interface PageConfig {
   striate: string[];
@@ -88,10 +88,7 @@ window.runBench = async (config) => {
     await tf.ready();
     let note: string | undefined;
     if (backend === 'wasm') {
-      const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-      const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
-      const n = threads ? getThreadsCount() : 1;
-      note = `${simd ? 'SIMD' : 'no SIMD'}, ${threads ? 'threaded build, ' : ''}${n} thread${n === 1 ? '' : 's'}`;
+      note = await wasmNote(getThreadsCount);
     }
     result.entries.push(await runTfjs(oracle, config.timing, env, { note }));
     if (backend === 'wasm') result.entries.push(await runTfjs(oracle, config.timing, env, { note, patch: 'matmul', trainOnly: true }));

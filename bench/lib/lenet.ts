@@ -148,19 +148,11 @@ export function fromTfLayout(p: Params): Params {
   };
 }
 
-/** The TF.js shape of each parameter. */
-export const TF_SHAPES: Record<ParamName, number[]> = {
-  c1w: [5, 5, 1, 6],
-  c1b: [6],
-  c2w: [5, 5, 6, 16],
-  c2b: [16],
-  f1w: [256, 120],
-  f1b: [120],
-  f2w: [120, 84],
-  f2b: [84],
-  f3w: [84, 10],
-  f3b: [10],
-};
+/** The TF.js shape of each parameter: conv filters [O, C, kH, kW] become HWIO [kH, kW, C, O]; the rest are the same. */
+export const TF_SHAPES = Object.fromEntries(
+  Object.entries(PARAM_SHAPES).map(([name, shape]) => [name, shape.length === 4 ? [shape[2], shape[3], shape[1], shape[0]] : [...shape]]),
+) as Record<ParamName, number[]>;
+
 
 export interface Compared {
   readonly name: string;

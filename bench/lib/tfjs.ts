@@ -88,3 +88,11 @@ export function tfLenet(params: Params): TfLenet {
     },
   };
 }
+
+/** How TF.js's wasm backend runs here, e.g. "SIMD, 1 thread" (call after tf.setBackend('wasm')). */
+export async function wasmNote(getThreadsCount: () => number): Promise<string> {
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+  const n = threads ? getThreadsCount() : 1;
+  return `${simd ? 'SIMD' : 'no SIMD'}, ${threads ? 'threaded build, ' : ''}${n} thread${n === 1 ? '' : 's'}`;
+}
