@@ -128,8 +128,6 @@ export function windowOutput2d(op: string, what: string, inHW: Pair, pads: Pads2
   ];
 }
 
-/** Aliases under the names first announced to the pooling ops. */
-export { resolvePads as normalizePadding, windowOutput as windowOutputSize };
 
 /**
  * Kernel source of the test `lo <= v < hi` for a tap index v whose range over

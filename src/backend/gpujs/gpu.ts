@@ -186,11 +186,6 @@ export function liveDeviceTensors(): number {
   return n;
 }
 
-/** Number of kernels compiled and cached for `backend`. */
-export function cachedKernelCount(backend: GpuJsBackend): number {
-  return shared.get(backend)?.kernels.size ?? 0;
-}
-
 /** The whole kernel function: parameters x0..x{n-1}, the flat output index i, the op's body. */
 function wrap(body: Src, inputs: number): Src {
   return k`function(${paramList(inputs)}) {
