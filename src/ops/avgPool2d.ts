@@ -33,9 +33,9 @@ export const avgPool2dOp: OpDef<'avgPool2d'> = {
   vjp: (g, { inputs: [x], attrs: { size, stride, pads, countIncludePad } }) => [
     avgPool2dBackward(g, { size, stride, pads, countIncludePad, inputShape: x.shape }),
   ],
-  kernel: ({ inputs: [x], attrs }) => {
+  kernel: ({ inputs: [x], attrs, ints, grid }) => {
     const g = poolGeometry(x, attrs);
-    return k`${decodeWindow(g)}
+    return k`${decodeWindow(g, ints, grid)}
   let s = 0.0;
   for (let ky = 0; ky < ${g.kh}; ky++) {
     const iy = oy * ${g.sh} - ${g.pt} + ky;

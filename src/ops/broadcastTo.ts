@@ -14,9 +14,9 @@ export const broadcastToOp: OpDef<'broadcastTo'> = {
     return shape;
   },
   vjp: (g, { inputs: [x] }) => [sumTo(g, x.shape)],
-  kernel: ({ inputs: [x], out }) => {
+  kernel: ({ inputs: [x], out, ints, grid }) => {
     const names = out.map((_, d) => ident(`c${d}`));
-    return k`${decode(k`i`, out, names)}
+    return k`${decode(k`i`, out, names, ints, grid)}
   return x0[${offset(x, names.slice(out.length - x.length))}];`;
   },
   reference: ([x], _attrs, out) => {

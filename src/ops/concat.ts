@@ -38,7 +38,7 @@ export const concatOp: OpDef<'concat'> = {
     });
   },
   // Input j owns output positions [offset_j, offset_j + its size) along the axis.
-  kernel: ({ inputs, attrs: { axis }, out }) => {
+  kernel: ({ inputs, attrs: { axis }, out, ints, grid }) => {
     const names = out.map((_, d) => ident(`c${d}`));
     const branches: Src[] = [];
     let offset = 0;
@@ -51,7 +51,7 @@ export const concatOp: OpDef<'concat'> = {
   }`);
       offset += shape[axis];
     });
-    return k`${decode(k`i`, out, names)}
+    return k`${decode(k`i`, out, names, ints, grid)}
   ${join(branches, '\n  ')}`;
   },
   reference: (inputs, { axis }, out) => {

@@ -19,7 +19,7 @@ import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
 import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
 import type { Src } from '../backend/gpujs/source.js';
 import { sum } from './sum.js';
-import { decode, join, k } from '../backend/gpujs/source.js';
+import { decode, intLet, join, k } from '../backend/gpujs/source.js';
 import { type Padding, checkPads, effectiveSize, guarded, rangeTest, resolvePads, toPair, windowOutput2d } from './window.js';
 
 /** The geometry every convolution op carries: stride, dilation and explicit zero padding. */
@@ -189,7 +189,7 @@ export function conv2dVjp(g: Tensor, node: Tensor<'conv2d'>): readonly (Tensor |
 /** Filter rows up to this wide are unrolled: a 5-tap loop spends as much on its counter as on the products. */
 const UNROLL = 7;
 
-function conv2dKernel({ inputs: [x, w], attrs, out }: KernelContext<'conv2d'>): Src {
+function conv2dKernel({ inputs: [x, w], attrs, out, ints, grid }: KernelContext<'conv2d'>): Src {
   const [, C, H, W] = x;
   const [, , kH, kW] = w;
   const [, O, oH, oW] = out;
@@ -200,16 +200,16 @@ function conv2dKernel({ inputs: [x, w], attrs, out }: KernelContext<'conv2d'>): 
   const colTest = rangeTest(k`ix`, -pl, (oW - 1) * sw - pl + (kW - 1) * dw, W);
   // Index arithmetic is hoisted out of the inner loop: per tap, one add for
   // each operand's address.
-  return k`${decode(k`i`, [out[0], O, oH, oW], [k`n`, k`o`, k`oy`, k`ox`])}
+  return k`${decode(k`i`, [out[0], O, oH, oW], [k`n`, k`o`, k`oy`, k`ox`], ints, grid)}
   let acc = ${attrs.hasBias ? k`x2[o]` : k`0.0`};
-  const colStart = ox * ${sw} - ${pl};
+  ${intLet(ints, k`colStart`, k`ox * ${sw} - ${pl}`)}
   for (let c = 0; c < ${C}; c++) {
-    const xPlane = (n * ${C} + c) * ${H * W};
-    const wPlane = (o * ${C} + c) * ${kH * kW};
+    ${intLet(ints, k`xPlane`, k`(n * ${C} + c) * ${H * W}`)}
+    ${intLet(ints, k`wPlane`, k`(o * ${C} + c) * ${kH * kW}`)}
     for (let ky = 0; ky < ${kH}; ky++) {
-      const iy = oy * ${sh} - ${pt} + ky * ${dh};
-      const xRow = xPlane + iy * ${W} + colStart;
-      const wRow = wPlane + ky * ${kW};
+      ${intLet(ints, k`iy`, k`oy * ${sh} - ${pt} + ky * ${dh}`)}
+      ${intLet(ints, k`xRow`, k`xPlane + iy * ${W} + colStart`)}
+      ${intLet(ints, k`wRow`, k`wPlane + ky * ${kW}`)}
       ${guarded(
         rowTest,
         colTest === null
@@ -222,7 +222,7 @@ function conv2dKernel({ inputs: [x, w], attrs, out }: KernelContext<'conv2d'>): 
         acc += x0[xRow + kx * ${dw}] * x1[wRow + kx];
       }`
           : k`for (let kx = 0; kx < ${kW}; kx++) {
-        const ix = colStart + kx * ${dw};
+        ${intLet(ints, k`ix`, k`colStart + kx * ${dw}`)}
         ${guarded(colTest, k`acc += x0[xRow + kx * ${dw}] * x1[wRow + kx];`)}
       }`,
       )}

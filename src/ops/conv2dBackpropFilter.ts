@@ -25,7 +25,7 @@ import {
 } from './conv2d.js';
 import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
 import { type KernelContext, type KernelStages, type NDArray, makeNode, opError, type OpDef } from './op.js';
-import { decode, join, k, type Src } from '../backend/gpujs/source.js';
+import { decode, gridOf, intLet, join, k, type Src } from '../backend/gpujs/source.js';
 import { guarded, rangeTest, type Padding } from './window.js';
 
 const OP = 'conv2dBackpropFilter';
@@ -140,7 +140,7 @@ const UNROLL = 32;
 // Kernel: each filter tap (o, c, ky, kx) gathers x[n, c, iy, ix] * dy[n, o, oy, ox]
 // over every image and output position, where (iy, ix) is the input cell the
 // tap read for output (oy, ox).
-function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out }: KernelContext<'conv2dBackpropFilter'>): Src | KernelStages {
+function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out, ints, grid }: KernelContext<'conv2dBackpropFilter'>): Src | KernelStages {
   const [N, C, H, W] = x;
   const [, O, oH, oW] = dy;
   const [, , kH, kW] = out;
@@ -155,15 +155,15 @@ function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out }: KernelConte
   // The sum over images n of one tap's products, for n = first + t, t < count.
   const sumOverImages = (first: Src, count: number): Src => k`let acc = 0.0;
   for (let t = 0; t < ${count}; t++) {
-    const n = ${first} + t;
+    ${intLet(ints, k`n`, k`${first} + t`)}
     ${guarded(
       groups * perGroup > N ? k`n < ${N}` : null,
-      k`const xPlane = (n * ${C} + c) * ${H * W} + kx * ${dw} - ${pl};
-    const dyPlane = (n * ${O} + o) * ${oH * oW};
+      k`${intLet(ints, k`xPlane`, k`(n * ${C} + c) * ${H * W} + kx * ${dw} - ${pl}`)}
+    ${intLet(ints, k`dyPlane`, k`(n * ${O} + o) * ${oH * oW}`)}
     for (let oy = 0; oy < ${oH}; oy++) {
-      const iy = oy * ${sh} - ${pt} + ky * ${dh};
-      const xRow = xPlane + iy * ${W};
-      const dyRow = dyPlane + oy * ${oW};
+      ${intLet(ints, k`iy`, k`oy * ${sh} - ${pt} + ky * ${dh}`)}
+      ${intLet(ints, k`xRow`, k`xPlane + iy * ${W}`)}
+      ${intLet(ints, k`dyRow`, k`dyPlane + oy * ${oW}`)}
       ${guarded(
         rowTest,
         colTest === null && oW <= UNROLL
@@ -172,7 +172,7 @@ function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out }: KernelConte
               '\n      ',
             )
           : k`for (let ox = 0; ox < ${oW}; ox++) {
-        const ix = ox * ${sw} - ${pl} + kx * ${dw};
+        ${intLet(ints, k`ix`, k`ox * ${sw} - ${pl} + kx * ${dw}`)}
         ${guarded(colTest, k`acc += x0[xRow + ox * ${sw}] * x1[dyRow + ox];`)}
       }`,
       )}
@@ -180,15 +180,17 @@ function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out }: KernelConte
     )}
   }`;
   if (groups === 1) {
-    return k`${decode(k`i`, [O, C, kH, kW], [k`o`, k`c`, k`ky`, k`kx`])}
+    return k`${decode(k`i`, [O, C, kH, kW], [k`o`, k`c`, k`ky`, k`kx`], ints, grid)}
   ${sumOverImages(k`0`, N)}
   return acc;`;
   }
+  const partialGrid = ints ? gridOf([groups, O, C, kH, kW]) : null;
   return {
     stages: [
       {
         size: groups * taps,
-        body: k`${decode(k`i`, [groups, O, C, kH, kW], [k`g`, k`o`, k`c`, k`ky`, k`kx`])}
+        grid: partialGrid,
+        body: k`${decode(k`i`, [groups, O, C, kH, kW], [k`g`, k`o`, k`c`, k`ky`, k`kx`], ints, partialGrid)}
   ${sumOverImages(k`g * ${perGroup}`, perGroup)}
   return acc;`,
       },

@@ -29,7 +29,7 @@ import {
 } from './conv2d.js';
 import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
 import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
-import { decode, join, k, type Src } from '../backend/gpujs/source.js';
+import { decode, intLet, join, k, type Src } from '../backend/gpujs/source.js';
 import { guarded, type Padding } from './window.js';
 
 const OP = 'conv2dBackpropInput';
@@ -141,7 +141,7 @@ function conv2dBackpropInputVjp(gx: Tensor, node: Tensor<'conv2dBackpropInput'>)
 /** Output-channel loops up to this long are unrolled (one statement per channel). */
 const UNROLL = 16;
 
-function conv2dBackpropInputKernel({ inputs: [dy, w], attrs, out }: KernelContext<'conv2dBackpropInput'>): Src {
+function conv2dBackpropInputKernel({ inputs: [dy, w], attrs, out, ints, grid }: KernelContext<'conv2dBackpropInput'>): Src {
   const [N, C, H, W] = out;
   const [, O, oH, oW] = dy;
   const [, , kH, kW] = w;
@@ -157,7 +157,7 @@ function conv2dBackpropInputKernel({ inputs: [dy, w], attrs, out }: KernelContex
     if (Math.floor(tMax / s) >= outSize) parts.push(k`${o} < ${outSize}`);
     if (s > 1) parts.push(k`Math.abs(${o} * ${s} - ${t}) < 0.5`);
     return {
-      index: s === 1 ? k`const ${o} = ${t};` : k`const ${o} = Math.floor((${t} + 0.5) / ${s});`,
+      index: intLet(ints, o, s === 1 ? t : k`Math.floor((${t} + 0.5) / ${s})`),
       test: parts.length ? join(parts, ' && ') : null,
     };
   };
@@ -166,20 +166,20 @@ function conv2dBackpropInputKernel({ inputs: [dy, w], attrs, out }: KernelContex
     // ky in [max(0, iy+pt-oH+1), min(kH-1, iy+pt)], likewise kx. One test per
     // tap (loop bounds stay literals, as WGSL needs), none in the inner loop
     // over the output channels.
-    return k`${decode(k`i`, [N, C, H, W], [k`n`, k`c`, k`iy`, k`ix`])}
-  const kyLo = Math.max(0, iy + ${pt - oH + 1});
-  const kyHi = Math.min(${kH - 1}, iy + ${pt});
-  const kxLo = Math.max(0, ix + ${pl - oW + 1});
-  const kxHi = Math.min(${kW - 1}, ix + ${pl});
+    return k`${decode(k`i`, [N, C, H, W], [k`n`, k`c`, k`iy`, k`ix`], ints, grid)}
+  ${intLet(ints, k`kyLo`, k`Math.max(0, iy + ${pt - oH + 1})`)}
+  ${intLet(ints, k`kyHi`, k`Math.min(${kH - 1}, iy + ${pt})`)}
+  ${intLet(ints, k`kxLo`, k`Math.max(0, ix + ${pl - oW + 1})`)}
+  ${intLet(ints, k`kxHi`, k`Math.min(${kW - 1}, ix + ${pl})`)}
   let acc = 0.0;
   for (let a = 0; a < ${kH}; a++) {
-    const ky = kyLo + a;
+    ${intLet(ints, k`ky`, k`kyLo + a`)}
     if (ky <= kyHi) {
       for (let b = 0; b < ${kW}; b++) {
-        const kx = kxLo + b;
+        ${intLet(ints, k`kx`, k`kxLo + b`)}
         if (kx <= kxHi) {
-          const dyAt = n * ${O * oH * oW} + (iy + ${pt} - ky) * ${oW} + ix + ${pl} - kx;
-          const wAt = c * ${kH * kW} + ky * ${kW} + kx;
+          ${intLet(ints, k`dyAt`, k`n * ${O * oH * oW} + (iy + ${pt} - ky) * ${oW} + ix + ${pl} - kx`)}
+          ${intLet(ints, k`wAt`, k`c * ${kH * kW} + ky * ${kW} + kx`)}
           ${
             O <= UNROLL
               ? join(
@@ -198,18 +198,18 @@ function conv2dBackpropInputKernel({ inputs: [dy, w], attrs, out }: KernelContex
   }
   const row = tap(k`ty`, k`oy`, sh, pt - (kH - 1) * dh, H - 1 + pt, oH);
   const col = tap(k`tx`, k`ox`, sw, pl - (kW - 1) * dw, W - 1 + pl, oW);
-  return k`${decode(k`i`, [N, C, H, W], [k`n`, k`c`, k`iy`, k`ix`])}
+  return k`${decode(k`i`, [N, C, H, W], [k`n`, k`c`, k`iy`, k`ix`], ints, grid)}
   let acc = 0.0;
   for (let o = 0; o < ${O}; o++) {
-    const dyPlane = (n * ${O} + o) * ${oH * oW};
-    const wPlane = (o * ${C} + c) * ${kH * kW};
+    ${intLet(ints, k`dyPlane`, k`(n * ${O} + o) * ${oH * oW}`)}
+    ${intLet(ints, k`wPlane`, k`(o * ${C} + c) * ${kH * kW}`)}
     for (let ky = 0; ky < ${kH}; ky++) {
-      const ty = iy + ${pt} - ky * ${dh};
+      ${intLet(ints, k`ty`, k`iy + ${pt} - ky * ${dh}`)}
       ${row.index}
       ${guarded(
         row.test,
         k`for (let kx = 0; kx < ${kW}; kx++) {
-        const tx = ix + ${pl} - kx * ${dw};
+        ${intLet(ints, k`tx`, k`ix + ${pl} - kx * ${dw}`)}
         ${col.index}
         ${guarded(col.test, k`acc += x0[dyPlane + oy * ${oW} + ox] * x1[wPlane + ky * ${kW} + kx];`)}
       }`,

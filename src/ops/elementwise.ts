@@ -42,12 +42,12 @@ export function defineBinary<O extends OpName>(
     shape: (inputs) =>
       inputs.length === 2 ? broadcastShapes(name, inputs[0], inputs[1]) : opError(name, `takes 2 inputs, got ${inputs.length}`),
     vjp,
-    kernel: ({ inputs: [a, b], out }) => {
+    kernel: ({ inputs: [a, b], out, ints, grid }) => {
       if (sameShape(a, out) && sameShape(b, out)) return k`return ${expr(k`x0[i]`, k`x1[i]`)};`;
       // Broadcasting: decode the output coordinates, then read each input at its own strides.
       const names = out.map((_, d) => ident(`c${d}`));
       const at = (shape: readonly number[]): Src => offset(shape, names.slice(out.length - shape.length));
-      return k`${decode(k`i`, out, names)}
+      return k`${decode(k`i`, out, names, ints, grid)}
   return ${expr(k`x0[${at(a)}]`, k`x1[${at(b)}]`)};`;
     },
     reference: ([a, b], _attrs, outShape) => {

@@ -1,6 +1,6 @@
 import { type Tensor, shapeToString } from '../graph/tensor.js';
 import { makeNode, opError, type OpDef } from './op.js';
-import { join, k } from '../backend/gpujs/source.js';
+import { decode, intLet, join, k } from '../backend/gpujs/source.js';
 import { transpose } from './transpose.js';
 
 // d(A B) = dA B + A dB, so with C = A B: dL/dA = G Bᵀ and dL/dB = Aᵀ G.
@@ -30,16 +30,15 @@ export const matmulOp: OpDef<'matmul'> = {
   vjp: (g, { inputs: [a, b] }) => [matmul(g, transpose(b)), matmul(transpose(a), g)],
   // Four products per loop trip (the rest after the loop): the loop counter
   // costs as much as a product otherwise.
-  kernel: ({ inputs: [[, K], [, N]] }) => {
+  kernel: ({ inputs: [[, K], [, N]], out, ints, grid }) => {
     const quads = Math.floor(K / 4);
     const rest = Array.from({ length: K - 4 * quads }, (_, r) => k`acc += x0[aRow + ${4 * quads + r}] * x1[${(4 * quads + r) * N} + n];`);
-    return k`const m = Math.floor((i + 0.5) / ${N});
-  const n = i - m * ${N};
-  const aRow = m * ${K};
+    return k`${decode(k`i`, out, [k`m`, k`n`], ints, grid)}
+  ${intLet(ints, k`aRow`, k`m * ${K}`)}
   let acc = 0.0;
   for (let q = 0; q < ${quads}; q++) {
-    const a = aRow + q * 4;
-    const b = q * ${4 * N} + n;
+    ${intLet(ints, k`a`, k`aRow + q * 4`)}
+    ${intLet(ints, k`b`, k`q * ${4 * N} + n`)}
     acc += x0[a] * x1[b] + x0[a + 1] * x1[b + ${N}] + x0[a + 2] * x1[b + ${2 * N}] + x0[a + 3] * x1[b + ${3 * N}];
   }
   ${join(rest, '\n  ')}

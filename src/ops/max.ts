@@ -24,7 +24,7 @@ export const maxOp: OpDef<'max'> = {
     return [mul(sameShape(g.shape, kept) ? g : reshape(g, kept), maxMask(x, axes))];
   },
   reference: ([x], { axes }) => reduceReference(x, axes, -Infinity, (acc, v) => (v > acc ? v : acc)),
-  kernel: ({ inputs: [x], attrs: { axes } }) => reduceKernel(x, axes, k`-3.0e38`, (acc, v) => k`${acc} = Math.max(${acc}, ${v});`),
+  kernel: ({ inputs: [x], attrs: { axes }, ints, grid }) => reduceKernel(x, axes, k`-3.0e38`, (acc, v) => k`${acc} = Math.max(${acc}, ${v});`, ints, grid),
 };
 
 /** The largest element over `axes` (all axes when omitted). */

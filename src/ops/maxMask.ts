@@ -15,18 +15,18 @@ export const maxMaskOp: OpDef<'maxMask'> = {
   vjp: () => [null],
   // Each element scans its own group in row-major order (a later element wins
   // only if strictly greater) and is 1 when the winner's position is its own.
-  kernel: ({ inputs: [x], attrs: { axes } }) => {
+  kernel: ({ inputs: [x], attrs: { axes }, ints, grid }) => {
     const coords = x.map((_, d) => ident(`c${d}`));
     const redDims = axes.map((a) => x[a]);
     const count = redDims.reduce((a, b) => a * b, 1);
     const red = axes.map((a) => ident(`r${a}`));
     const scan = x.map((_, d) => (axes.includes(d) ? red[axes.indexOf(d)] : coords[d]));
     const mine = offset(redDims, axes.map((a) => coords[a]));
-    return k`${decode(k`i`, x, coords)}
+    return k`${decode(k`i`, x, coords, ints, grid)}
   let best = -3.0e38;
   let bestJ = 0.0;
   for (let j = 0; j < ${count}; j++) {
-    ${decode(k`j`, redDims, red)}
+    ${decode(k`j`, redDims, red, ints)}
     const v = x0[${offset(x, scan)}];
     if (v > best) {
       best = v;

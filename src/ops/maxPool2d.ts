@@ -22,7 +22,7 @@ import type { Pads2d, Pool2dAttrs } from './attrs.js';
 import { maxPool2dBackward } from './maxPool2dBackward.js';
 import { checkInt, makeNode, opError, type NDArray, type OpDef } from './op.js';
 import { checkPads, type Padding, resolvePads, toPair, windowOutput2d } from './window.js';
-import { decode, k, type Src } from '../backend/gpujs/source.js';
+import { decode, type Grid, intLet, k, type Src } from '../backend/gpujs/source.js';
 
 // y = P(x) x, where P(x) is the 0/1 matrix that picks the first argmax of each
 // window. P is constant between ties, so the differential is dy = P(x) dx and
@@ -35,10 +35,10 @@ export const maxPool2dOp: OpDef<'maxPool2d'> = {
     return pool2dShape('maxPool2d', inputs[0], attrs);
   },
   vjp: (g, { inputs: [x], attrs }) => [maxPool2dBackward(x, g, attrs)],
-  kernel: ({ inputs: [x], attrs }) => {
+  kernel: ({ inputs: [x], attrs, ints, grid }) => {
     const g = poolGeometry(x, attrs);
-    return k`${decodeWindow(g)}
-  ${argmaxSource(g, k`p`, k`oy`, k`ox`)}
+    return k`${decodeWindow(g, ints, grid)}
+  ${argmaxSource(g, k`p`, k`oy`, k`ox`, ints)}
   return best;`;
   },
   reference: ([x], attrs) => {
@@ -268,13 +268,13 @@ export function firstArgmax(x: NDArray, attrs: Pool2dAttrs): Int32Array {
  * own (wy, wx): gpu.js's wasm compiler mishandles a block-scoped name that
  * shadows an outer one.
  */
-export function argmaxSource(g: PoolGeometry, p: Src, oy: Src, ox: Src): Src {
+export function argmaxSource(g: PoolGeometry, p: Src, oy: Src, ox: Src, ints: boolean): Src {
   return k`let best = -3.0e38;
   let bestAt = 0.0;
   for (let ky = 0; ky < ${g.kh}; ky++) {
-    const wy = ${oy} * ${g.sh} - ${g.pt} + ky;
+    ${intLet(ints, k`wy`, k`${oy} * ${g.sh} - ${g.pt} + ky`)}
     for (let kx = 0; kx < ${g.kw}; kx++) {
-      const wx = ${ox} * ${g.sw} - ${g.pl} + kx;
+      ${intLet(ints, k`wx`, k`${ox} * ${g.sw} - ${g.pl} + kx`)}
       if (wy >= 0 && wy < ${g.h} && wx >= 0 && wx < ${g.w}) {
         const v = x0[${p} * ${g.h * g.w} + wy * ${g.w} + wx];
         if (v > best) {
@@ -292,16 +292,16 @@ export function argmaxSource(g: PoolGeometry, p: Src, oy: Src, ox: Src): Src {
  * ceil(kh / sh) x ceil(kw / sw) windows; they are counted down from the last
  * window starting at or before the cell, with literal loop bounds.
  */
-export function coveringSource(g: PoolGeometry, iy: Src, ix: Src, body: Src): Src {
+export function coveringSource(g: PoolGeometry, iy: Src, ix: Src, body: Src, ints: boolean): Src {
   const ny = Math.ceil(g.kh / g.sh);
   const nx = Math.ceil(g.kw / g.sw);
-  return k`const lastY = Math.floor((${iy} + ${g.pt} + 0.5) / ${g.sh});
-  const lastX = Math.floor((${ix} + ${g.pl} + 0.5) / ${g.sw});
+  return k`${intLet(ints, k`lastY`, k`Math.floor((${iy} + ${g.pt} + 0.5) / ${g.sh})`)}
+  ${intLet(ints, k`lastX`, k`Math.floor((${ix} + ${g.pl} + 0.5) / ${g.sw})`)}
   for (let a = 0; a < ${ny}; a++) {
-    const oy = lastY - a;
+    ${intLet(ints, k`oy`, k`lastY - a`)}
     if (oy >= 0 && oy < ${g.ho} && oy * ${g.sh} - ${g.pt} + ${g.kh} > ${iy}) {
       for (let b = 0; b < ${nx}; b++) {
-        const ox = lastX - b;
+        ${intLet(ints, k`ox`, k`lastX - b`)}
         if (ox >= 0 && ox < ${g.wo} && ox * ${g.sw} - ${g.pl} + ${g.kw} > ${ix}) {
           ${body}
         }
@@ -311,13 +311,13 @@ export function coveringSource(g: PoolGeometry, iy: Src, ix: Src, body: Src): Sr
 }
 
 /** Decode the flat output index `i` of a pooled tensor into plane p and window (oy, ox). */
-export function decodeWindow(g: PoolGeometry): Src {
-  return decode(k`i`, [g.planes, g.ho, g.wo], [k`p`, k`oy`, k`ox`]);
+export function decodeWindow(g: PoolGeometry, ints: boolean, grid: Grid | null): Src {
+  return decode(k`i`, [g.planes, g.ho, g.wo], [k`p`, k`oy`, k`ox`], ints, grid);
 }
 
 /** Decode the flat index `i` of an input-shaped tensor into plane p and cell (iy, ix). */
-export function decodeCell(g: PoolGeometry): Src {
-  return decode(k`i`, [g.planes, g.h, g.w], [k`p`, k`iy`, k`ix`]);
+export function decodeCell(g: PoolGeometry, ints: boolean, grid: Grid | null): Src {
+  return decode(k`i`, [g.planes, g.h, g.w], [k`p`, k`iy`, k`ix`], ints, grid);
 }
 
 /** Source of the divisor of window (oy, ox) of mean pooling (see avgPool2d.ts for the rule). */

@@ -33,14 +33,14 @@ export const maxPool2dBackwardOp: OpDef<'maxPool2dBackward'> = {
   vjp: (g, { inputs: [x], attrs }) => [null, maxPool2dSelect(x, g, attrs)],
   // Each input cell visits the windows that cover it, finds each window's
   // first maximum, and adds that window's dy when the maximum is itself.
-  kernel: ({ inputs: [x], attrs }) => {
+  kernel: ({ inputs: [x], attrs, ints, grid }) => {
     const g = poolGeometry(x, attrs);
-    return k`${decodeCell(g)}
+    return k`${decodeCell(g, ints, grid)}
   let s = 0.0;
-  ${coveringSource(g, k`iy`, k`ix`, k`${argmaxSource(g, k`p`, k`oy`, k`ox`)}
+  ${coveringSource(g, k`iy`, k`ix`, k`${argmaxSource(g, k`p`, k`oy`, k`ox`, ints)}
           if (Math.abs(bestAt - i) < 0.5) {
             s += x1[p * ${g.ho * g.wo} + oy * ${g.wo} + ox];
-          }`)}
+          }`, ints)}
   return s;`;
   },
   // A gather, as a device kernel would run it: each input cell visits the

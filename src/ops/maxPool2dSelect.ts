@@ -29,10 +29,10 @@ export const maxPool2dSelectOp: OpDef<'maxPool2dSelect'> = {
     return out;
   },
   vjp: (g, { inputs: [x], attrs }) => [null, maxPool2dBackward(x, g, attrs)],
-  kernel: ({ inputs: [x], attrs }) => {
+  kernel: ({ inputs: [x], attrs, ints, grid }) => {
     const g = poolGeometry(x, attrs);
-    return k`${decodeWindow(g)}
-  ${argmaxSource(g, k`p`, k`oy`, k`ox`)}
+    return k`${decodeWindow(g, ints, grid)}
+  ${argmaxSource(g, k`p`, k`oy`, k`ox`, ints)}
   return x1[bestAt];`;
   },
   reference: ([x, dx], attrs) => {

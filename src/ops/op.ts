@@ -5,7 +5,7 @@
  * type over every op name, so an op missing any of these does not compile.
  */
 import { Tensor, type Shape, shapeToString } from '../graph/tensor.js';
-import type { Src } from '../backend/gpujs/source.js';
+import type { Grid, Src } from '../backend/gpujs/source.js';
 import type { OpAttrs, OpName } from './attrs.js';
 
 /** A dense float64 array with its shape, row-major. Used by the reference backend. */
@@ -49,13 +49,37 @@ export interface OpDef<O extends OpName> {
  * a long reduction into partial sums that many threads compute at once.
  */
 export interface KernelStages {
-  readonly stages: readonly { readonly size: number; readonly body: Src }[];
+  readonly stages: readonly KernelStage[];
+}
+
+export interface KernelStage {
+  readonly size: number;
+  readonly body: Src;
+  /**
+   * The grid this stage runs on (an earlier stage only; the last one runs on
+   * KernelContext.grid): gridOf of the shape its body decodes `i` over, or
+   * null for a flat one. Only where KernelContext.ints.
+   */
+  readonly grid?: Grid | null;
 }
 
 export interface KernelContext<O extends OpName> {
   readonly inputs: readonly Shape[];
   readonly attrs: OpAttrs[O];
   readonly out: Shape;
+  /**
+   * Whether index locals may be integers (the webasm backends): templates
+   * declare them with `intLet` / `decode(..., ints)`, and the flat output
+   * index `i` is one. See backend/gpujs/source.ts.
+   */
+  readonly ints: boolean;
+  /**
+   * The thread grid the kernel runs on, gridOf(out), where the backend has
+   * integer indexing and the node is not a graph output; null for a flat
+   * one. Pass it to `decode` with `ints`: decoding `i` over `out` then reads
+   * the last two coordinates off the thread ids.
+   */
+  readonly grid: Grid | null;
 }
 
 /** Build a frozen node for `def`, checking the input shapes first. */

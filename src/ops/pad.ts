@@ -38,13 +38,13 @@ export const padOp: OpDef<'pad'> = {
     ),
   ],
   // An output cell inside the border is the constant; inside the middle it reads x.
-  kernel: ({ inputs: [x], attrs: { pads, value }, out }) => {
+  kernel: ({ inputs: [x], attrs: { pads, value }, out, ints, grid }) => {
     const names = out.map((_, d) => ident(`c${d}`));
     const inStrides = stridesOf(x);
     const inside = x.map((n, d) => k`${names[d]} >= ${pads[d][0]} && ${names[d]} < ${pads[d][0] + n}`);
     const at = x.map((_, d) => k`(${names[d]} - ${pads[d][0]}) * ${inStrides[d]}`);
     if (x.length === 0) return k`return x0[0];`;
-    return k`${decode(k`i`, out, names)}
+    return k`${decode(k`i`, out, names, ints, grid)}
   if (${join(inside, ' && ')}) {
     return x0[${join(at, ' + ')}];
   }

@@ -3,7 +3,7 @@ import type { Shape } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
 import type { ReduceAttrs } from './attrs.js';
 import type { NDArray } from './op.js';
-import { decode, ident, k, offset, type Src } from '../backend/gpujs/source.js';
+import { decode, type Grid, ident, k, offset, type Src } from '../backend/gpujs/source.js';
 
 export function reducedShape(x: Shape, { axes, keepDims }: ReduceAttrs): Shape {
   return keepDims ? keptShape(x, axes) : x.filter((_, i) => !axes.includes(i));
@@ -52,7 +52,7 @@ export function reduceReference(x: NDArray, axes: readonly number[], init: numbe
  * coordinates, and loops over the reduced elements (one flat loop with a
  * literal bound, decoded into the reduced axes).
  */
-export function reduceKernel(x: Shape, axes: readonly number[], init: Src, step: (acc: Src, v: Src) => Src): Src {
+export function reduceKernel(x: Shape, axes: readonly number[], init: Src, step: (acc: Src, v: Src) => Src, ints: boolean, grid: Grid | null): Src {
   const keptAxes = x.map((_, d) => d).filter((d) => !axes.includes(d));
   const keptDims = keptAxes.map((d) => x[d]);
   const redDims = axes.map((d) => x[d]);
@@ -60,10 +60,10 @@ export function reduceKernel(x: Shape, axes: readonly number[], init: Src, step:
   const coords = x.map((_, d) => ident(`c${d}`));
   const keptNames = keptAxes.map((d) => coords[d]);
   const redNames = axes.map((d) => coords[d]);
-  return k`${decode(k`i`, keptDims, keptNames)}
+  return k`${decode(k`i`, keptDims, keptNames, ints, grid)}
   let acc = ${init};
   for (let j = 0; j < ${count}; j++) {
-    ${decode(k`j`, redDims, redNames)}
+    ${decode(k`j`, redDims, redNames, ints)}
     ${step(k`acc`, k`x0[${offset(x, coords)}]`)}
   }
   return acc;`;

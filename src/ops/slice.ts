@@ -48,12 +48,12 @@ export const sliceOp: OpDef<'slice'> = {
       0,
     ),
   ],
-  kernel: ({ inputs: [x], attrs: { begin }, out }) => {
+  kernel: ({ inputs: [x], attrs: { begin }, out, ints, grid }) => {
     const names = out.map((_, d) => ident(`c${d}`));
     const inStrides = stridesOf(x);
     const at = x.map((_, d) => k`(${names[d]} + ${begin[d]}) * ${inStrides[d]}`);
     if (x.length === 0) return k`return x0[0];`;
-    return k`${decode(k`i`, out, names)}
+    return k`${decode(k`i`, out, names, ints, grid)}
   return x0[${join(at, ' + ')}];`;
   },
   reference: ([x], { begin }, out) => {

@@ -12,8 +12,8 @@ export const sumOp: OpDef<'sum'> = {
   shape: ([x], attrs) => reducedShape(x, attrs),
   vjp: (g, { inputs: [x], attrs }) => [broadcastTo(reshape(g, keptShape(x.shape, attrs.axes)), x.shape)],
   reference: ([x], { axes }) => reduceReference(x, axes, 0, (acc, v) => acc + v),
-  kernel: ({ inputs: [x], attrs: { axes } }) =>
-    reduceKernel(x, axes, k`0.0`, (acc, v) => k`${acc} += ${v};`),
+  kernel: ({ inputs: [x], attrs: { axes }, ints, grid }) =>
+    reduceKernel(x, axes, k`0.0`, (acc, v) => k`${acc} += ${v};`, ints, grid),
 };
 
 export interface ReduceOptions {

@@ -26,11 +26,11 @@ export const transposeOp: OpDef<'transpose'> = {
   },
   vjp: (g, { attrs: { perm } }) => [transpose(g, inversePermutation(perm))],
   // Output coordinate k is the coordinate of input axis perm[k].
-  kernel: ({ inputs: [x], attrs: { perm }, out }) => {
+  kernel: ({ inputs: [x], attrs: { perm }, out, ints, grid }) => {
     const names = out.map((_, d) => ident(`c${d}`));
     const inStrides = stridesOf(x);
     const terms = perm.map((p, d) => k`${names[d]} * ${inStrides[p]}`);
-    return k`${decode(k`i`, out, names)}
+    return k`${decode(k`i`, out, names, ints, grid)}
   return x0[${terms.length ? join(terms, ' + ') : k`0`}];`;
   },
   reference: ([x], { perm }, out) => {

@@ -1,6 +1,6 @@
 /** Kernel source is built only from templates, validated integers, float literals and checked identifiers. */
 import { describe, expect, it } from 'vitest';
-import { decode, float, ident, isSrc, k, offset } from '../../src/backend/gpujs/source.js';
+import { decode, float, gridOf, ident, isSrc, k, offset } from '../../src/backend/gpujs/source.js';
 import { opDef } from '../../src/ops/index.js';
 import { topologicalOrder } from '../../src/graph/tensor.js';
 import { input } from '../../src/ops/input.js';
@@ -26,6 +26,12 @@ describe('kernel source construction', () => {
   return ${offset([2, 3, 4], names)};`;
     const fn = new Function('i', body.text) as (i: number) => number;
     for (let i = 0; i < 24; i++) expect(fn(i)).toBe(i);
+    // The integer-local spelling (webasm) decodes the same.
+    const intBody = k`${decode(k`i`, [2, 3, 4], names, true)}
+  return ${offset([2, 3, 4], names)};`;
+    expect(intBody.text).toContain('c0++;');
+    const intFn = new Function('i', intBody.text) as (i: number) => number;
+    for (let i = 0; i < 24; i++) expect(intFn(i)).toBe(i);
     // Broadcast axes (size 1) read nothing.
     expect(offset([1, 3, 1], names).text).toBe('c1');
   });
@@ -38,11 +44,14 @@ describe('kernel source construction', () => {
       for (const node of topologicalOrder([y])) {
         const rule = opDef(node.op).kernel;
         if (typeof rule !== 'function') continue;
-        const made = rule({ inputs: node.inputs.map((t) => t.shape), attrs: node.attrs as never, out: node.shape });
-        const bodies = isSrc(made) ? [made] : made.stages.map((s) => s.body);
-        for (const src of bodies) {
-          expect(isSrc(src)).toBe(true);
-          expect(src.text).not.toContain('evil');
+        for (const ints of [false, true]) {
+          const grid = ints ? gridOf(node.shape) : null;
+          const made = rule({ inputs: node.inputs.map((t) => t.shape), attrs: node.attrs as never, out: node.shape, ints, grid });
+          const bodies = isSrc(made) ? [made] : made.stages.map((s) => s.body);
+          for (const src of bodies) {
+            expect(isSrc(src)).toBe(true);
+            expect(src.text).not.toContain('evil');
+          }
         }
       }
     }

@@ -14,9 +14,10 @@ import type { Observable, ObservableInput } from 'rxjs';
 import { run$ } from '../reactive.js';
 import { type Tensor, sizeOf, topologicalOrder } from '../../graph/tensor.js';
 import { opDef } from '../../ops/index.js';
+import type { KernelStage } from '../../ops/op.js';
 import { collectInputs, type Feeds, type InputSpec, validateFeeds } from '../feeds.js';
 import type { RunResult } from '../reference/interpreter.js';
-import { isSrc, type Src } from './source.js';
+import { type Grid, gridOf, isSrc, type Src } from './source.js';
 import { type GpuJsBackend, type GpuHandle, acquireGpu, expectedExecution } from './gpu.js';
 
 /** Where a value of the plan lives. */
@@ -36,7 +37,7 @@ export class GpuJsFunction {
   private readonly argConstants: (Float32Array | null)[] = [];
   private readonly steps: Step[] = [];
   private readonly outSlots: Slot[];
-  private readonly kernels = new Map<string, { source: Src; size: number }>();
+  private readonly kernels = new Map<string, { source: Src; size: number; grid: Grid | null }>();
   private pipeline: GpuPipeline | null = null;
   private checked = false;
   private disposed = false;
@@ -50,6 +51,12 @@ export class GpuJsFunction {
     this.handle = acquireGpu(backend);
 
     const slotOf = new Map<number, Slot>();
+    // The nodes whose buffers are read back: each output, through reshapes.
+    const outputIds = new Set<number>();
+    for (let o of outputs) {
+      while (opDef(o.op).kernel === 'alias') o = o.inputs[0];
+      outputIds.add(o.id);
+    }
     const inputArg = new Map<string, number>();
     for (const node of order) {
       const def = opDef(node.op);
@@ -71,17 +78,26 @@ export class GpuJsFunction {
       } else if (def.kernel === 'upload') {
         throw new Error(`compile: op "${node.op}" is uploaded from the host but is neither an input nor a constant`);
       } else {
-        const rule = def.kernel({ inputs: node.inputs.map((i) => i.shape), attrs: node.attrs as never, out: node.shape });
-        const stages = isSrc(rule) ? [{ size: sizeOf(node.shape), body: rule }] : rule.stages;
+        // On backends with integer indexing a kernel runs on the grid of its
+        // output shape (see gridOf), except a graph output, which stays flat
+        // so that gpu.js reads it back as one array.
+        const grid = this.handle.ints && !outputIds.has(node.id) ? gridOf(node.shape) : null;
+        const rule = def.kernel({ inputs: node.inputs.map((i) => i.shape), attrs: node.attrs as never, out: node.shape, ints: this.handle.ints, grid });
+        const stages: readonly KernelStage[] = isSrc(rule) ? [{ size: sizeOf(node.shape), body: rule, grid }] : rule.stages;
         const args = node.inputs.map((i) => slotOf.get(i.id)!);
         let index = -1;
-        for (const stage of stages) {
+        stages.forEach((stage, j) => {
           const size = Math.max(1, stage.size);
-          const kernelKey = `${size}|${args.length}|${stage.body.text}`;
-          this.kernels.set(kernelKey, { source: stage.body, size });
+          // An earlier stage runs on the grid it names; the last one produces the node.
+          const stageGrid = j === stages.length - 1 ? grid : (stage.grid ?? null);
+          if (stageGrid && stageGrid[0] * stageGrid[1] * stageGrid[2] !== size) {
+            throw new Error(`compile: a kernel stage of ${node.op} has ${size} cells but a grid of [${stageGrid}] (a bug in Striate)`);
+          }
+          const kernelKey = `${stageGrid ? stageGrid.join('x') : size}|${args.length}|${stage.body.text}`;
+          this.kernels.set(kernelKey, { source: stage.body, size, grid: stageGrid });
           index = this.steps.push({ kernelKey, args: [...args] }) - 1;
           args.push({ kind: 'step', index }); // later stages read this one's output
-        }
+        });
         slotOf.set(node.id, { kind: 'step', index });
       }
     }
@@ -133,8 +149,8 @@ export class GpuJsFunction {
 
   private buildPipeline(): GpuPipeline {
     const kernelFns = new Map<string, (...a: unknown[]) => unknown>();
-    for (const [key, { source, size }] of this.kernels) {
-      kernelFns.set(key, this.handle.kernel(source, size, Number(key.split('|')[1])));
+    for (const [key, { source, size, grid }] of this.kernels) {
+      kernelFns.set(key, this.handle.kernel(source, grid ?? [1, 1, size], Number(key.split('|')[1])));
     }
     const steps = this.steps;
     const outSlots = this.outSlots;

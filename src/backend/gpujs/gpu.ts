@@ -9,10 +9,12 @@
  * Striate asks for exactly the backend named and checks what ran.
  */
 import gpujs from 'gpu.js';
-import { k, type Src } from './source.js';
+import { type Grid, intLet, k, type Src } from './source.js';
+import { tuneGpuJsWasm } from './wasm-tuning.js';
 import type { GpuPipeline } from './executor.js';
 
 const { GPU } = gpujs as unknown as { GPU: GpuStatic };
+tuneGpuJsWasm(gpujs);
 
 export type GpuJsBackend = 'cpu' | 'webasm' | 'webasm-threads' | 'headlessgl' | 'webgpu' | 'webgl2' | 'webgl';
 
@@ -72,7 +74,10 @@ export function unavailableReason(backend: GpuJsBackend): string | null {
 }
 
 export interface GpuHandle {
-  kernel(source: Src, size: number, inputs: number): KernelFn;
+  /** Whether kernels on this backend index with integer locals (KernelContext.ints). */
+  readonly ints: boolean;
+  /** The kernel for `source` on a thread grid [z, y, x] (see gridOf; [1, 1, n] is a flat one). */
+  kernel(source: Src, grid: Grid, inputs: number): KernelFn;
   pipeline(fn: (...args: unknown[]) => unknown): GpuPipeline;
   /**
    * Give this handle up, destroying `pipeline` (the compiled graph's plan).
@@ -116,13 +121,17 @@ export function acquireGpu(backend: GpuJsBackend): GpuHandle {
   entry.users++;
   const e = entry;
   let released = false;
+  const ints = backend === 'webasm' || backend === 'webasm-threads';
   return {
-    kernel(source, size, inputs) {
-      const key = `${size}|${source.text}`;
+    ints,
+    kernel(source, grid, inputs) {
+      const key = `${grid.join('x')}|${source.text}`;
       let fn = e.kernels.get(key);
       if (!fn) {
-        fn = e.gpu.createKernel(wrap(source, inputs).text, {
-          output: [size],
+        const [z, y, x] = grid;
+        if (!ints && (z !== 1 || y !== 1)) throw new Error(`compile: backend "${backend}" runs flat kernels only, got a grid [${grid}] (a bug in Striate)`);
+        fn = e.gpu.createKernel(wrap(source, inputs, ints, grid).text, {
+          output: z === 1 && y === 1 ? [x] : [x, y, z],
           // Every loop bound is a literal from a validated shape; never let gpu.js cap it.
           loopMaxIterations: 1 << 30,
           precision: 'single',
@@ -186,10 +195,11 @@ export function liveDeviceTensors(): number {
   return n;
 }
 
-/** The whole kernel function: parameters x0..x{n-1}, the flat output index i, the op's body. */
-function wrap(body: Src, inputs: number): Src {
+/** The whole kernel function: parameters x0..x{n-1}, the flat output index i (an integer local with `ints`; from the thread ids on a grid), the op's body. */
+function wrap(body: Src, inputs: number, ints: boolean, [z, y, x]: Grid): Src {
+  const index = z === 1 && y === 1 ? k`this.thread.x` : k`this.thread.x + ${x} * (this.thread.y + ${y} * this.thread.z)`;
   return k`function(${paramList(inputs)}) {
-  const i = this.thread.x;
+  ${intLet(ints, k`i`, index)}
   ${body}
 }`;
 }

@@ -67,30 +67,107 @@ export function join(parts: readonly Src[], sep: string): Src {
 }
 
 /**
+ * Declare the index local `name = value`. With `ints` (the webasm backends)
+ * it is a wasm i32: gpu.js types a local as an integer only when it starts at
+ * an integer literal and is incremented somewhere, so the declaration is
+ * spelled that way, and `value` is converted once, on assignment. Index
+ * arithmetic over integer locals, loop counters and integer literals then
+ * stays in i32, with no float-to-int conversion per array read. Elsewhere
+ * (GLSL, WGSL, gpu.js's cpu backend) it is a plain `const`, as before.
+ * Only `+`, `-` and `*` may combine integer locals: gpu.js computes `/` and
+ * `%` in floats.
+ */
+export function intLet(ints: boolean, name: Src, value: Src): Src {
+  return ints ? k`let ${name} = 0;
+  ${name}++;
+  ${name} = ${value};` : k`const ${name} = ${value};`;
+}
+
+/**
+ * The thread grid [z, y, x] (outermost first) a kernel with integer indexing
+ * runs on for an output of `shape`: x = the last axis, y = the one before,
+ * z = all leading axes flattened. gpu.js hands each thread its x, y, z as
+ * integers (from the flat cell by divisions by constants, which the wasm
+ * compiler turns into multiplications), so a kernel on a grid decodes only z.
+ * The cell order, x fastest, is the row-major order of `shape`.
+ */
+export type Grid = readonly [number, number, number];
+
+export function gridOf(shape: readonly number[]): Grid {
+  const r = shape.length;
+  const x = r >= 1 ? shape[r - 1] : 1;
+  const y = r >= 2 ? shape[r - 2] : 1;
+  const z = shape.slice(0, Math.max(0, r - 2)).reduce((a, b) => a * b, 1);
+  return [z, y, x];
+}
+
+/**
+ * `floor(value / d)` for an integer `value` in [0, max), as integer source
+ * (see intLet): a shift for powers of two, otherwise a multiply and a shift
+ * by a "magic" reciprocal where one is exact over the whole range without
+ * overflowing an i32, otherwise a guarded float division.
+ */
+export function divFloor(value: Src, d: number, max: number): Src {
+  if (d === 1) return value;
+  if ((d & (d - 1)) === 0) return k`(${value} >> ${Math.log2(d)})`;
+  // floor(v * m / 2^s) = floor(v / d) for 0 <= v < max when (max - 1) * e < 2^s,
+  // e = m * d - 2^s (the rounding error of m); v * m must fit in an i32.
+  for (let shift = 0; shift <= 30; shift++) {
+    const m = Math.ceil(2 ** shift / d);
+    const e = m * d - 2 ** shift;
+    if ((max - 1) * e < 2 ** shift && (max - 1) * m < 2 ** 31) return k`((${value} * ${m}) >> ${shift})`;
+  }
+  return k`Math.floor((${value} + 0.5) / ${d})`;
+}
+
+/**
  * Declare `names[d]` as the coordinates of flat index `index` in a row-major
  * tensor of `shape`. Division is guarded with +0.5 so that float division on
  * GL backends cannot round an exact quotient down (exact for indices < 2^22).
+ *
+ * With `ints` (see intLet) the coordinates are integer locals, divisions are
+ * exact integer ones where divFloor finds them, and when `index` is the
+ * output index `i` of a kernel running on `grid` and `grid` is gridOf(shape),
+ * the last two coordinates are the thread's x and y and only the leading
+ * ones are decoded, from its z.
  */
-export function decode(index: Src, shape: readonly number[], names: readonly Src[]): Src {
+export function decode(index: Src, shape: readonly number[], names: readonly Src[], ints = false, grid: Grid | null = null): Src {
   if (shape.length !== names.length) throw new Error('kernel source: decode needs one name per dimension');
   if (shape.length === 0) return k``;
+  if (ints && grid && index.text === 'i' && shape.length >= 2 && sameGrid(gridOf(shape), grid)) {
+    const r = shape.length;
+    return join(
+      [
+        decode(k`this.thread.z`, shape.slice(0, r - 2), names.slice(0, r - 2), true),
+        intLet(true, names[r - 2], k`this.thread.y`),
+        intLet(true, names[r - 1], k`this.thread.x`),
+      ].filter((part) => part.text !== ''),
+      '\n  ',
+    );
+  }
   const lines: Src[] = [];
   let rest = index;
-  let stride = shape.reduce((a, b) => a * b, 1);
+  let total = shape.reduce((a, b) => a * b, 1);
+  let stride = total;
   for (let d = 0; d < shape.length; d++) {
     stride /= shape[d];
     if (shape[d] === 1) {
-      lines.push(k`const ${names[d]} = 0;`);
+      lines.push(intLet(ints, names[d], k`0`));
     } else if (stride === 1) {
-      lines.push(k`const ${names[d]} = ${rest};`);
+      lines.push(intLet(ints, names[d], rest));
     } else {
-      lines.push(k`const ${names[d]} = Math.floor((${rest} + 0.5) / ${stride});`);
+      lines.push(intLet(ints, names[d], ints ? divFloor(rest, stride, total) : k`Math.floor((${rest} + 0.5) / ${stride})`));
       const r = ident(`${names[d].text}_r`);
-      lines.push(k`const ${r} = ${rest} - ${names[d]} * ${stride};`);
+      lines.push(intLet(ints, r, k`${rest} - ${names[d]} * ${stride}`));
       rest = r;
+      total = stride;
     }
   }
   return join(lines, '\n  ');
+}
+
+function sameGrid(a: Grid, b: Grid): boolean {
+  return a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
 }
 
 /** `c0 * s0 + c1 * s1 + ...` for row-major strides of `shape`; broadcast (size-1) axes contribute nothing. */

@@ -1,0 +1,81 @@
+/**
+ * The two adjustments Striate makes to gpu.js's wasm backend
+ * (src/backend/gpujs/wasm-tuning.ts) and the integer indexing they serve:
+ * a pipeline's kernels keep integer loop counters and index locals (no
+ * float-to-int conversion is emitted for a kernel whose indexing is all
+ * integer), and the modules are scalar (no `run_simd` entry point).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WasmFunctionEmitter } from 'gpu.js/src/backend/web-assembly/wasm-builder.js';
+import { compile } from '../../src/backend/compile.js';
+import { intLet, k } from '../../src/backend/gpujs/source.js';
+import { conv2d, input, matmul } from '../../src/index.js';
+import { randomValues } from '../helpers.js';
+
+type EmitterProto = Record<string, (this: unknown, ...a: unknown[]) => unknown>;
+const proto = (WasmFunctionEmitter as unknown as { prototype: EmitterProto }).prototype;
+
+describe('gpu.js wasm backend as Striate runs it', () => {
+  let conversions = 0;
+  let modules: WebAssembly.Module[] = [];
+  const truncSat = proto.i32TruncSatF32S;
+  const OriginalModule = WebAssembly.Module;
+  beforeEach(() => {
+    conversions = 0;
+    modules = [];
+    proto.i32TruncSatF32S = function (this: unknown, ...a: unknown[]) {
+      conversions++;
+      return truncSat.apply(this, a);
+    };
+    // Record every module gpu.js compiles.
+    (WebAssembly as { Module: unknown }).Module = new Proxy(OriginalModule, {
+      construct(target, args) {
+        const m = new target(args[0] as BufferSource);
+        modules.push(m);
+        return m;
+      },
+    });
+  });
+  afterEach(() => {
+    proto.i32TruncSatF32S = truncSat;
+    (WebAssembly as { Module: unknown }).Module = OriginalModule;
+  });
+
+  it('keeps loop counters and index locals integers inside a fused pipeline', async () => {
+    // matmul [4, 8] x [8, 4]: the output index splits by shifts, the loop
+    // counter and every address are integers, so nothing converts a float to
+    // an int. Without the fix the pipeline's second bytecode walk typed the
+    // counter as a float and every read converted.
+    const a = input('a', [4, 8]);
+    const b = input('b', [8, 4]);
+    const f = compile([matmul(a, b)], { backend: 'webasm' });
+    const av = Float32Array.from(randomValues(32, 1));
+    const bv = Float32Array.from(randomValues(32, 2));
+    const [y] = await f.run({ a: av, b: bv });
+    await f.dispose();
+    expect(modules.length).toBeGreaterThan(0);
+    expect(conversions).toBe(0);
+    let want = 0;
+    for (let t = 0; t < 8; t++) want += av[t] * bv[t * 4];
+    expect(y.data[0]).toBeCloseTo(want, 5);
+  });
+
+  it('emits scalar modules only', async () => {
+    const x = input('x', [2, 1, 8, 8]);
+    const w = input('w', [3, 1, 3, 3]);
+    const f = compile([conv2d(x, w)], { backend: 'webasm' });
+    await f.run({ x: Float32Array.from(randomValues(128, 3)), w: Float32Array.from(randomValues(27, 4)) });
+    await f.dispose();
+    expect(modules.length).toBeGreaterThan(0);
+    for (const m of modules) {
+      const names = WebAssembly.Module.exports(m).map((e) => e.name);
+      expect(names).toContain('run');
+      expect(names).not.toContain('run_simd');
+    }
+  });
+
+  it('spells an integer local the way gpu.js types as an integer, and a plain const elsewhere', () => {
+    expect(intLet(true, k`n`, k`i * 2`).text).toBe('let n = 0;\n  n++;\n  n = i * 2;');
+    expect(intLet(false, k`n`, k`i * 2`).text).toBe('const n = i * 2;');
+  });
+});
