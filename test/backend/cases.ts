@@ -21,7 +21,8 @@ import { log } from '../../src/ops/log.js';
 import { logSoftmax } from '../../src/ops/logSoftmax.js';
 import { matmul } from '../../src/ops/matmul.js';
 import { max } from '../../src/ops/max.js';
-import { maxPool2d } from '../../src/ops/maxPool2d.js';
+import { maxPool2d, pool2dAttrs } from '../../src/ops/maxPool2d.js';
+import { maxPool2dBackward } from '../../src/ops/maxPool2dBackward.js';
 import { mul } from '../../src/ops/mul.js';
 import { neg } from '../../src/ops/neg.js';
 import { oneHot } from '../../src/ops/oneHot.js';
@@ -115,6 +116,13 @@ export const opCases: OpCase[] = [
     fn: (x, w, b) => conv2d(x, w, { bias: b }),
   },
   { name: 'maxPool2d 2x2/2', inputs: [X([2, 3, 6, 6], 'distinct')], fn: (x) => maxPool2d(x, { size: 2 }) },
+  {
+    // Tiling windows with a leftover row and column (which get no gradient),
+    // and ties: relu makes windows of zeros, whose first cell wins.
+    name: 'maxPool2dBackward 2x3/2x3 tiles, leftovers, ties',
+    inputs: [X([2, 2, 7, 7]), X([2, 2, 3, 2])],
+    fn: (x, dy) => maxPool2dBackward(relu(sub(x, 0.5)), dy, pool2dAttrs('test', x, { size: [2, 3] })),
+  },
   {
     name: 'maxPool2d 3x3/2 overlapping, same',
     inputs: [X([1, 2, 7, 7], 'distinct')],

@@ -89,7 +89,10 @@ export class GpuJsFunction {
         stages.forEach((stage, j) => {
           const size = Math.max(1, stage.size);
           // An earlier stage runs on the grid it names; the last one produces the node.
-          const stageGrid = j === stages.length - 1 ? grid : (stage.grid ?? null);
+          // A body that never reads the thread's y or z (elementwise ops, say)
+          // runs flat: it needs only i, and a flat cell costs no division.
+          const named = j === stages.length - 1 ? grid : (stage.grid ?? null);
+          const stageGrid = named && /this\.thread\.[yz]/.test(stage.body.text) ? named : null;
           if (stageGrid && stageGrid[0] * stageGrid[1] * stageGrid[2] !== size) {
             throw new Error(`compile: a kernel stage of ${node.op} has ${size} cells but a grid of [${stageGrid}] (a bug in Striate)`);
           }
