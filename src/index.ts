@@ -11,6 +11,7 @@ export { exp } from './ops/exp.js';
 export { log } from './ops/log.js';
 export { sqrt } from './ops/sqrt.js';
 export { relu } from './ops/relu.js';
+export { reluBackward } from './ops/reluBackward.js';
 export { step } from './ops/step.js';
 export { sigmoid } from './ops/sigmoid.js';
 export { tanh } from './ops/tanh.js';

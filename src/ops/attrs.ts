@@ -63,6 +63,8 @@ export interface OpAttrs {
   log: {};
   sqrt: {};
   relu: {};
+  /** reluBackward(x, g): g where x > 0, else 0 (relu's gradient in one kernel). */
+  reluBackward: {};
   sigmoid: {};
   tanh: {};
   /** 1 where x > 0, else 0: the derivative of relu. Its own derivative is zero. */

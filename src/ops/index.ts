@@ -30,6 +30,7 @@ import { negOp } from './neg.js';
 import { oneHotOp } from './oneHot.js';
 import { padOp } from './pad.js';
 import { reluOp } from './relu.js';
+import { reluBackwardOp } from './reluBackward.js';
 import { reshapeOp } from './reshape.js';
 import { sigmoidOp } from './sigmoid.js';
 import { sliceOp } from './slice.js';
@@ -54,6 +55,7 @@ export const ops: { readonly [O in OpName]: OpDef<O> } = {
   log: logOp,
   sqrt: sqrtOp,
   relu: reluOp,
+  reluBackward: reluBackwardOp,
   sigmoid: sigmoidOp,
   tanh: tanhOp,
   step: stepOp,

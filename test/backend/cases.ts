@@ -28,6 +28,7 @@ import { neg } from '../../src/ops/neg.js';
 import { oneHot } from '../../src/ops/oneHot.js';
 import { pad } from '../../src/ops/pad.js';
 import { relu } from '../../src/ops/relu.js';
+import { reluBackward } from '../../src/ops/reluBackward.js';
 import { reshape } from '../../src/ops/reshape.js';
 import { sigmoid } from '../../src/ops/sigmoid.js';
 import { slice } from '../../src/ops/slice.js';
@@ -68,6 +69,7 @@ export const opCases: OpCase[] = [
   { name: 'log', inputs: [X([3, 5], 'positive')], fn: log },
   { name: 'sqrt', inputs: [X([3, 5], 'positive')], fn: sqrt },
   { name: 'relu', inputs: [X([4, 6], 'distinct')], fn: relu },
+  { name: 'reluBackward', inputs: [X([4, 6], 'distinct'), X([4, 6])], fn: reluBackward },
   { name: 'sigmoid', inputs: [X([4, 6])], fn: sigmoid },
   { name: 'tanh', inputs: [X([4, 6])], fn: tanh },
   { name: 'reshape', inputs: [X([2, 3, 4])], fn: (x) => mul(reshape(x, [4, 6]), 2) },

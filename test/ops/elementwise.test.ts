@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { add, compile, div, exp, input, log, mul, neg, relu, sigmoid, sqrt, sub, tanh } from '../../src/index.js';
+import { add, compile, div, exp, grad, input, log, mul, neg, relu, reluBackward, sigmoid, sqrt, step, sub, sum, tanh } from '../../src/index.js';
 import type { Tensor } from '../../src/index.js';
 import { broadcastShapes } from '../../src/graph/shape.js';
 import { expectGradientsMatch, propertyRuns, randomValues, seedArb, shapeArb } from '../helpers.js';
@@ -83,5 +83,41 @@ describe('broadcasting errors', () => {
   it('names the op and both shapes', () => {
     expect(() => add(input('a', [2, 3]), input('b', [4, 3]))).toThrow('add: shapes [2,3] and [4,3] do not broadcast');
     expect(() => broadcastShapes('mul', [3], [2])).toThrow(/^mul: /);
+  });
+});
+
+describe('reluBackward', () => {
+  const awayFromKink = (v: number) => (v >= 0 ? 0.05 + v : v - 0.05);
+
+  it('passes g where x > 0 and 0 elsewhere (0 at the kink), like mul(g, step(x))', async () => {
+    const x = input('x', [2, 4]);
+    const g = input('g', [2, 4]);
+    const xd = [-1, 0, 0.5, 2, -0.25, 3, 0, 1e-7];
+    const gd = randomValues(8, 3);
+    const [y, z] = await compile([reluBackward(x, g), mul(g, step(x))]).run({ x: xd, g: gd });
+    y.data.forEach((v, i) => expect(v).toBe(xd[i] > 0 ? gd[i] : 0));
+    // (+0 where mul gives -0 for a negative g)
+    expect(Array.from(y.data, (v) => v + 0)).toEqual(Array.from(z.data, (v) => v + 0));
+  });
+
+  it("is relu's gradient", async () => {
+    const x = input('x', [6]);
+    const xd = [-2, -0.5, 0.25, 1, 3, -1];
+    const [dx] = await compile(grad(sum(mul(relu(x), x)), [x])).run({ x: xd });
+    // d/dx relu(x) x = [x > 0] x + relu(x)
+    dx.data.forEach((v, i) => expect(v).toBeCloseTo((xd[i] > 0 ? xd[i] : 0) + Math.max(xd[i], 0), 12));
+  });
+
+  it('has a gradient that matches central differences (zero wrt x away from the kink)', () => {
+    fc.assert(
+      fc.property(shapeArb(0, 3, 4), seedArb, (shape, seed) => {
+        const n = shape.reduce((a, b) => a * b, 1);
+        expectGradientsMatch(reluBackward, [
+          { shape, data: randomValues(n, seed).map(awayFromKink) },
+          { shape, data: randomValues(n, seed + 1) },
+        ]);
+      }),
+      { numRuns: propertyRuns },
+    );
   });
 });
