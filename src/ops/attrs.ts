@@ -82,7 +82,8 @@ export interface OpAttrs {
   /** 1 at the first maximum (row-major) of each group reduced by `max` over `axes`, 0 elsewhere. */
   maxMask: { readonly axes: readonly number[] };
   // linear algebra
-  matmul: {};
+  /** op(a) op(b), op transposing where the flag is set (read in place, never materialised). */
+  matmul: { readonly transposeA: boolean; readonly transposeB: boolean };
   // classification
   softmax: { readonly axis: number };
   logSoftmax: { readonly axis: number };

@@ -81,7 +81,10 @@ export const opCases: OpCase[] = [
   { name: 'sum (axes, keepDims)', inputs: [X([3, 4, 5])], fn: (x) => sum(x, { axes: [0, 2], keepDims: true }) },
   { name: 'mean', inputs: [X([3, 4, 5])], fn: (x) => mean(x, { axes: [1] }) },
   { name: 'max (axis)', inputs: [X([3, 4, 5], 'distinct')], fn: (x) => max(x, { axes: [1] }) },
-  { name: 'matmul', inputs: [X([5, 7]), X([7, 3])], fn: matmul },
+  { name: 'matmul', inputs: [X([5, 7]), X([7, 3])], fn: (a, b) => matmul(a, b) },
+  { name: 'matmul transposeA', inputs: [X([7, 5]), X([7, 3])], fn: (a, b) => matmul(a, b, { transposeA: true }) },
+  { name: 'matmul transposeB', inputs: [X([5, 9]), X([3, 9])], fn: (a, b) => matmul(a, b, { transposeB: true }) },
+  { name: 'matmul transposeA and B', inputs: [X([6, 5]), X([3, 6])], fn: (a, b) => matmul(a, b, { transposeA: true, transposeB: true }) },
   { name: 'softmax', inputs: [X([3, 6])], fn: (x) => softmax(x, -1) },
   { name: 'logSoftmax', inputs: [X([3, 6])], fn: (x) => logSoftmax(x, 1) },
   { name: 'oneHot', inputs: [X([5], { labels: 4 }, false)], fn: (l) => oneHot(l, 4) },
@@ -104,6 +107,12 @@ export const opCases: OpCase[] = [
     name: 'conv2d (dilation 2, padding [1,2])',
     inputs: [X([1, 2, 8, 7]), X([3, 2, 3, 2])],
     fn: (x, w) => conv2d(x, w, { dilation: 2, padding: [1, 2] }),
+  },
+  {
+    // Stride 1, uneven padding, more output channels than the input gradient unrolls.
+    name: 'conv2d stride 1, padding [2, 0], 20 channels',
+    inputs: [X([2, 3, 6, 5]), X([20, 3, 3, 2])],
+    fn: (x, w) => conv2d(x, w, { padding: [2, 0] }),
   },
   { name: 'conv2d 1x1 (network in network)', inputs: [X([2, 4, 5, 5]), X([3, 4, 1, 1])], fn: (x, w) => conv2d(x, w) },
   {

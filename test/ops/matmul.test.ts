@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compile, grad, input, mul, sum, tanh } from '../../src/index.js';
+import { compile, grad, input, mul, sum, tanh, transpose } from '../../src/index.js';
 import type { Tensor } from '../../src/index.js';
 import { matmul } from '../../src/ops/matmul.js';
 import { expectGradientsMatch, propertyRuns, randomValues, seedArb } from '../helpers.js';
@@ -34,7 +34,7 @@ describe('matmul', () => {
   it('has gradients that match central differences', () => {
     fc.assert(
       fc.property(dim, dim, dim, seedArb, (m, k, n, seed) => {
-        expectGradientsMatch(matmul, [
+        expectGradientsMatch((a, b) => matmul(a, b), [
           { shape: [m, k], data: randomValues(m * k, seed) },
           { shape: [k, n], data: randomValues(k * n, seed + 1) },
         ]);
@@ -62,6 +62,35 @@ describe('matmul', () => {
     );
   });
 
+  const flags = fc.record({ transposeA: fc.boolean(), transposeB: fc.boolean() });
+
+  it('multiplies by a transpose in place: the same as transposing first', async () => {
+    await fc.assert(
+      fc.asyncProperty(dim, dim, dim, flags, seedArb, async (m, k, n, f, seed) => {
+        const a = input('a', f.transposeA ? [k, m] : [m, k]);
+        const b = input('b', f.transposeB ? [n, k] : [k, n]);
+        const explicit = matmul(f.transposeA ? transpose(a, [1, 0]) : a, f.transposeB ? transpose(b, [1, 0]) : b);
+        const feeds = { a: randomValues(m * k, seed), b: randomValues(k * n, seed + 1) };
+        const [c, want] = await compile([matmul(a, b, f), explicit]).run(feeds);
+        expect(c.shape).toEqual([m, n]);
+        c.data.forEach((v, i) => expect(v).toBeCloseTo(want.data[i], 12));
+      }),
+      { numRuns: propertyRuns },
+    );
+  });
+
+  it('has gradients that match central differences with every transpose flag', () => {
+    fc.assert(
+      fc.property(dim, dim, dim, flags, seedArb, (m, k, n, f, seed) => {
+        expectGradientsMatch((a, b) => matmul(a, b, f), [
+          { shape: f.transposeA ? [k, m] : [m, k], data: randomValues(m * k, seed) },
+          { shape: f.transposeB ? [n, k] : [k, n], data: randomValues(k * n, seed + 1) },
+        ]);
+      }),
+      { numRuns: propertyRuns },
+    );
+  });
+
   it('rejects shapes that do not multiply', () => {
     expect(() => matmul(input('a', [2, 3]), input('b', [4, 5]))).toThrow(
       'matmul: inner dimensions differ: a [2,3] has 3 columns but b [4,5] has 4 rows; expected a [M, K] and b [K, N]',
@@ -70,5 +99,11 @@ describe('matmul', () => {
       'matmul: a has shape [2,2,3] (rank 3) but matmul multiplies 2-D matrices, a [M, K]',
     );
     expect(() => matmul(input('a', [2, 3]), input('b', [3]))).toThrow('matmul: b has shape [3] (rank 1) but matmul multiplies 2-D matrices, b [K, N]');
+    expect(() => matmul(input('a', [2, 3]), input('b', [2, 5]), { transposeA: true, transposeB: true })).toThrow(
+      'matmul: inner dimensions differ: transposed a [2,3] has 2 columns but transposed b [2,5] has 5 rows; expected a [K, M] and b [N, K]',
+    );
+    expect(() => matmul(input('a', [2, 3]), input('b', [3, 5]), { transposeB: 'yes' as unknown as boolean })).toThrow(
+      'matmul: transposeB must be true or false, got string yes',
+    );
   });
 });
