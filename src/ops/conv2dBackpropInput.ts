@@ -25,6 +25,7 @@ import {
   expectShape,
   geometryOf,
   need4,
+  plus,
   resolveGeometry,
 } from './conv2d.js';
 import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
@@ -224,11 +225,6 @@ function conv2dBackpropInputKernel({ inputs: [dy, w], attrs, out, ints, grid }: 
 
 /** The most products the unrolled-taps kernel may spell out (taps x unrolled channels). */
 const UNROLLED_PRODUCTS = 512;
-
-/** `base + off` or `base - |off|`, off a literal. */
-function plus(base: Src, off: number): Src {
-  return off === 0 ? base : off > 0 ? k`${base} + ${off}` : k`${base} - ${-off}`;
-}
 
 /**
  * Stride and dilation 1, integer indexing: every tap (ky, kx) is spelled out,
