@@ -22,7 +22,7 @@ import type { Pads2d, Pool2dAttrs } from './attrs.js';
 import { maxPool2dBackward } from './maxPool2dBackward.js';
 import { checkInt, makeNode, opError, type NDArray, type OpDef } from './op.js';
 import { checkPads, type Padding, resolvePads, toPair, windowOutput2d } from './window.js';
-import { decode, type Grid, intLet, k, type Src } from '../backend/gpujs/source.js';
+import { decode, type Grid, intLet, join, k, type Src } from '../backend/gpujs/source.js';
 
 // y = P(x) x, where P(x) is the 0/1 matrix that picks the first argmax of each
 // window. P is constant between ties, so the differential is dy = P(x) dx and
@@ -269,6 +269,28 @@ export function firstArgmax(x: NDArray, attrs: Pool2dAttrs): Int32Array {
  * shadows an outer one.
  */
 export function argmaxSource(g: PoolGeometry, p: Src, oy: Src, ox: Src, ints: boolean): Src {
+  if (ints && windowsInside(g)) {
+    // Every window lies inside the input: its cells are literal offsets from
+    // its first, with no bounds tests (the reference's rule exactly: the
+    // first cell, then strictly greater ones).
+    const taps: Src[] = [];
+    for (let ty = 0; ty < g.kh; ty++) {
+      for (let tx = 0; tx < g.kw; tx++) {
+        if (ty === 0 && tx === 0) continue;
+        const off = ty * g.w + tx;
+        taps.push(k`v = x0[wBase + ${off}];
+  if (v > best) {
+    best = v;
+    bestAt = wBase + ${off};
+  }`);
+      }
+    }
+    return k`${intLet(true, k`wBase`, k`${p} * ${g.h * g.w} + ${oy} * ${g.sh * g.w} + ${ox} * ${g.sw}`)}
+  let best = x0[wBase];
+  let bestAt = wBase + 0.0;
+  let v = 0.0;
+  ${join(taps, '\n  ')}`;
+  }
   return k`let best = -3.0e38;
   let bestAt = 0.0;
   for (let ky = 0; ky < ${g.kh}; ky++) {
@@ -284,6 +306,11 @@ export function argmaxSource(g: PoolGeometry, p: Src, oy: Src, ox: Src, ints: bo
       }
     }
   }`;
+}
+
+/** No padding, and the last window ends inside the input (so every window does). */
+export function windowsInside(g: PoolGeometry): boolean {
+  return g.pt === 0 && g.pl === 0 && (g.ho - 1) * g.sh + g.kh <= g.h && (g.wo - 1) * g.sw + g.kw <= g.w;
 }
 
 /**

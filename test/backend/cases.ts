@@ -128,6 +128,13 @@ export const opCases: OpCase[] = [
   },
   { name: 'maxPool2d 2x2/2', inputs: [X([2, 3, 6, 6], 'distinct')], fn: (x) => maxPool2d(x, { size: 2 }) },
   {
+    // Overlapping windows inside the input, ties included (relu zeros): the
+    // gradient routed to each window's first maximum, gathered per cell.
+    name: 'maxPool2dBackward 3x3/2 overlapping, valid, ties',
+    inputs: [X([1, 2, 9, 8]), X([1, 2, 4, 3])],
+    fn: (x, dy) => maxPool2dBackward(relu(sub(x, 0.5)), dy, pool2dAttrs('test', x, { size: 3, stride: 2 })),
+  },
+  {
     // Tiling windows with a leftover row and column (which get no gradient),
     // and ties: relu makes windows of zeros, whose first cell wins.
     name: 'maxPool2dBackward 2x3/2x3 tiles, leftovers, ties',
