@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WasmFunctionEmitter } from 'gpu.js/src/backend/web-assembly/wasm-builder.js';
 import { compile } from '../../src/backend/compile.js';
 import { intLet, k } from '../../src/backend/gpujs/source.js';
-import { conv2d, input, matmul } from '../../src/index.js';
+import { conv2d, input, matmul, maxPool2d, relu, sum } from '../../src/index.js';
 import { randomValues } from '../helpers.js';
 
 type EmitterProto = Record<string, (this: unknown, ...a: unknown[]) => unknown>;
@@ -72,6 +72,26 @@ describe('gpu.js wasm backend as Striate runs it', () => {
       expect(names).toContain('run');
       expect(names).not.toContain('run_simd');
     }
+  });
+
+  it('runs a kernel on the grid of its output, unless it is a graph output or never reads the grid', () => {
+    const x = input('x', [2, 3, 8, 8]);
+    const w = input('w', [4, 3, 3, 3]);
+    const h = conv2d(x, w);
+    const f = compile([relu(h), maxPool2d(h, { size: 2 })], { backend: 'webasm' });
+    expect(f.plan.map((s) => [s.op, s.cells, s.grid])).toEqual([
+      ['conv2d', 2 * 4 * 6 * 6, [8, 6, 6]], // internal: on its grid
+      ['relu', 2 * 4 * 6 * 6, null], // a graph output: flat
+      ['maxPool2d', 2 * 4 * 3 * 3, null],
+    ]);
+    const g = compile([sum(relu(h))], { backend: 'webasm' });
+    // relu is internal, but its body only needs i: flat
+    expect(g.plan.map((s) => [s.op, s.grid])).toEqual([
+      ['conv2d', [8, 6, 6]],
+      ['relu', null],
+      ['sum', null],
+    ]);
+    expect(compile([relu(h)], { backend: 'cpu' }).plan.every((s) => s.grid === null)).toBe(true);
   });
 
   it('spells an integer local the way gpu.js types as an integer, and a plain const elsewhere', () => {

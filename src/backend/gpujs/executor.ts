@@ -12,7 +12,7 @@
  */
 import type { Observable, ObservableInput } from 'rxjs';
 import { run$ } from '../reactive.js';
-import { type Tensor, sizeOf, topologicalOrder } from '../../graph/tensor.js';
+import { type Shape, type Tensor, sizeOf, topologicalOrder } from '../../graph/tensor.js';
 import { opDef } from '../../ops/index.js';
 import type { KernelStage } from '../../ops/op.js';
 import { collectInputs, type Feeds, type InputSpec, validateFeeds } from '../feeds.js';
@@ -30,12 +30,29 @@ interface Step {
   readonly args: readonly Slot[];
 }
 
+/** One kernel step of a compiled plan, in the order the steps run (see GpuJsFunction.plan). */
+export interface PlanStep {
+  /** The op whose kernel this is. */
+  readonly op: string;
+  /** Which of the op's kernel stages (0-based) and how many it has. */
+  readonly stage: number;
+  readonly stages: number;
+  /** The node's input shapes and output shape. */
+  readonly inputs: readonly Shape[];
+  readonly output: Shape;
+  /** Output cells this step computes (one thread each). */
+  readonly cells: number;
+  /** The thread grid [z, y, x], or null for a flat run. */
+  readonly grid: Grid | null;
+}
+
 export class GpuJsFunction {
   readonly inputs: readonly InputSpec[];
   private readonly handle: GpuHandle;
   private readonly argNames: (string | null)[] = []; // input name, or null for a constant
   private readonly argConstants: (Float32Array | null)[] = [];
   private readonly steps: Step[] = [];
+  private readonly planSteps: PlanStep[] = [];
   private readonly outSlots: Slot[];
   private readonly kernels = new Map<string, { source: Src; size: number; grid: Grid | null }>();
   private pipeline: GpuPipeline | null = null;
@@ -99,12 +116,18 @@ export class GpuJsFunction {
           const kernelKey = `${stageGrid ? stageGrid.join('x') : size}|${args.length}|${stage.body.text}`;
           this.kernels.set(kernelKey, { source: stage.body, size, grid: stageGrid });
           index = this.steps.push({ kernelKey, args: [...args] }) - 1;
+          this.planSteps.push({ op: node.op, stage: j, stages: stages.length, inputs: node.inputs.map((t) => t.shape), output: node.shape, cells: size, grid: stageGrid });
           args.push({ kind: 'step', index }); // later stages read this one's output
         });
         slotOf.set(node.id, { kind: 'step', index });
       }
     }
     this.outSlots = outputs.map((o) => slotOf.get(o.id)!);
+  }
+
+  /** The kernel steps of the plan, in run order (for profiling and inspection). */
+  get plan(): readonly PlanStep[] {
+    return this.planSteps;
   }
 
   /**
