@@ -19,12 +19,18 @@ export interface Conv2dAttrs {
   readonly pads: Pads2d;
   /** When true the node has a third input, the bias `[outChannels]`. */
   readonly hasBias: boolean;
+  /**
+   * When true the output passes through relu: relu(conv2d(...)) fused into one
+   * kernel by compile's rewrite for the device backends (see backend/fuse.ts).
+   * `conv2d()` always makes false.
+   */
+  readonly relu: boolean;
 }
-export interface Conv2dBackpropInputAttrs extends Omit<Conv2dAttrs, 'hasBias'> {
+export interface Conv2dBackpropInputAttrs extends Omit<Conv2dAttrs, 'hasBias' | 'relu'> {
   /** Shape of the convolution's input `[N, C, H, W]`, which cannot be recovered from the output alone. */
   readonly inputShape: Shape;
 }
-export interface Conv2dBackpropFilterAttrs extends Omit<Conv2dAttrs, 'hasBias'> {
+export interface Conv2dBackpropFilterAttrs extends Omit<Conv2dAttrs, 'hasBias' | 'relu'> {
   /** Shape of the filter `[O, C, kH, kW]`. */
   readonly filterShape: Shape;
 }

@@ -18,6 +18,7 @@ import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
 import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
 import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
 import type { Src } from '../backend/gpujs/source.js';
+import { reluBackward } from './reluBackward.js';
 import { sum } from './sum.js';
 import { decode, intLet, join, k } from '../backend/gpujs/source.js';
 import { type Padding, checkPads, effectiveSize, guarded, rangeTest, resolvePads, toPair, windowOutput2d } from './window.js';
@@ -147,7 +148,7 @@ function conv2dReference(inputs: readonly NDArray[], attrs: Conv2dAttrs, outShap
               for (let q = q0; q < q1; q++) acc += xd[xRow + q * dw] * wd[wRow + q];
             }
           }
-          out[k++] = acc;
+          out[k++] = attrs.relu && !(acc > 0) ? 0 : acc;
         }
       }
     }
@@ -171,8 +172,10 @@ function conv2dReference(inputs: readonly NDArray[], attrs: Conv2dAttrs, outShap
 // forward never reads the last rows/columns of x, so x's shape cannot be
 // recovered from g's; BI returns zeros there.
 
-export function conv2dVjp(g: Tensor, node: Tensor<'conv2d'>): readonly (Tensor | null)[] {
+export function conv2dVjp(gOut: Tensor, node: Tensor<'conv2d'>): readonly (Tensor | null)[] {
   const [x, w] = node.inputs;
+  // A fused relu: y = relu(z) and z > 0 exactly where y > 0, so dz = reluBackward(y, g).
+  const g = node.attrs.relu ? reluBackward(node, gOut) : gOut;
   const geometry = geometryOf(node.attrs);
   const dx = makeNode(conv2dBackpropInputOp, [g, w], { ...geometry, inputShape: x.shape });
   const dw = makeNode(conv2dBackpropFilterOp, [x, g], { ...geometry, filterShape: w.shape });
@@ -241,7 +244,7 @@ function unrolledTapsKernel({ inputs: [x, w], attrs, out, grid }: KernelContext<
     ${intLet(true, k`wb`, k`(o * ${C} + c) * ${kH * kW}`)}
     ${join(taps, '\n    ')}
   }
-  return acc;`;
+  return ${attrs.relu ? k`Math.max(acc, 0.0)` : k`acc`};`;
 }
 
 /** `base + off` or `base - |off|`, off a literal. */
@@ -288,7 +291,7 @@ function loopedKernel({ inputs: [x, w], attrs, out, ints, grid }: KernelContext<
       )}
     }
   }
-  return acc;`;
+  return ${attrs.relu ? k`Math.max(acc, 0.0)` : k`acc`};`;
 }
 
 export const conv2dOp: OpDef<'conv2d'> = {
@@ -347,5 +350,5 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
   const geometry = resolveGeometry('conv2d', options, [x.shape[2], x.shape[3]], [w.shape[2], w.shape[3]]);
   const hasBias = options.bias !== undefined;
   const inputs = hasBias ? [x, w, options.bias as Tensor] : [x, w];
-  return makeNode(conv2dOp, inputs, { ...geometry, hasBias });
+  return makeNode(conv2dOp, inputs, { ...geometry, hasBias, relu: false });
 }

@@ -119,7 +119,7 @@ function conv2dBackpropFilterVjp(gw: Tensor, node: Tensor<'conv2dBackpropFilter'
   const [x, dy] = node.inputs;
   const geometry = geometryOf(node.attrs);
   const dx = makeNode(conv2dBackpropInputOp, [dy, gw], { ...geometry, inputShape: x.shape });
-  const ddy = makeNode(conv2dOp, [x, gw], { ...geometry, hasBias: false });
+  const ddy = makeNode(conv2dOp, [x, gw], { ...geometry, hasBias: false, relu: false });
   expectShape(OP, 'd x', dx, x.shape);
   expectShape(OP, 'd dy', ddy, dy.shape);
   return [dx, ddy];

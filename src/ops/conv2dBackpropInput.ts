@@ -129,7 +129,7 @@ function conv2dBackpropInputReference(inputs: readonly NDArray[], attrs: Conv2dB
 function conv2dBackpropInputVjp(gx: Tensor, node: Tensor<'conv2dBackpropInput'>): readonly (Tensor | null)[] {
   const [dy, w] = node.inputs;
   const geometry = geometryOf(node.attrs);
-  const ddy = makeNode(conv2dOp, [gx, w], { ...geometry, hasBias: false });
+  const ddy = makeNode(conv2dOp, [gx, w], { ...geometry, hasBias: false, relu: false });
   const dw = makeNode(conv2dBackpropFilterOp, [gx, dy], { ...geometry, filterShape: w.shape });
   expectShape(OP, 'd dy', ddy, dy.shape);
   expectShape(OP, 'd w', dw, w.shape);

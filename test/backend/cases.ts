@@ -114,6 +114,13 @@ export const opCases: OpCase[] = [
     inputs: [X([2, 3, 6, 5]), X([20, 3, 3, 2])],
     fn: (x, w) => conv2d(x, w, { padding: [2, 0] }),
   },
+  {
+    // relu(conv2d) is one fused kernel on the device backends (backend/fuse.ts);
+    // its gradient goes through reluBackward of the fused output.
+    name: 'relu(conv2d) fused, bias, padding 1',
+    inputs: [X([2, 3, 7, 6]), X([4, 3, 3, 3]), X([4])],
+    fn: (x, w, b) => relu(conv2d(x, w, { padding: 1, bias: b })),
+  },
   { name: 'conv2d 1x1 (network in network)', inputs: [X([2, 4, 5, 5]), X([3, 4, 1, 1])], fn: (x, w) => conv2d(x, w) },
   {
     name: 'conv2d LeNet-5 first layer',

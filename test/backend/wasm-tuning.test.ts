@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WasmFunctionEmitter } from 'gpu.js/src/backend/web-assembly/wasm-builder.js';
 import { compile } from '../../src/backend/compile.js';
 import { intLet, k } from '../../src/backend/gpujs/source.js';
-import { conv2d, input, matmul, maxPool2d, relu, sum } from '../../src/index.js';
+import { conv2d, input, matmul, maxPool2d, relu, sigmoid, sum } from '../../src/index.js';
 import { randomValues } from '../helpers.js';
 
 type EmitterProto = Record<string, (this: unknown, ...a: unknown[]) => unknown>;
@@ -84,11 +84,11 @@ describe('gpu.js wasm backend as Striate runs it', () => {
       ['relu', 2 * 4 * 6 * 6, null], // a graph output: flat
       ['maxPool2d', 2 * 4 * 3 * 3, null],
     ]);
-    const g = compile([sum(relu(h))], { backend: 'webasm' });
-    // relu is internal, but its body only needs i: flat
+    const g = compile([sum(sigmoid(h))], { backend: 'webasm' });
+    // sigmoid is internal, but its body only needs i: flat
     expect(g.plan.map((s) => [s.op, s.grid])).toEqual([
       ['conv2d', [8, 6, 6]],
-      ['relu', null],
+      ['sigmoid', null],
       ['sum', null],
     ]);
     expect(compile([relu(h)], { backend: 'cpu' }).plan.every((s) => s.grid === null)).toBe(true);

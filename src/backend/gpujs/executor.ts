@@ -1,7 +1,8 @@
 /**
  * Runs a Striate graph on a gpu.js backend.
  *
- * `compile()` plans the graph once: topological order, one generated kernel
+ * `compile()` plans the graph once: fuses relu into the convolutions it
+ * follows (backend/fuse.ts), then topological order, one generated kernel
  * per computing node (specialised to its shapes and attributes, cached by
  * source), reshapes as aliases (flat buffers need no copy), and inputs and
  * constants as uploads. The plan becomes one gpu.js pipeline
@@ -12,6 +13,7 @@
  */
 import type { Observable, ObservableInput } from 'rxjs';
 import { run$ } from '../reactive.js';
+import { fuseForDevice } from '../fuse.js';
 import { type Shape, type Tensor, sizeOf, topologicalOrder } from '../../graph/tensor.js';
 import { opDef } from '../../ops/index.js';
 import type { KernelStage } from '../../ops/op.js';
@@ -63,14 +65,16 @@ export class GpuJsFunction {
     readonly outputs: readonly Tensor[],
     readonly backend: GpuJsBackend,
   ) {
-    const order = topologicalOrder(outputs);
+    // Planned from the fused graph (same inputs, same output shapes).
+    const planned = fuseForDevice(outputs);
+    const order = topologicalOrder(planned);
     this.inputs = collectInputs(order);
     this.handle = acquireGpu(backend);
 
     const slotOf = new Map<number, Slot>();
     // The nodes whose buffers are read back: each output, through reshapes.
     const outputIds = new Set<number>();
-    for (let o of outputs) {
+    for (let o of planned) {
       while (opDef(o.op).kernel === 'alias') o = o.inputs[0];
       outputIds.add(o.id);
     }
@@ -122,7 +126,7 @@ export class GpuJsFunction {
         slotOf.set(node.id, { kind: 'step', index });
       }
     }
-    this.outSlots = outputs.map((o) => slotOf.get(o.id)!);
+    this.outSlots = planned.map((o) => slotOf.get(o.id)!);
   }
 
   /** The kernel steps of the plan, in run order (for profiling and inspection). */

@@ -1,0 +1,42 @@
+/**
+ * The compile-time rewrite for the device backends: relu(conv2d(...)) becomes
+ * one conv2d node with `relu: true`, computed in one kernel (the activation
+ * applied as each output is written), when nothing else reads the
+ * convolution's output. It saves a pass over, and the memory of, the largest
+ * activations of a conv net. relu's gradient reads relu's own output
+ * (ops/relu.ts), so a training graph fuses as well as an inference one.
+ *
+ * Nodes are frozen: the rewrite builds new nodes for the fused convolutions
+ * and for everything downstream of them, and shares every other node. The
+ * reference backend runs graphs as written (it is the oracle the fused
+ * kernels are checked against).
+ */
+import { type Tensor, topologicalOrder } from '../graph/tensor.js';
+import { opDef } from '../ops/index.js';
+import { makeNode } from '../ops/op.js';
+
+export function fuseForDevice(outputs: readonly Tensor[]): Tensor[] {
+  const order = topologicalOrder(outputs);
+  // Readers of each node, a graph output counting as one.
+  const readers = new Map<number, number>();
+  const read = (t: Tensor) => readers.set(t.id, (readers.get(t.id) ?? 0) + 1);
+  for (const node of order) node.inputs.forEach(read);
+  outputs.forEach(read);
+
+  const rebuilt = new Map<number, Tensor>();
+  const now = (t: Tensor): Tensor => rebuilt.get(t.id) ?? t;
+  for (const node of order) {
+    const [producer] = node.inputs;
+    if (node.op === 'relu' && producer.op === 'conv2d' && readers.get(producer.id) === 1) {
+      const conv = producer as Tensor<'conv2d'>;
+      if (!conv.attrs.relu) {
+        rebuilt.set(node.id, makeNode(opDef('conv2d'), conv.inputs.map(now), { ...conv.attrs, relu: true }));
+        continue;
+      }
+    }
+    if (node.inputs.some((t) => rebuilt.has(t.id))) {
+      rebuilt.set(node.id, makeNode(opDef(node.op) as never, node.inputs.map(now), node.attrs as never));
+    }
+  }
+  return outputs.map(now);
+}

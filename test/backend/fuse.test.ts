@@ -1,0 +1,61 @@
+/**
+ * compile's rewrite for the device backends (src/backend/fuse.ts): relu after
+ * a convolution that nothing else reads becomes one fused conv2d node.
+ */
+import { describe, expect, it } from 'vitest';
+import { fuseForDevice } from '../../src/backend/fuse.js';
+import { compile } from '../../src/backend/compile.js';
+import { conv2d, grad, input, maxPool2d, mul, relu, sum, topologicalOrder } from '../../src/index.js';
+import { randomValues } from '../helpers.js';
+
+const x = input('x', [2, 3, 8, 8]);
+const w = input('w', [4, 3, 3, 3]);
+const b = input('b', [4]);
+
+describe('fuseForDevice', () => {
+  it('fuses relu into the convolution it follows, sharing every other node', () => {
+    const h = conv2d(x, w, { bias: b });
+    const p = maxPool2d(relu(h), { size: 2 });
+    const [fused] = fuseForDevice([p]);
+    expect(fused).not.toBe(p);
+    expect(fused.op).toBe('maxPool2d');
+    const conv = fused.inputs[0] as typeof h;
+    expect(conv.op).toBe('conv2d');
+    expect(conv.attrs.relu).toBe(true);
+    expect(conv.inputs).toEqual([x, w, b]); // the same input nodes
+    expect(h.attrs.relu).toBe(false); // the original graph is untouched
+    expect(Object.isFrozen(conv)).toBe(true);
+  });
+
+  it('leaves a convolution that something else reads, or that is an output, alone', () => {
+    const h = conv2d(x, w);
+    const twice = sum(mul(relu(h), h));
+    expect(fuseForDevice([twice])[0]).toBe(twice);
+    const r = relu(h);
+    const both = fuseForDevice([r, h]);
+    expect(both[0]).toBe(r);
+    expect(both[1]).toBe(h);
+  });
+
+  it('fuses a training graph: the backward pass reads relu through its output', () => {
+    const loss = sum(maxPool2d(relu(conv2d(x, w, { bias: b })), { size: 2 }));
+    const grads = grad(loss, [x, w, b]);
+    const fused = fuseForDevice([loss, ...grads]);
+    const ops = topologicalOrder(fused).map((n) => n.op);
+    expect(ops).not.toContain('relu');
+    expect(ops).toContain('reluBackward');
+    expect(topologicalOrder(fused).filter((n) => n.op === 'conv2d')).toHaveLength(1);
+  });
+
+  it('computes on the device what the reference computes unfused', async () => {
+    const loss = sum(mul(maxPool2d(relu(conv2d(x, w, { bias: b, padding: 1 })), { size: 2 }), 0.5));
+    const grads = grad(loss, [x, w, b]);
+    const feeds = { x: randomValues(2 * 3 * 64, 1), w: randomValues(4 * 27, 2), b: randomValues(4, 3) };
+    const want = await compile([loss, ...grads]).run(feeds);
+    const f = compile([loss, ...grads], { backend: 'webasm' });
+    expect(f.plan.map((s) => s.op)).not.toContain('relu');
+    const got = await f.run(feeds);
+    await f.dispose();
+    got.forEach((r, i) => r.data.forEach((v, j) => expect(v).toBeCloseTo(want[i].data[j], 4)));
+  });
+});
