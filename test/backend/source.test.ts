@@ -1,6 +1,6 @@
 /** Kernel source is built only from templates, validated integers, float literals and checked identifiers. */
 import { describe, expect, it } from 'vitest';
-import { decode, float, gridOf, ident, isSrc, k, offset } from '../../src/backend/gpujs/source.js';
+import { decode, divFloor, float, gridOf, ident, isSrc, k, offset } from '../../src/backend/gpujs/source.js';
 import { opDef } from '../../src/ops/index.js';
 import { topologicalOrder } from '../../src/graph/tensor.js';
 import { input } from '../../src/ops/input.js';
@@ -34,6 +34,29 @@ describe('kernel source construction', () => {
     for (let i = 0; i < 24; i++) expect(intFn(i)).toBe(i);
     // Broadcast axes (size 1) read nothing.
     expect(offset([1, 3, 1], names).text).toBe('c1');
+  });
+
+  it('divides integers exactly: shifts, magic multiplies within i32, a float division past them', () => {
+    const cases: [number, number][] = [
+      [16, 4096], // a power of two: a shift
+      [3, 1000],
+      [6, 4096 * 6],
+      [25, 2400],
+      [576, 64 * 6 * 576], // past the magic range: the float form
+      [7, 46341],
+    ];
+    for (const [d, max] of cases) {
+      const text = divFloor(k`v`, d, max).text;
+      if ((d & (d - 1)) === 0) expect(text).toContain('>>');
+      // Wasm's i32 multiply must not overflow: the emitted factor times max stays below 2^31.
+      const m = /\* (\d+)\) >>/.exec(text);
+      if (m) expect((max - 1) * Number(m[1])).toBeLessThan(2 ** 31);
+      const f = new Function('v', `return ${text};`) as (v: number) => number;
+      for (let v = 0; v < max; v++) if (f(v) !== Math.floor(v / d)) throw new Error(`divFloor(${v}, ${d}) gave ${f(v)} (${text})`);
+    }
+    expect(gridOf([64, 6, 24, 24])).toEqual([384, 24, 24]);
+    expect(gridOf([10])).toEqual([1, 1, 10]);
+    expect(gridOf([3, 10])).toEqual([1, 3, 10]);
   });
 
   it('keeps a graph input name out of every generated kernel', () => {
