@@ -210,13 +210,9 @@ function conv2dKernel(ctx: KernelContext<'conv2d'>): Src {
  * literal (only the tests that can fail for these sizes are emitted).
  * LeNet-5's conv2: 4.8 -> 4.45 ms per batch of 64 on one wasm thread.
  */
-function unrolledTapsKernel({ inputs: [x, w], attrs, out, grid }: KernelContext<'conv2d'>): Src {
-  const [, C, H, W] = x;
-  const [, , kH, kW] = w;
-  const [, O, oH, oW] = out;
-  const [sh, sw] = attrs.stride;
-  const [dh, dw] = attrs.dilation;
-  const [pt, , pl] = attrs.pads;
+function unrolledTapsKernel(ctx: KernelContext<'conv2d'>): Src {
+  const { attrs, out, grid } = ctx;
+  const { C, H, W, kH, kW, O, oH, oW, sh, sw, dh, dw, pt, pl } = kernelDims(ctx);
   // Tap t of an axis reads input index o*s - pad + t*d of an axis of size n:
   // the tests on the output index o that keep it inside [0, n), where they can fail.
   const inside = (o: Src, s: number, pad: number, t: number, d: number, n: number, outSize: number): Src[] => {
@@ -252,13 +248,20 @@ export function plus(base: Src, off: number): Src {
   return off === 0 ? base : off > 0 ? k`${base} + ${off}` : k`${base} - ${-off}`;
 }
 
-function loopedKernel({ inputs: [x, w], attrs, out, ints, grid }: KernelContext<'conv2d'>): Src {
+/** The sizes and geometry a conv2d kernel template needs, by name. */
+function kernelDims({ inputs: [x, w], attrs, out }: KernelContext<'conv2d'>) {
   const [, C, H, W] = x;
   const [, , kH, kW] = w;
   const [, O, oH, oW] = out;
   const [sh, sw] = attrs.stride;
   const [dh, dw] = attrs.dilation;
   const [pt, , pl] = attrs.pads;
+  return { C, H, W, kH, kW, O, oH, oW, sh, sw, dh, dw, pt, pl };
+}
+
+function loopedKernel(ctx: KernelContext<'conv2d'>): Src {
+  const { attrs, out, ints, grid } = ctx;
+  const { C, H, W, kH, kW, O, oH, oW, sh, sw, dh, dw, pt, pl } = kernelDims(ctx);
   const rowTest = rangeTest(k`iy`, -pt, (oH - 1) * sh - pt + (kH - 1) * dh, H);
   const colTest = rangeTest(k`ix`, -pl, (oW - 1) * sw - pl + (kW - 1) * dw, W);
   // Index arithmetic is hoisted out of the inner loop: per tap, one add for
