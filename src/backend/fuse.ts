@@ -6,6 +6,11 @@
  * activations of a conv net. relu's gradient reads relu's own output
  * (ops/relu.ts), so a training graph fuses as well as an inference one.
  *
+ * On the wasm backends (`convPool`), a max pool whose input is such a
+ * convolution (relu fused or not) and nothing else's becomes one
+ * conv2dMaxPool node where its blocked kernel applies. Training graphs keep
+ * their convolutions (the backward pass reads them); inference graphs fuse.
+ *
  * Nodes are frozen: the rewrite builds new nodes for the fused convolutions
  * and for everything downstream of them, and shares every other node. The
  * reference backend runs graphs as written (it is the oracle the fused
@@ -14,8 +19,18 @@
 import { type Tensor, topologicalOrder } from '../graph/tensor.js';
 import { opDef } from '../ops/index.js';
 import { makeNode } from '../ops/op.js';
+import { blockedKernelApplies, conv2dMaxPool } from '../ops/conv2dMaxPool.js';
 
-export function fuseForDevice(outputs: readonly Tensor[]): Tensor[] {
+export interface FuseOptions {
+  /**
+   * Also fuse maxPool2d(conv) into one conv2dMaxPool node where its blocked
+   * kernel applies (ops/conv2dMaxPool.ts): the wasm backends, whose integer
+   * indexing that kernel needs.
+   */
+  readonly convPool?: boolean;
+}
+
+export function fuseForDevice(outputs: readonly Tensor[], options: FuseOptions = {}): Tensor[] {
   const order = topologicalOrder(outputs);
   // Readers of each node, a graph output counting as one.
   const readers = new Map<number, number>();
@@ -31,6 +46,14 @@ export function fuseForDevice(outputs: readonly Tensor[]): Tensor[] {
       const conv = producer as Tensor<'conv2d'>;
       if (!conv.attrs.relu) {
         rebuilt.set(node.id, makeNode(opDef('conv2d'), conv.inputs.map(now), { ...conv.attrs, relu: true }));
+        continue;
+      }
+    }
+    if (options.convPool && node.op === 'maxPool2d' && readers.get(producer.id) === 1) {
+      const conv = now(producer);
+      const pool = (node as Tensor<'maxPool2d'>).attrs;
+      if (conv.op === 'conv2d' && blockedKernelApplies((conv as Tensor<'conv2d'>).attrs, pool, conv.inputs[1].shape)) {
+        rebuilt.set(node.id, conv2dMaxPool(conv as Tensor<'conv2d'>, pool));
         continue;
       }
     }

@@ -39,6 +39,11 @@ export interface Pool2dAttrs {
   readonly stride: Pair;
   readonly pads: Pads2d;
 }
+/** maxPool2d(conv2d(...)) fused (backend/fuse.ts): the convolution's attributes and the pool's. */
+export interface Conv2dMaxPoolAttrs {
+  readonly conv: Conv2dAttrs;
+  readonly pool: Pool2dAttrs;
+}
 export interface AvgPool2dAttrs extends Pool2dAttrs {
   /**
    * false (the default): the mean at a padded border is taken over the window's
@@ -101,6 +106,7 @@ export interface OpAttrs {
   };
   // convolution and pooling
   conv2d: Conv2dAttrs;
+  conv2dMaxPool: Conv2dMaxPoolAttrs;
   conv2dBackpropInput: Conv2dBackpropInputAttrs;
   conv2dBackpropFilter: Conv2dBackpropFilterAttrs;
   maxPool2d: Pool2dAttrs;

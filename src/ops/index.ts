@@ -12,6 +12,7 @@ import { broadcastToOp } from './broadcastTo.js';
 import { concatOp } from './concat.js';
 import { constantOp } from './constant.js';
 import { conv2dOp } from './conv2d.js';
+import { conv2dMaxPoolOp } from './conv2dMaxPool.js';
 import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
 import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
 import { divOp } from './div.js';
@@ -74,6 +75,7 @@ export const ops: { readonly [O in OpName]: OpDef<O> } = {
   oneHot: oneHotOp,
   softmaxCrossEntropy: softmaxCrossEntropyOp,
   conv2d: conv2dOp,
+  conv2dMaxPool: conv2dMaxPoolOp,
   conv2dBackpropInput: conv2dBackpropInputOp,
   conv2dBackpropFilter: conv2dBackpropFilterOp,
   maxPool2d: maxPool2dOp,

@@ -14,7 +14,9 @@ import { add } from '../../src/ops/add.js';
 import { avgPool2d } from '../../src/ops/avgPool2d.js';
 import { broadcastTo } from '../../src/ops/broadcastTo.js';
 import { concat } from '../../src/ops/concat.js';
-import { conv2d } from '../../src/ops/conv2d.js';
+import { conv2d, conv2dOp } from '../../src/ops/conv2d.js';
+import { conv2dMaxPool } from '../../src/ops/conv2dMaxPool.js';
+import { makeNode } from '../../src/ops/op.js';
 import { div } from '../../src/ops/div.js';
 import { exp } from '../../src/ops/exp.js';
 import { log } from '../../src/ops/log.js';
@@ -58,6 +60,13 @@ export interface OpCase {
 }
 
 const X = (shape: number[], domain: Domain = 'any', grad = true): InputCase => ({ shape, domain, grad });
+
+/** The fused op for maxPool2d(relu(conv2d(...))), built directly. */
+function fusedConvPool(x: Tensor, w: Tensor, b: Tensor | null, conv: Parameters<typeof conv2d>[2], pool: Parameters<typeof pool2dAttrs>[2]): Tensor {
+  const plain = conv2d(x, w, { ...conv, ...(b ? { bias: b } : {}) });
+  const withRelu = makeNode(conv2dOp, plain.inputs, { ...plain.attrs, relu: true });
+  return conv2dMaxPool(withRelu, pool2dAttrs('test', plain, pool));
+}
 
 export const opCases: OpCase[] = [
   { name: 'add (broadcast)', inputs: [X([2, 3, 4]), X([3, 1])], fn: add },
@@ -120,6 +129,20 @@ export const opCases: OpCase[] = [
     name: 'relu(conv2d) fused, bias, padding 1',
     inputs: [X([2, 3, 7, 6]), X([4, 3, 3, 3]), X([4])],
     fn: (x, w, b) => relu(conv2d(x, w, { padding: 1, bias: b })),
+  },
+  {
+    // maxPool2d(relu(conv2d)) as the fused op (backend/fuse.ts makes it on the
+    // wasm backends): the blocked kernel there (stride 1, no padding, tiling
+    // pool, a leftover row and column), the general one elsewhere.
+    name: 'conv2dMaxPool (fused relu, 2x2 tiles, leftovers)',
+    inputs: [X([2, 3, 9, 8]), X([4, 3, 3, 2]), X([4])],
+    fn: (x, w, b) => fusedConvPool(x, w, b, {}, { size: 2 }),
+  },
+  {
+    // Geometry the blocked kernel does not take: the general kernel everywhere.
+    name: 'conv2dMaxPool (stride 2, padding 1, overlapping same pool)',
+    inputs: [X([1, 2, 9, 9]), X([3, 2, 3, 3])],
+    fn: (x, w) => fusedConvPool(x, w, null, { stride: 2, padding: 1 }, { size: 3, stride: 2, padding: 'same' }),
   },
   { name: 'conv2d 1x1 (network in network)', inputs: [X([2, 4, 5, 5]), X([3, 4, 1, 1])], fn: (x, w) => conv2d(x, w) },
   {

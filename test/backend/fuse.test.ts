@@ -58,4 +58,35 @@ describe('fuseForDevice', () => {
     await f.dispose();
     got.forEach((r, i) => r.data.forEach((v, j) => expect(v).toBeCloseTo(want[i].data[j], 4)));
   });
+
+  it('fuses an inference block, relu and max pool, into one conv2dMaxPool on the wasm backends', async () => {
+    const y = maxPool2d(relu(conv2d(x, w, { bias: b })), { size: 2 });
+    const [fused] = fuseForDevice([y], { convPool: true });
+    expect(fused.op).toBe('conv2dMaxPool');
+    expect(fused.inputs).toEqual([x, w, b]);
+    expect(fuseForDevice([y])[0].op).toBe('maxPool2d'); // without convPool: relu fused only
+    const feeds = { x: randomValues(2 * 3 * 64, 4), w: randomValues(4 * 27, 5), b: randomValues(4, 6) };
+    const [want] = await compile(y).run(feeds);
+    for (const backend of ['webasm', 'cpu'] as const) {
+      const f = compile([y], { backend });
+      expect(f.plan.map((s) => s.op)).toEqual(backend === 'webasm' ? ['conv2dMaxPool'] : ['conv2d', 'maxPool2d']);
+      const [got] = await f.run(feeds);
+      await f.dispose();
+      got.data.forEach((v, j) => expect(v).toBeCloseTo(want.data[j], 4));
+    }
+  });
+
+  it('keeps the convolution of a training graph, which its backward pass reads', () => {
+    const loss = sum(maxPool2d(relu(conv2d(x, w, { bias: b })), { size: 2 }));
+    const ops = topologicalOrder(fuseForDevice([loss, ...grad(loss, [w, b])], { convPool: true })).map((n) => n.op);
+    expect(ops).not.toContain('conv2dMaxPool');
+    expect(ops).toContain('conv2d');
+  });
+
+  it('fuses only the geometry the blocked kernel takes', () => {
+    const strided = maxPool2d(relu(conv2d(x, w, { stride: 2 })), { size: 2 });
+    expect(fuseForDevice([strided], { convPool: true })[0].op).toBe('maxPool2d');
+    const overlapping = maxPool2d(relu(conv2d(x, w)), { size: 3, stride: 2 });
+    expect(fuseForDevice([overlapping], { convPool: true })[0].op).toBe('maxPool2d');
+  });
 });

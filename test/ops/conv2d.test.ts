@@ -1,8 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { add, compile, grad, input, mul, sigmoid, sum, tanh } from '../../src/index.js';
+import { add, compile, grad, input, maxPool2d, mul, relu, sigmoid, sum, tanh } from '../../src/index.js';
 import type { Tensor } from '../../src/index.js';
-import { conv2d } from '../../src/ops/conv2d.js';
+import { conv2d, conv2dOp } from '../../src/ops/conv2d.js';
+import { conv2dMaxPool } from '../../src/ops/conv2dMaxPool.js';
+import { pool2dAttrs } from '../../src/ops/maxPool2d.js';
+import { makeNode } from '../../src/ops/op.js';
 import { conv2dBackpropFilter } from '../../src/ops/conv2dBackpropFilter.js';
 import { conv2dBackpropInput } from '../../src/ops/conv2dBackpropInput.js';
 import type { Padding } from '../../src/ops/window.js';
@@ -409,6 +412,35 @@ describe('shape errors', () => {
     );
     expect(() => conv2dBackpropFilter(x([2, 3, 7, 7]), dy, { filterShape: [4, 3, 3, 3], padding: 'same', stride: [0, 1] })).toThrow(
       'conv2dBackpropFilter: stride must be an integer >= 1',
+    );
+  });
+});
+
+describe('conv2dMaxPool (the fused maxPool2d(relu(conv2d)) that compile makes)', () => {
+  const fused = (x: Tensor, w: Tensor, b: Tensor, pool: number): Tensor => {
+    const c = conv2d(x, w, { bias: b });
+    return conv2dMaxPool(makeNode(conv2dOp, c.inputs, { ...c.attrs, relu: true }), pool2dAttrs('test', c, { size: pool }));
+  };
+  const unfused = (x: Tensor, w: Tensor, b: Tensor, pool: number): Tensor => maxPool2d(relu(conv2d(x, w, { bias: b })), { size: pool });
+
+  it('equals the unfused expression, and its gradient matches central differences', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 2, max: 3 }), seedArb, (c, pool, seed) => {
+        const xs = [2, c, 7, 6];
+        const ws = [3, c, 2, 3];
+        const feeds = { x: Float64Array.from(randomValues(size(xs), seed)), w: Float64Array.from(randomValues(size(ws), seed + 1)), b: Float64Array.from(randomValues(3, seed + 2)) };
+        const [x, w, b] = [input('x', xs), input('w', ws), input('b', [3])];
+        const got = run1(fused(x, w, b, pool), feeds);
+        const want = run1(unfused(x, w, b, pool), feeds);
+        expect(got.shape).toEqual(want.shape);
+        got.data.forEach((v, i) => expect(v).toBeCloseTo(want.data[i], 12));
+        expectGradientsMatch((x, w, b) => fused(x, w, b, pool), [
+          { shape: xs, data: feeds.x },
+          { shape: ws, data: feeds.w },
+          { shape: [3], data: feeds.b },
+        ]);
+      }),
+      { numRuns: Math.ceil(propertyRuns / 3) },
     );
   });
 });

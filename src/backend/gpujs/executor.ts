@@ -65,11 +65,11 @@ export class GpuJsFunction {
     readonly outputs: readonly Tensor[],
     readonly backend: GpuJsBackend,
   ) {
+    this.handle = acquireGpu(backend);
     // Planned from the fused graph (same inputs, same output shapes).
-    const planned = fuseForDevice(outputs);
+    const planned = fuseForDevice(outputs, { convPool: this.handle.ints });
     const order = topologicalOrder(planned);
     this.inputs = collectInputs(order);
-    this.handle = acquireGpu(backend);
 
     const slotOf = new Map<number, Slot>();
     // The nodes whose buffers are read back: each output, through reshapes.
