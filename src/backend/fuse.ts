@@ -3,7 +3,8 @@
  * one conv2d node with `relu: true`, computed in one kernel (the activation
  * applied as each output is written), when nothing else reads the
  * convolution's output. It saves a pass over, and the memory of, the largest
- * activations of a conv net. relu's gradient reads relu's own output
+ * activations of a conv net. Likewise a dense layer: relu(matmul(a, b) +
+ * bias) becomes one matmul node with the bias and the relu. relu's gradient reads relu's own output
  * (ops/relu.ts), so a training graph fuses as well as an inference one.
  *
  * On the wasm backends (`convPool`), a max pool whose input is such a
@@ -42,10 +43,22 @@ export function fuseForDevice(outputs: readonly Tensor[], options: FuseOptions =
   const now = (t: Tensor): Tensor => rebuilt.get(t.id) ?? t;
   for (const node of order) {
     const [producer] = node.inputs;
-    if (node.op === 'relu' && producer.op === 'conv2d' && readers.get(producer.id) === 1) {
-      const conv = producer as Tensor<'conv2d'>;
-      if (!conv.attrs.relu) {
-        rebuilt.set(node.id, makeNode(opDef('conv2d'), conv.inputs.map(now), { ...conv.attrs, relu: true }));
+    const alone = (t: Tensor) => readers.get(t.id) === 1;
+    if (node.op === 'relu' && alone(producer)) {
+      // relu into the convolution or product (bias included) it follows
+      const inner = now(producer);
+      if ((inner.op === 'conv2d' || inner.op === 'matmul') && !(inner as Tensor<'conv2d' | 'matmul'>).attrs.relu) {
+        rebuilt.set(node.id, makeNode(opDef(inner.op) as never, inner.inputs, { ...inner.attrs, relu: true } as never));
+        continue;
+      }
+    }
+    if (node.op === 'add') {
+      // matmul(a, b) + bias[N], either way round, into the product
+      const [x, y] = node.inputs.map(now);
+      const [m, bias, original] = x.op === 'matmul' ? [x, y, node.inputs[0]] : [y, x, node.inputs[1]];
+      const attrs = (m as Tensor<'matmul'>).attrs;
+      if (m.op === 'matmul' && alone(original) && !attrs.hasBias && !attrs.relu && bias.shape.length === 1 && bias.shape[0] === m.shape[1]) {
+        rebuilt.set(node.id, makeNode(opDef('matmul'), [...m.inputs, bias], { ...attrs, hasBias: true }));
         continue;
       }
     }

@@ -94,7 +94,13 @@ export interface OpAttrs {
   maxMask: { readonly axes: readonly number[] };
   // linear algebra
   /** op(a) op(b), op transposing where the flag is set (read in place, never materialised). */
-  matmul: { readonly transposeA: boolean; readonly transposeB: boolean };
+  matmul: {
+    readonly transposeA: boolean;
+    readonly transposeB: boolean;
+    /** A third input, bias [N], added to every row; and relu applied after. Both made only by backend/fuse.ts; `matmul()` makes false. */
+    readonly hasBias: boolean;
+    readonly relu: boolean;
+  };
   // classification
   softmax: { readonly axis: number };
   logSoftmax: { readonly axis: number };

@@ -1,6 +1,8 @@
 import { type Shape, type Tensor, shapeToString } from '../graph/tensor.js';
 import { makeNode, opError, type OpDef } from './op.js';
 import { decode, ident, intLet, join, k, type Src } from '../backend/gpujs/source.js';
+import { reluBackward } from './reluBackward.js';
+import { sum } from './sum.js';
 import { transpose } from './transpose.js';
 
 // C = op(A) op(B), op a transpose where the flag says so. With G = dL/dC:
@@ -13,7 +15,19 @@ import { transpose } from './transpose.js';
 // instead: transposeA reads both operands down columns, which measured
 // slower on CPUs than a transpose kernel plus a plain product (LeNet-5's
 // fc1 weight gradient: 1.19 vs 0.87 ms, one wasm thread).
-function matmulVjp(g: Tensor, { inputs: [a, b], attrs: { transposeA: tA, transposeB: tB } }: Tensor<'matmul'>): readonly (Tensor | null)[] {
+//
+// A fused bias and relu (made by backend/fuse.ts): y = relu(op(A) op(B) + bias);
+// dz = reluBackward(y, g) (z > 0 exactly where y > 0), then the product's
+// gradients from dz, and dbias = the sum of dz over the rows.
+function matmulVjp(gOut: Tensor, node: Tensor<'matmul'>): readonly (Tensor | null)[] {
+  const { transposeA: tA, transposeB: tB, hasBias, relu } = node.attrs;
+  const [a, b] = node.inputs;
+  const g = relu ? reluBackward(node, gOut) : gOut;
+  const grads = productVjp(g, a, b, tA, tB);
+  return hasBias ? [...grads, sum(g, { axes: [0] })] : grads;
+}
+
+function productVjp(g: Tensor, a: Tensor, b: Tensor, tA: boolean, tB: boolean): readonly Tensor[] {
   const t = (x: Tensor) => transpose(x, [1, 0]);
   if (!tA && !tB) return [matmul(g, b, { transposeB: true }), matmul(t(a), g)];
   if (!tA && tB) return [matmul(g, b), matmul(t(g), a)];
@@ -28,8 +42,9 @@ function dims(a: Shape, b: Shape, tA: boolean, tB: boolean): [number, number, nu
 
 export const matmulOp: OpDef<'matmul'> = {
   name: 'matmul',
-  shape: (inputs, { transposeA: tA, transposeB: tB }) => {
-    if (inputs.length !== 2) opError('matmul', `takes 2 inputs, got ${inputs.length}`);
+  shape: (inputs, { transposeA: tA, transposeB: tB, hasBias }) => {
+    const expected = hasBias ? 3 : 2;
+    if (inputs.length !== expected) opError('matmul', `takes ${expected} inputs${hasBias ? ' (a, b, bias)' : ''}, got ${inputs.length}`);
     const [a, b] = inputs;
     for (const [what, s, d] of [['a', a, tA ? '[K, M] (transposeA)' : '[M, K]'], ['b', b, tB ? '[N, K] (transposeB)' : '[K, N]']] as const) {
       if (s.length !== 2) {
@@ -47,6 +62,9 @@ export const matmulOp: OpDef<'matmul'> = {
       const bSide = tB ? `transposed b ${shapeToString(b)} has ${kB} rows` : `b ${shapeToString(b)} has ${kB} rows`;
       opError('matmul', `inner dimensions differ: ${aSide} but ${bSide}; expected a ${tA ? '[K, M]' : '[M, K]'} and b ${tB ? '[N, K]' : '[K, N]'}`);
     }
+    if (hasBias && (inputs[2].length !== 1 || inputs[2][0] !== N)) {
+      opError('matmul', `bias must have shape [${N}] (one value per output column), got ${shapeToString(inputs[2])}`);
+    }
     return [M, N];
   },
   vjp: matmulVjp,
@@ -54,7 +72,7 @@ export const matmulOp: OpDef<'matmul'> = {
   // costs as much as a product otherwise. A row of a stored [M, K] (or of a
   // transposed b, stored [N, K]) is read along memory; the other layouts
   // read down a column.
-  kernel: ({ inputs: [a, b], attrs: { transposeA: tA, transposeB: tB }, out, ints, grid }) => {
+  kernel: ({ inputs: [a, b], attrs: { transposeA: tA, transposeB: tB, hasBias, relu }, out, ints, grid }) => {
     const [M, K, N] = dims(a, b, tA, tB);
     // Element (m, k) of op(a) and (k, n) of op(b): a base per thread plus k times a stride.
     const aStride = tA ? M : 1;
@@ -66,7 +84,7 @@ export const matmulOp: OpDef<'matmul'> = {
     return k`${decode(k`i`, out, [k`m`, k`n`], ints, grid)}
   ${intLet(ints, k`aBase`, tA ? k`m` : k`m * ${K}`)}
   ${intLet(ints, k`bBase`, tB ? k`n * ${K}` : k`n`)}
-  let acc = 0.0;
+  let acc = ${hasBias ? k`x2[n]` : k`0.0`};
   for (let q = 0; q < ${quads}; q++) {
     ${intLet(ints, k`a`, k`aBase + q * ${4 * aStride}`)}
     ${intLet(ints, k`b`, k`bBase + q * ${4 * bStride}`)}
@@ -76,9 +94,9 @@ export const matmulOp: OpDef<'matmul'> = {
     )};
   }
   ${join(rest, '\n  ')}
-  return acc;`;
+  return ${relu ? k`Math.max(acc, 0.0)` : k`acc`};`;
   },
-  reference: ([a, b], { transposeA: tA, transposeB: tB }) => {
+  reference: ([a, b, bias], { transposeA: tA, transposeB: tB, hasBias, relu }) => {
     const [M, K, N] = dims(a.shape, b.shape, tA, tB);
     const out = new Float64Array(M * N);
     const ad = a.data;
@@ -94,6 +112,12 @@ export const matmulOp: OpDef<'matmul'> = {
           const bRow = kk * N;
           for (let j = 0; j < N; j++) out[row + j] += aik * bd[bRow + j];
         }
+      }
+    }
+    if (hasBias || relu) {
+      for (let i = 0; i < out.length; i++) {
+        const z = hasBias ? out[i] + bias.data[i % N] : out[i];
+        out[i] = relu && !(z > 0) ? 0 : z;
       }
     }
     return out;
@@ -122,5 +146,5 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     const v = options[flag];
     if (v !== undefined && typeof v !== 'boolean') opError('matmul', `${flag} must be true or false, got ${typeof v} ${String(v)}`);
   }
-  return makeNode(matmulOp, [a, b], { transposeA: options.transposeA ?? false, transposeB: options.transposeB ?? false });
+  return makeNode(matmulOp, [a, b], { transposeA: options.transposeA ?? false, transposeB: options.transposeB ?? false, hasBias: false, relu: false });
 }

@@ -21,7 +21,7 @@ import { div } from '../../src/ops/div.js';
 import { exp } from '../../src/ops/exp.js';
 import { log } from '../../src/ops/log.js';
 import { logSoftmax } from '../../src/ops/logSoftmax.js';
-import { matmul } from '../../src/ops/matmul.js';
+import { matmul, matmulOp } from '../../src/ops/matmul.js';
 import { max } from '../../src/ops/max.js';
 import { maxPool2d, pool2dAttrs } from '../../src/ops/maxPool2d.js';
 import { maxPool2dBackward } from '../../src/ops/maxPool2dBackward.js';
@@ -91,6 +91,12 @@ export const opCases: OpCase[] = [
   { name: 'mean', inputs: [X([3, 4, 5])], fn: (x) => mean(x, { axes: [1] }) },
   { name: 'max (axis)', inputs: [X([3, 4, 5], 'distinct')], fn: (x) => max(x, { axes: [1] }) },
   { name: 'matmul', inputs: [X([5, 7]), X([7, 3])], fn: (a, b) => matmul(a, b) },
+  {
+    // relu(matmul(a, b) + bias) as one fused matmul (backend/fuse.ts makes it).
+    name: 'matmul with fused bias and relu',
+    inputs: [X([5, 7]), X([7, 6]), X([6])],
+    fn: (a, b, bias) => makeNode(matmulOp, [a, b, bias], { transposeA: false, transposeB: false, hasBias: true, relu: true }),
+  },
   { name: 'matmul transposeA', inputs: [X([7, 5]), X([7, 3])], fn: (a, b) => matmul(a, b, { transposeA: true }) },
   { name: 'matmul transposeB', inputs: [X([5, 9]), X([3, 9])], fn: (a, b) => matmul(a, b, { transposeB: true }) },
   { name: 'matmul transposeA and B', inputs: [X([6, 5]), X([3, 6])], fn: (a, b) => matmul(a, b, { transposeA: true, transposeB: true }) },

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { fuseForDevice } from '../../src/backend/fuse.js';
 import { compile } from '../../src/backend/compile.js';
-import { conv2d, grad, input, maxPool2d, mul, relu, sum, topologicalOrder } from '../../src/index.js';
+import { add, conv2d, grad, input, matmul, maxPool2d, mul, relu, sum, topologicalOrder, type Tensor } from '../../src/index.js';
 import { randomValues } from '../helpers.js';
 
 const x = input('x', [2, 3, 8, 8]);
@@ -88,5 +88,31 @@ describe('fuseForDevice', () => {
     expect(fuseForDevice([strided], { convPool: true })[0].op).toBe('maxPool2d');
     const overlapping = maxPool2d(relu(conv2d(x, w)), { size: 3, stride: 2 });
     expect(fuseForDevice([overlapping], { convPool: true })[0].op).toBe('maxPool2d');
+  });
+
+  it('fuses a dense layer, bias and relu, into its matmul (either add order), in training graphs too', async () => {
+    const h = input('h', [5, 8]);
+    const v = input('v', [8, 4]);
+    const c = input('c', [4]);
+    const layer = relu(add(c, matmul(h, v)));
+    const [fused] = fuseForDevice([layer]);
+    expect(fused.op).toBe('matmul');
+    expect((fused as Tensor<'matmul'>).attrs).toMatchObject({ hasBias: true, relu: true });
+    expect(fused.inputs).toEqual([h, v, c]);
+    const loss = sum(mul(layer, layer));
+    const all = [loss, ...grad(loss, [h, v, c])];
+    const nodes = topologicalOrder(fuseForDevice(all));
+    expect(nodes.map((n) => n.op)).not.toContain('relu');
+    expect(nodes.filter((n) => n.op === 'matmul' && (n as Tensor<'matmul'>).attrs.hasBias && (n as Tensor<'matmul'>).attrs.relu)).toHaveLength(1);
+    const feeds = { h: randomValues(40, 7), v: randomValues(32, 8), c: randomValues(4, 9) };
+    const want = await compile(all).run(feeds);
+    const f = compile(all, { backend: 'webasm' });
+    const got = await f.run(feeds);
+    await f.dispose();
+    got.forEach((r, i) => r.data.forEach((x, j) => expect(x).toBeCloseTo(want[i].data[j], 4)));
+    // A product read elsewhere, or a bias that is not one value per column, stays apart.
+    const m = matmul(h, v);
+    expect(fuseForDevice([add(m, c), m])[0].op).toBe('add');
+    expect(fuseForDevice([add(matmul(h, v), input('d', [5, 4]))])[0].op).toBe('add');
   });
 });

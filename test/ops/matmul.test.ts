@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compile, grad, input, mul, sum, tanh, transpose } from '../../src/index.js';
+import { add, compile, grad, input, mul, relu, sum, tanh, transpose } from '../../src/index.js';
+import { matmulOp } from '../../src/ops/matmul.js';
+import { makeNode } from '../../src/ops/op.js';
 import type { Tensor } from '../../src/index.js';
 import { matmul } from '../../src/ops/matmul.js';
 import { expectGradientsMatch, propertyRuns, randomValues, seedArb } from '../helpers.js';
@@ -86,6 +88,27 @@ describe('matmul', () => {
           { shape: f.transposeA ? [k, m] : [m, k], data: randomValues(m * k, seed) },
           { shape: f.transposeB ? [n, k] : [k, n], data: randomValues(k * n, seed + 1) },
         ]);
+      }),
+      { numRuns: propertyRuns },
+    );
+  });
+
+  it('with a fused bias and relu (what compile makes of a dense layer) equals the unfused layer, gradients included', () => {
+    fc.assert(
+      fc.property(dim, dim, dim, fc.boolean(), seedArb, (m, k, n, withRelu, seed) => {
+        const fused = (a: Tensor, b: Tensor, bias: Tensor) =>
+          makeNode(matmulOp, [a, b, bias], { transposeA: false, transposeB: false, hasBias: true, relu: withRelu });
+        const plain = (a: Tensor, b: Tensor, bias: Tensor) => (withRelu ? relu(add(matmul(a, b), bias)) : add(matmul(a, b), bias));
+        const inputs = [
+          { shape: [m, k], data: randomValues(m * k, seed) },
+          { shape: [k, n], data: randomValues(k * n, seed + 1) },
+          { shape: [n], data: randomValues(n, seed + 2) },
+        ];
+        const [a, b, bias] = [input('a', [m, k]), input('b', [k, n]), input('bias', [n])];
+        const feeds = { a: inputs[0].data, b: inputs[1].data, bias: inputs[2].data };
+        const [got, want] = compile([fused(a, b, bias), plain(a, b, bias)]).runSync(feeds);
+        got.data.forEach((v, i) => expect(v).toBeCloseTo(want.data[i], 12));
+        expectGradientsMatch(fused, inputs);
       }),
       { numRuns: propertyRuns },
     );
