@@ -4,8 +4,9 @@
  * applied as each output is written), when nothing else reads the
  * convolution's output. It saves a pass over, and the memory of, the largest
  * activations of a conv net. Likewise a dense layer: relu(matmul(a, b) +
- * bias) becomes one matmul node with the bias and the relu. relu's gradient reads relu's own output
- * (ops/relu.ts), so a training graph fuses as well as an inference one.
+ * bias) becomes one matmul node with the bias and the relu. relu's gradient
+ * reads relu's own output (ops/relu.ts), so a training graph fuses as well as
+ * an inference one.
  *
  * On the wasm backends (`convPool`), a max pool whose input is such a
  * convolution (relu fused or not) and nothing else's becomes one
@@ -39,11 +40,12 @@ export function fuseForDevice(outputs: readonly Tensor[], options: FuseOptions =
   for (const node of order) node.inputs.forEach(read);
   outputs.forEach(read);
 
+  const alone = (t: Tensor) => readers.get(t.id) === 1;
+
   const rebuilt = new Map<number, Tensor>();
   const now = (t: Tensor): Tensor => rebuilt.get(t.id) ?? t;
   for (const node of order) {
     const [producer] = node.inputs;
-    const alone = (t: Tensor) => readers.get(t.id) === 1;
     if (node.op === 'relu' && alone(producer)) {
       // relu into the convolution or product (bias included) it follows
       const inner = now(producer);
@@ -62,7 +64,7 @@ export function fuseForDevice(outputs: readonly Tensor[], options: FuseOptions =
         continue;
       }
     }
-    if (options.convPool && node.op === 'maxPool2d' && readers.get(producer.id) === 1) {
+    if (options.convPool && node.op === 'maxPool2d' && alone(producer)) {
       const conv = now(producer);
       const pool = (node as Tensor<'maxPool2d'>).attrs;
       if (conv.op === 'conv2d' && blockedKernelApplies((conv as Tensor<'conv2d'>).attrs, pool, conv.inputs[1].shape)) {
