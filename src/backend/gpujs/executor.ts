@@ -1,8 +1,9 @@
 /**
  * Runs a Striate graph on a gpu.js backend.
  *
- * `compile()` plans the graph once: fuses relu into the convolutions it
- * follows (backend/fuse.ts), then topological order, one generated kernel
+ * `compile()` plans the graph once: fuses what backend/fuse.ts fuses (relu
+ * into convolutions and dense layers, on wasm max pools into convolutions),
+ * then topological order, one generated kernel
  * per computing node (specialised to its shapes and attributes, cached by
  * source), reshapes as aliases (flat buffers need no copy), and inputs and
  * constants as uploads. The plan becomes one gpu.js pipeline
