@@ -21,7 +21,7 @@ import type { Src } from '../backend/gpujs/source.js';
 import { reluBackward } from './reluBackward.js';
 import { sum } from './sum.js';
 import { decode, intLet, join, k } from '../backend/gpujs/source.js';
-import { type Padding, checkPads, effectiveSize, guarded, rangeTest, resolvePads, toPair, windowOutput2d } from './window.js';
+import { type Padding, checkPads, effectiveSize, guarded, rangeTest, resolvePads, stepRangeTest, toPair, windowOutput2d } from './window.js';
 
 /** The geometry every convolution op carries: stride, dilation and explicit zero padding. */
 export type ConvGeometry = Pick<Conv2dAttrs, 'stride' | 'dilation' | 'pads'>;
@@ -213,25 +213,16 @@ function conv2dKernel(ctx: KernelContext<'conv2d'>): Src {
 function unrolledTapsKernel(ctx: KernelContext<'conv2d'>): Src {
   const { attrs, out, grid } = ctx;
   const { C, H, W, kH, kW, O, oH, oW, sh, sw, dh, dw, pt, pl } = kernelDims(ctx);
-  // Tap t of an axis reads input index o*s - pad + t*d of an axis of size n:
-  // the tests on the output index o that keep it inside [0, n), where they can fail.
-  const inside = (o: Src, s: number, pad: number, t: number, d: number, n: number, outSize: number): Src[] => {
-    const tests: Src[] = [];
-    const lo = Math.ceil((pad - t * d) / s); // o*s - pad + t*d >= 0
-    const hi = Math.ceil((n + pad - t * d) / s); // o*s - pad + t*d < n
-    if (lo > 0) tests.push(k`${o} >= ${lo}`);
-    if (hi < outSize) tests.push(k`${o} < ${hi}`);
-    return tests;
-  };
+  // Tap t of an axis reads input index o*s - pad + t*d: tested on the output
+  // index o against literals, where it can leave the input.
   const taps: Src[] = [];
   for (let ky = 0; ky < kH; ky++) {
     const row: Src[] = [];
     for (let kx = 0; kx < kW; kx++) {
-      const tests = inside(k`ox`, sw, pl, kx, dw, W, oW);
-      row.push(guarded(tests.length ? join(tests, ' && ') : null, k`acc += x0[${plus(k`xb`, ky * dh * W + kx * dw)}] * x1[${plus(k`wb`, ky * kW + kx)}];`));
+      const product = k`acc += x0[${plus(k`xb`, ky * dh * W + kx * dw)}] * x1[${plus(k`wb`, ky * kW + kx)}];`;
+      row.push(guarded(stepRangeTest(k`ox`, sw, kx * dw - pl, W, oW), product));
     }
-    const tests = inside(k`oy`, sh, pt, ky, dh, H, oH);
-    taps.push(guarded(tests.length ? join(tests, ' && ') : null, join(row, '\n    ')));
+    taps.push(guarded(stepRangeTest(k`oy`, sh, ky * dh - pt, H, oH), join(row, '\n    ')));
   }
   return k`${decode(k`i`, [out[0], O, oH, oW], [k`n`, k`o`, k`oy`, k`ox`], true, grid)}
   let acc = ${attrs.hasBias ? k`x2[o]` : k`0.0`};

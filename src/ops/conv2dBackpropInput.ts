@@ -31,7 +31,7 @@ import {
 import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
 import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
 import { decode, type Grid, intLet, join, k, type Src } from '../backend/gpujs/source.js';
-import { guarded, type Padding } from './window.js';
+import { guarded, type Padding, stepRangeTest } from './window.js';
 
 const OP = 'conv2dBackpropInput';
 
@@ -240,13 +240,8 @@ function unrolledTapsKernel(out: Shape, dy: Shape, w: Shape, pt: number, pl: num
   const [, , kH, kW] = w;
   const plane = oH * oW;
   const filter = C * kH * kW;
-  // Tap (ky, kx) reaches input cell (iy, ix) from output cell (iy + pt - ky, ix + pl - kx).
-  const inside = (v: Src, shift: number, outSize: number, inSize: number): Src[] => {
-    const tests: Src[] = [];
-    if (shift < 0) tests.push(k`${v} >= ${-shift}`); // v + shift >= 0
-    if (inSize - 1 + shift >= outSize) tests.push(k`${v} < ${outSize - shift}`); // v + shift < outSize
-    return tests;
-  };
+  // Tap (ky, kx) reaches input cell (iy, ix) from output cell (iy + pt - ky, ix + pl - kx),
+  // which must lie inside dy: tested on iy and ix against literals.
   const products = (off: number, wOff: number): Src =>
     O <= UNROLL
       ? join(
@@ -260,11 +255,9 @@ function unrolledTapsKernel(out: Shape, dy: Shape, w: Shape, pt: number, pl: num
   for (let ky = 0; ky < kH; ky++) {
     const cols: Src[] = [];
     for (let kx = 0; kx < kW; kx++) {
-      const colTests = inside(k`ix`, pl - kx, oW, W);
-      cols.push(guarded(colTests.length ? join(colTests, ' && ') : null, products(-(ky * oW + kx), ky * kW + kx)));
+      cols.push(guarded(stepRangeTest(k`ix`, 1, pl - kx, oW, W), products(-(ky * oW + kx), ky * kW + kx)));
     }
-    const rowTests = inside(k`iy`, pt - ky, oH, H);
-    rows.push(guarded(rowTests.length ? join(rowTests, ' && ') : null, join(cols, '\n    ')));
+    rows.push(guarded(stepRangeTest(k`iy`, 1, pt - ky, oH, H), join(cols, '\n    ')));
   }
   return k`${decode(k`i`, [N, C, H, W], [k`n`, k`c`, k`iy`, k`ix`], true, grid)}
   ${intLet(true, k`dyAt`, k`n * ${O * plane} + (iy + ${pt}) * ${oW} + ix + ${pl}`)}

@@ -142,6 +142,20 @@ export function rangeTest(v: Src, min: number, max: number, size: number): Src |
   return parts.length ? join(parts, ' && ') : null;
 }
 
+/**
+ * Kernel source of the test that `v * s + c` lies in [0, n), written on v
+ * itself (an integer in [0, vSize), s >= 1) against literal bounds, and only
+ * the halves that can fail for these sizes; null when neither can.
+ */
+export function stepRangeTest(v: Src, s: number, c: number, n: number, vSize: number): Src | null {
+  const lo = Math.ceil(-c / s); // v*s + c >= 0
+  const hi = Math.ceil((n - c) / s); // v*s + c < n
+  const parts: Src[] = [];
+  if (lo > 0) parts.push(k`${v} >= ${lo}`);
+  if (hi < vSize) parts.push(k`${v} < ${hi}`);
+  return parts.length ? join(parts, ' && ') : null;
+}
+
 /** `if (test) { body }`, or just the body when there is nothing to test. */
 export function guarded(test: Src | null, body: Src): Src {
   return test === null ? body : k`if (${test}) {
