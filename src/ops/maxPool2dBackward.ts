@@ -11,8 +11,8 @@
 import type { Tensor } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import type { Pool2dAttrs } from './attrs.js';
-import { argmaxSource, coveringSource, coveringWindows, decodeCell, firstArgmax, type PoolGeometry, poolGeometry, pool2dShape } from './maxPool2d.js';
-import { divFloor, type Grid, intLet, join, k, type Src } from '../backend/gpujs/source.js';
+import { argmaxSource, coveringSource, coveringWindows, decodeCell, firstArgmax, type PoolGeometry, poolGeometry, pool2dShape, windowsInside } from './maxPool2d.js';
+import { divFloor, type Grid, intLet, k, type Src } from '../backend/gpujs/source.js';
 import { guarded } from './window.js';
 import { maxPool2dSelect } from './maxPool2dSelect.js';
 import { fmt, makeNode, opError, type OpDef } from './op.js';
@@ -79,29 +79,22 @@ export function maxPool2dBackward(x: Tensor, dy: Tensor, attrs: Pool2dAttrs): Te
   return makeNode(maxPool2dBackwardOp, [x, dy], { size: attrs.size, stride: attrs.stride, pads: attrs.pads });
 }
 
-/** Windows that tile the input: stride = size, no padding (LeNet's and most nets' 2x2/2 pooling). */
+/**
+ * Windows that tile the input: stride = size, and every window inside it (no
+ * padding on any side; leftover rows and columns, which no window covers, are
+ * allowed).
+ */
 function tiles(g: PoolGeometry): boolean {
-  return g.sh === g.kh && g.sw === g.kw && g.pt === 0 && g.pl === 0;
+  return g.sh === g.kh && g.sw === g.kw && windowsInside(g);
 }
 
 /**
  * The kernel for tiling windows, with integer indexing: each cell lies in at
  * most one window, found by dividing, and wins when it is that window's
- * first maximum (the reference's rule: the first cell, then strictly
- * greater ones, in row-major order). Cells past the last whole window get 0.
+ * first maximum (argmaxSource; the reference's rule). Cells past the last
+ * whole window get 0.
  */
 function tiledKernel(g: PoolGeometry, grid: Grid | null): Src {
-  const taps: Src[] = [];
-  for (let ty = 0; ty < g.kh; ty++) {
-    for (let tx = 0; tx < g.kw; tx++) {
-      if (ty === 0 && tx === 0) continue;
-      taps.push(k`v = x0[base + ${ty * g.w + tx}];
-    if (v > best) {
-      best = v;
-      at = ${ty * g.kw + tx};
-    }`);
-    }
-  }
   const covered = g.ho * g.kh < g.h || g.wo * g.kw < g.w ? k`oy < ${g.ho} && ox < ${g.wo}` : null;
   return k`${decodeCell(g, true, grid)}
   ${intLet(true, k`oy`, divFloor(k`iy`, g.kh, g.h))}
@@ -109,12 +102,8 @@ function tiledKernel(g: PoolGeometry, grid: Grid | null): Src {
   let s = 0.0;
   ${guarded(
     covered,
-    k`${intLet(true, k`base`, k`p * ${g.h * g.w} + oy * ${g.kh * g.w} + ox * ${g.kw}`)}
-    let best = x0[base];
-    let v = 0.0;
-    let at = 0;
-    ${join(taps, '\n    ')}
-    if (at === (iy - oy * ${g.kh}) * ${g.kw} + ix - ox * ${g.kw}) {
+    k`${argmaxSource(g, k`p`, k`oy`, k`ox`, true)}
+    if (Math.abs(bestAt - i) < 0.5) {
       s = x1[p * ${g.ho * g.wo} + oy * ${g.wo} + ox];
     }`,
   )}

@@ -171,6 +171,12 @@ export const opCases: OpCase[] = [
     fn: (x, dy) => maxPool2dBackward(relu(sub(x, 0.5)), dy, pool2dAttrs('test', x, { size: 3, stride: 2 })),
   },
   {
+    // Windows that tile with stride = size but hang over a 'same'-padded bottom and right edge.
+    name: 'maxPool2dBackward 2x2/2 same on 7x5, ties',
+    inputs: [X([1, 2, 7, 5]), X([1, 2, 4, 3])],
+    fn: (x, dy) => maxPool2dBackward(relu(sub(x, 0.5)), dy, pool2dAttrs('test', x, { size: 2, padding: 'same' })),
+  },
+  {
     // Tiling windows with a leftover row and column (which get no gradient),
     // and ties: relu makes windows of zeros, whose first cell wins.
     name: 'maxPool2dBackward 2x3/2x3 tiles, leftovers, ties',
