@@ -1,7 +1,9 @@
 /**
  * Two adjustments to gpu.js 2.24's WebAssembly backend, applied once, before
  * any kernel is built, in Node and in browsers alike (both of gpu.js's builds
- * export the two classes touched here).
+ * export the two classes touched here). They change the gpu.js module itself,
+ * so other gpu.js kernels in the same process get them too: the first fixes
+ * a bug, the second makes their wasm modules scalar.
  *
  * 1. Integer locals that stay integers. gpu.js types a local as a wasm i32
  *    only when it is declared with an integer literal and incremented with
