@@ -110,6 +110,8 @@ export interface OpAttrs {
     readonly labels: 'index' | 'onehot';
     readonly reduction: 'mean' | 'sum' | 'none';
   };
+  /** softmaxCrossEntropy's gradient wrt the logits, index labels (the op's VJP builds it). */
+  softmaxCrossEntropyBackward: { readonly reduction: 'mean' | 'sum' | 'none' };
   // convolution and pooling
   conv2d: Conv2dAttrs;
   conv2dMaxPool: Conv2dMaxPoolAttrs;

@@ -37,6 +37,7 @@ import { sigmoidOp } from './sigmoid.js';
 import { sliceOp } from './slice.js';
 import { softmaxOp } from './softmax.js';
 import { softmaxCrossEntropyOp } from './softmaxCrossEntropy.js';
+import { softmaxCrossEntropyBackwardOp } from './softmaxCrossEntropyBackward.js';
 import { sqrtOp } from './sqrt.js';
 import { stepOp } from './step.js';
 import { subOp } from './sub.js';
@@ -74,6 +75,7 @@ export const ops: { readonly [O in OpName]: OpDef<O> } = {
   logSoftmax: logSoftmaxOp,
   oneHot: oneHotOp,
   softmaxCrossEntropy: softmaxCrossEntropyOp,
+  softmaxCrossEntropyBackward: softmaxCrossEntropyBackwardOp,
   conv2d: conv2dOp,
   conv2dMaxPool: conv2dMaxPoolOp,
   conv2dBackpropInput: conv2dBackpropInputOp,

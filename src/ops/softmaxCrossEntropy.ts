@@ -3,11 +3,12 @@ import { sameShape } from '../graph/shape.js';
 import { logSoftmax } from './logSoftmax.js';
 import { mul } from './mul.js';
 import { neg } from './neg.js';
-import { checkLabel, oneHot } from './oneHot.js';
+import { checkLabel } from './oneHot.js';
 import { makeNode, opError, type OpDef } from './op.js';
 import { k, type Src } from '../backend/gpujs/source.js';
 import { reshape } from './reshape.js';
 import { softmax } from './softmax.js';
+import { softmaxCrossEntropyBackward } from './softmaxCrossEntropyBackward.js';
 import { sub } from './sub.js';
 import { sum } from './sum.js';
 
@@ -19,7 +20,8 @@ const REDUCTIONS: readonly string[] = ['mean', 'sum', 'none'];
 //   ∂loss_i/∂x_ic = softmax(x)_ic Σ_c' y_ic' - y_ic   (= softmax - y when rows of y sum to 1, always for index labels)
 //   ∂loss_i/∂y_ic = lse_i - x_ic = -logSoftmax(x)_ic
 // The cotangent of each row is g_i ('none'), g ('sum') or g / N ('mean').
-// Built from softmax, logSoftmax, oneHot and elementwise ops, so it differentiates again.
+// Index labels: softmaxCrossEntropyBackward, one op with its own VJP; one-hot
+// labels: built from softmax, logSoftmax and elementwise ops. Both differentiate again.
 export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = {
   name: 'softmaxCrossEntropy',
   shape: (inputs, { labels: kind, reduction }) => {
@@ -45,10 +47,11 @@ export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = {
     return reduction === 'none' ? [n] : [];
   },
   vjp: (g, { inputs: [logits, labels], attrs: { labels: kind, reduction } }) => {
-    const [n, c] = logits.shape;
+    // Index labels: one op (softmaxCrossEntropyBackward.ts), with a VJP of its own.
+    if (kind === 'index') return [softmaxCrossEntropyBackward(logits, labels, g, reduction), null];
+    const [n] = logits.shape;
     const perRow = reduction === 'none' ? reshape(g, [n, 1]) : reduction === 'mean' && n > 1 ? mul(g, 1 / n) : g;
     const s = softmax(logits, 1);
-    if (kind === 'index') return [mul(sub(s, oneHot(labels, c)), perRow), null];
     const mass = sum(labels, { axes: 1, keepDims: true });
     return [mul(sub(mul(s, mass), labels), perRow), mul(neg(logSoftmax(logits, 1)), perRow)];
   },

@@ -36,6 +36,7 @@ import { sigmoid } from '../../src/ops/sigmoid.js';
 import { slice } from '../../src/ops/slice.js';
 import { softmax } from '../../src/ops/softmax.js';
 import { softmaxCrossEntropy } from '../../src/ops/softmaxCrossEntropy.js';
+import { softmaxCrossEntropyBackward } from '../../src/ops/softmaxCrossEntropyBackward.js';
 import { sqrt } from '../../src/ops/sqrt.js';
 import { sub } from '../../src/ops/sub.js';
 import { sum, mean } from '../../src/ops/sum.js';
@@ -102,6 +103,16 @@ export const opCases: OpCase[] = [
   { name: 'matmul transposeA and B', inputs: [X([6, 5]), X([3, 6])], fn: (a, b) => matmul(a, b, { transposeA: true, transposeB: true }) },
   { name: 'softmax', inputs: [X([3, 6])], fn: (x) => softmax(x, -1) },
   { name: 'logSoftmax', inputs: [X([3, 6])], fn: (x) => logSoftmax(x, 1) },
+  {
+    name: 'softmaxCrossEntropyBackward (none)',
+    inputs: [X([6, 10]), X([6], { labels: 10 }, false), X([6])],
+    fn: (x, l, g) => softmaxCrossEntropyBackward(x, l, g, 'none'),
+  },
+  {
+    name: 'softmaxCrossEntropyBackward (mean)',
+    inputs: [X([6, 10]), X([6], { labels: 10 }, false), X([])],
+    fn: (x, l, g) => softmaxCrossEntropyBackward(x, l, g, 'mean'),
+  },
   { name: 'oneHot', inputs: [X([5], { labels: 4 }, false)], fn: (l) => oneHot(l, 4) },
   {
     name: 'softmaxCrossEntropy (index labels)',

@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compile, constant, grad, input, mean, mul, neg, sum } from '../../src/index.js';
+import { compile, constant, grad, input, mean, mul, neg, reshape, sub, sum } from '../../src/index.js';
 import type { Tensor } from '../../src/index.js';
 import { logSoftmax } from '../../src/ops/logSoftmax.js';
 import { oneHot } from '../../src/ops/oneHot.js';
 import { softmax } from '../../src/ops/softmax.js';
 import { softmaxCrossEntropy } from '../../src/ops/softmaxCrossEntropy.js';
+import { softmaxCrossEntropyBackward } from '../../src/ops/softmaxCrossEntropyBackward.js';
 import { expectGradientsMatch, propertyRuns, randomValues, seedArb, shapeArb } from '../helpers.js';
 
 const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
@@ -276,6 +277,44 @@ describe('softmaxCrossEntropy', () => {
     );
     expect(() => softmaxCrossEntropy(x, input('l', [4]), { reduction: 'avg' as Reduction })).toThrow(
       'softmaxCrossEntropy: reduction must be "mean", "sum" or "none", got "avg"',
+    );
+  });
+});
+
+describe('softmaxCrossEntropyBackward (the index-label gradient as one op)', () => {
+  const reductions = ['mean', 'sum', 'none'] as const;
+
+  it('equals (softmax - oneHot) times the per-row cotangent, and its gradients match central differences', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 2, max: 6 }), fc.constantFrom(...reductions), seedArb, async (n, c, reduction, seed) => {
+        const labels = constant(Array.from({ length: n }, (_, i) => (i * 7 + seed) % c), [n]);
+        const gShape = reduction === 'none' ? [n] : [];
+        const x = input('x', [n, c]);
+        const g = input('g', gShape);
+        const xs = randomValues(n * c, seed).map((v) => 3 * v);
+        const gs = randomValues(Math.max(1, n * Number(reduction === 'none')), seed + 1);
+        const perRow = reduction === 'none' ? reshape(g, [n, 1]) : reduction === 'mean' ? mul(g, 1 / n) : g;
+        const composite = mul(sub(softmax(x, 1), oneHot(labels, c)), perRow);
+        const [got, want] = await compile([softmaxCrossEntropyBackward(x, labels, g, reduction), composite]).run({ x: xs, g: gs });
+        got.data.forEach((v, i) => expect(v).toBeCloseTo(want.data[i], 12));
+        expectGradientsMatch((xx, gg) => softmaxCrossEntropyBackward(xx, labels, gg, reduction), [
+          { shape: [n, c], data: xs },
+          { shape: gShape, data: gs },
+        ]);
+      }),
+      { numRuns: propertyRuns },
+    );
+  });
+
+  it('is what softmaxCrossEntropy with index labels differentiates to', () => {
+    const x = input('x', [3, 4]);
+    const [dx] = grad(softmaxCrossEntropy(x, input('l', [3])), [x]);
+    expect(dx.op).toBe('softmaxCrossEntropyBackward');
+  });
+
+  it('rejects a cotangent of the wrong shape', () => {
+    expect(() => softmaxCrossEntropyBackward(input('x', [3, 4]), input('l', [3]), input('g', []), 'none')).toThrow(
+      'softmaxCrossEntropyBackward: g must have shape [3] for reduction "none", got []',
     );
   });
 });

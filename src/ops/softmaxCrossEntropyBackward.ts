@@ -1,0 +1,103 @@
+/**
+ * The gradient of softmaxCrossEntropy with index labels wrt the logits, in
+ * one kernel: d_ic = (softmax(x)_ic - [labels_i = c]) p_i, with p_i the
+ * loss's cotangent for row i (g_i for 'none', g for 'sum', g / N for
+ * 'mean'). It replaces five small kernels (softmax, oneHot, sub and two
+ * products), each a step, and on the threaded backends a barrier, of every
+ * training step.
+ *
+ * Inputs (logits [N, C], labels [N], g: [N] for 'none', [] otherwise).
+ */
+import { type Shape, type Tensor, shapeToString } from '../graph/tensor.js';
+import type { OpAttrs } from './attrs.js';
+import { mul } from './mul.js';
+import { checkLabel, oneHot } from './oneHot.js';
+import { makeNode, opError, type OpDef } from './op.js';
+import { reshape } from './reshape.js';
+import { softmax } from './softmax.js';
+import { sub } from './sub.js';
+import { sum } from './sum.js';
+import { decode, float, k } from '../backend/gpujs/source.js';
+
+const OP = 'softmaxCrossEntropyBackward';
+type Attrs = OpAttrs['softmaxCrossEntropyBackward'];
+
+function gShape(n: number, reduction: Attrs['reduction']): Shape {
+  return reduction === 'none' ? [n] : [];
+}
+
+/** p, the per-row factor, as a node that broadcasts against [N, C]. */
+function perRow(g: Tensor, n: number, reduction: Attrs['reduction']): Tensor {
+  if (reduction === 'none') return reshape(g, [n, 1]);
+  return reduction === 'mean' && n > 1 ? mul(g, 1 / n) : g;
+}
+
+// B(x, l, g) = (s - y) p with s = softmax(x) along rows, y = oneHot(l), p per row.
+// For a cotangent G of B:
+//   d/dx_ij: sum_c G_ic p_i ds_ic/dx_ij = p_i s_ij (G_ij - sum_c G_ic s_ic),
+//            i.e. s (q - rowsum(q s)) with q = G p;
+//   d/dg:    r_i = sum_c G_ic (s_ic - y_ic), summed as p depends on g
+//            (r for 'none', sum(r) for 'sum', sum(r) / N for 'mean');
+//   the labels get none.
+export const softmaxCrossEntropyBackwardOp: OpDef<'softmaxCrossEntropyBackward'> = {
+  name: OP,
+  shape: (inputs, { reduction }) => {
+    if (inputs.length !== 3) opError(OP, `takes 3 inputs (logits, labels, g), got ${inputs.length}`);
+    const [logits, labels, g] = inputs;
+    if (logits.length !== 2) opError(OP, `logits must have shape [N, C], got ${shapeToString(logits)}`);
+    const [n] = logits;
+    if (labels.length !== 1 || labels[0] !== n) opError(OP, `labels must have shape [${n}], got ${shapeToString(labels)}`);
+    const want = gShape(n, reduction);
+    if (g.length !== want.length || g.some((d, i) => d !== want[i])) {
+      opError(OP, `g must have shape ${shapeToString(want)} for reduction "${reduction}", got ${shapeToString(g)}`);
+    }
+    return logits;
+  },
+  vjp: (gg, { inputs: [logits, labels, g], attrs: { reduction } }) => {
+    const [n, c] = logits.shape;
+    const s = softmax(logits, 1);
+    const q = mul(gg, perRow(g, n, reduction));
+    const dx = mul(s, sub(q, sum(mul(q, s), { axes: 1, keepDims: true })));
+    const r = sum(mul(gg, sub(s, oneHot(labels, c))), { axes: 1 });
+    const dg = reduction === 'none' ? r : reduction === 'mean' && n > 1 ? mul(sum(r), 1 / n) : sum(r);
+    return [dx, null, dg];
+  },
+  // One thread per logit: its row's max and sum of exponentials (C is a
+  // class count, small), then its own term.
+  kernel: ({ inputs: [[n, c]], attrs: { reduction }, out, ints, grid }) => {
+    const scale = reduction === 'none' ? k`x2[row]` : reduction === 'mean' && n > 1 ? k`x2[0] * ${float(1 / n)}` : k`x2[0]`;
+    return k`${decode(k`i`, out, [k`row`, k`col`], ints, grid)}
+  let m = -3.0e38;
+  for (let t = 0; t < ${c}; t++) {
+    m = Math.max(m, x0[row * ${c} + t]);
+  }
+  let total = 0.0;
+  for (let t = 0; t < ${c}; t++) {
+    total += Math.exp(x0[row * ${c} + t] - m);
+  }
+  const p = Math.exp(x0[row * ${c} + col] - m) / total;
+  const y = Math.abs(x1[row] - col) < 0.5 ? 1.0 : 0.0;
+  return (p - y) * ${scale};`;
+  },
+  reference: ([logits, labels, g], { reduction }) => {
+    const [n, c] = logits.shape;
+    const x = logits.data;
+    const out = new Float64Array(n * c);
+    for (let i = 0; i < n; i++) {
+      const row = i * c;
+      let m = -Infinity;
+      for (let t = 0; t < c; t++) if (x[row + t] > m) m = x[row + t];
+      let total = 0;
+      for (let t = 0; t < c; t++) total += Math.exp(x[row + t] - m);
+      const label = checkLabel(OP, labels.data, i, c);
+      const p = reduction === 'none' ? g.data[i] : reduction === 'mean' ? g.data[0] / n : g.data[0];
+      for (let t = 0; t < c; t++) out[row + t] = (Math.exp(x[row + t] - m) / total - (t === label ? 1 : 0)) * p;
+    }
+    return out;
+  },
+};
+
+/** The gradient of softmaxCrossEntropy(logits, labels, { reduction }) wrt the logits, for the loss's cotangent g. */
+export function softmaxCrossEntropyBackward(logits: Tensor, labels: Tensor, g: Tensor, reduction: Attrs['reduction']): Tensor<'softmaxCrossEntropyBackward'> {
+  return makeNode(softmaxCrossEntropyBackwardOp, [logits, labels, g], { reduction });
+}
