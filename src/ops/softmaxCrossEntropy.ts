@@ -9,6 +9,7 @@ import { k, type Src } from '../backend/gpujs/source.js';
 import { reshape } from './reshape.js';
 import { softmax } from './softmax.js';
 import { softmaxCrossEntropyBackward } from './softmaxCrossEntropyBackward.js';
+import { rowStats, rowStatsSource } from './rowStats.js';
 import { sub } from './sub.js';
 import { sum } from './sum.js';
 
@@ -58,14 +59,7 @@ export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = {
   // 'none': one thread per row; 'mean' and 'sum': one thread walks every row
   // (N x C is small next to the convolutions that feed it).
   kernel: ({ inputs: [[n, c]], attrs: { labels: kind, reduction } }) => {
-    const rowLoss = (row: Src): Src => k`let m = -3.0e38;
-    for (let t = 0; t < ${c}; t++) {
-      m = Math.max(m, x0[${row} * ${c} + t]);
-    }
-    let total = 0.0;
-    for (let t = 0; t < ${c}; t++) {
-      total += Math.exp(x0[${row} * ${c} + t] - m);
-    }
+    const rowLoss = (row: Src): Src => k`${rowStatsSource(row, c)}
     const logTotal = Math.log(total);
     ${
       kind === 'index'
@@ -91,10 +85,7 @@ export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = {
     const losses = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const row = i * c;
-      let m = -Infinity;
-      for (let k = 0; k < c; k++) if (x[row + k] > m) m = x[row + k];
-      let total = 0;
-      for (let k = 0; k < c; k++) total += Math.exp(x[row + k] - m);
+      const { m, total } = rowStats(x, row, c);
       // lse - x_k written as (m - x_k) + log Σ exp(x - m): exact when one logit dominates.
       const logTotal = Math.log(total);
       if (kind === 'index') {

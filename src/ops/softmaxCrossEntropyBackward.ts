@@ -14,6 +14,7 @@ import { mul } from './mul.js';
 import { checkLabel, oneHot } from './oneHot.js';
 import { makeNode, opError, type OpDef } from './op.js';
 import { reshape } from './reshape.js';
+import { rowStats, rowStatsSource } from './rowStats.js';
 import { softmax } from './softmax.js';
 import { sub } from './sub.js';
 import { sum } from './sum.js';
@@ -67,14 +68,7 @@ export const softmaxCrossEntropyBackwardOp: OpDef<'softmaxCrossEntropyBackward'>
   kernel: ({ inputs: [[n, c]], attrs: { reduction }, out, ints, grid }) => {
     const scale = reduction === 'none' ? k`x2[row]` : reduction === 'mean' && n > 1 ? k`x2[0] * ${float(1 / n)}` : k`x2[0]`;
     return k`${decode(k`i`, out, [k`row`, k`col`], ints, grid)}
-  let m = -3.0e38;
-  for (let t = 0; t < ${c}; t++) {
-    m = Math.max(m, x0[row * ${c} + t]);
-  }
-  let total = 0.0;
-  for (let t = 0; t < ${c}; t++) {
-    total += Math.exp(x0[row * ${c} + t] - m);
-  }
+  ${rowStatsSource(k`row`, c)}
   const p = Math.exp(x0[row * ${c} + col] - m) / total;
   const y = Math.abs(x1[row] - col) < 0.5 ? 1.0 : 0.0;
   return (p - y) * ${scale};`;
@@ -85,10 +79,7 @@ export const softmaxCrossEntropyBackwardOp: OpDef<'softmaxCrossEntropyBackward'>
     const out = new Float64Array(n * c);
     for (let i = 0; i < n; i++) {
       const row = i * c;
-      let m = -Infinity;
-      for (let t = 0; t < c; t++) if (x[row + t] > m) m = x[row + t];
-      let total = 0;
-      for (let t = 0; t < c; t++) total += Math.exp(x[row + t] - m);
+      const { m, total } = rowStats(x, row, c);
       const label = checkLabel(OP, labels.data, i, c);
       const p = reduction === 'none' ? g.data[i] : reduction === 'mean' ? g.data[0] / n : g.data[0];
       for (let t = 0; t < c; t++) out[row + t] = (Math.exp(x[row + t] - m) / total - (t === label ? 1 : 0)) * p;
