@@ -2,7 +2,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { mul } from './mul.js';
 import { makeNode, type OpDef } from './op.js';
 import { k } from '../backend/gpujs/source.js';
-import { checkAxisOp, forEachLine, lineSource, resolveAxis, softmax } from './softmax.js';
+import { checkAxisOp, forEachLine, lineSource, lineStats, resolveAxis, softmax } from './softmax.js';
 import { sub } from './sub.js';
 import { sum } from './sum.js';
 
@@ -19,10 +19,7 @@ export const logSoftmaxOp: OpDef<'logSoftmax'> = {
     const d = x.data;
     forEachLine(x.shape, axis, (base, n, step) => {
       // log Σ exp(x) = m + log Σ exp(x - m), with m the maximum: the sum lies in [1, n].
-      let m = -Infinity;
-      for (let k = 0, p = base; k < n; k++, p += step) if (d[p] > m) m = d[p];
-      let total = 0;
-      for (let k = 0, p = base; k < n; k++, p += step) total += Math.exp(d[p] - m);
+      const { m, total } = lineStats(d, base, n, step);
       const logTotal = Math.log(total);
       for (let k = 0, p = base; k < n; k++, p += step) out[p] = d[p] - m - logTotal;
     });

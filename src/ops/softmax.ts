@@ -73,12 +73,30 @@ export function lineSource(x: Shape, axis: number): Src {
   const step = x.slice(axis + 1).reduce((a, b) => a * b, 1);
   return k`const along = Math.floor((i + 0.5) / ${step}) - Math.floor((i + 0.5) / ${step * n}) * ${n};
   const base = i - along * ${step};
-  let m = -3.0e38;
+  ${lineStatsSource(k`base`, n, step)}`;
+}
+
+/**
+ * Kernel source declaring `m`, the maximum of x0[base + t*step] for t < n,
+ * and `total` = Σ exp(x0[base + t*step] - m): the parts of a stable
+ * log-sum-exp (softmax, logSoftmax, the cross-entropy loss and its gradient).
+ */
+export function lineStatsSource(base: Src, n: number, step: number): Src {
+  return k`let m = -3.0e38;
   for (let t = 0; t < ${n}; t++) {
-    m = Math.max(m, x0[base + t * ${step}]);
+    m = Math.max(m, x0[${base} + t * ${step}]);
   }
   let total = 0.0;
   for (let t = 0; t < ${n}; t++) {
-    total += Math.exp(x0[base + t * ${step}] - m);
+    total += Math.exp(x0[${base} + t * ${step}] - m);
   }`;
+}
+
+/** lineStatsSource's float64 twin: the maximum m of d[base + t*step], t < n, and Σ exp(d - m). */
+export function lineStats(d: ArrayLike<number>, base: number, n: number, step: number): { m: number; total: number } {
+  let m = -Infinity;
+  for (let t = 0, p = base; t < n; t++, p += step) if (d[p] > m) m = d[p];
+  let total = 0;
+  for (let t = 0, p = base; t < n; t++, p += step) total += Math.exp(d[p] - m);
+  return { m, total };
 }

@@ -7,9 +7,8 @@ import { checkLabel } from './oneHot.js';
 import { makeNode, opError, type OpDef } from './op.js';
 import { k, type Src } from '../backend/gpujs/source.js';
 import { reshape } from './reshape.js';
-import { softmax } from './softmax.js';
+import { lineStats, lineStatsSource, softmax } from './softmax.js';
 import { softmaxCrossEntropyBackward } from './softmaxCrossEntropyBackward.js';
-import { rowStats, rowStatsSource } from './rowStats.js';
 import { sub } from './sub.js';
 import { sum } from './sum.js';
 
@@ -59,7 +58,7 @@ export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = {
   // 'none': one thread per row; 'mean' and 'sum': one thread walks every row
   // (N x C is small next to the convolutions that feed it).
   kernel: ({ inputs: [[n, c]], attrs: { labels: kind, reduction } }) => {
-    const rowLoss = (row: Src): Src => k`${rowStatsSource(row, c)}
+    const rowLoss = (row: Src): Src => k`${lineStatsSource(k`${row} * ${c}`, c, 1)}
     const logTotal = Math.log(total);
     ${
       kind === 'index'
@@ -85,7 +84,7 @@ export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = {
     const losses = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const row = i * c;
-      const { m, total } = rowStats(x, row, c);
+      const { m, total } = lineStats(x, row, c, 1);
       // lse - x_k written as (m - x_k) + log Σ exp(x - m): exact when one logit dominates.
       const logTotal = Math.log(total);
       if (kind === 'index') {

@@ -14,8 +14,7 @@ import { mul } from './mul.js';
 import { checkLabel, oneHot } from './oneHot.js';
 import { makeNode, opError, type OpDef } from './op.js';
 import { reshape } from './reshape.js';
-import { rowStats, rowStatsSource } from './rowStats.js';
-import { softmax } from './softmax.js';
+import { lineStats, lineStatsSource, softmax } from './softmax.js';
 import { sub } from './sub.js';
 import { sum } from './sum.js';
 import { decode, float, k } from '../backend/gpujs/source.js';
@@ -68,7 +67,7 @@ export const softmaxCrossEntropyBackwardOp: OpDef<'softmaxCrossEntropyBackward'>
   kernel: ({ inputs: [[n, c]], attrs: { reduction }, out, ints, grid }) => {
     const scale = reduction === 'none' ? k`x2[row]` : reduction === 'mean' && n > 1 ? k`x2[0] * ${float(1 / n)}` : k`x2[0]`;
     return k`${decode(k`i`, out, [k`row`, k`col`], ints, grid)}
-  ${rowStatsSource(k`row`, c)}
+  ${lineStatsSource(k`row * ${c}`, c, 1)}
   const p = Math.exp(x0[row * ${c} + col] - m) / total;
   const y = Math.abs(x1[row] - col) < 0.5 ? 1.0 : 0.0;
   return (p - y) * ${scale};`;
@@ -79,7 +78,7 @@ export const softmaxCrossEntropyBackwardOp: OpDef<'softmaxCrossEntropyBackward'>
     const out = new Float64Array(n * c);
     for (let i = 0; i < n; i++) {
       const row = i * c;
-      const { m, total } = rowStats(x, row, c);
+      const { m, total } = lineStats(x, row, c, 1);
       const label = checkLabel(OP, labels.data, i, c);
       const p = reduction === 'none' ? g.data[i] : reduction === 'mean' ? g.data[0] / n : g.data[0];
       for (let t = 0; t < c; t++) out[row + t] = (Math.exp(x[row + t] - m) / total - (t === label ? 1 : 0)) * p;
