@@ -13,7 +13,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import type { AvgPool2dBackwardAttrs } from './attrs.js';
 import { avgPool2dOp, checkCountIncludePad } from './avgPool2d.js';
-import { checkRank4, coveringSource, coveringWindows, decodeCell, pool2dShape, poolGeometry, windowCountSource, windowSpans } from './maxPool2d.js';
+import { checkRank4, coveringSource, decodeCell, gatherCovering, pool2dShape, poolGeometry, windowCountSource, windowSpans } from './maxPool2d.js';
 import { k } from '../backend/gpujs/source.js';
 import { checkInt, fmt, makeNode, opError, type OpDef } from './op.js';
 
@@ -49,7 +49,6 @@ export const avgPool2dBackwardOp: OpDef<'avgPool2dBackward'> = {
   // windows that cover it and adds dy / count of each.
   reference: ([dy], attrs) => {
     const g = poolGeometry(attrs.inputShape, attrs);
-    const { oy0, oy1, ox0, ox1 } = coveringWindows(g);
     const { r0, r1, c0, c1 } = windowSpans(g);
     // 1 / count for each window position; the same for every plane.
     const inv = new Float64Array(g.ho * g.wo);
@@ -59,23 +58,7 @@ export const avgPool2dBackwardOp: OpDef<'avgPool2dBackward'> = {
       }
     }
     const dyd = dy.data;
-    const dx = new Float64Array(g.planes * g.h * g.w);
-    const outPlane = g.ho * g.wo;
-    let k = 0;
-    for (let p = 0; p < g.planes; p++) {
-      const outBase = p * outPlane;
-      for (let i = 0; i < g.h; i++) {
-        for (let j = 0; j < g.w; j++, k++) {
-          let s = 0;
-          for (let oy = oy0[i]; oy < oy1[i]; oy++) {
-            const row = oy * g.wo;
-            for (let ox = ox0[j]; ox < ox1[j]; ox++) s += dyd[outBase + row + ox] * inv[row + ox];
-          }
-          dx[k] = s;
-        }
-      }
-    }
-    return dx;
+    return gatherCovering(g, (_k, w, cell) => dyd[w] * inv[cell]);
   },
 };
 

@@ -222,6 +222,33 @@ export function coveringWindows(g: PoolGeometry): { oy0: Int32Array; oy1: Int32A
 }
 
 /**
+ * A pooling gradient as a reference gathers it (as a device kernel would):
+ * each input cell k of each plane sums term(k, w, cell) over the windows that
+ * cover it, w the window's flat index in the pooled tensor and cell its
+ * index within the plane (oy * wo + ox).
+ */
+export function gatherCovering(g: PoolGeometry, term: (k: number, w: number, cell: number) => number): Float64Array {
+  const { oy0, oy1, ox0, ox1 } = coveringWindows(g);
+  const dx = new Float64Array(g.planes * g.h * g.w);
+  const outPlane = g.ho * g.wo;
+  let k = 0;
+  for (let p = 0; p < g.planes; p++) {
+    const outBase = p * outPlane;
+    for (let i = 0; i < g.h; i++) {
+      for (let j = 0; j < g.w; j++, k++) {
+        let s = 0;
+        for (let oy = oy0[i]; oy < oy1[i]; oy++) {
+          const row = oy * g.wo;
+          for (let ox = ox0[j]; ox < ox1[j]; ox++) s += term(k, outBase + row + ox, row + ox);
+        }
+        dx[k] = s;
+      }
+    }
+  }
+  return dx;
+}
+
+/**
  * For every window (row-major over [N, C, Ho, Wo]), the flat index into x of
  * its first maximum in row-major window order. Padded cells are skipped (they
  * are -infinity); every window holds an input cell because padding < size.

@@ -11,7 +11,7 @@
 import type { Tensor } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import type { Pool2dAttrs } from './attrs.js';
-import { argmaxSource, coveringSource, coveringWindows, decodeCell, firstArgmax, type PoolGeometry, poolGeometry, pool2dShape, windowsInside } from './maxPool2d.js';
+import { argmaxSource, coveringSource, decodeCell, firstArgmax, gatherCovering, type PoolGeometry, poolGeometry, pool2dShape, windowsInside } from './maxPool2d.js';
 import { divFloor, type Grid, intLet, k, type Src } from '../backend/gpujs/source.js';
 import { guarded } from './window.js';
 import { maxPool2dSelect } from './maxPool2dSelect.js';
@@ -49,28 +49,8 @@ export const maxPool2dBackwardOp: OpDef<'maxPool2dBackward'> = {
   // windows that cover it and adds dy of those whose first maximum it is.
   reference: ([x, dy], attrs) => {
     const arg = firstArgmax(x, attrs);
-    const g = poolGeometry(x.shape, attrs);
-    const { oy0, oy1, ox0, ox1 } = coveringWindows(g);
     const dyd = dy.data;
-    const dx = new Float64Array(x.data.length);
-    const outPlane = g.ho * g.wo;
-    let k = 0;
-    for (let p = 0; p < g.planes; p++) {
-      const outBase = p * outPlane;
-      for (let i = 0; i < g.h; i++) {
-        for (let j = 0; j < g.w; j++, k++) {
-          let s = 0;
-          for (let oy = oy0[i]; oy < oy1[i]; oy++) {
-            const row = outBase + oy * g.wo;
-            for (let ox = ox0[j]; ox < ox1[j]; ox++) {
-              if (arg[row + ox] === k) s += dyd[row + ox];
-            }
-          }
-          dx[k] = s;
-        }
-      }
-    }
-    return dx;
+    return gatherCovering(poolGeometry(x.shape, attrs), (k, w) => (arg[w] === k ? dyd[w] : 0));
   },
 };
 
