@@ -40,6 +40,19 @@ vi.mock('../../src/backend/compile.js', async (importOriginal) => {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Waits until every compiled function has been disposed. Disposal follows the
+ * end of the training loop, so once it has happened no further run can start:
+ * the counts are final. Waiting on the condition (not a fixed sleep) keeps the
+ * tests honest on a loaded machine, where a timer can fire late.
+ */
+async function disposalDone(expected: number): Promise<void> {
+  await vi.waitFor(() => expect(probe.disposed).toBe(expected), { timeout: 20_000, interval: 5 });
+  // Nothing more may arrive after that.
+  await sleep(20);
+  expect(probe.disposed).toBe(expected);
+}
+
 function synthetic(count: number, seed: number) {
   const rng = createRng(seed);
   return { images: new Float32Array(count * 64).map(() => rng.next()), labels: new Uint8Array(count).map(() => rng.int(10)), count };
@@ -60,30 +73,28 @@ describe('train lifecycle', () => {
     expect(probe.runs).toBe(0);
     await lastValueFrom(events$.pipe(take(1)));
     expect(probe.compiled).toBe(2); // the training graph and the evaluation graph
-    await sleep(50);
-    expect(probe.disposed).toBe(2);
+    await disposalDone(2);
+    expect(probe.runs).toBe(1);
   });
 
   it('an unsubscribe from inside a step event stops before the next step and disposes everything', async () => {
     const got = await lastValueFrom(train({ model, data, optimizer: sgd({ lr: 0.01 }), epochs: 3, batchSize: 16 }).pipe(take(3), toArray()));
     expect(got.map((e) => e.type)).toEqual(['step', 'step', 'step']);
-    await sleep(50);
+    await disposalDone(probe.compiled);
     expect(probe.runs).toBe(3);
-    expect(probe.disposed).toBe(probe.compiled);
   });
 
   it('an unsubscribe from a timer lands within one step', async () => {
     const events: TrainEvent[] = [];
     const sub = train({ model, data, optimizer: adam(), epochs: 50, batchSize: 16 }).subscribe((e) => events.push(e));
-    await sleep(150);
+    // Unsubscribe from a timer callback (not from inside an event) once a few steps ran.
+    await vi.waitFor(() => expect(events.length).toBeGreaterThan(2), { timeout: 20_000, interval: 5 });
     sub.unsubscribe();
     const runsAtUnsubscribe = probe.runs;
     const eventsAtUnsubscribe = events.length;
-    expect(runsAtUnsubscribe).toBeGreaterThan(2);
-    await sleep(150);
+    await disposalDone(2);
     expect(probe.runs).toBeLessThanOrEqual(runsAtUnsubscribe + 1);
     expect(events.length).toBe(eventsAtUnsubscribe);
-    expect(probe.disposed).toBe(2);
   });
 
   it('an unsubscribe during the evaluation stops it between batches', async () => {
@@ -91,11 +102,10 @@ describe('train lifecycle', () => {
     const sub = train({ model, data: { train: synthetic(32, 3), test: data.test }, optimizer: adam(), epochs: 5, batchSize: 16, evalBatchSize: 8 }).subscribe((e) => {
       if (e.type === 'step' && e.step === 2) setImmediate(() => setImmediate(() => sub.unsubscribe()));
     });
-    await sleep(100);
+    await disposalDone(2);
     // 2 training runs, then at most a couple of evaluation runs before the unsubscribe lands.
     expect(probe.runs).toBeGreaterThanOrEqual(2);
     expect(probe.runs).toBeLessThan(2 + 8);
-    expect(probe.disposed).toBe(2);
   });
 
   it('disposes before the done event on completion, and after an error', async () => {
