@@ -20,7 +20,7 @@ import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from 
 import type { Src } from '../backend/gpujs/source.js';
 import { reluBackward } from './reluBackward.js';
 import { sum } from './sum.js';
-import { decode, intLet, join, k } from '../backend/gpujs/source.js';
+import { decode, intLet, join, k, laneTerm, onLaneAxis } from '../backend/gpujs/source.js';
 import { type Padding, checkPads, effectiveSize, guarded, rangeTest, resolvePads, stepRangeTest, toPair, windowOutput2d } from './window.js';
 
 /** The geometry every convolution op carries: stride, dilation and explicit zero padding. */
@@ -213,13 +213,17 @@ function conv2dKernel(ctx: KernelContext<'conv2d'>): Src {
 function unrolledTapsKernel(ctx: KernelContext<'conv2d'>): Src {
   const { attrs, out, grid } = ctx;
   const { C, H, W, kH, kW, O, oH, oW, sh, sw, dh, dw, pt, pl } = kernelDims(ctx);
+  // On a thread grid ox is this.thread.x: reads of x are spelled
+  // `xb + this.thread.x * sw + offset` (xb without ox), one vector load for
+  // four outputs in gpu.js's SIMD body; the filter reads are uniform.
+  const lanes = onLaneAxis(out, true, grid);
   // Tap t of an axis reads input index o*s - pad + t*d: tested on the output
   // index o against literals, where it can leave the input.
   const taps: Src[] = [];
   for (let ky = 0; ky < kH; ky++) {
     const row: Src[] = [];
     for (let kx = 0; kx < kW; kx++) {
-      const product = k`acc += x0[${plus(k`xb`, ky * dh * W + kx * dw)}] * x1[${plus(k`wb`, ky * kW + kx)}];`;
+      const product = k`acc += x0[${lanes ? k`xb + ${laneTerm(sw)}` : k`xb`}${signed(ky * dh * W + kx * dw)}] * x1[${plus(k`wb`, ky * kW + kx)}];`;
       row.push(guarded(stepRangeTest(k`ox`, sw, kx * dw - pl, W, oW), product));
     }
     taps.push(guarded(stepRangeTest(k`oy`, sh, ky * dh - pt, H, oH), join(row, '\n    ')));
@@ -227,11 +231,16 @@ function unrolledTapsKernel(ctx: KernelContext<'conv2d'>): Src {
   return k`${decode(k`i`, [out[0], O, oH, oW], [k`n`, k`o`, k`oy`, k`ox`], true, grid)}
   let acc = ${attrs.hasBias ? k`x2[o]` : k`0.0`};
   for (let c = 0; c < ${C}; c++) {
-    ${intLet(true, k`xb`, k`(n * ${C} + c) * ${H * W} + oy * ${sh * W} + ox * ${sw} - ${pt * W + pl}`)}
+    ${intLet(true, k`xb`, k`(n * ${C} + c) * ${H * W} + oy * ${sh * W}${lanes ? k`` : k` + ox * ${sw}`} - ${pt * W + pl}`)}
     ${intLet(true, k`wb`, k`(o * ${C} + c) * ${kH * kW}`)}
     ${join(taps, '\n    ')}
   }
   return ${attrs.relu ? k`Math.max(acc, 0.0)` : k`acc`};`;
+}
+
+/** ` + off`, ` - |off|` or nothing, off a literal. */
+function signed(off: number): Src {
+  return off === 0 ? k`` : off > 0 ? k` + ${off}` : k` - ${-off}`;
 }
 
 /** `base + off` or `base - |off|`, off a literal. */

@@ -25,7 +25,7 @@ import {
 } from './conv2d.js';
 import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
 import { type KernelContext, type KernelStages, type NDArray, makeNode, opError, type OpDef } from './op.js';
-import { decode, gridOf, intLet, join, k, type Src } from '../backend/gpujs/source.js';
+import { decode, gridOf, intLet, join, k, laneTerm, onLaneAxis, type Src } from '../backend/gpujs/source.js';
 import { guarded, rangeTest, type Padding } from './window.js';
 
 const OP = 'conv2dBackpropFilter';
@@ -153,12 +153,15 @@ function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out, ints, grid }:
   const rowTest = rangeTest(k`iy`, -pt, (oH - 1) * sh - pt + (kH - 1) * dh, H);
   const colTest = rangeTest(k`ix`, -pl, (oW - 1) * sw - pl + (kW - 1) * dw, W);
   // The sum over images n of one tap's products, for n = first + t, t < count.
-  const sumOverImages = (first: Src, count: number): Src => k`let acc = 0.0;
+  // On a thread grid kx is this.thread.x: the x reads are spelled
+  // `xRow + this.thread.x * dw + offset` (xPlane without kx), one vector
+  // load for four taps in gpu.js's SIMD body; the dy reads are uniform.
+  const sumOverImages = (first: Src, count: number, lanes: boolean): Src => k`let acc = 0.0;
   for (let t = 0; t < ${count}; t++) {
     ${intLet(ints, k`n`, k`${first} + t`)}
     ${guarded(
       groups * perGroup > N ? k`n < ${N}` : null,
-      k`${intLet(ints, k`xPlane`, k`(n * ${C} + c) * ${H * W} + kx * ${dw} - ${pl}`)}
+      k`${intLet(ints, k`xPlane`, lanes ? k`(n * ${C} + c) * ${H * W} - ${pl}` : k`(n * ${C} + c) * ${H * W} + kx * ${dw} - ${pl}`)}
     ${intLet(ints, k`dyPlane`, k`(n * ${O} + o) * ${oH * oW}`)}
     for (let oy = 0; oy < ${oH}; oy++) {
       ${intLet(ints, k`iy`, k`oy * ${sh} - ${pt} + ky * ${dh}`)}
@@ -168,12 +171,12 @@ function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out, ints, grid }:
         rowTest,
         colTest === null && oW <= UNROLL
           ? join(
-              Array.from({ length: oW }, (_, ox) => k`acc += x0[xRow + ${ox * sw}] * x1[dyRow + ${ox}];`),
+              Array.from({ length: oW }, (_, ox) => k`acc += x0[xRow + ${lanes ? k`${laneTerm(dw)} + ` : k``}${ox * sw}] * x1[dyRow + ${ox}];`),
               '\n      ',
             )
           : k`for (let ox = 0; ox < ${oW}; ox++) {
         ${intLet(ints, k`ix`, k`ox * ${sw} - ${pl} + kx * ${dw}`)}
-        ${guarded(colTest, k`acc += x0[xRow + ox * ${sw}] * x1[dyRow + ox];`)}
+        ${guarded(colTest, k`acc += x0[xRow + ${lanes ? k`${laneTerm(dw)} + ` : k``}ox * ${sw}] * x1[dyRow + ox];`)}
       }`,
       )}
     }`,
@@ -181,7 +184,7 @@ function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out, ints, grid }:
   }`;
   if (groups === 1) {
     return k`${decode(k`i`, [O, C, kH, kW], [k`o`, k`c`, k`ky`, k`kx`], ints, grid)}
-  ${sumOverImages(k`0`, N)}
+  ${sumOverImages(k`0`, N, onLaneAxis(out, ints, grid))}
   return acc;`;
   }
   const partialGrid = ints ? gridOf([groups, O, C, kH, kW]) : null;
@@ -191,7 +194,7 @@ function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out, ints, grid }:
         size: groups * taps,
         grid: partialGrid,
         body: k`${decode(k`i`, [groups, O, C, kH, kW], [k`g`, k`o`, k`c`, k`ky`, k`kx`], ints, partialGrid)}
-  ${sumOverImages(k`g * ${perGroup}`, perGroup)}
+  ${sumOverImages(k`g * ${perGroup}`, perGroup, onLaneAxis([groups, O, C, kH, kW], ints, partialGrid))}
   return acc;`,
       },
       {

@@ -19,7 +19,7 @@ import { conv2dOp, conv2dShape, conv2dVjp } from './conv2d.js';
 import { maxPool2dOp, pool2dShape } from './maxPool2d.js';
 import { maxPool2dBackward } from './maxPool2dBackward.js';
 import { type KernelContext, makeNode, type NDArray, type OpDef } from './op.js';
-import { decode, intLet, join, k, type Src } from '../backend/gpujs/source.js';
+import { decode, intLet, join, k, laneTerm, onLaneAxis, type Src } from '../backend/gpujs/source.js';
 
 const OP = 'conv2dMaxPool';
 
@@ -79,7 +79,10 @@ function kernel(ctx: KernelContext<'conv2dMaxPool'>): Src {
  * Integer indexing, the geometry blockedKernelApplies accepts: per input
  * channel the filter goes into locals, then each input value of the
  * window's receptive field is loaded once and added into every accumulator
- * (one per window cell) it reaches.
+ * (one per window cell) it reaches. On a thread grid px is this.thread.x
+ * and each input read is spelled `xb + this.thread.x * pw + offset` with xb
+ * free of px: gpu.js's SIMD body then loads it for four pooled outputs at
+ * once (two vector loads and a shuffle for pw = 2) instead of gathering.
  */
 function blockedKernel({ inputs: [x, w], attrs, out, grid }: KernelContext<'conv2dMaxPool'>): Src {
   const [, C, H, W] = x;
@@ -87,6 +90,7 @@ function blockedKernel({ inputs: [x, w], attrs, out, grid }: KernelContext<'conv
   const [N, O, pH, pW] = out;
   const [ph, pw] = attrs.pool.size;
   const cells = ph * pw;
+  const lanes = onLaneAxis(out, true, grid);
   const acc = (dy: number, dx: number) => k`a${dy * pw + dx}`;
   const body: Src[] = [];
   for (let t = 0; t < kH * kW; t++) body.push(k`const w${t} = x1[wb + ${t}];`);
@@ -99,7 +103,7 @@ function blockedKernel({ inputs: [x, w], attrs, out, grid }: KernelContext<'conv
           if (ky >= 0 && ky < kH && kx >= 0 && kx < kW) uses.push(k`${acc(dy, dx)} += v * w${ky * kW + kx};`);
         }
       }
-      body.push(k`v = x0[xb + ${r * W + q}];`, ...uses);
+      body.push(k`v = x0[${lanes ? k`xb + ${laneTerm(pw)}` : k`xb`} + ${r * W + q}];`, ...uses);
     }
   }
   const start = attrs.conv.hasBias ? k`x2[o]` : k`0.0`;
@@ -111,7 +115,7 @@ function blockedKernel({ inputs: [x, w], attrs, out, grid }: KernelContext<'conv
   ${join(inits, '\n  ')}
   let v = 0.0;
   for (let c = 0; c < ${C}; c++) {
-    ${intLet(true, k`xb`, k`(n * ${C} + c) * ${H * W} + py * ${ph * W} + px * ${pw}`)}
+    ${intLet(true, k`xb`, k`(n * ${C} + c) * ${H * W} + py * ${ph * W}${lanes ? k`` : k` + px * ${pw}`}`)}
     ${intLet(true, k`wb`, k`(o * ${C} + c) * ${kH * kW}`)}
     ${join(body, '\n    ')}
   }

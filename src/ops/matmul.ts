@@ -1,6 +1,6 @@
 import { type Shape, type Tensor, shapeToString } from '../graph/tensor.js';
 import { makeNode, opError, type OpDef } from './op.js';
-import { decode, ident, intLet, join, k, type Src } from '../backend/gpujs/source.js';
+import { decode, intLet, join, k, laneTerm, onLaneAxis, scalarWasm, type Src } from '../backend/gpujs/source.js';
 import { reluBackward } from './reluBackward.js';
 import { sum } from './sum.js';
 import { transpose } from './transpose.js';
@@ -77,24 +77,34 @@ export const matmulOp: OpDef<'matmul'> = {
     // Element (m, k) of op(a) and (k, n) of op(b): a base per thread plus k times a stride.
     const aStride = tA ? M : 1;
     const bStride = tB ? 1 : N;
-    const at = (base: string, stride: number, kk: Src): Src => (stride === 1 ? k`${ident(base)} + ${kk}` : k`${ident(base)} + ${kk} * ${stride}`);
+    // On a thread grid n is this.thread.x, and op(b)'s element (k, n) is
+    // read at `k * bStride + this.thread.x * nStride`: spelled so, the four
+    // lanes of gpu.js's SIMD body read it as one vector load (a uniform
+    // element of op(a) is shared). On a flat grid every read would be a
+    // four-lane gather: a scalar module is faster there.
+    const lanes = onLaneAxis(out, ints, grid);
+    const nStride = tB ? K : 1;
+    const bAt = (offset: Src): Src => (lanes ? k`${offset} + ${laneTerm(nStride)}` : k`bBase + ${offset}`);
+    const aAt = (offset: Src): Src => k`aBase + ${offset}`;
     const quads = Math.floor(K / 4);
-    const product = (kk: number) => k`x0[${at('aBase', aStride, k`${kk}`)}] * x1[${at('bBase', bStride, k`${kk}`)}]`;
+    const product = (kk: number) => k`x0[${aAt(k`${kk * aStride}`)}] * x1[${bAt(k`${kk * bStride}`)}]`;
     const rest = Array.from({ length: K - 4 * quads }, (_, r) => k`acc += ${product(4 * quads + r)};`);
-    return k`${decode(k`i`, out, [k`m`, k`n`], ints, grid)}
+    const at = (base: Src, j: number, stride: number): Src => (j === 0 ? base : k`${base} + ${j * stride}`);
+    const body = k`${decode(k`i`, out, [k`m`, k`n`], ints, grid)}
   ${intLet(ints, k`aBase`, tA ? k`m` : k`m * ${K}`)}
-  ${intLet(ints, k`bBase`, tB ? k`n * ${K}` : k`n`)}
-  let acc = ${hasBias ? k`x2[n]` : k`0.0`};
+  ${lanes ? k`` : intLet(ints, k`bBase`, tB ? k`n * ${K}` : k`n`)}
+  let acc = ${hasBias ? k`x2[${lanes ? laneTerm(1) : k`n`}]` : k`0.0`};
   for (let q = 0; q < ${quads}; q++) {
     ${intLet(ints, k`a`, k`aBase + q * ${4 * aStride}`)}
-    ${intLet(ints, k`b`, k`bBase + q * ${4 * bStride}`)}
+    ${intLet(ints, k`b`, lanes ? k`q * ${4 * bStride}` : k`bBase + q * ${4 * bStride}`)}
     acc += ${join(
-      [0, 1, 2, 3].map((j) => k`x0[${j === 0 ? k`a` : k`a + ${j * aStride}`}] * x1[${j === 0 ? k`b` : k`b + ${j * bStride}`}]`),
+      [0, 1, 2, 3].map((j) => k`x0[${at(k`a`, j, aStride)}] * x1[${lanes ? k`${at(k`b`, j, bStride)} + ${laneTerm(nStride)}` : at(k`b`, j, bStride)}]`),
       ' + ',
     )};
   }
   ${join(rest, '\n  ')}
   return ${relu ? k`Math.max(acc, 0.0)` : k`acc`};`;
+    return ints && !lanes ? scalarWasm(body) : body;
   },
   reference: ([a, b, bias], { transposeA: tA, transposeB: tB, hasBias, relu }) => {
     const [M, K, N] = dims(a.shape, b.shape, tA, tB);

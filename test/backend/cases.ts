@@ -173,6 +173,48 @@ export const opCases: OpCase[] = [
     inputs: [X([9, 6, 8, 8]), X([16, 6, 5, 5]), X([16])],
     fn: (x, w, b) => conv2d(x, w, { bias: b }),
   },
+  // The op inside the graph (not its output), so that on the wasm backends it
+  // runs on its thread grid, where its hot reads are spelled lane-affine and
+  // gpu.js's SIMD body loads them as vectors (src/backend/gpujs/wasm-tuning.ts):
+  // row widths that are multiples of 4 (all vector) and not (vector + scalar
+  // tail), strides 1, 2 (two loads and a shuffle) and 3 (four loads), and
+  // padding guards (lane-masked reads: range-checked vector loads).
+  {
+    name: 'lanes: conv2d inside a graph, widths 8 and 4x4 filter taps',
+    inputs: [X([2, 3, 10, 11]), X([4, 3, 3, 4]), X([4])],
+    fn: (x, w, b) => mul(conv2d(x, w, { bias: b }), 1.5),
+  },
+  {
+    name: 'lanes: conv2d stride 2 inside a graph',
+    inputs: [X([1, 2, 11, 17]), X([3, 2, 3, 3])],
+    fn: (x, w) => mul(conv2d(x, w, { stride: 2 }), 1.5),
+  },
+  {
+    name: 'lanes: conv2d stride 3, same padding, inside a graph',
+    inputs: [X([2, 2, 13, 22]), X([3, 2, 5, 5])],
+    fn: (x, w) => mul(conv2d(x, w, { stride: 3, padding: 'same' }), 1.5),
+  },
+  {
+    name: 'lanes: conv2d one channel, padding 2, inside a graph',
+    inputs: [X([2, 1, 12, 12]), X([3, 1, 5, 5])],
+    fn: (x, w) => mul(conv2d(x, w, { padding: 2 }), 1.5),
+  },
+  {
+    name: 'lanes: conv2dMaxPool inside a graph, pooled width 8',
+    inputs: [X([2, 3, 12, 20]), X([4, 3, 5, 5]), X([4])],
+    fn: (x, w, b) => mul(fusedConvPool(x, w, b, {}, { size: 2 }), 1.5),
+  },
+  {
+    name: 'lanes: conv2dMaxPool inside a graph, 3x2 windows, pooled width 6',
+    inputs: [X([1, 2, 11, 15]), X([3, 2, 3, 4])],
+    fn: (x, w) => mul(fusedConvPool(x, w, null, {}, { size: [3, 2] }), 1.5),
+  },
+  { name: 'lanes: matmul inside a graph, 12 columns', inputs: [X([5, 7]), X([7, 12])], fn: (a, b) => mul(matmul(a, b), 1.5) },
+  {
+    name: 'lanes: matmul transposeB inside a graph, 8 columns',
+    inputs: [X([5, 9]), X([8, 9])],
+    fn: (a, b) => mul(matmul(a, b, { transposeB: true }), 1.5),
+  },
   { name: 'maxPool2d 2x2/2', inputs: [X([2, 3, 6, 6], 'distinct')], fn: (x) => maxPool2d(x, { size: 2 }) },
   {
     // Overlapping windows inside the input, ties included (relu zeros): the

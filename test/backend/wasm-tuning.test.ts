@@ -1,15 +1,18 @@
 /**
- * The two adjustments Striate makes to gpu.js's wasm backend
+ * The adjustments Striate makes to gpu.js's wasm backend
  * (src/backend/gpujs/wasm-tuning.ts) and the integer indexing they serve:
- * a pipeline's kernels keep integer loop counters and index locals (no
- * float-to-int conversion is emitted for a kernel whose indexing is all
- * integer), and the modules are scalar (no `run_simd` entry point).
+ * a pipeline's kernels keep integer loop counters and index locals in the
+ * scalar and the SIMD body (no float-to-int conversion is emitted for a
+ * kernel whose indexing is all integer); lane-affine reads are vector loads;
+ * modules get a SIMD body (`run_simd`) unless the template marks the kernel
+ * scalar.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WasmFunctionEmitter } from 'gpu.js/src/backend/web-assembly/wasm-builder.js';
 import { compile } from '../../src/backend/compile.js';
 import { intLet, k } from '../../src/backend/gpujs/source.js';
-import { conv2d, input, matmul, maxPool2d, relu, sigmoid, sum } from '../../src/index.js';
+import { conv2d, input, matmul, maxPool2d, mul, relu, sigmoid, sum } from '../../src/index.js';
+import { conv2dBackpropInput } from '../../src/ops/conv2dBackpropInput.js';
 import { randomValues } from '../helpers.js';
 
 type EmitterProto = Record<string, (this: unknown, ...a: unknown[]) => unknown>;
@@ -17,15 +20,22 @@ const proto = (WasmFunctionEmitter as unknown as { prototype: EmitterProto }).pr
 
 describe('gpu.js wasm backend as Striate runs it', () => {
   let conversions = 0;
+  let vectorLoads = 0;
   let modules: WebAssembly.Module[] = [];
   const truncSat = proto.i32TruncSatF32S;
+  const v128Load = proto.v128Load;
   const OriginalModule = WebAssembly.Module;
   beforeEach(() => {
     conversions = 0;
+    vectorLoads = 0;
     modules = [];
     proto.i32TruncSatF32S = function (this: unknown, ...a: unknown[]) {
       conversions++;
       return truncSat.apply(this, a);
+    };
+    proto.v128Load = function (this: unknown, ...a: unknown[]) {
+      vectorLoads++;
+      return v128Load.apply(this, a);
     };
     // Record every module gpu.js compiles.
     (WebAssembly as { Module: unknown }).Module = new Proxy(OriginalModule, {
@@ -38,6 +48,7 @@ describe('gpu.js wasm backend as Striate runs it', () => {
   });
   afterEach(() => {
     proto.i32TruncSatF32S = truncSat;
+    proto.v128Load = v128Load;
     (WebAssembly as { Module: unknown }).Module = OriginalModule;
   });
 
@@ -60,11 +71,38 @@ describe('gpu.js wasm backend as Striate runs it', () => {
     expect(y.data[0]).toBeCloseTo(want, 5);
   });
 
-  it('emits scalar modules only', async () => {
-    const x = input('x', [2, 1, 8, 8]);
-    const w = input('w', [3, 1, 3, 3]);
-    const f = compile([conv2d(x, w)], { backend: 'webasm' });
-    await f.run({ x: Float32Array.from(randomValues(128, 3)), w: Float32Array.from(randomValues(27, 4)) });
+  it('keeps them integers in the SIMD body too, and reads lane-affine indices with vector loads', async () => {
+    // The product inside the graph runs on its grid [1, 4, 8]: n is thread.x,
+    // b's row is read at `k * 8 + this.thread.x`, a vector load, and the
+    // module has a SIMD body. Without clearing the literal cache before the
+    // vector walk, its counters and indices were floats again.
+    const a = input('a', [4, 8]);
+    const b = input('b', [8, 8]);
+    const f = compile([mul(matmul(a, b), 2)], { backend: 'webasm' });
+    const av = Float32Array.from(randomValues(32, 5));
+    const bv = Float32Array.from(randomValues(64, 6));
+    const [y] = await f.run({ a: av, b: bv });
+    await f.dispose();
+    expect(f.plan.map((s) => [s.op, s.grid])).toEqual([
+      ['matmul', [1, 4, 8]],
+      ['mul', null],
+    ]);
+    expect(modules.every((m) => WebAssembly.Module.exports(m).some((e) => e.name === 'run_simd'))).toBe(true);
+    expect(conversions).toBe(0);
+    expect(vectorLoads).toBeGreaterThan(0);
+    for (const [m, n] of [[0, 0], [3, 7], [2, 5]]) {
+      let want = 0;
+      for (let t = 0; t < 8; t++) want += av[m * 8 + t] * bv[t * 8 + n];
+      expect(y.data[m * 8 + n]).toBeCloseTo(2 * want, 5);
+    }
+  });
+
+  it('builds a scalar module for a kernel its template marks scalar', async () => {
+    // The input gradient's taps are guarded per input column: slower in SIMD.
+    const dy = input('dy', [2, 3, 8, 8]);
+    const w = input('w', [3, 2, 3, 3]);
+    const f = compile([conv2dBackpropInput(dy, w, { inputShape: [2, 2, 10, 10] })], { backend: 'webasm' });
+    await f.run({ dy: Float32Array.from(randomValues(384, 3)), w: Float32Array.from(randomValues(54, 4)) });
     await f.dispose();
     expect(modules.length).toBeGreaterThan(0);
     for (const m of modules) {

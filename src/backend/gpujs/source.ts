@@ -9,6 +9,8 @@
  * file cannot reach kernel source: the `k` tag throws on it.
  */
 
+import { SCALAR_WASM_MARK } from './wasm-tuning.js';
+
 const brand = Symbol('striate.src');
 
 export interface Src {
@@ -164,6 +166,32 @@ export function decode(index: Src, shape: readonly number[], names: readonly Src
     }
   }
   return join(lines, '\n  ');
+}
+
+/**
+ * Whether a kernel for an output of `shape` running on `grid` has its last
+ * output coordinate as `this.thread.x` (decode's grid path): then a read
+ * whose index is spelled `<terms without it> + this.thread.x * s` is a
+ * vector load in gpu.js's SIMD body (see wasm-tuning.ts), where the same
+ * index through a local is a four-lane gather.
+ */
+export function onLaneAxis(shape: readonly number[], ints: boolean, grid: Grid | null): boolean {
+  return ints && grid !== null && shape.length >= 2 && sameGrid(gridOf(shape), grid);
+}
+
+/** `this.thread.x * stride`, spelled the way wasm-tuning.ts recognises a lane-affine term. */
+export function laneTerm(stride: number): Src {
+  return stride === 1 ? k`this.thread.x` : k`this.thread.x * ${stride}`;
+}
+
+/**
+ * Marks a kernel body to be built as a scalar wasm module (no SIMD body):
+ * for kernels whose reads are mostly four-lane gathers, which run slower
+ * in SIMD than scalar (see wasm-tuning.ts). Other backends ignore it.
+ */
+export function scalarWasm(body: Src): Src {
+  return k`${src(SCALAR_WASM_MARK)}
+  ${body}`;
 }
 
 function sameGrid(a: Grid, b: Grid): boolean {

@@ -1,9 +1,10 @@
 /**
- * Two adjustments to gpu.js 2.24's WebAssembly backend, applied once, before
+ * Three adjustments to gpu.js 2.24's WebAssembly backend, applied once, before
  * any kernel is built, in Node and in browsers alike (both of gpu.js's builds
- * export the two classes touched here). They change the gpu.js module itself,
- * so other gpu.js kernels in the same process get them too: the first fixes
- * a bug, the second makes their wasm modules scalar.
+ * export the classes touched here). They change the gpu.js module itself, so
+ * other gpu.js kernels in the same process get them too: the first fixes a
+ * bug, the second makes lane-affine reads vector loads, the third chooses
+ * per kernel whether its module gets gpu.js's SIMD entry point.
  *
  * 1. Integer locals that stay integers. gpu.js types a local as a wasm i32
  *    only when it is declared with an integer literal and incremented with
@@ -12,50 +13,256 @@
  *    costs a float add and an `i32.trunc_sat_f32_s` per read. The first
  *    bytecode walk of a kernel gets this right, but it records each literal
  *    it emitted as 'Integer' in a per-function cache, and every later walk
- *    (a fused pipeline always walks again, against its shared memory layout)
- *    then sees the declaration's `0` as an Integer *value*, which gpu.js
- *    decays to an f32 local. So every counter and index in a pipeline was a
- *    float. Clearing the cache before each scalar walk makes every walk type
- *    the function exactly as the first one did. (The SIMD walk that follows
- *    a scalar walk reads the cache without writing it, as before.)
+ *    (a fused pipeline always walks again, against its shared memory layout;
+ *    the SIMD walk follows the scalar one) then sees the declaration's `0` as
+ *    an Integer *value*, which gpu.js decays to an f32 local. So every
+ *    counter and index in a pipeline, and every one in a SIMD body, was a
+ *    float. Clearing the cache before each walk, scalar and vector, makes
+ *    every walk type the function exactly as the first one did.
  *
- * 2. Scalar wasm. gpu.js vectorises a kernel four output cells at a time,
- *    but wasm has no gather, so each array read with a per-cell index is
- *    four scalar loads and lane inserts; with integer indexing the scalar
- *    code is faster for every kernel Striate emits (LeNet-5's second
- *    convolution: 39 ms SIMD, 21 ms scalar, one thread). gpu.js decides per
- *    module from `WebAssemblyKernel.isSIMDSupported`, which is pinned false.
+ * 2. Vector loads for lane-affine reads. gpu.js's SIMD body computes four
+ *    adjacent output cells (thread.x = base + 0..3) and reads an array at a
+ *    lane-varying index as a gather: the index as an i32x4, clamped, then
+ *    four lane extracts, four loads and four lane inserts. When the index is
+ *    spelled `<uniform terms> + this.thread.x` (or `this.thread.x * s`), the
+ *    four lanes read `base + s * lane`: a `v128.load` for s = 1, two loads
+ *    and a shuffle for s = 2, four loads at immediate offsets otherwise,
+ *    with the base computed once as a scalar. Outside divergent branches
+ *    every lane is a real thread that the scalar code would read at that
+ *    same index unclamped, so the loads need no guard; under a lane mask the
+ *    base is range-checked and out-of-range quads take gpu.js's clamped
+ *    gather. Templates spell their hot reads this way on a thread grid
+ *    (`onLaneAxis` in source.ts).
  *
- * Both are checked by test/backend/wasm-tuning.test.ts: the first by looking
- * for float-to-int conversions in a compiled module, the second by the path
- * gpu.js reports.
+ * 3. SIMD per kernel. gpu.js decides per module, from
+ *    `WebAssemblyKernel.isSIMDSupported`, whether to emit the four-lane
+ *    body. With 1 and 2 most of Striate's kernels run 1.3-4x faster in it
+ *    (LeNet-5 inference: 11,000 -> 28,700 images/s on one thread); a kernel
+ *    whose reads are mostly gathers runs slower, and its template marks its
+ *    source with `scalarWasm` (source.ts) to keep a scalar module. The getter
+ *    answers for the kernel being assembled: the engine's own answer
+ *    (WebAssembly SIMD validates) and no scalar mark in the source.
+ *
+ * All three are checked by test/backend/wasm-tuning.test.ts.
  */
 
-interface FunctionNodeProto {
-  emitFunction(this: { literalTypes: Record<string, string> }, assembler: unknown): unknown;
+/** The mark `scalarWasm` (source.ts) puts into a kernel's source. */
+export const SCALAR_WASM_MARK = '/* striate: scalar wasm */';
+
+interface Walker {
+  literalTypes: Record<string, string>;
 }
 
+interface Ast {
+  readonly type: string;
+  readonly operator?: string;
+  readonly left?: Ast;
+  readonly right?: Ast;
+  readonly value?: unknown;
+  readonly property?: { readonly name?: string };
+}
+
+/** The part of gpu.js's WasmFunctionEmitter the vector loads use. */
+interface Emitter {
+  addLocal(type: 'i32' | 'v128'): number;
+  localGet(index: number): Emitter;
+  localSet(index: number): Emitter;
+  globalGet(index: number): Emitter;
+  i32Const(value: number): Emitter;
+  i32Add(): Emitter;
+  i32Sub(): Emitter;
+  i32Mul(): Emitter;
+  i32Shl(): Emitter;
+  i32GeS(): Emitter;
+  i32LeS(): Emitter;
+  i32And(): Emitter;
+  f32Load(offset: number, align?: number): Emitter;
+  v128Load(offset: number, align?: number): Emitter;
+  f32x4Splat(): Emitter;
+  f32x4ReplaceLane(lane: number): Emitter;
+  if_(type: 'v128'): Emitter;
+  else_(): Emitter;
+  end(): Emitter;
+  _push(bytes: readonly number[]): Emitter;
+}
+
+/** The part of gpu.js's WebAssemblyFunctionNode (in its vector walk) the vector loads use. */
+interface VectorWalk {
+  em: Emitter;
+  assembler: {
+    layout: Record<string, Record<string, { offset: number; flatLength: number } | undefined> | undefined>;
+    globals: { threadX: number };
+  };
+  vInfo: { exprVarying(ast: Ast): boolean };
+  vMaskDepth: number;
+  readsThread: boolean;
+  getType(ast: Ast): string;
+  getVariableSignature(ast: Ast): string;
+  emitIndex(ast: Ast): void;
+}
+
+type Gather = (this: VectorWalk, table: string, name: string, x: Ast, y: Ast | null, z: Ast | null, node: Ast) => string;
+
 interface GpuJsWasmClasses {
-  WebAssemblyFunctionNode?: { prototype: FunctionNodeProto };
-  WebAssemblyKernel?: object;
+  WebAssemblyFunctionNode?: {
+    prototype: {
+      emitFunction(this: Walker, assembler: unknown): unknown;
+      emitVectorFunction(this: Walker, assembler: unknown): unknown;
+      vGather: Gather;
+    };
+  };
+  WebAssemblyKernel?: {
+    prototype: { _assembleModule(this: { source?: unknown }, ...args: unknown[]): unknown };
+  };
 }
 
 const applied = new WeakSet<object>();
 
-/** Apply both adjustments to the gpu.js module object `gpujs` (idempotent). */
+/** Apply the three adjustments to the gpu.js module object `gpujs` (idempotent). */
 export function tuneGpuJsWasm(gpujs: unknown): void {
   const lib = gpujs as GpuJsWasmClasses;
   const node = lib.WebAssemblyFunctionNode;
   const kernel = lib.WebAssemblyKernel;
-  if (!node || !kernel || typeof node.prototype.emitFunction !== 'function') {
-    throw new Error('striate: this gpu.js build does not export WebAssemblyFunctionNode/WebAssemblyKernel; Striate needs gpu.js 2.24');
+  const engineSimd = kernel && Object.getOwnPropertyDescriptor(kernel, 'isSIMDSupported')?.get;
+  if (
+    !node ||
+    !kernel ||
+    !engineSimd ||
+    typeof node.prototype.emitFunction !== 'function' ||
+    typeof node.prototype.emitVectorFunction !== 'function' ||
+    typeof node.prototype.vGather !== 'function' ||
+    typeof kernel.prototype._assembleModule !== 'function'
+  ) {
+    throw new Error('striate: this gpu.js build lacks the WebAssembly backend internals Striate adjusts; Striate needs gpu.js 2.24.1');
   }
   if (applied.has(node)) return;
   applied.add(node);
-  const emitFunction = node.prototype.emitFunction;
+
+  // 1. A fresh literal cache for every walk.
+  const { emitFunction, emitVectorFunction } = node.prototype;
   node.prototype.emitFunction = function (assembler) {
     this.literalTypes = {};
     return emitFunction.call(this, assembler);
   };
-  Object.defineProperty(kernel, 'isSIMDSupported', { configurable: true, get: () => false });
+  node.prototype.emitVectorFunction = function (assembler) {
+    this.literalTypes = {};
+    return emitVectorFunction.call(this, assembler);
+  };
+
+  // 2. Vector loads for lane-affine reads.
+  node.prototype.vGather = laneAffineGather(node.prototype.vGather);
+
+  // 3. SIMD per kernel: the getter answers for the module being assembled.
+  let assembling: { source?: unknown } | null = null;
+  const assemble = kernel.prototype._assembleModule;
+  kernel.prototype._assembleModule = function (...args) {
+    const outer = assembling;
+    assembling = this;
+    try {
+      return assemble.apply(this, args);
+    } finally {
+      assembling = outer;
+    }
+  };
+  Object.defineProperty(kernel, 'isSIMDSupported', {
+    configurable: true,
+    get: () => {
+      const source = assembling?.source;
+      return Boolean(engineSimd.call(kernel)) && !(typeof source === 'string' && source.includes(SCALAR_WASM_MARK));
+    },
+  });
+}
+
+const isThreadX = (walk: VectorWalk, ast: Ast): boolean =>
+  ast.type === 'MemberExpression' && walk.getVariableSignature(ast) === 'this.thread.value' && ast.property?.name === 'x';
+
+const intLiteral = (ast: Ast | undefined): number | null =>
+  ast && ast.type === 'Literal' && typeof ast.value === 'number' && Number.isInteger(ast.value) ? ast.value : null;
+
+/** s for `this.thread.x`, `this.thread.x * s` or `s * this.thread.x` (s a positive integer literal); else null. */
+function laneStride(walk: VectorWalk, ast: Ast): number | null {
+  if (isThreadX(walk, ast)) return 1;
+  if (ast.type === 'BinaryExpression' && ast.operator === '*' && ast.left && ast.right) {
+    const s = isThreadX(walk, ast.left) ? intLiteral(ast.right) : isThreadX(walk, ast.right) ? intLiteral(ast.left) : null;
+    return s !== null && s > 0 ? s : null;
+  }
+  return null;
+}
+
+/** The terms of a `+`/`-` chain, left to right; `negated` for those subtracted. */
+function addends(ast: Ast, negated = false, out: { ast: Ast; negated: boolean }[] = []): { ast: Ast; negated: boolean }[] {
+  if (ast.type === 'BinaryExpression' && (ast.operator === '+' || ast.operator === '-') && ast.left && ast.right) {
+    addends(ast.left, negated, out);
+    addends(ast.right, ast.operator === '-' ? !negated : negated, out);
+  } else {
+    out.push({ ast, negated });
+  }
+  return out;
+}
+
+// i8x16.shuffle picking lanes 0 and 2 of a and 1 and 3 of b: with a loaded
+// at base and b at base + 3, the floats at base, base + 2, base + 4, base + 6.
+const EVEN_LANES = [0xfd, 0x0d, 0, 1, 2, 3, 8, 9, 10, 11, 20, 21, 22, 23, 28, 29, 30, 31];
+
+function laneAffineGather(gather: Gather): Gather {
+  return function (this: VectorWalk, table, name, x, y, z, node) {
+    const layout = this.assembler.layout[table]?.[name];
+    if (y || z || !layout) return gather.call(this, table, name, x, y, z, node);
+    let stride = 0;
+    const uniform: { ast: Ast; negated: boolean }[] = [];
+    for (const { ast: term, negated } of addends(x)) {
+      if (!this.vInfo.exprVarying(term)) {
+        const type = this.getType(term);
+        // Integer-valued terms only (gpu.js types an i32 local as 'Number').
+        if (type !== 'Integer' && type !== 'LiteralInteger' && type !== 'Number') return gather.call(this, table, name, x, y, z, node);
+        uniform.push({ ast: term, negated });
+        continue;
+      }
+      const s = laneStride(this, term);
+      if (s === null || negated || stride !== 0) return gather.call(this, table, name, x, y, z, node);
+      stride = s;
+    }
+    if (stride === 0) return gather.call(this, table, name, x, y, z, node);
+
+    const em = this.em;
+    const base = em.addLocal('i32');
+    em.globalGet(this.assembler.globals.threadX);
+    if (stride !== 1) em.i32Const(stride).i32Mul();
+    for (const term of uniform) {
+      this.emitIndex(term.ast);
+      if (term.negated) em.i32Sub();
+      else em.i32Add();
+    }
+    em.localSet(base);
+    this.readsThread = true;
+
+    const address = () => em.localGet(base).i32Const(2).i32Shl();
+    const load = () => {
+      if (stride === 1) {
+        address().v128Load(layout.offset, 2);
+      } else if (stride === 2) {
+        address().v128Load(layout.offset, 2);
+        address().v128Load(layout.offset + 12, 2);
+        em._push(EVEN_LANES);
+      } else {
+        address().f32Load(layout.offset).f32x4Splat();
+        for (let lane = 1; lane < 4; lane++) address().f32Load(layout.offset + 4 * stride * lane).f32x4ReplaceLane(lane);
+      }
+    };
+    if (this.vMaskDepth === 0) {
+      load();
+      return 'vf32';
+    }
+    // Under a lane mask an inactive lane's index may be wild: vector loads
+    // only when all four are inside the array, gpu.js's clamped gather otherwise.
+    const last = layout.flatLength - 1;
+    em.localGet(base).i32Const(0).i32GeS();
+    em.localGet(base).i32Const(last - 3 * stride).i32LeS();
+    em.i32And().if_('v128');
+    load();
+    em.else_();
+    gather.call(this, table, name, x, y, z, node);
+    em.end();
+    return 'vf32';
+  };
 }
