@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { add, compile, input, mul } from '../../src/index.js';
+import { firstNonFinite } from '../../src/backend/feeds.js';
 
 describe('run validates feeds', () => {
   const x = input('x', [2, 3]);
@@ -33,6 +35,30 @@ describe('run validates feeds', () => {
   it('rejects non-finite values', async () => {
     await expect(f.run({ x: [0, 0, 0, 0, NaN, 0], y: [1, 2, 3] })).rejects.toThrow('run: feed "x" holds NaN at index 4');
     await expect(f.run({ x: new Float32Array(6), y: [1, Infinity, 3] })).rejects.toThrow('run: feed "y" holds Infinity at index 1');
+  });
+
+  it('finds the first non-finite value of a typed array wherever it is (block scan)', () => {
+    // Long arrays are scanned in blocks of 4,096 by partial sums; every
+    // position, length and kind of bad value must still be found, first.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.array(fc.tuple(fc.nat(), fc.constantFrom(NaN, Infinity, -Infinity)), { maxLength: 3 }),
+        fc.boolean(),
+        (n, bad, f64) => {
+          const a = f64 ? new Float64Array(n) : new Float32Array(n);
+          for (let i = 0; i < n; i++) a[i] = Math.sin(i) * 1e30;
+          let want = -1;
+          for (const [at, v] of bad) {
+            a[at % n] = v;
+            want = want < 0 ? at % n : Math.min(want, at % n);
+          }
+          expect(firstNonFinite(a)).toBe(want);
+        },
+      ),
+    );
+    expect(firstNonFinite([1, 2, '3' as unknown as number])).toBe(2);
+    expect(firstNonFinite([])).toBe(-1);
   });
 
   it('returns results in the order asked, with shapes', async () => {
