@@ -197,9 +197,9 @@ const UNROLLED_TAPS = 49;
 
 function conv2dKernel(ctx: KernelContext<'conv2d'>): Src {
   const [, , kH, kW] = ctx.inputs[1];
-  // One input channel: the looped form measured faster (LeNet-5's conv1:
-  // 2.8 vs 3.3 ms per batch of 64, one wasm thread).
-  if (ctx.ints && kH * kW <= UNROLLED_TAPS && ctx.inputs[0][1] > 1) return unrolledTapsKernel(ctx);
+  // One input channel off the lane axis: the looped form measured faster
+  // (LeNet-5's conv1: 2.8 vs 3.3 ms per batch of 64, one scalar wasm thread).
+  if (ctx.ints && kH * kW <= UNROLLED_TAPS && (ctx.inputs[0][1] > 1 || onLaneAxis(ctx.out, true, ctx.grid))) return unrolledTapsKernel(ctx);
   return loopedKernel(ctx);
 }
 
