@@ -13,6 +13,13 @@
  * conv2dMaxPool node where its blocked kernel applies. Training graphs keep
  * their convolutions (the backward pass reads them); inference graphs fuse.
  *
+ * Also on the wasm backends (`padInputGradient`), a stride-1 input gradient
+ * (conv2dBackpropInput) reads a zero-padded copy of its dy with the full
+ * padding (k - 1 on every side), the same sum with the zero products
+ * spelled in: its kernel then has no border tests on the input column,
+ * which would run lane-masked in gpu.js's SIMD body, so its reads become
+ * vector loads (ops/conv2dBackpropInput.ts).
+ *
  * Nodes are frozen: the rewrite builds new nodes for the fused convolutions
  * and for everything downstream of them, and shares every other node. The
  * reference backend runs graphs as written (it is the oracle the fused
@@ -22,6 +29,7 @@ import { type Tensor, topologicalOrder } from '../graph/tensor.js';
 import { opDef } from '../ops/index.js';
 import { makeNode } from '../ops/op.js';
 import { blockedKernelApplies, conv2dMaxPool } from '../ops/conv2dMaxPool.js';
+import { pad } from '../ops/pad.js';
 
 export interface FuseOptions {
   /**
@@ -30,6 +38,19 @@ export interface FuseOptions {
    * indexing that kernel needs.
    */
   readonly convPool?: boolean;
+  /** Also read a stride-1 input gradient's dy zero-padded to the full padding (the wasm backends). */
+  readonly padInputGradient?: boolean;
+}
+
+/** The padding that turns conv2dBackpropInput(dy, w) into the full-padding one over pad(dy), or null where none applies. */
+export function fullPaddingOf(attrs: Tensor<'conv2dBackpropInput'>['attrs'], filter: readonly number[]): readonly [number, number, number, number] | null {
+  const [, , kH, kW] = filter;
+  const [pt, pb, pl, pr] = attrs.pads;
+  const ones = (p: readonly number[]) => p.every((v) => v === 1);
+  if (!ones(attrs.stride) || !ones(attrs.dilation)) return null;
+  const extra = [kH - 1 - pt, kH - 1 - pb, kW - 1 - pl, kW - 1 - pr] as const;
+  if (extra.some((e) => e < 0) || extra.every((e) => e === 0)) return null;
+  return extra;
 }
 
 export function fuseForDevice(outputs: readonly Tensor[], options: FuseOptions = {}): Tensor[] {
@@ -69,6 +90,18 @@ export function fuseForDevice(outputs: readonly Tensor[], options: FuseOptions =
       const pool = (node as Tensor<'maxPool2d'>).attrs;
       if (conv.op === 'conv2d' && blockedKernelApplies((conv as Tensor<'conv2d'>).attrs, pool, conv.inputs[1].shape)) {
         rebuilt.set(node.id, conv2dMaxPool(conv as Tensor<'conv2d'>, pool));
+        continue;
+      }
+    }
+    if (options.padInputGradient && node.op === 'conv2dBackpropInput') {
+      const attrs = (node as Tensor<'conv2dBackpropInput'>).attrs;
+      const [dy, w] = node.inputs.map(now);
+      const extra = fullPaddingOf(attrs, w.shape);
+      if (extra) {
+        const [et, eb, el, er] = extra;
+        const [, , kH, kW] = w.shape;
+        const padded = pad(dy, [[0, 0], [0, 0], [et, eb], [el, er]]);
+        rebuilt.set(node.id, makeNode(opDef('conv2dBackpropInput'), [padded, w], { ...attrs, pads: [kH - 1, kH - 1, kW - 1, kW - 1] }));
         continue;
       }
     }

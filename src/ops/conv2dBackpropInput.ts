@@ -30,7 +30,7 @@ import {
 } from './conv2d.js';
 import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
 import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
-import { decode, type Grid, intLet, join, k, scalarWasm, type Src } from '../backend/gpujs/source.js';
+import { decode, type Grid, intLet, join, k, laneTerm, onLaneAxis, scalarWasm, type Src } from '../backend/gpujs/source.js';
 import { guarded, type Padding, stepRangeTest } from './window.js';
 
 const OP = 'conv2dBackpropInput';
@@ -142,12 +142,47 @@ function conv2dBackpropInputVjp(gx: Tensor, node: Tensor<'conv2dBackpropInput'>)
 /** Output-channel loops up to this long are unrolled (one statement per channel). */
 const UNROLL = 16;
 
-// Every tap of this kernel is guarded by a test on the input column, which
-// varies across the four lanes of gpu.js's SIMD body: there the taps run
-// masked and read by gathers, 2.4x slower than the scalar module (LeNet-5's
-// conv2 input gradient: 14.8 vs 6.1 ms per batch of 64, one wasm thread).
+// A tap guarded by a test on the input column runs lane-masked in gpu.js's
+// SIMD body and reads by gathers there: 2.4x slower than the scalar module
+// (LeNet-5's conv2 input gradient: 14.8 vs 6.1 ms per batch of 64, one wasm
+// thread). So the kernel is built scalar unless no column test can fail
+// (the wasm backends pad dy to the full padding first, backend/fuse.ts):
+// then laneTapsKernel reads dy by vector loads. LeNet-5's conv2: 4.6 ms
+// scalar -> 0.3 (padding dy) + 3.3 ms, per batch of 64 on one wasm thread.
 function conv2dBackpropInputKernel(ctx: KernelContext<'conv2dBackpropInput'>): Src {
-  return ctx.ints ? scalarWasm(inputGradientKernel(ctx)) : inputGradientKernel(ctx);
+  if (!ctx.ints) return inputGradientKernel(ctx);
+  if (laneTapsApply(ctx)) {
+    const [pt, , pl] = ctx.attrs.pads;
+    return laneTapsKernel(ctx.out, ctx.inputs[0], ctx.inputs[1], pt, pl, ctx.grid);
+  }
+  return scalarWasm(inputGradientKernel(ctx));
+}
+
+/** Whether the spelled-out kernel applies: integer indexing, stride and dilation 1, few enough products. */
+function spelledOut({ inputs: [dy, w], attrs, ints }: KernelContext<'conv2dBackpropInput'>): boolean {
+  const [, O] = dy;
+  const [, , kH, kW] = w;
+  const ones = (p: readonly number[]) => p.every((v) => v === 1);
+  return ints && ones(attrs.stride) && ones(attrs.dilation) && kH * kW * Math.min(O, UNROLL) <= UNROLLED_PRODUCTS;
+}
+
+/** Whether laneTapsKernel applies: stride and dilation 1, a small filter, on the lane axis, no column test that can fail. */
+function laneTapsApply(ctx: KernelContext<'conv2dBackpropInput'>): boolean {
+  const { attrs, inputs: [, w], out, ints, grid } = ctx;
+  const ones = (p: readonly number[]) => p.every((v) => v === 1);
+  return (
+    ones(attrs.stride) && ones(attrs.dilation) && w[2] * w[3] <= MAX_LANE_TAPS && onLaneAxis(out, ints, grid) && columnTests(ctx).every((t) => t === null)
+  );
+}
+
+/** Largest filter laneTapsKernel spells out per output channel. */
+const MAX_LANE_TAPS = 49;
+
+/** The test on the input column ix for each filter column kx (null: it cannot fail). */
+function columnTests({ inputs: [dy, w], attrs, out }: KernelContext<'conv2dBackpropInput'>): (Src | null)[] {
+  const kW = w[3];
+  const pl = attrs.pads[2];
+  return Array.from({ length: kW }, (_, kx) => stepRangeTest(k`ix`, 1, pl - kx, dy[3], out[3]));
 }
 
 function inputGradientKernel({ inputs: [dy, w], attrs, out, ints, grid }: KernelContext<'conv2dBackpropInput'>): Src {
@@ -170,9 +205,7 @@ function inputGradientKernel({ inputs: [dy, w], attrs, out, ints, grid }: Kernel
       test: parts.length ? join(parts, ' && ') : null,
     };
   };
-  if (ints && sh === 1 && sw === 1 && dh === 1 && dw === 1 && kH * kW * Math.min(O, UNROLL) <= UNROLLED_PRODUCTS) {
-    return unrolledTapsKernel(out, dy, w, pt, pl, grid);
-  }
+  if (spelledOut({ inputs: [dy, w], attrs, out, ints, grid })) return unrolledTapsKernel(out, dy, w, pt, pl, grid);
   if (sh === 1 && sw === 1 && dh === 1 && dw === 1) {
     // Stride and dilation 1: the taps that reach (iy, ix) form a rectangle,
     // ky in [max(0, iy+pt-oH+1), min(kH-1, iy+pt)], likewise kx. One test per
@@ -272,6 +305,39 @@ function unrolledTapsKernel(out: Shape, dy: Shape, w: Shape, pt: number, pl: num
   ${intLet(true, k`wAt`, k`c * ${kH * kW}`)}
   let acc = 0.0;
   ${join(rows, '\n  ')}
+  return acc;`;
+}
+
+/**
+ * The spelled-out kernel on the lane axis with no border test on the input
+ * column (a full-padding dy, see backend/fuse.ts): per output channel o, the
+ * filter's taps are spelled out, each a read of dy at
+ * `dyO + this.thread.x + offset` (one vector load for four input columns in
+ * gpu.js's SIMD body) and of w (uniform). The loop over o keeps the body
+ * small: all O x kH x kW products spelled out measured 7.4 ms against 4.2
+ * for this form (LeNet-5's conv2, batch 64, one wasm thread; the big body
+ * overflows the instruction cache).
+ */
+function laneTapsKernel(out: Shape, dy: Shape, w: Shape, pt: number, pl: number, grid: Grid | null): Src {
+  const [N, C, H, W] = out;
+  const [, O, oH, oW] = dy;
+  // A column test can fail nowhere here (the caller checked), so none is emitted.
+  const [, , kH, kW] = w;
+  const rows: Src[] = [];
+  for (let ky = 0; ky < kH; ky++) {
+    const cols: Src[] = [];
+    for (let kx = 0; kx < kW; kx++) {
+      cols.push(k`acc += x0[${plus(k`dyO + ${laneTerm(1)}`, -(ky * oW + kx))}] * x1[${plus(k`wO`, ky * kW + kx)}];`);
+    }
+    rows.push(guarded(stepRangeTest(k`iy`, 1, pt - ky, oH, H), join(cols, '\n    ')));
+  }
+  return k`${decode(k`i`, [N, C, H, W], [k`n`, k`c`, k`iy`, k`ix`], true, grid)}
+  let acc = 0.0;
+  for (let o = 0; o < ${O}; o++) {
+    ${intLet(true, k`dyO`, k`(n * ${O} + o) * ${oH * oW} + (iy + ${pt}) * ${oW} + ${pl}`)}
+    ${intLet(true, k`wO`, k`(o * ${C} + c) * ${kH * kW}`)}
+    ${join(rows, '\n    ')}
+  }
   return acc;`;
 }
 

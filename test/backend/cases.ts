@@ -16,6 +16,7 @@ import { broadcastTo } from '../../src/ops/broadcastTo.js';
 import { concat } from '../../src/ops/concat.js';
 import { conv2d, conv2dOp } from '../../src/ops/conv2d.js';
 import { conv2dMaxPool } from '../../src/ops/conv2dMaxPool.js';
+import { conv2dBackpropInput } from '../../src/ops/conv2dBackpropInput.js';
 import { makeNode } from '../../src/ops/op.js';
 import { div } from '../../src/ops/div.js';
 import { exp } from '../../src/ops/exp.js';
@@ -208,6 +209,17 @@ export const opCases: OpCase[] = [
     name: 'lanes: conv2dMaxPool inside a graph, 3x2 windows, pooled width 6',
     inputs: [X([1, 2, 11, 15]), X([3, 2, 3, 4])],
     fn: (x, w) => mul(fusedConvPool(x, w, null, {}, { size: [3, 2] }), 1.5),
+  },
+  {
+    // The wasm backends read a zero-padded dy with the full padding (backend/fuse.ts).
+    name: 'lanes: conv2dBackpropInput inside a graph, valid, width 12',
+    inputs: [X([2, 5, 8, 8]), X([5, 3, 5, 5])],
+    fn: (dy, w) => mul(conv2dBackpropInput(dy, w, { inputShape: [2, 3, 12, 12] }), 1.5),
+  },
+  {
+    name: 'lanes: conv2dBackpropInput inside a graph, padding [2, 0, 1, 1], width 9',
+    inputs: [X([2, 3, 8, 9]), X([3, 2, 3, 3])],
+    fn: (dy, w) => mul(conv2dBackpropInput(dy, w, { inputShape: [2, 2, 8, 9], padding: [2, 0, 1, 1] }), 1.5),
   },
   { name: 'lanes: matmul inside a graph, 12 columns', inputs: [X([5, 7]), X([7, 12])], fn: (a, b) => mul(matmul(a, b), 1.5) },
   {

@@ -7,6 +7,7 @@ import { fuseForDevice } from '../../src/backend/fuse.js';
 import { compile } from '../../src/backend/compile.js';
 import { add, conv2d, grad, input, matmul, maxPool2d, mul, relu, sum, topologicalOrder, type Tensor } from '../../src/index.js';
 import { randomValues } from '../helpers.js';
+import { conv2dBackpropInput } from '../../src/ops/conv2dBackpropInput.js';
 
 const x = input('x', [2, 3, 8, 8]);
 const w = input('w', [4, 3, 3, 3]);
@@ -81,6 +82,35 @@ describe('fuseForDevice', () => {
     const ops = topologicalOrder(fuseForDevice([loss, ...grad(loss, [w, b])], { convPool: true })).map((n) => n.op);
     expect(ops).not.toContain('conv2dMaxPool');
     expect(ops).toContain('conv2d');
+  });
+
+  it('gives a stride-1 input gradient a zero-padded dy with the full padding on the wasm backends', async () => {
+    const dy = input('dy', [2, 4, 6, 6]);
+    const f3 = input('f3', [4, 3, 3, 3]);
+    // 'same' padding (1 on every side) of an 8x8 input: dy gains 1 more on every side.
+    const dx = conv2dBackpropInput(dy, f3, { inputShape: [2, 3, 8, 8] });
+    const [padded] = fuseForDevice([dx], { padInputGradient: true });
+    expect(padded.op).toBe('conv2dBackpropInput');
+    expect((padded as Tensor<'conv2dBackpropInput'>).attrs.pads).toEqual([2, 2, 2, 2]);
+    expect(padded.inputs[0].op).toBe('pad');
+    expect(padded.inputs[0].shape).toEqual([2, 4, 10, 10]);
+    expect(padded.inputs[1]).toBe(f3);
+    expect(fuseForDevice([dx])[0]).toBe(dx); // without the option: as written
+    // Already full, strided, or padded beyond k - 1: left alone.
+    const full = conv2dBackpropInput(input('d2', [2, 4, 10, 10]), f3, { inputShape: [2, 3, 8, 8], padding: 2 });
+    expect(fuseForDevice([full], { padInputGradient: true })[0]).toBe(full);
+    const strided = conv2dBackpropInput(input('d3', [2, 4, 3, 3]), f3, { inputShape: [2, 3, 7, 7], stride: 2 });
+    expect(fuseForDevice([strided], { padInputGradient: true })[0]).toBe(strided);
+    const wide = conv2dBackpropInput(input('d4', [2, 4, 12, 12]), f3, { inputShape: [2, 3, 8, 8], padding: 3 });
+    expect(fuseForDevice([wide], { padInputGradient: true })[0]).toBe(wide);
+    // The same numbers as the reference, with the pad in the wasm plan.
+    const feeds = { dy: randomValues(2 * 4 * 36, 7), f3: randomValues(4 * 27, 8) };
+    const [want] = await compile(mul(dx, 1.5)).run(feeds);
+    const f = compile([mul(dx, 1.5)], { backend: 'webasm' });
+    expect(f.plan.map((s) => s.op)).toEqual(['pad', 'conv2dBackpropInput', 'mul']);
+    const [got] = await f.run(feeds);
+    await f.dispose();
+    got.data.forEach((v, j) => expect(v).toBeCloseTo(want.data[j], 4));
   });
 
   it('fuses only the geometry the blocked kernel takes', () => {

@@ -68,7 +68,7 @@ export class GpuJsFunction {
   ) {
     this.handle = acquireGpu(backend);
     // Planned from the fused graph (same inputs, same output shapes).
-    const planned = fuseForDevice(outputs, { convPool: this.handle.ints });
+    const planned = fuseForDevice(outputs, { convPool: this.handle.ints, padInputGradient: this.handle.ints });
     const order = topologicalOrder(planned);
     this.inputs = collectInputs(order);
 
