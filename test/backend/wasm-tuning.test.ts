@@ -8,6 +8,7 @@
  * scalar.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GPU } from 'gpu.js';
 import { WasmFunctionEmitter } from 'gpu.js/src/backend/web-assembly/wasm-builder.js';
 import { compile } from '../../src/backend/compile.js';
 import { intLet, k } from '../../src/backend/gpujs/source.js';
@@ -94,6 +95,23 @@ describe('gpu.js wasm backend as Striate runs it', () => {
       for (let t = 0; t < 8; t++) want += av[m * 8 + t] * bv[t * 8 + n];
       expect(y.data[m * 8 + n]).toBeCloseTo(2 * want, 5);
     }
+  });
+
+  it('leaves an index with a fractional term to gpu.js (the sum is converted, not each term)', () => {
+    // h + h + thread.x reads a[1 + x]; converting each term alone would read a[x].
+    const gpu = new GPU({ mode: 'webasm' });
+    const kernel = gpu.createKernel(
+      function (this: { thread: { x: number } }, a: number[]) {
+        const h = 0.5;
+        return a[h + h + this.thread.x];
+      },
+      { output: [8] },
+    );
+    const a = Float32Array.from({ length: 9 }, (_, j) => 10 + j);
+    const got = Array.from(kernel(a) as Float32Array);
+    expect(modules.some((m) => WebAssembly.Module.exports(m).some((e) => e.name === 'run_simd'))).toBe(true);
+    expect(got).toEqual([11, 12, 13, 14, 15, 16, 17, 18]);
+    gpu.destroy();
   });
 
   it('builds a scalar module for a kernel its template marks scalar', async () => {

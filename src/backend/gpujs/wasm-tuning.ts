@@ -60,6 +60,7 @@ interface Ast {
   readonly right?: Ast;
   readonly value?: unknown;
   readonly property?: { readonly name?: string };
+  readonly name?: string;
 }
 
 /** The part of gpu.js's WasmFunctionEmitter the vector loads use. */
@@ -96,6 +97,7 @@ interface VectorWalk {
   vInfo: { exprVarying(ast: Ast): boolean };
   vMaskDepth: number;
   readsThread: boolean;
+  locals: Map<string, { kind: string; wtype?: string }>;
   getType(ast: Ast): string;
   getVariableSignature(ast: Ast): string;
   emitIndex(ast: Ast): void;
@@ -173,6 +175,15 @@ export function tuneGpuJsWasm(gpujs: unknown): void {
   });
 }
 
+/** An integer-typed expression, or a uniform local that gpu.js keeps as an i32 (which it types 'Number'). */
+function integerTerm(walk: VectorWalk, ast: Ast): boolean {
+  const type = walk.getType(ast);
+  if (type === 'Integer' || type === 'LiteralInteger') return true;
+  if (ast.type !== 'Identifier' || ast.name === undefined) return false;
+  const local = walk.locals.get(ast.name);
+  return local?.kind === 'scalar' && local.wtype === 'i32';
+}
+
 const isThreadX = (walk: VectorWalk, ast: Ast): boolean =>
   ast.type === 'MemberExpression' && walk.getVariableSignature(ast) === 'this.thread.value' && ast.property?.name === 'x';
 
@@ -212,9 +223,9 @@ function laneAffineGather(gather: Gather): Gather {
     const uniform: { ast: Ast; negated: boolean }[] = [];
     for (const { ast: term, negated } of addends(x)) {
       if (!this.vInfo.exprVarying(term)) {
-        const type = this.getType(term);
-        // Integer-valued terms only (gpu.js types an i32 local as 'Number').
-        if (type !== 'Integer' && type !== 'LiteralInteger' && type !== 'Number') return gather.call(this, table, name, x, y, z, node);
+        // Integer terms only: each is converted to i32 on its own, which
+        // equals converting their sum only when none has a fraction.
+        if (!integerTerm(this, term)) return gather.call(this, table, name, x, y, z, node);
         uniform.push({ ast: term, negated });
         continue;
       }
