@@ -114,6 +114,26 @@ describe('gpu.js wasm backend as Striate runs it', () => {
     gpu.destroy();
   });
 
+  it('guards the vector loads after a lane-divergent return (the retired lanes still run the code)', () => {
+    // Lane 0 returns early; the read after it is at index -1 for that lane,
+    // which an unguarded vector load would take as a huge address and trap on.
+    const gpu = new GPU({ mode: 'webasm' });
+    const kernel = gpu.createKernel(
+      function (this: { thread: { x: number } }, a: number[]) {
+        if (this.thread.x < 1) {
+          return -1;
+        }
+        return a[this.thread.x - 1];
+      },
+      { output: [8] },
+    );
+    const a = Float32Array.from({ length: 8 }, (_, j) => 10 + j);
+    const got = Array.from(kernel(a) as Float32Array);
+    expect(modules.some((m) => WebAssembly.Module.exports(m).some((e) => e.name === 'run_simd'))).toBe(true);
+    expect(got).toEqual([-1, 10, 11, 12, 13, 14, 15, 16]);
+    gpu.destroy();
+  });
+
   it('builds a scalar module for a kernel its template marks scalar', async () => {
     // A product that is a graph output runs on a flat grid, where every read
     // would be a four-lane gather: its template marks it scalar.

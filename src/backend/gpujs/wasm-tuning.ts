@@ -27,12 +27,13 @@
  *    spelled `<uniform terms> + this.thread.x` (or `this.thread.x * s`), the
  *    four lanes read `base + s * lane`: a `v128.load` for s = 1, two loads
  *    and a shuffle for s = 2, four loads at immediate offsets otherwise,
- *    with the base computed once as a scalar. Outside divergent branches
- *    every lane is a real thread that the scalar code would read at that
- *    same index unclamped, so the loads need no guard; under a lane mask the
- *    base is range-checked and out-of-range quads take gpu.js's clamped
- *    gather. Templates spell their hot reads this way on a thread grid
- *    (`onLaneAxis` in source.ts).
+ *    with the base computed once as a scalar. Outside divergent control
+ *    flow every lane is a live thread that the scalar code would read at
+ *    that same index unclamped, so the loads need no guard; under a lane
+ *    mask, and in a function with a lane-divergent return, the base is
+ *    range-checked and out-of-range quads take gpu.js's clamped gather.
+ *    Templates spell their hot reads this way on a thread grid (`onLaneAxis`
+ *    in source.ts).
  *
  * 3. SIMD per kernel. gpu.js decides per module, from
  *    `WebAssemblyKernel.isSIMDSupported`, whether to emit the four-lane
@@ -96,6 +97,8 @@ interface VectorWalk {
   };
   vInfo: { exprVarying(ast: Ast): boolean };
   vMaskDepth: number;
+  /** The retired-lanes mask local of a function with a lane-divergent return, else -1. */
+  vRetMask: number;
   readsThread: boolean;
   locals: Map<string, { kind: string; wtype?: string }>;
   getType(ast: Ast): string;
@@ -260,12 +263,14 @@ function laneAffineGather(gather: Gather): Gather {
         for (let lane = 1; lane < 4; lane++) address().f32Load(layout.offset + 4 * stride * lane).f32x4ReplaceLane(lane);
       }
     };
-    if (this.vMaskDepth === 0) {
+    if (this.vMaskDepth === 0 && this.vRetMask === -1) {
       load();
       return 'vf32';
     }
-    // Under a lane mask an inactive lane's index may be wild: vector loads
-    // only when all four are inside the array, gpu.js's clamped gather otherwise.
+    // Under a lane mask, or anywhere in a function with a lane-divergent
+    // return (the retired lanes run the code after it), an inactive lane's
+    // index may be wild: vector loads only when all four are inside the
+    // array, gpu.js's clamped gather otherwise.
     const last = layout.flatLength - 1;
     em.localGet(base).i32Const(0).i32GeS();
     em.localGet(base).i32Const(last - 3 * stride).i32LeS();
