@@ -75,8 +75,7 @@ export interface KernelContext<O extends OpName> {
   readonly ints: boolean;
   /**
    * The thread grid the kernel runs on, gridOf(out), where the backend has
-   * integer indexing and the node is not a graph output; null for a flat
-   * one. Pass it to `decode` with `ints`: decoding `i` over `out` then reads
+   * integer indexing; null for a flat one. Pass it to `decode` with `ints`: decoding `i` over `out` then reads
    * the last two coordinates off the thread ids.
    */
   readonly grid: Grid | null;

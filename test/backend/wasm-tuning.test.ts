@@ -13,6 +13,7 @@ import { WasmFunctionEmitter } from 'gpu.js/src/backend/web-assembly/wasm-builde
 import { compile } from '../../src/backend/compile.js';
 import { intLet, k } from '../../src/backend/gpujs/source.js';
 import { conv2d, input, matmul, maxPool2d, mul, relu, sigmoid, sum } from '../../src/index.js';
+import { conv2dBackpropInput } from '../../src/ops/conv2dBackpropInput.js';
 import { randomValues } from '../helpers.js';
 
 type EmitterProto = Record<string, (this: unknown, ...a: unknown[]) => unknown>;
@@ -85,7 +86,7 @@ describe('gpu.js wasm backend as Striate runs it', () => {
     await f.dispose();
     expect(f.plan.map((s) => [s.op, s.grid])).toEqual([
       ['matmul', [1, 4, 8]],
-      ['mul', null],
+      ['mul', [1, 4, 8]],
     ]);
     expect(modules.every((m) => WebAssembly.Module.exports(m).some((e) => e.name === 'run_simd'))).toBe(true);
     expect(conversions).toBe(0);
@@ -135,29 +136,29 @@ describe('gpu.js wasm backend as Striate runs it', () => {
   });
 
   it('builds a scalar module for a kernel its template marks scalar', async () => {
-    // A product that is a graph output runs on a flat grid, where every read
-    // would be a four-lane gather: its template marks it scalar.
-    const a = input('a', [4, 8]);
-    const b = input('b', [8, 8]);
-    const f = compile([matmul(a, b)], { backend: 'webasm' });
-    await f.run({ a: Float32Array.from(randomValues(32, 3)), b: Float32Array.from(randomValues(64, 4)) });
+    // A strided input gradient keeps its per-column border tests, which run
+    // lane-masked (by gathers) in SIMD: its template marks it scalar.
+    const dy = input('dy', [2, 3, 4, 4]);
+    const w = input('w', [3, 2, 3, 3]);
+    const f = compile([conv2dBackpropInput(dy, w, { inputShape: [2, 2, 9, 9], stride: 2 })], { backend: 'webasm' });
+    await f.run({ dy: Float32Array.from(randomValues(96, 3)), w: Float32Array.from(randomValues(54, 4)) });
     await f.dispose();
-    expect(f.plan.map((s) => [s.op, s.grid])).toEqual([['matmul', null]]);
+    expect(f.plan.map((s) => s.op)).toEqual(['conv2dBackpropInput']);
     expect(modules.length).toBe(1);
     const names = WebAssembly.Module.exports(modules[0]).map((e) => e.name);
     expect(names).toContain('run');
     expect(names).not.toContain('run_simd');
   });
 
-  it('runs a kernel on the grid of its output, unless it is a graph output or never reads the grid', () => {
+  it('runs a kernel on the grid of its output, graph outputs included, unless it never reads the grid', () => {
     const x = input('x', [2, 3, 8, 8]);
     const w = input('w', [4, 3, 3, 3]);
     const h = conv2d(x, w);
     const f = compile([relu(h), maxPool2d(h, { size: 2 })], { backend: 'webasm' });
     expect(f.plan.map((s) => [s.op, s.cells, s.grid])).toEqual([
-      ['conv2d', 2 * 4 * 6 * 6, [8, 6, 6]], // internal: on its grid
-      ['relu', 2 * 4 * 6 * 6, null], // a graph output: flat
-      ['maxPool2d', 2 * 4 * 3 * 3, null],
+      ['conv2d', 2 * 4 * 6 * 6, [8, 6, 6]],
+      ['relu', 2 * 4 * 6 * 6, null], // its body only needs i: flat
+      ['maxPool2d', 2 * 4 * 3 * 3, [8, 3, 3]], // a graph output, on its grid
     ]);
     const g = compile([sum(sigmoid(h))], { backend: 'webasm' });
     // sigmoid is internal, but its body only needs i: flat

@@ -55,6 +55,7 @@ export class GpuJsFunction {
   private readonly argNames: (string | null)[] = []; // input name, or null for a constant
   private readonly argConstants: (Float32Array | null)[] = [];
   private readonly steps: Step[] = [];
+  private readonly stepCells: number[] = []; // output cells of each step
   private readonly planSteps: PlanStep[] = [];
   private readonly outSlots: Slot[];
   private readonly kernels = new Map<string, { source: Src; size: number; grid: Grid | null }>();
@@ -101,9 +102,9 @@ export class GpuJsFunction {
         throw new Error(`compile: op "${node.op}" is uploaded from the host but is neither an input nor a constant`);
       } else {
         // On backends with integer indexing a kernel runs on the grid of its
-        // output shape (see gridOf), except a graph output, which stays flat
-        // so that gpu.js reads it back as one array.
-        const grid = this.handle.ints && !outputIds.has(node.id) ? gridOf(node.shape) : null;
+        // output shape (see gridOf), graph outputs included (gpu.js reads
+        // those back as rows, which run() flattens).
+        const grid = this.handle.ints ? gridOf(node.shape) : null;
         const rule = def.kernel({ inputs: node.inputs.map((i) => i.shape), attrs: node.attrs as never, out: node.shape, ints: this.handle.ints, grid });
         const stages: readonly KernelStage[] = isSrc(rule) ? [{ size: sizeOf(node.shape), body: rule, grid }] : rule.stages;
         const args = node.inputs.map((i) => slotOf.get(i.id)!);
@@ -121,6 +122,7 @@ export class GpuJsFunction {
           const kernelKey = `${stageGrid ? stageGrid.join('x') : size}|${args.length}|${stage.body.text}`;
           this.kernels.set(kernelKey, { source: stage.body, size, grid: stageGrid });
           index = this.steps.push({ kernelKey, args: [...args] }) - 1;
+          this.stepCells.push(size);
           this.planSteps.push({ op: node.op, stage: j, stages: stages.length, inputs: node.inputs.map((t) => t.shape), output: node.shape, cells: size, grid: stageGrid });
           args.push({ kind: 'step', index }); // later stages read this one's output
         });
@@ -151,8 +153,9 @@ export class GpuJsFunction {
     const stepOutputs = this.outSlots.filter((s) => s.kind === 'step');
     if (stepOutputs.length > 0) {
       const pipeline = (this.pipeline ??= this.buildPipeline());
-      const out = (await pipeline(...args)) as ArrayLike<number>[];
-      results = out.map((r) => (r instanceof Float32Array ? r : Float32Array.from(r)));
+      const out = (await pipeline(...args)) as unknown[];
+      const sizes = this.outSlots.filter((s) => s.kind === 'step').map((s) => this.stepCells[(s as { index: number }).index]);
+      results = out.map((r, j) => flatResult(r, sizes[j]));
       if (!this.checked) {
         expectedExecution(this.backend, pipeline, Math.max(...[...this.kernels.values()].map((v) => v.size)));
         this.checked = true;
@@ -208,4 +211,40 @@ export interface GpuPipeline {
 
 function toFloat32(a: ArrayLike<number>): Float32Array {
   return a instanceof Float32Array ? a : Float32Array.from(a);
+}
+
+/**
+ * A step's result as one Float32Array of `size` values. gpu.js returns a
+ * flat output as a Float32Array and a 2-D or 3-D one (a kernel run on its
+ * grid) as nested arrays of rows; on the wasm backends those rows are
+ * consecutive views of one array, which is then used as is. Anything else
+ * (another backend's rows, an array of numbers) is copied in row-major order.
+ */
+export function flatResult(r: unknown, size: number): Float32Array {
+  if (r instanceof Float32Array && r.length === size) return r;
+  const rows: ArrayLike<number>[] = [];
+  const collect = (v: unknown): void => {
+    if (Array.isArray(v) && v.length > 0 && typeof v[0] !== 'number') v.forEach(collect);
+    else rows.push(v as ArrayLike<number>);
+  };
+  collect(r);
+  const first = rows[0];
+  const last = rows[rows.length - 1];
+  if (
+    first instanceof Float32Array &&
+    last instanceof Float32Array &&
+    first.buffer === last.buffer &&
+    last.byteOffset + last.byteLength - first.byteOffset === size * 4 &&
+    rows.every((row, j) => row instanceof Float32Array && row.buffer === first.buffer && row.byteOffset === first.byteOffset + (j * size * 4) / rows.length)
+  ) {
+    return new Float32Array(first.buffer, first.byteOffset, size);
+  }
+  const flat = new Float32Array(size);
+  let at = 0;
+  for (const row of rows) {
+    flat.set(row, at);
+    at += row.length;
+  }
+  if (at !== size) throw new Error(`run: gpu.js returned ${at} values for an output of ${size} (a bug in Striate)`);
+  return flat;
 }
