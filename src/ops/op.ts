@@ -75,7 +75,8 @@ export interface KernelContext<O extends OpName> {
   readonly ints: boolean;
   /**
    * The thread grid the kernel runs on, gridOf(out), where the backend has
-   * integer indexing; null for a flat one. Pass it to `decode` with `ints`: decoding `i` over `out` then reads
+   * integer indexing (for a graph output, when its rows are a multiple of 4
+   * wide); null for a flat one. Pass it to `decode` with `ints`: decoding `i` over `out` then reads
    * the last two coordinates off the thread ids.
    */
   readonly grid: Grid | null;

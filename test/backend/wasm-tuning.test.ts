@@ -150,20 +150,21 @@ describe('gpu.js wasm backend as Striate runs it', () => {
     expect(names).not.toContain('run_simd');
   });
 
-  it('runs a kernel on the grid of its output, graph outputs included, unless it never reads the grid', () => {
-    const x = input('x', [2, 3, 8, 8]);
+  it('runs a kernel on the grid of its output, graph outputs included where their rows are 4k wide, unless it never reads the grid', () => {
+    const x = input('x', [2, 3, 10, 10]);
     const w = input('w', [4, 3, 3, 3]);
     const h = conv2d(x, w);
-    const f = compile([relu(h), maxPool2d(h, { size: 2 })], { backend: 'webasm' });
+    const f = compile([relu(h), maxPool2d(h, { size: 2 }), maxPool2d(h, { size: 3, stride: 2 })], { backend: 'webasm' });
     expect(f.plan.map((s) => [s.op, s.cells, s.grid])).toEqual([
-      ['conv2d', 2 * 4 * 6 * 6, [8, 6, 6]],
-      ['relu', 2 * 4 * 6 * 6, null], // its body only needs i: flat
-      ['maxPool2d', 2 * 4 * 3 * 3, [8, 3, 3]], // a graph output, on its grid
+      ['conv2d', 2 * 4 * 8 * 8, [8, 8, 8]],
+      ['relu', 2 * 4 * 8 * 8, null], // its body only needs i: flat
+      ['maxPool2d', 2 * 4 * 4 * 4, [8, 4, 4]], // a graph output, rows 4 wide: on its grid
+      ['maxPool2d', 2 * 4 * 3 * 3, null], // a graph output, rows 3 wide: flat
     ]);
     const g = compile([sum(sigmoid(h))], { backend: 'webasm' });
     // sigmoid is internal, but its body only needs i: flat
     expect(g.plan.map((s) => [s.op, s.grid])).toEqual([
-      ['conv2d', [8, 6, 6]],
+      ['conv2d', [8, 8, 8]],
       ['sigmoid', null],
       ['sum', null],
     ]);
