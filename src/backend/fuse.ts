@@ -30,6 +30,7 @@ import { opDef } from '../ops/index.js';
 import { makeNode } from '../ops/op.js';
 import { blockedKernelApplies, conv2dMaxPool } from '../ops/conv2dMaxPool.js';
 import { pad } from '../ops/pad.js';
+import { unitSteps } from '../ops/conv2d.js';
 
 export interface FuseOptions {
   /**
@@ -43,11 +44,10 @@ export interface FuseOptions {
 }
 
 /** The padding that turns conv2dBackpropInput(dy, w) into the full-padding one over pad(dy), or null where none applies. */
-export function fullPaddingOf(attrs: Tensor<'conv2dBackpropInput'>['attrs'], filter: readonly number[]): readonly [number, number, number, number] | null {
+function fullPaddingOf(attrs: Tensor<'conv2dBackpropInput'>['attrs'], filter: readonly number[]): readonly [number, number, number, number] | null {
   const [, , kH, kW] = filter;
   const [pt, pb, pl, pr] = attrs.pads;
-  const ones = (p: readonly number[]) => p.every((v) => v === 1);
-  if (!ones(attrs.stride) || !ones(attrs.dilation)) return null;
+  if (!unitSteps(attrs)) return null;
   const extra = [kH - 1 - pt, kH - 1 - pb, kW - 1 - pl, kW - 1 - pr] as const;
   if (extra.some((e) => e < 0) || extra.every((e) => e === 0)) return null;
   return extra;

@@ -26,6 +26,11 @@ import { type Padding, checkPads, effectiveSize, guarded, rangeTest, resolvePads
 /** The geometry every convolution op carries: stride, dilation and explicit zero padding. */
 export type ConvGeometry = Pick<Conv2dAttrs, 'stride' | 'dilation' | 'pads'>;
 
+/** Whether a convolution steps one cell at a time: stride and dilation 1 on both axes. */
+export function unitSteps({ stride, dilation }: Pick<ConvGeometry, 'stride' | 'dilation'>): boolean {
+  return stride[0] === 1 && stride[1] === 1 && dilation[0] === 1 && dilation[1] === 1;
+}
+
 export interface Conv2dOptions {
   /** Step of the filter over rows and columns (default 1). */
   readonly stride?: number | readonly [number, number];
@@ -223,7 +228,7 @@ function unrolledTapsKernel(ctx: KernelContext<'conv2d'>): Src {
   for (let ky = 0; ky < kH; ky++) {
     const row: Src[] = [];
     for (let kx = 0; kx < kW; kx++) {
-      const product = k`acc += x0[${lanes ? k`xb + ${laneTerm(sw)}` : k`xb`}${signed(ky * dh * W + kx * dw)}] * x1[${plus(k`wb`, ky * kW + kx)}];`;
+      const product = k`acc += x0[${plus(lanes ? k`xb + ${laneTerm(sw)}` : k`xb`, ky * dh * W + kx * dw)}] * x1[${plus(k`wb`, ky * kW + kx)}];`;
       row.push(guarded(stepRangeTest(k`ox`, sw, kx * dw - pl, W, oW), product));
     }
     taps.push(guarded(stepRangeTest(k`oy`, sh, ky * dh - pt, H, oH), join(row, '\n    ')));
@@ -236,11 +241,6 @@ function unrolledTapsKernel(ctx: KernelContext<'conv2d'>): Src {
     ${join(taps, '\n    ')}
   }
   return ${attrs.relu ? k`Math.max(acc, 0.0)` : k`acc`};`;
-}
-
-/** ` + off`, ` - |off|` or nothing, off a literal. */
-function signed(off: number): Src {
-  return off === 0 ? k`` : off > 0 ? k` + ${off}` : k` - ${-off}`;
 }
 
 /** `base + off` or `base - |off|`, off a literal. */

@@ -27,6 +27,7 @@ import {
   need4,
   plus,
   resolveGeometry,
+  unitSteps,
 } from './conv2d.js';
 import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
 import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
@@ -162,17 +163,13 @@ function conv2dBackpropInputKernel(ctx: KernelContext<'conv2dBackpropInput'>): S
 function spelledOut({ inputs: [dy, w], attrs, ints }: KernelContext<'conv2dBackpropInput'>): boolean {
   const [, O] = dy;
   const [, , kH, kW] = w;
-  const ones = (p: readonly number[]) => p.every((v) => v === 1);
-  return ints && ones(attrs.stride) && ones(attrs.dilation) && kH * kW * Math.min(O, UNROLL) <= UNROLLED_PRODUCTS;
+  return ints && unitSteps(attrs) && kH * kW * Math.min(O, UNROLL) <= UNROLLED_PRODUCTS;
 }
 
 /** Whether laneTapsKernel applies: stride and dilation 1, a small filter, on the lane axis, no column test that can fail. */
 function laneTapsApply(ctx: KernelContext<'conv2dBackpropInput'>): boolean {
   const { attrs, inputs: [, w], out, ints, grid } = ctx;
-  const ones = (p: readonly number[]) => p.every((v) => v === 1);
-  return (
-    ones(attrs.stride) && ones(attrs.dilation) && w[2] * w[3] <= MAX_LANE_TAPS && onLaneAxis(out, ints, grid) && columnTests(ctx).every((t) => t === null)
-  );
+  return unitSteps(attrs) && w[2] * w[3] <= MAX_LANE_TAPS && onLaneAxis(out, ints, grid) && columnTests(ctx).every((t) => t === null);
 }
 
 /** Largest filter laneTapsKernel spells out per output channel. */
@@ -185,7 +182,8 @@ function columnTests({ inputs: [dy, w], attrs, out }: KernelContext<'conv2dBackp
   return Array.from({ length: kW }, (_, kx) => stepRangeTest(k`ix`, 1, pl - kx, dy[3], out[3]));
 }
 
-function inputGradientKernel({ inputs: [dy, w], attrs, out, ints, grid }: KernelContext<'conv2dBackpropInput'>): Src {
+function inputGradientKernel(ctx: KernelContext<'conv2dBackpropInput'>): Src {
+  const { inputs: [dy, w], attrs, out, ints, grid } = ctx;
   const [N, C, H, W] = out;
   const [, O, oH, oW] = dy;
   const [, , kH, kW] = w;
@@ -205,8 +203,8 @@ function inputGradientKernel({ inputs: [dy, w], attrs, out, ints, grid }: Kernel
       test: parts.length ? join(parts, ' && ') : null,
     };
   };
-  if (spelledOut({ inputs: [dy, w], attrs, out, ints, grid })) return unrolledTapsKernel(out, dy, w, pt, pl, grid);
-  if (sh === 1 && sw === 1 && dh === 1 && dw === 1) {
+  if (spelledOut(ctx)) return unrolledTapsKernel(out, dy, w, pt, pl, grid);
+  if (unitSteps(attrs)) {
     // Stride and dilation 1: the taps that reach (iy, ix) form a rectangle,
     // ky in [max(0, iy+pt-oH+1), min(kH-1, iy+pt)], likewise kx. One test per
     // tap (loop bounds stay literals, as WGSL needs), none in the inner loop

@@ -15,7 +15,7 @@
  */
 import type { Shape, Tensor } from '../graph/tensor.js';
 import type { Conv2dMaxPoolAttrs } from './attrs.js';
-import { conv2dOp, conv2dShape, conv2dVjp } from './conv2d.js';
+import { conv2dOp, conv2dShape, conv2dVjp, unitSteps } from './conv2d.js';
 import { maxPool2dOp, pool2dShape } from './maxPool2d.js';
 import { maxPool2dBackward } from './maxPool2dBackward.js';
 import { type KernelContext, makeNode, type NDArray, type OpDef } from './op.js';
@@ -38,11 +38,9 @@ const MAX_WINDOW = 9;
  */
 export function blockedKernelApplies(conv: Conv2dMaxPoolAttrs['conv'], pool: Conv2dMaxPoolAttrs['pool'], filter: Shape): boolean {
   const [, , kH, kW] = filter;
-  const ones = (p: readonly number[]) => p.every((v) => v === 1);
   const zeros = (p: readonly number[]) => p.every((v) => v === 0);
   return (
-    ones(conv.stride) &&
-    ones(conv.dilation) &&
+    unitSteps(conv) &&
     zeros(conv.pads) &&
     pool.stride[0] === pool.size[0] &&
     pool.stride[1] === pool.size[1] &&

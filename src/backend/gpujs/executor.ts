@@ -55,7 +55,6 @@ export class GpuJsFunction {
   private readonly argNames: (string | null)[] = []; // input name, or null for a constant
   private readonly argConstants: (Float32Array | null)[] = [];
   private readonly steps: Step[] = [];
-  private readonly stepCells: number[] = []; // output cells of each step
   private readonly planSteps: PlanStep[] = [];
   private readonly outSlots: Slot[];
   private readonly kernels = new Map<string, { source: Src; size: number; grid: Grid | null }>();
@@ -127,7 +126,6 @@ export class GpuJsFunction {
           const kernelKey = `${stageGrid ? stageGrid.join('x') : size}|${args.length}|${stage.body.text}`;
           this.kernels.set(kernelKey, { source: stage.body, size, grid: stageGrid });
           index = this.steps.push({ kernelKey, args: [...args] }) - 1;
-          this.stepCells.push(size);
           this.planSteps.push({ op: node.op, stage: j, stages: stages.length, inputs: node.inputs.map((t) => t.shape), output: node.shape, cells: size, grid: stageGrid });
           args.push({ kind: 'step', index }); // later stages read this one's output
         });
@@ -159,8 +157,7 @@ export class GpuJsFunction {
     if (stepOutputs.length > 0) {
       const pipeline = (this.pipeline ??= this.buildPipeline());
       const out = (await pipeline(...args)) as unknown[];
-      const sizes = this.outSlots.filter((s) => s.kind === 'step').map((s) => this.stepCells[(s as { index: number }).index]);
-      results = out.map((r, j) => flatResult(r, sizes[j]));
+      results = out.map((r, j) => flatResult(r, this.kernels.get(this.steps[stepOutputs[j].index].kernelKey)!.size));
       if (!this.checked) {
         expectedExecution(this.backend, pipeline, Math.max(...[...this.kernels.values()].map((v) => v.size)));
         this.checked = true;
