@@ -156,7 +156,9 @@ function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out, ints, grid }:
   // On a thread grid kx is this.thread.x: the x reads are spelled
   // `xRow + this.thread.x * dw + offset` (xPlane without kx), one vector
   // load for four taps in gpu.js's SIMD body; the dy reads are uniform.
-  const sumOverImages = (first: Src, count: number, lanes: boolean): Src => k`let acc = 0.0;
+  const sumOverImages = (first: Src, count: number, lanes: boolean): Src => {
+    const kxTerm = lanes ? k`${laneTerm(dw)} + ` : k``;
+    return k`let acc = 0.0;
   for (let t = 0; t < ${count}; t++) {
     ${intLet(ints, k`n`, k`${first} + t`)}
     ${guarded(
@@ -171,17 +173,18 @@ function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out, ints, grid }:
         rowTest,
         colTest === null && oW <= UNROLL
           ? join(
-              Array.from({ length: oW }, (_, ox) => k`acc += x0[xRow + ${lanes ? k`${laneTerm(dw)} + ` : k``}${ox * sw}] * x1[dyRow + ${ox}];`),
+              Array.from({ length: oW }, (_, ox) => k`acc += x0[xRow + ${kxTerm}${ox * sw}] * x1[dyRow + ${ox}];`),
               '\n      ',
             )
           : k`for (let ox = 0; ox < ${oW}; ox++) {
         ${intLet(ints, k`ix`, k`ox * ${sw} - ${pl} + kx * ${dw}`)}
-        ${guarded(colTest, k`acc += x0[xRow + ${lanes ? k`${laneTerm(dw)} + ` : k``}ox * ${sw}] * x1[dyRow + ox];`)}
+        ${guarded(colTest, k`acc += x0[xRow + ${kxTerm}ox * ${sw}] * x1[dyRow + ox];`)}
       }`,
       )}
     }`,
     )}
   }`;
+  };
   if (groups === 1) {
     return k`${decode(k`i`, [O, C, kH, kW], [k`o`, k`c`, k`ky`, k`kx`], ints, grid)}
   ${sumOverImages(k`0`, N, onLaneAxis(out, ints, grid))}
