@@ -23,7 +23,8 @@ export { checkGradients, type CheckGradientsOptions, type GradientCheckReport } 
 export { compile, type CompileOptions, type BackendName } from './backend/compile.js';
 export type { Feeds, FeedValue } from './backend/feeds.js';
 export type { RunResult } from './backend/reference/interpreter.js';
-export { maxPool2d, type Pool2dOptions } from './ops/maxPool2d.js';
+export { maxPool2d } from './ops/maxPool2d.js';
+export type { Pool2dOptions } from './ops/pool2dGeometry.js';
 export { avgPool2d, type AvgPool2dOptions } from './ops/avgPool2d.js';
 export { maxPool2dBackward } from './ops/maxPool2dBackward.js';
 export { maxPool2dSelect } from './ops/maxPool2dSelect.js';

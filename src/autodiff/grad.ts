@@ -5,12 +5,12 @@
  * is an ordinary graph that compiles and runs like any other, and can itself be
  * differentiated (second-order gradients).
  */
-import { type Tensor, shapeToString, sizeOf, topologicalOrder } from '../graph/tensor.js';
-import { sameShape } from '../graph/shape.js';
+import { Tensor, shapeToString, sizeOf, topologicalOrder } from '../graph/tensor.js';
+import { broadcastsTo, sameShape } from '../graph/shape.js';
 import { add } from '../ops/add.js';
 import { ones, zeros } from '../ops/constant.js';
 import { opDef } from '../ops/index.js';
-import { sumTo } from './sumTo.js';
+import { sumTo } from '../ops/sumTo.js';
 
 /**
  * The gradient of the scalar `y` with respect to each of `xs`: symbolic
@@ -65,11 +65,39 @@ export function vjp(ys: readonly Tensor[], xs: readonly Tensor[], cotangents: re
     const g = cot.get(node.id);
     if (g === undefined || node.inputs.length === 0) continue;
     if (!node.inputs.some((i) => reaches.has(i.id))) continue;
-    const grads = opDef(node.op).vjp(g, node as never);
+    const grads = checkedCotangents(node, opDef(node.op).vjp(g, node as never));
     node.inputs.forEach((inp, i) => {
       const gi = grads[i];
-      if (gi != null && reaches.has(inp.id)) accumulate(inp, gi);
+      if (gi !== null && reaches.has(inp.id)) accumulate(inp, gi);
     });
   }
   return xs.map((x) => cot.get(x.id) ?? zeros(x.shape));
+}
+
+/**
+ * A VJP rule's result, checked against its node: one entry per input, each
+ * null or a Tensor of that input's shape or of one it broadcasts to (accumulate
+ * sums it back). A rule that breaks this is a bug in the op, named in the error,
+ * rather than a silently zero or misshapen gradient.
+ */
+function checkedCotangents(node: Tensor, grads: readonly (Tensor | null | undefined)[]): readonly (Tensor | null)[] {
+  const rule = `${node.op} VJP`;
+  if (!Array.isArray(grads) || grads.length !== node.inputs.length) {
+    const got = Array.isArray(grads) ? `${grads.length} cotangents` : `${typeof grads} instead of an array of cotangents`;
+    throw new Error(`${rule}: returned ${got} for ${node.inputs.length} input${node.inputs.length === 1 ? '' : 's'} (a bug in the op's VJP rule)`);
+  }
+  return grads.map((gi, i) => {
+    if (gi === null) return null;
+    if (!(gi instanceof Tensor)) {
+      throw new Error(`${rule}: cotangent ${i} is ${gi === undefined ? 'undefined' : typeof gi}, expected a Tensor or null (a bug in the op's VJP rule)`);
+    }
+    const shape = node.inputs[i].shape;
+    if (!broadcastsTo(shape, gi.shape)) {
+      throw new Error(
+        `${rule}: cotangent ${i} has shape ${shapeToString(gi.shape)} but input ${i} has shape ${shapeToString(shape)}; ` +
+          `a cotangent must have its input's shape or one that shape broadcasts to (a bug in the op's VJP rule)`,
+      );
+    }
+    return gi;
+  });
 }

@@ -16,15 +16,25 @@ export class Tensor<O extends OpName = OpName> {
   readonly id: number;
   readonly dtype: DType = 'float32';
 
+  readonly inputs: readonly Tensor[];
+  readonly attrs: Readonly<OpAttrs[O]>;
+  readonly shape: Shape;
+
+  /**
+   * The inputs, attributes and shape are copied and deeply frozen, so that
+   * neither the caller's arrays nor a later `node.attrs.stride[0] = 2` can
+   * change what a built node computes.
+   */
   constructor(
     readonly op: O,
-    readonly inputs: readonly Tensor[],
-    readonly attrs: Readonly<OpAttrs[O]>,
-    readonly shape: Shape,
+    inputs: readonly Tensor[],
+    attrs: Readonly<OpAttrs[O]>,
+    shape: Shape,
   ) {
     this.id = nextId++;
-    Object.freeze(this.inputs);
-    Object.freeze(this.shape);
+    this.inputs = Object.freeze([...inputs]);
+    this.attrs = frozenCopy(attrs, `${op} attributes`);
+    this.shape = Object.freeze([...shape]);
     Object.freeze(this);
   }
 
@@ -41,6 +51,20 @@ export class Tensor<O extends OpName = OpName> {
   toString(): string {
     return formatGraph([this]);
   }
+}
+
+/**
+ * A deeply frozen copy of an attribute value: numbers, strings, booleans,
+ * arrays and plain objects of them. Typed arrays cannot be frozen, so they are
+ * refused (a constant's values are a frozen number array).
+ */
+function frozenCopy<T>(v: T, what: string): T {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return Object.freeze(v.map((e) => frozenCopy(e, what))) as T;
+  if (ArrayBuffer.isView(v)) throw new Error(`${what}: a typed array cannot be frozen into a graph node (a bug in Striate)`);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(v)) out[key] = frozenCopy(value, what);
+  return Object.freeze(out) as T;
 }
 
 export function sizeOf(shape: Shape): number {

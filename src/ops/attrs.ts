@@ -63,7 +63,8 @@ export interface ReduceAttrs {
 
 export interface OpAttrs {
   input: { readonly name: string };
-  constant: { readonly value: Float64Array };
+  /** The values, row-major (a frozen copy: typed arrays cannot be frozen). */
+  constant: { readonly value: readonly number[] };
   // elementwise, NumPy broadcasting
   add: {};
   sub: {};

@@ -16,8 +16,8 @@
  */
 import type { Tensor } from '../graph/tensor.js';
 import { avgPool2dBackward } from './avgPool2dBackward.js';
-import { decodeWindow, pool2dAttrs, pool2dShape, poolGeometry, windowCountSource, windowSpans, type Pool2dOptions } from './maxPool2d.js';
-import { k } from '../backend/gpujs/source.js';
+import { decodeWindow, pool2dAttrs, pool2dShape, poolGeometry, windowCountSource, windowSpans, type Pool2dOptions } from './pool2dGeometry.js';
+import { k } from '../kernel/source.js';
 import { makeNode, opError, type OpDef } from './op.js';
 
 // y = A x with A[o, i] = 1 / count(o) when cell i lies in window o, else 0.

@@ -13,8 +13,9 @@ import type { Tensor } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import type { AvgPool2dBackwardAttrs } from './attrs.js';
 import { avgPool2dOp, checkCountIncludePad } from './avgPool2d.js';
-import { checkRank4, coveringSource, decodeCell, gatherCovering, pool2dShape, poolGeometry, windowCountSource, windowSpans } from './maxPool2d.js';
-import { k } from '../backend/gpujs/source.js';
+import { coveringSource, decodeCell, gatherCovering, pool2dShape, poolGeometry, windowCountSource, windowSpans } from './pool2dGeometry.js';
+import { checkRank4 } from './window.js';
+import { k } from '../kernel/source.js';
 import { checkInt, fmt, makeNode, opError, type OpDef } from './op.js';
 
 // dx = A^T dy is linear in dy, so its VJP is (A^T)^T g = A g: mean pooling of

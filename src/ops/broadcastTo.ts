@@ -1,8 +1,8 @@
 import { type Shape, type Tensor, shapeToString } from '../graph/tensor.js';
 import { broadcastIndex, broadcastsTo } from '../graph/shape.js';
-import { sumTo } from '../autodiff/sumTo.js';
+import { sumTo } from './sumTo.js';
 import { makeNode, opError, type OpDef } from './op.js';
-import { decode, ident, k, offset } from '../backend/gpujs/source.js';
+import { decode, ident, k, offset } from '../kernel/source.js';
 
 // Broadcasting copies values; its transpose sums the copies back: d(broadcast x) = sumTo(dx, shape of x).
 export const broadcastToOp: OpDef<'broadcastTo'> = {

@@ -1,7 +1,7 @@
 import { Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
 import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
-import { decode, ident, join, k, type Src } from '../backend/gpujs/source.js';
+import { decode, ident, join, k, type Src } from '../kernel/source.js';
 import { slice } from './slice.js';
 import { copyStrided } from './transpose.js';
 
@@ -17,7 +17,7 @@ export const concatOp: OpDef<'concat'> = {
     }
     let total = 0;
     inputs.forEach((s, i) => {
-      const fits = s.length === first.length && s.every((d, k) => k === axis || d === first[k]);
+      const fits = s.length === first.length && s.every((d, a) => a === axis || d === first[a]);
       if (!fits) {
         opError(
           'concat',

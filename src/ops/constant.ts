@@ -8,7 +8,7 @@ export const constantOp: OpDef<'constant'> = {
   shape: () => opError('constant', 'build constants with constant(), scalar(), zeros() or fill()'),
   vjp: () => [],
   kernel: 'upload',
-  reference: (_inputs, { value }) => value.slice(),
+  reference: (_inputs, { value }) => Float64Array.from(value),
 };
 
 export function constant(value: ArrayLike<number>, shape: Shape): Tensor<'constant'> {
@@ -16,16 +16,16 @@ export function constant(value: ArrayLike<number>, shape: Shape): Tensor<'consta
   if (value.length !== sizeOf(shape)) {
     opError('constant', `${value.length} values do not fill shape [${shape.join(',')}] (${sizeOf(shape)} elements)`);
   }
-  const data = Float64Array.from(value);
+  const data = Array.from(value, Number);
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) opError('constant', `value ${i} is ${data[i]}; constants must be finite`);
   }
-  return new Tensor('constant', [], Object.freeze({ value: data }), [...shape]);
+  return new Tensor('constant', [], { value: data }, shape);
 }
 
 export function fill(shape: Shape, v: number): Tensor<'constant'> {
   checkShapeOrScalar(shape);
-  return constant(new Float64Array(sizeOf(shape)).fill(v), shape);
+  return constant(new Array<number>(sizeOf(shape)).fill(v), shape);
 }
 
 export const scalar = (v: number): Tensor<'constant'> => fill([], v);

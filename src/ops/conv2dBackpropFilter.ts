@@ -11,22 +11,22 @@
 import type { Shape, Tensor } from '../graph/tensor.js';
 import { shapeToString } from '../graph/tensor.js';
 import type { Conv2dBackpropFilterAttrs } from './attrs.js';
+import { conv2dOp } from './conv2d.js';
+import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
 import {
   type ConvGeometry,
   checkGeometry,
-  checkRank4,
-  conv2dOp,
   convOutputHW,
   describeGeometry,
   expectShape,
   geometryOf,
   need4,
+  outputRanges,
   resolveGeometry,
-} from './conv2d.js';
-import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
+} from './convGeometry.js';
 import { type KernelContext, type KernelStages, type NDArray, makeNode, opError, type OpDef } from './op.js';
-import { decode, gridOf, intLet, join, k, laneTerm, onLaneAxis, type Src } from '../backend/gpujs/source.js';
-import { guarded, rangeTest, type Padding } from './window.js';
+import { decode, type Grid, gridOf, guarded, intLet, join, k, rangeTest, type Src } from '../kernel/source.js';
+import { checkRank4, type Padding } from './window.js';
 
 const OP = 'conv2dBackpropFilter';
 
@@ -50,21 +50,18 @@ export function conv2dBackpropFilterShape(inputs: readonly Shape[], attrs: Conv2
   return ws;
 }
 
-/**
- * For each kernel tap p along one axis, the half-open range [lo[p], hi[p]) of
- * output positions i whose input index i*s - padBefore + p*d lies in [0, inSize).
- */
-function outputRanges(k: number, s: number, padBefore: number, d: number, inSize: number, outSize: number): [Int32Array, Int32Array] {
-  const lo = new Int32Array(k);
-  const hi = new Int32Array(k);
-  for (let p = 0; p < k; p++) {
-    const shift = p * d - padBefore; // input index = i*s + shift
-    const a = Math.max(0, Math.ceil(-shift / s));
-    const b = Math.min(outSize, Math.floor((inSize - 1 - shift) / s) + 1);
-    lo[p] = a;
-    hi[p] = Math.max(a, b);
-  }
-  return [lo, hi];
+// dw = BF(x, dy) is bilinear, BF(x, .) being the adjoint of conv(x, .). For a cotangent gw:
+//   <gw, BF(d x, dy)> = <conv(d x, gw), dy> = <BI(dy, gw), d x>  =>  d x  = conv2dBackpropInput(dy, gw)
+//   <gw, BF(x, d dy)> = <conv(x, gw), d dy>                      =>  d dy = conv2d(x, gw)
+// with the same stride, dilation and explicit pads.
+function conv2dBackpropFilterVjp(gw: Tensor, node: Tensor<'conv2dBackpropFilter'>): readonly (Tensor | null)[] {
+  const [x, dy] = node.inputs;
+  const geometry = geometryOf(node.attrs);
+  const dx = makeNode(conv2dBackpropInputOp, [dy, gw], { ...geometry, inputShape: x.shape });
+  const ddy = makeNode(conv2dOp, [x, gw], { ...geometry, hasBias: false, relu: false });
+  expectShape(OP, 'd x', dx, x.shape);
+  expectShape(OP, 'd dy', ddy, dy.shape);
+  return [dx, ddy];
 }
 
 function conv2dBackpropFilterReference(inputs: readonly NDArray[], attrs: Conv2dBackpropFilterAttrs, outShape: Shape): Float64Array {
@@ -82,7 +79,7 @@ function conv2dBackpropFilterReference(inputs: readonly NDArray[], attrs: Conv2d
   const out = new Float64Array(O * C * kH * kW);
   const HW = H * W;
   const oHW = oH * oW;
-  let k = 0;
+  let at = 0;
   for (let o = 0; o < O; o++) {
     for (let c = 0; c < C; c++) {
       for (let p = 0; p < kH; p++) {
@@ -103,26 +100,12 @@ function conv2dBackpropFilterReference(inputs: readonly NDArray[], attrs: Conv2d
               for (let j = j0; j < j1; j++) acc += dyd[dyRow + j] * xd[xRow + j * sw];
             }
           }
-          out[k++] = acc;
+          out[at++] = acc;
         }
       }
     }
   }
   return out;
-}
-
-// dw = BF(x, dy) is bilinear, BF(x, .) being the adjoint of conv(x, .). For a cotangent gw:
-//   <gw, BF(d x, dy)> = <conv(d x, gw), dy> = <BI(dy, gw), d x>  =>  d x  = conv2dBackpropInput(dy, gw)
-//   <gw, BF(x, d dy)> = <conv(x, gw), d dy>                      =>  d dy = conv2d(x, gw)
-// with the same stride, dilation and explicit pads.
-function conv2dBackpropFilterVjp(gw: Tensor, node: Tensor<'conv2dBackpropFilter'>): readonly (Tensor | null)[] {
-  const [x, dy] = node.inputs;
-  const geometry = geometryOf(node.attrs);
-  const dx = makeNode(conv2dBackpropInputOp, [dy, gw], { ...geometry, inputShape: x.shape });
-  const ddy = makeNode(conv2dOp, [x, gw], { ...geometry, hasBias: false, relu: false });
-  expectShape(OP, 'd x', dx, x.shape);
-  expectShape(OP, 'd dy', ddy, dy.shape);
-  return [dx, ddy];
 }
 
 /**
@@ -140,7 +123,21 @@ const UNROLL = 32;
 // Kernel: each filter tap (o, c, ky, kx) gathers x[n, c, iy, ix] * dy[n, o, oy, ox]
 // over every image and output position, where (iy, ix) is the input cell the
 // tap read for output (oy, ox).
-function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out, ints, grid }: KernelContext<'conv2dBackpropFilter'>): Src | KernelStages {
+function conv2dBackpropFilterKernel(ctx: KernelContext<'conv2dBackpropFilter'>): Src | KernelStages {
+  return conv2dBackpropFilterSource(ctx, () => null);
+}
+
+/**
+ * The kernel with the filter column's term in the x reads as a parameter:
+ * `kxTerm(shape, grid)` for a body decoding its taps over `shape` on `grid`
+ * gives the source of `kx * dw` to spell inline in each read (a backend's own
+ * spelling, e.g. in terms of the thread's x), or null to read through kx's
+ * local, as the portable kernel does.
+ */
+export function conv2dBackpropFilterSource(
+  { inputs: [x, dy], attrs, out, ints, grid }: KernelContext<'conv2dBackpropFilter'>,
+  kxTerm: (shape: Shape, grid: Grid | null) => Src | null,
+): Src | KernelStages {
   const [N, C, H, W] = x;
   const [, O, oH, oW] = dy;
   const [, , kH, kW] = out;
@@ -152,18 +149,16 @@ function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out, ints, grid }:
   const perGroup = Math.ceil(N / groups);
   const rowTest = rangeTest(k`iy`, -pt, (oH - 1) * sh - pt + (kH - 1) * dh, H);
   const colTest = rangeTest(k`ix`, -pl, (oW - 1) * sw - pl + (kW - 1) * dw, W);
-  // The sum over images n of one tap's products, for n = first + t, t < count.
-  // On a thread grid kx is this.thread.x: the x reads are spelled
-  // `xRow + this.thread.x * dw + offset` (xPlane without kx), one vector
-  // load for four taps in gpu.js's SIMD body; the dy reads are uniform.
-  const sumOverImages = (first: Src, count: number, lanes: boolean): Src => {
-    const kxTerm = lanes ? k`${laneTerm(dw)} + ` : k``;
+  // The sum over images n of one tap's products, for n = first + t, t < count;
+  // `inline` is kx's term when it is spelled in each read rather than in xPlane.
+  const sumOverImages = (first: Src, count: number, inline: Src | null): Src => {
+    const kxRead = inline ? k`${inline} + ` : k``;
     return k`let acc = 0.0;
   for (let t = 0; t < ${count}; t++) {
     ${intLet(ints, k`n`, k`${first} + t`)}
     ${guarded(
       groups * perGroup > N ? k`n < ${N}` : null,
-      k`${intLet(ints, k`xPlane`, lanes ? k`(n * ${C} + c) * ${H * W} - ${pl}` : k`(n * ${C} + c) * ${H * W} + kx * ${dw} - ${pl}`)}
+      k`${intLet(ints, k`xPlane`, inline ? k`(n * ${C} + c) * ${H * W} - ${pl}` : k`(n * ${C} + c) * ${H * W} + kx * ${dw} - ${pl}`)}
     ${intLet(ints, k`dyPlane`, k`(n * ${O} + o) * ${oH * oW}`)}
     for (let oy = 0; oy < ${oH}; oy++) {
       ${intLet(ints, k`iy`, k`oy * ${sh} - ${pt} + ky * ${dh}`)}
@@ -173,12 +168,12 @@ function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out, ints, grid }:
         rowTest,
         colTest === null && oW <= UNROLL
           ? join(
-              Array.from({ length: oW }, (_, ox) => k`acc += x0[xRow + ${kxTerm}${ox * sw}] * x1[dyRow + ${ox}];`),
+              Array.from({ length: oW }, (_, ox) => k`acc += x0[xRow + ${kxRead}${ox * sw}] * x1[dyRow + ${ox}];`),
               '\n      ',
             )
           : k`for (let ox = 0; ox < ${oW}; ox++) {
         ${intLet(ints, k`ix`, k`ox * ${sw} - ${pl} + kx * ${dw}`)}
-        ${guarded(colTest, k`acc += x0[xRow + ${kxTerm}ox * ${sw}] * x1[dyRow + ox];`)}
+        ${guarded(colTest, k`acc += x0[xRow + ${kxRead}ox * ${sw}] * x1[dyRow + ox];`)}
       }`,
       )}
     }`,
@@ -187,7 +182,7 @@ function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out, ints, grid }:
   };
   if (groups === 1) {
     return k`${decode(k`i`, [O, C, kH, kW], [k`o`, k`c`, k`ky`, k`kx`], ints, grid)}
-  ${sumOverImages(k`0`, N, onLaneAxis(out, ints, grid))}
+  ${sumOverImages(k`0`, N, kxTerm(out, grid))}
   return acc;`;
   }
   const partialGrid = ints ? gridOf([groups, O, C, kH, kW]) : null;
@@ -197,7 +192,7 @@ function conv2dBackpropFilterKernel({ inputs: [x, dy], attrs, out, ints, grid }:
         size: groups * taps,
         grid: partialGrid,
         body: k`${decode(k`i`, [groups, O, C, kH, kW], [k`g`, k`o`, k`c`, k`ky`, k`kx`], ints, partialGrid)}
-  ${sumOverImages(k`g * ${perGroup}`, perGroup, onLaneAxis([groups, O, C, kH, kW], ints, partialGrid))}
+  ${sumOverImages(k`g * ${perGroup}`, perGroup, kxTerm([groups, O, C, kH, kW], partialGrid))}
   return acc;`,
       },
       {

@@ -8,7 +8,7 @@ import { broadcastIndex, broadcastShapes, sameShape } from '../graph/shape.js';
 import type { OpName } from './attrs.js';
 import { toTensor } from './constant.js';
 import { makeNode, opError, type OpDef } from './op.js';
-import { decode, ident, k, offset, type Src } from '../backend/gpujs/source.js';
+import { decode, ident, k, offset, type Src } from '../kernel/source.js';
 
 export function defineUnary<O extends OpName>(
   name: O,

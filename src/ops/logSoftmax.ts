@@ -1,7 +1,7 @@
 import type { Tensor } from '../graph/tensor.js';
 import { mul } from './mul.js';
 import { makeNode, type OpDef } from './op.js';
-import { k } from '../backend/gpujs/source.js';
+import { k } from '../kernel/source.js';
 import { checkAxisOp, forEachLine, lineSource, lineStats, resolveAxis, softmax } from './softmax.js';
 import { sub } from './sub.js';
 import { sum } from './sum.js';
@@ -21,7 +21,7 @@ export const logSoftmaxOp: OpDef<'logSoftmax'> = {
       // log Σ exp(x) = m + log Σ exp(x - m), with m the maximum: the sum lies in [1, n].
       const { m, total } = lineStats(d, base, n, step);
       const logTotal = Math.log(total);
-      for (let k = 0, p = base; k < n; k++, p += step) out[p] = d[p] - m - logTotal;
+      for (let t = 0, p = base; t < n; t++, p += step) out[p] = d[p] - m - logTotal;
     });
     return out;
   },

@@ -1,6 +1,6 @@
 import { type Shape, type Tensor, shapeToString } from '../graph/tensor.js';
-import { makeNode, opError, type OpDef } from './op.js';
-import { decode, intLet, join, k, laneTerm, onLaneAxis, scalarWasm, type Src } from '../backend/gpujs/source.js';
+import { type KernelContext, makeNode, opError, type OpDef } from './op.js';
+import { decode, intLet, join, k, type Src } from '../kernel/source.js';
 import { reluBackward } from './reluBackward.js';
 import { sum } from './sum.js';
 import { transpose } from './transpose.js';
@@ -13,8 +13,7 @@ import { transpose } from './transpose.js';
 // A transposed right operand is read in place (transposeB: rows of both
 // operands run along memory). A transposed left operand is materialised
 // instead: transposeA reads both operands down columns, which measured
-// slower on CPUs than a transpose kernel plus a plain product (LeNet-5's
-// fc1 weight gradient: 1.19 vs 0.87 ms, one wasm thread).
+// slower on CPUs than a transpose kernel plus a plain product (bench/README.md).
 //
 // A fused bias and relu (made by backend/fuse.ts): y = relu(op(A) op(B) + bias);
 // dz = reluBackward(y, g) (z > 0 exactly where y > 0), then the product's
@@ -68,44 +67,6 @@ export const matmulOp: OpDef<'matmul'> = {
     return [M, N];
   },
   vjp: matmulVjp,
-  // Four products per loop trip (the rest after the loop): the loop counter
-  // costs as much as a product otherwise. A row of a stored [M, K] (or of a
-  // transposed b, stored [N, K]) is read along memory; the other layouts
-  // read down a column.
-  kernel: ({ inputs: [a, b], attrs: { transposeA: tA, transposeB: tB, hasBias, relu }, out, ints, grid }) => {
-    const [M, K, N] = dims(a, b, tA, tB);
-    // Element (m, k) of op(a) and (k, n) of op(b): a base per thread plus k times a stride.
-    const aStride = tA ? M : 1;
-    const bStride = tB ? 1 : N;
-    // On a thread grid n is this.thread.x, and op(b)'s element (k, n) is
-    // read at `k * bStride + this.thread.x * nStride`: spelled so, the four
-    // lanes of gpu.js's SIMD body read it as one vector load (a uniform
-    // element of op(a) is shared). On a flat grid every read would be a
-    // four-lane gather: a scalar module is faster there.
-    const lanes = onLaneAxis(out, ints, grid);
-    const nStride = tB ? K : 1;
-    const bAt = (offset: Src): Src => (lanes ? k`${offset} + ${laneTerm(nStride)}` : k`bBase + ${offset}`);
-    const aAt = (offset: Src): Src => k`aBase + ${offset}`;
-    const quads = Math.floor(K / 4);
-    const product = (kk: number) => k`x0[${aAt(k`${kk * aStride}`)}] * x1[${bAt(k`${kk * bStride}`)}]`;
-    const rest = Array.from({ length: K - 4 * quads }, (_, r) => k`acc += ${product(4 * quads + r)};`);
-    const at = (base: Src, j: number, stride: number): Src => (j === 0 ? base : k`${base} + ${j * stride}`);
-    const body = k`${decode(k`i`, out, [k`m`, k`n`], ints, grid)}
-  ${intLet(ints, k`aBase`, tA ? k`m` : k`m * ${K}`)}
-  ${lanes ? k`` : intLet(ints, k`bBase`, tB ? k`n * ${K}` : k`n`)}
-  let acc = ${hasBias ? k`x2[${lanes ? laneTerm(1) : k`n`}]` : k`0.0`};
-  for (let q = 0; q < ${quads}; q++) {
-    ${intLet(ints, k`a`, k`aBase + q * ${4 * aStride}`)}
-    ${intLet(ints, k`b`, lanes ? k`q * ${4 * bStride}` : k`bBase + q * ${4 * bStride}`)}
-    acc += ${join(
-      [0, 1, 2, 3].map((j) => k`x0[${at(k`a`, j, aStride)}] * x1[${lanes ? k`${at(k`b`, j, bStride)} + ${laneTerm(nStride)}` : at(k`b`, j, bStride)}]`),
-      ' + ',
-    )};
-  }
-  ${join(rest, '\n  ')}
-  return ${relu ? k`Math.max(acc, 0.0)` : k`acc`};`;
-    return ints && !lanes ? scalarWasm(body) : body;
-  },
   reference: ([a, b, bias], { transposeA: tA, transposeB: tB, hasBias, relu }) => {
     const [M, K, N] = dims(a.shape, b.shape, tA, tB);
     const out = new Float64Array(M * N);
@@ -132,7 +93,49 @@ export const matmulOp: OpDef<'matmul'> = {
     }
     return out;
   },
+  kernel: (ctx) => matmulSource(ctx, () => null),
 };
+
+/**
+ * The kernel: four products per loop trip (the rest after the loop), since
+ * the loop counter costs as much as a product otherwise. A row of a stored
+ * [M, K] (or of a transposed b, stored [N, K]) is read along memory; the
+ * other layouts read down a column. `nTerm(nStride)` gives the source of
+ * `n * nStride` to spell inline in each read of op(b) (a backend's own
+ * spelling, in terms of the thread's x), or null to read from a base per
+ * thread, as the portable kernel does.
+ */
+export function matmulSource(
+  { inputs: [a, b], attrs: { transposeA: tA, transposeB: tB, hasBias, relu }, out, ints, grid }: KernelContext<'matmul'>,
+  nTerm: (nStride: number) => Src | null,
+): Src {
+  const [M, K, N] = dims(a, b, tA, tB);
+  // Element (m, k) of op(a) and (k, n) of op(b): a base per thread plus k times a stride.
+  const aStride = tA ? M : 1;
+  const bStride = tB ? 1 : N;
+  const nStride = tB ? K : 1;
+  const inline = nTerm(nStride);
+  const bAt = (offset: Src): Src => (inline ? k`${offset} + ${inline}` : k`bBase + ${offset}`);
+  const aAt = (offset: Src): Src => k`aBase + ${offset}`;
+  const quads = Math.floor(K / 4);
+  const product = (kk: number) => k`x0[${aAt(k`${kk * aStride}`)}] * x1[${bAt(k`${kk * bStride}`)}]`;
+  const rest = Array.from({ length: K - 4 * quads }, (_, r) => k`acc += ${product(4 * quads + r)};`);
+  const at = (base: Src, j: number, stride: number): Src => (j === 0 ? base : k`${base} + ${j * stride}`);
+  return k`${decode(k`i`, out, [k`m`, k`n`], ints, grid)}
+  ${intLet(ints, k`aBase`, tA ? k`m` : k`m * ${K}`)}
+  ${inline ? k`` : intLet(ints, k`bBase`, tB ? k`n * ${K}` : k`n`)}
+  let acc = ${hasBias ? k`x2[${(inline && nTerm(1)) || k`n`}]` : k`0.0`};
+  for (let q = 0; q < ${quads}; q++) {
+    ${intLet(ints, k`a`, k`aBase + q * ${4 * aStride}`)}
+    ${intLet(ints, k`b`, inline ? k`q * ${4 * bStride}` : k`bBase + q * ${4 * bStride}`)}
+    acc += ${join(
+      [0, 1, 2, 3].map((j) => k`x0[${at(k`a`, j, aStride)}] * x1[${inline ? k`${at(k`b`, j, bStride)} + ${inline}` : at(k`b`, j, bStride)}]`),
+      ' + ',
+    )};
+  }
+  ${join(rest, '\n  ')}
+  return ${relu ? k`Math.max(acc, 0.0)` : k`acc`};`;
+}
 
 export interface MatmulOptions {
   /** Multiply by the transpose of `a` (stored `[K, M]`). Default false. */

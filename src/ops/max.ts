@@ -3,7 +3,7 @@ import { sameShape } from '../graph/shape.js';
 import { maxMask, checkReduceAxes } from './maxMask.js';
 import { mul } from './mul.js';
 import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
-import { k } from '../backend/gpujs/source.js';
+import { k } from '../kernel/source.js';
 import { keptShape, reduceKernel, reduceReference, reducedShape } from './reduce.js';
 import { reshape } from './reshape.js';
 import type { ReduceOptions } from './sum.js';

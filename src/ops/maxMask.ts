@@ -1,6 +1,6 @@
 import { type Shape, type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
-import { decode, ident, k, offset } from '../backend/gpujs/source.js';
+import { decode, ident, k, offset } from '../kernel/source.js';
 import { groupIndex, keptShape } from './reduce.js';
 
 // The mask is piecewise constant in x (it changes only where the maximum
@@ -41,8 +41,8 @@ export const maxMaskOp: OpDef<'maxMask'> = {
     // Row-major scan: a later element wins only if strictly greater, so ties go to the first.
     const best = new Int32Array(groups).fill(-1);
     for (let i = 0; i < group.length; i++) {
-      const k = group[i];
-      if (best[k] < 0 || x.data[i] > x.data[best[k]]) best[k] = i;
+      const gi = group[i];
+      if (best[gi] < 0 || x.data[i] > x.data[best[gi]]) best[gi] = i;
     }
     const out = new Float64Array(x.data.length);
     for (const i of best) out[i] = 1;

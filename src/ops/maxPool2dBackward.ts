@@ -1,7 +1,7 @@
 /**
  * The gradient of max pooling with respect to its input: `dx = P(x)^T dy`,
  * where P(x) is the 0/1 matrix that picks the first maximum of each window
- * (see maxPool2d.ts for the tie rule). Each input cell receives the sum of dy
+ * (see pool2dGeometry.ts for the tie rule). Each input cell receives the sum of dy
  * over the windows whose first maximum it is; with overlapping windows one
  * cell can win several, and a cell that wins none gets 0.
  *
@@ -11,9 +11,8 @@
 import type { Tensor } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import type { Pool2dAttrs } from './attrs.js';
-import { argmaxSource, coveringSource, decodeCell, firstArgmax, gatherCovering, type PoolGeometry, poolGeometry, pool2dShape, windowsInside } from './maxPool2d.js';
-import { divFloor, type Grid, intLet, k, type Src } from '../backend/gpujs/source.js';
-import { guarded } from './window.js';
+import { argmaxSource, coveringSource, decodeCell, firstArgmax, gatherCovering, poolGeometry, pool2dShape } from './pool2dGeometry.js';
+import { k } from '../kernel/source.js';
 import { maxPool2dSelect } from './maxPool2dSelect.js';
 import { fmt, makeNode, opError, type OpDef } from './op.js';
 
@@ -36,7 +35,6 @@ export const maxPool2dBackwardOp: OpDef<'maxPool2dBackward'> = {
   // first maximum, and adds that window's dy when the maximum is itself.
   kernel: ({ inputs: [x], attrs, ints, grid }) => {
     const g = poolGeometry(x, attrs);
-    if (ints && tiles(g)) return tiledKernel(g, grid);
     return k`${decodeCell(g, ints, grid)}
   let s = 0.0;
   ${coveringSource(g, k`iy`, k`ix`, k`${argmaxSource(g, k`p`, k`oy`, k`ox`, ints)}
@@ -50,42 +48,11 @@ export const maxPool2dBackwardOp: OpDef<'maxPool2dBackward'> = {
   reference: ([x, dy], attrs) => {
     const arg = firstArgmax(x, attrs);
     const dyd = dy.data;
-    return gatherCovering(poolGeometry(x.shape, attrs), (k, w) => (arg[w] === k ? dyd[w] : 0));
+    return gatherCovering(poolGeometry(x.shape, attrs), (at, w) => (arg[w] === at ? dyd[w] : 0));
   },
 };
 
 /** The input gradient of `maxPool2d(x, ...)` given the output gradient `dy`; `attrs` are the pooling's. */
 export function maxPool2dBackward(x: Tensor, dy: Tensor, attrs: Pool2dAttrs): Tensor<'maxPool2dBackward'> {
   return makeNode(maxPool2dBackwardOp, [x, dy], { size: attrs.size, stride: attrs.stride, pads: attrs.pads });
-}
-
-/**
- * Windows that tile the input: stride = size, and every window inside it (no
- * padding on any side; leftover rows and columns, which no window covers, are
- * allowed).
- */
-function tiles(g: PoolGeometry): boolean {
-  return g.sh === g.kh && g.sw === g.kw && windowsInside(g);
-}
-
-/**
- * The kernel for tiling windows, with integer indexing: each cell lies in at
- * most one window, found by dividing, and wins when it is that window's
- * first maximum (argmaxSource; the reference's rule). Cells past the last
- * whole window get 0.
- */
-function tiledKernel(g: PoolGeometry, grid: Grid | null): Src {
-  const covered = g.ho * g.kh < g.h || g.wo * g.kw < g.w ? k`oy < ${g.ho} && ox < ${g.wo}` : null;
-  return k`${decodeCell(g, true, grid)}
-  ${intLet(true, k`oy`, divFloor(k`iy`, g.kh, g.h))}
-  ${intLet(true, k`ox`, divFloor(k`ix`, g.kw, g.w))}
-  let s = 0.0;
-  ${guarded(
-    covered,
-    k`${argmaxSource(g, k`p`, k`oy`, k`ox`, true)}
-    if (Math.abs(bestAt - i) < 0.5) {
-      s = x1[p * ${g.ho * g.wo} + oy * ${g.wo} + ox];
-    }`,
-  )}
-  return s;`;
 }

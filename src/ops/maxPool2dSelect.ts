@@ -10,8 +10,8 @@
 import type { Tensor } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import type { Pool2dAttrs } from './attrs.js';
-import { argmaxSource, decodeWindow, firstArgmax, poolGeometry, pool2dShape } from './maxPool2d.js';
-import { k } from '../backend/gpujs/source.js';
+import { argmaxSource, decodeWindow, firstArgmax, poolGeometry, pool2dShape } from './pool2dGeometry.js';
+import { k } from '../kernel/source.js';
 import { maxPool2dBackward } from './maxPool2dBackward.js';
 import { fmt, makeNode, opError, type OpDef } from './op.js';
 

@@ -1,6 +1,6 @@
 import type { Tensor } from '../graph/tensor.js';
 import { checkInt, makeNode, opError, type OpDef } from './op.js';
-import { k } from '../backend/gpujs/source.js';
+import { k } from '../kernel/source.js';
 
 // Labels are class indices, not quantities: the output is piecewise constant
 // in them, and a gradient with respect to an index has no meaning.

@@ -5,7 +5,7 @@
  * type over every op name, so an op missing any of these does not compile.
  */
 import { Tensor, type Shape, shapeToString } from '../graph/tensor.js';
-import type { Grid, Src } from '../backend/gpujs/source.js';
+import type { Grid, Src } from '../kernel/source.js';
 import type { OpAttrs, OpName } from './attrs.js';
 
 /** A dense float64 array with its shape, row-major. Used by the reference backend. */
@@ -33,7 +33,7 @@ export interface OpDef<O extends OpName> {
   /**
    * The gpu.js kernel template: the body of `function(x0, x1, ...)` computing
    * one element of the flat output, whose index is `i`; inputs are flat
-   * arrays named x0, x1, ... Built with the `k` tag (src/backend/gpujs/source.ts)
+   * arrays named x0, x1, ... Built with the `k` tag (src/kernel/source.ts)
    * from validated integers only. `'upload'`: the value comes from the host
    * (inputs, constants). `'alias'`: the output is the input's flat buffer
    * unchanged (reshape). A rule may also return `KernelStages` when one
@@ -70,7 +70,7 @@ export interface KernelContext<O extends OpName> {
   /**
    * Whether index locals may be integers (the webasm backends): templates
    * declare them with `intLet` / `decode(..., ints)`, and the flat output
-   * index `i` is one. See backend/gpujs/source.ts.
+   * index `i` is one. See src/kernel/source.ts.
    */
   readonly ints: boolean;
   /**
@@ -93,7 +93,7 @@ export function makeNode<O extends OpName>(def: OpDef<O>, inputs: readonly Tenso
     inputs.map((t) => t.shape),
     attrs,
   );
-  return new Tensor(def.name, inputs, Object.freeze(attrs), shape);
+  return new Tensor(def.name, inputs, attrs, shape);
 }
 
 function describe(v: unknown): string {

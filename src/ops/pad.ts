@@ -2,7 +2,7 @@ import { type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
 import type { Pair } from './attrs.js';
 import { makeNode, opError, type OpDef } from './op.js';
-import { decode, float, ident, join, k } from '../backend/gpujs/source.js';
+import { decode, float, ident, join, k } from '../kernel/source.js';
 import { slice } from './slice.js';
 import { copyStrided } from './transpose.js';
 

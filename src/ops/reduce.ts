@@ -3,7 +3,7 @@ import type { Shape } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
 import type { ReduceAttrs } from './attrs.js';
 import type { NDArray } from './op.js';
-import { decode, type Grid, ident, k, offset, type Src } from '../backend/gpujs/source.js';
+import { decode, type Grid, ident, k, offset, type Src } from '../kernel/source.js';
 
 export function reducedShape(x: Shape, { axes, keepDims }: ReduceAttrs): Shape {
   return keepDims ? keptShape(x, axes) : x.filter((_, i) => !axes.includes(i));
@@ -26,8 +26,8 @@ export function groupIndex(x: Shape, axes: readonly number[]): Int32Array {
   const counter = new Array<number>(x.length).fill(0);
   const st = x.map((_, i) => (axes.includes(i) ? 0 : ks[i]));
   let pos = 0;
-  for (let k = 0; k < n; k++) {
-    idx[k] = pos;
+  for (let at = 0; at < n; at++) {
+    idx[at] = pos;
     for (let ax = x.length - 1; ax >= 0; ax--) {
       counter[ax]++;
       pos += st[ax];

@@ -1,5 +1,5 @@
 import type { Tensor } from '../graph/tensor.js';
-import { k } from '../backend/gpujs/source.js';
+import { k } from '../kernel/source.js';
 import { defineUnary, unary } from './elementwise.js';
 import { reluBackward } from './reluBackward.js';
 

@@ -1,5 +1,5 @@
 import type { Tensor } from '../graph/tensor.js';
-import { k } from '../backend/gpujs/source.js';
+import { k } from '../kernel/source.js';
 import { binary, defineBinary } from './elementwise.js';
 
 // The gradient of relu: g where x > 0, else 0 (the subgradient 0 at the kink),

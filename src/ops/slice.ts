@@ -1,7 +1,7 @@
 import { type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
 import { makeNode, opError, type OpDef } from './op.js';
-import { decode, ident, join, k } from '../backend/gpujs/source.js';
+import { decode, ident, join, k } from '../kernel/source.js';
 import { pad } from './pad.js';
 import { copyStrided } from './transpose.js';
 

@@ -1,7 +1,7 @@
 import { type Shape, Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { mul } from './mul.js';
 import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
-import { k, type Src } from '../backend/gpujs/source.js';
+import { k, type Src } from '../kernel/source.js';
 import { sub } from './sub.js';
 import { sum } from './sum.js';
 
@@ -20,10 +20,10 @@ export const softmaxOp: OpDef<'softmax'> = {
     forEachLine(x.shape, axis, (base, n, step) => {
       // Subtracting the maximum keeps every exponent <= 0: no overflow, and at least one term is 1.
       let m = -Infinity;
-      for (let k = 0, p = base; k < n; k++, p += step) if (d[p] > m) m = d[p];
+      for (let t = 0, p = base; t < n; t++, p += step) if (d[p] > m) m = d[p];
       let total = 0;
-      for (let k = 0, p = base; k < n; k++, p += step) total += out[p] = Math.exp(d[p] - m);
-      for (let k = 0, p = base; k < n; k++, p += step) out[p] /= total;
+      for (let t = 0, p = base; t < n; t++, p += step) total += out[p] = Math.exp(d[p] - m);
+      for (let t = 0, p = base; t < n; t++, p += step) out[p] /= total;
     });
     return out;
   },

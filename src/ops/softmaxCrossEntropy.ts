@@ -5,7 +5,7 @@ import { mul } from './mul.js';
 import { neg } from './neg.js';
 import { checkLabel } from './oneHot.js';
 import { makeNode, opError, type OpDef } from './op.js';
-import { k, type Src } from '../backend/gpujs/source.js';
+import { k, type Src } from '../kernel/source.js';
 import { reshape } from './reshape.js';
 import { lineStats, lineStatsSource, softmax } from './softmax.js';
 import { softmaxCrossEntropyBackward } from './softmaxCrossEntropyBackward.js';
@@ -92,7 +92,7 @@ export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = {
         losses[i] = m - x[row + k] + logTotal;
       } else {
         let loss = 0;
-        for (let k = 0; k < c; k++) loss += y[row + k] * (m - x[row + k] + logTotal);
+        for (let j = 0; j < c; j++) loss += y[row + j] * (m - x[row + j] + logTotal);
         losses[i] = loss;
       }
     }

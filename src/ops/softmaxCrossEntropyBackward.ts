@@ -17,7 +17,7 @@ import { reshape } from './reshape.js';
 import { lineStats, lineStatsSource, softmax } from './softmax.js';
 import { sub } from './sub.js';
 import { sum } from './sum.js';
-import { decode, float, k } from '../backend/gpujs/source.js';
+import { decode, float, k } from '../kernel/source.js';
 
 const OP = 'softmaxCrossEntropyBackward';
 type Attrs = OpAttrs['softmaxCrossEntropyBackward'];

@@ -2,7 +2,7 @@ import { type Tensor, sizeOf } from '../graph/tensor.js';
 import { broadcastTo } from './broadcastTo.js';
 import { makeNode, normalizeAxes, type OpDef } from './op.js';
 import { keptShape, reduceKernel, reduceReference, reducedShape } from './reduce.js';
-import { k } from '../backend/gpujs/source.js';
+import { k } from '../kernel/source.js';
 import { mul } from './mul.js';
 import { reshape } from './reshape.js';
 

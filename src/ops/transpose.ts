@@ -1,7 +1,7 @@
 import { type Shape, type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
 import { makeNode, opError, type OpDef } from './op.js';
-import { decode, ident, k, join } from '../backend/gpujs/source.js';
+import { decode, ident, k, join } from '../kernel/source.js';
 
 // Output axis k is input axis perm[k]. A permutation is orthogonal, so its
 // transpose is its inverse: d(transpose(x, p)) = transpose(dx, p⁻¹).

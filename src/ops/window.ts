@@ -12,7 +12,7 @@
  * positions; the last `(in + before + after - k) mod s` cells are never read
  * (the stride leftovers).
  */
-import { join, k, type Src } from '../backend/gpujs/source.js';
+import { type Shape, shapeToString } from '../graph/tensor.js';
 import type { Pads2d, Pair } from './attrs.js';
 import { opError } from './op.js';
 
@@ -128,37 +128,13 @@ export function windowOutput2d(op: string, what: string, inHW: Pair, pads: Pads2
   ];
 }
 
-
 /**
- * Kernel source of the test `lo <= v < hi` for a tap index v whose range over
- * the whole kernel is [min, max]: only the halves that can fail are emitted,
- * so a convolution without padding has no branch in its inner loop (which
- * matters most on the SIMD wasm backend, where branches become lane masks).
+ * `shape` must be [a, b, c, d] of positive integers; `layout` names the axes
+ * for the error, e.g. `conv2d: filter must have rank 4 [O,C,kH,kW], got shape [3,5,5] (rank 3)`.
  */
-export function rangeTest(v: Src, min: number, max: number, size: number): Src | null {
-  const parts: Src[] = [];
-  if (min < 0) parts.push(k`${v} >= 0`);
-  if (max >= size) parts.push(k`${v} < ${size}`);
-  return parts.length ? join(parts, ' && ') : null;
-}
-
-/**
- * Kernel source of the test that `v * s + c` lies in [0, n), written on v
- * itself (an integer in [0, vSize), s >= 1) against literal bounds, and only
- * the halves that can fail for these sizes; null when neither can.
- */
-export function stepRangeTest(v: Src, s: number, c: number, n: number, vSize: number): Src | null {
-  const lo = Math.ceil(-c / s); // v*s + c >= 0
-  const hi = Math.ceil((n - c) / s); // v*s + c < n
-  const parts: Src[] = [];
-  if (lo > 0) parts.push(k`${v} >= ${lo}`);
-  if (hi < vSize) parts.push(k`${v} < ${hi}`);
-  return parts.length ? join(parts, ' && ') : null;
-}
-
-/** `if (test) { body }`, or just the body when there is nothing to test. */
-export function guarded(test: Src | null, body: Src): Src {
-  return test === null ? body : k`if (${test}) {
-    ${body}
-  }`;
+export function checkRank4(op: string, what: string, shape: Shape | undefined, layout = '[N, C, H, W]'): void {
+  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
+    const got = Array.isArray(shape) ? `shape ${shapeToString(shape)}${shape.length === 4 ? '' : ` (rank ${shape.length})`}` : String(shape);
+    opError(op, `${what} must have rank 4 ${layout}, got ${got}`);
+  }
 }

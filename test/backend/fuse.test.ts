@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fuseForDevice } from '../../src/backend/fuse.js';
+import { wasmRewrites } from '../../src/backend/gpujs/wasm/rewrites.js';
 import { compile } from '../../src/backend/compile.js';
 import { add, conv2d, grad, input, matmul, maxPool2d, mul, relu, sum, topologicalOrder, type Tensor } from '../../src/index.js';
 import { randomValues } from '../helpers.js';
@@ -62,7 +63,7 @@ describe('fuseForDevice', () => {
 
   it('fuses an inference block, relu and max pool, into one conv2dMaxPool on the wasm backends', async () => {
     const y = maxPool2d(relu(conv2d(x, w, { bias: b })), { size: 2 });
-    const [fused] = fuseForDevice([y], { convPool: true });
+    const [fused] = wasmRewrites(fuseForDevice([y]), { convPool: true });
     expect(fused.op).toBe('conv2dMaxPool');
     expect(fused.inputs).toEqual([x, w, b]);
     expect(fuseForDevice([y])[0].op).toBe('maxPool2d'); // without convPool: relu fused only
@@ -79,7 +80,7 @@ describe('fuseForDevice', () => {
 
   it('keeps the convolution of a training graph, which its backward pass reads', () => {
     const loss = sum(maxPool2d(relu(conv2d(x, w, { bias: b })), { size: 2 }));
-    const ops = topologicalOrder(fuseForDevice([loss, ...grad(loss, [w, b])], { convPool: true })).map((n) => n.op);
+    const ops = topologicalOrder(wasmRewrites(fuseForDevice([loss, ...grad(loss, [w, b])]), { convPool: true })).map((n) => n.op);
     expect(ops).not.toContain('conv2dMaxPool');
     expect(ops).toContain('conv2d');
   });
@@ -89,7 +90,7 @@ describe('fuseForDevice', () => {
     const f3 = input('f3', [4, 3, 3, 3]);
     // 'same' padding (1 on every side) of an 8x8 input: dy gains 1 more on every side.
     const dx = conv2dBackpropInput(dy, f3, { inputShape: [2, 3, 8, 8] });
-    const [padded] = fuseForDevice([dx], { padInputGradient: true });
+    const [padded] = wasmRewrites(fuseForDevice([dx]), { padInputGradient: true });
     expect(padded.op).toBe('conv2dBackpropInput');
     expect((padded as Tensor<'conv2dBackpropInput'>).attrs.pads).toEqual([2, 2, 2, 2]);
     expect(padded.inputs[0].op).toBe('pad');
@@ -98,11 +99,11 @@ describe('fuseForDevice', () => {
     expect(fuseForDevice([dx])[0]).toBe(dx); // without the option: as written
     // Already full, strided, or padded beyond k - 1: left alone.
     const full = conv2dBackpropInput(input('d2', [2, 4, 10, 10]), f3, { inputShape: [2, 3, 8, 8], padding: 2 });
-    expect(fuseForDevice([full], { padInputGradient: true })[0]).toBe(full);
+    expect(wasmRewrites(fuseForDevice([full]), { padInputGradient: true })[0]).toBe(full);
     const strided = conv2dBackpropInput(input('d3', [2, 4, 3, 3]), f3, { inputShape: [2, 3, 7, 7], stride: 2 });
-    expect(fuseForDevice([strided], { padInputGradient: true })[0]).toBe(strided);
+    expect(wasmRewrites(fuseForDevice([strided]), { padInputGradient: true })[0]).toBe(strided);
     const wide = conv2dBackpropInput(input('d4', [2, 4, 12, 12]), f3, { inputShape: [2, 3, 8, 8], padding: 3 });
-    expect(fuseForDevice([wide], { padInputGradient: true })[0]).toBe(wide);
+    expect(wasmRewrites(fuseForDevice([wide]), { padInputGradient: true })[0]).toBe(wide);
     // The same numbers as the reference, with the pad in the wasm plan.
     const feeds = { dy: randomValues(2 * 4 * 36, 7), f3: randomValues(4 * 27, 8) };
     const [want] = await compile(mul(dx, 1.5)).run(feeds);
@@ -115,9 +116,9 @@ describe('fuseForDevice', () => {
 
   it('fuses only the geometry the blocked kernel takes', () => {
     const strided = maxPool2d(relu(conv2d(x, w, { stride: 2 })), { size: 2 });
-    expect(fuseForDevice([strided], { convPool: true })[0].op).toBe('maxPool2d');
+    expect(wasmRewrites(fuseForDevice([strided]), { convPool: true })[0].op).toBe('maxPool2d');
     const overlapping = maxPool2d(relu(conv2d(x, w)), { size: 3, stride: 2 });
-    expect(fuseForDevice([overlapping], { convPool: true })[0].op).toBe('maxPool2d');
+    expect(wasmRewrites(fuseForDevice([overlapping]), { convPool: true })[0].op).toBe('maxPool2d');
   });
 
   it('fuses a dense layer, bias and relu, into its matmul (either add order), in training graphs too', async () => {

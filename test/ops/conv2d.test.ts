@@ -4,7 +4,7 @@ import { add, compile, grad, input, maxPool2d, mul, relu, sigmoid, sum, tanh } f
 import type { Tensor } from '../../src/index.js';
 import { conv2d, conv2dOp } from '../../src/ops/conv2d.js';
 import { conv2dMaxPool } from '../../src/ops/conv2dMaxPool.js';
-import { pool2dAttrs } from '../../src/ops/maxPool2d.js';
+import { pool2dAttrs } from '../../src/ops/pool2dGeometry.js';
 import { makeNode } from '../../src/ops/op.js';
 import { conv2dBackpropFilter } from '../../src/ops/conv2dBackpropFilter.js';
 import { conv2dBackpropInput } from '../../src/ops/conv2dBackpropInput.js';

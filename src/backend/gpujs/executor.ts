@@ -2,10 +2,11 @@
  * Runs a Striate graph on a gpu.js backend.
  *
  * `compile()` plans the graph once: fuses what backend/fuse.ts fuses (relu
- * into convolutions and dense layers, on wasm max pools into convolutions),
- * then topological order, one generated kernel
- * per computing node (specialised to its shapes and attributes, cached by
- * source), reshapes as aliases (flat buffers need no copy), and inputs and
+ * into convolutions and dense layers; on wasm also what wasm/rewrites.ts
+ * rewrites), then topological order, one generated kernel per computing node
+ * (specialised to its shapes and attributes, cached by source: on wasm the
+ * tuned kernel of wasm/kernels/ where one applies, else the op's template),
+ * reshapes as aliases (flat buffers need no copy), and inputs and
  * constants as uploads. The plan becomes one gpu.js pipeline
  * (`gpu.createPipeline`): intermediates stay in device memory (textures on
  * GL, storage buffers on WebGPU, one shared wasm memory on webasm), buffers
@@ -15,13 +16,15 @@
 import type { Observable, ObservableInput } from 'rxjs';
 import { run$ } from '../reactive.js';
 import { fuseForDevice } from '../fuse.js';
+import { wasmKernel } from './wasm/kernels/index.js';
+import { wasmRewrites } from './wasm/rewrites.js';
 import { type Shape, type Tensor, sizeOf, topologicalOrder } from '../../graph/tensor.js';
 import { opDef } from '../../ops/index.js';
 import type { KernelStage } from '../../ops/op.js';
 import { collectInputs, type Feeds, type InputSpec, validateFeeds } from '../feeds.js';
 import type { RunResult } from '../reference/interpreter.js';
-import { type Grid, gridOf, isSrc, type Src } from './source.js';
-import { type GpuJsBackend, type GpuHandle, acquireGpu, expectedExecution } from './gpu.js';
+import { type Grid, gridOf, isSrc, type Src } from '../../kernel/source.js';
+import { type GpuJsBackend, type GpuHandle, type GpuPipeline, acquireGpu, expectedExecution } from './gpu.js';
 
 /** Where a value of the plan lives. */
 type Slot =
@@ -47,6 +50,8 @@ export interface PlanStep {
   readonly cells: number;
   /** The thread grid [z, y, x], or null for a flat run. */
   readonly grid: Grid | null;
+  /** Whether the kernel is the backend's tuned one (gpujs/wasm/kernels/) rather than the op's portable template. */
+  readonly tuned: boolean;
 }
 
 export class GpuJsFunction {
@@ -67,8 +72,10 @@ export class GpuJsFunction {
     readonly backend: GpuJsBackend,
   ) {
     this.handle = acquireGpu(backend);
-    // Planned from the fused graph (same inputs, same output shapes).
-    const planned = fuseForDevice(outputs, { convPool: this.handle.ints, padInputGradient: this.handle.ints });
+    // Planned from the fused graph (same inputs, same output shapes); the
+    // wasm backends rewrite it further for their tuned kernels.
+    const fused = fuseForDevice(outputs);
+    const planned = this.handle.ints ? wasmRewrites(fused) : fused;
     const order = topologicalOrder(planned);
     this.inputs = collectInputs(order);
 
@@ -109,7 +116,10 @@ export class GpuJsFunction {
         // one thread when they ran on their grid).
         const onGrid = this.handle.ints && (!outputIds.has(node.id) || gridOf(node.shape)[2] % 4 === 0);
         const grid = onGrid ? gridOf(node.shape) : null;
-        const rule = def.kernel({ inputs: node.inputs.map((i) => i.shape), attrs: node.attrs as never, out: node.shape, ints: this.handle.ints, grid });
+        const ctx = { inputs: node.inputs.map((i) => i.shape), attrs: node.attrs as never, out: node.shape, ints: this.handle.ints, grid };
+        // The backend's tuned kernel where it has one for these shapes, the op's portable template otherwise.
+        const tunedRule = this.handle.ints ? wasmKernel(node.op, ctx) : null;
+        const rule = tunedRule ?? def.kernel(ctx);
         const stages: readonly KernelStage[] = isSrc(rule) ? [{ size: sizeOf(node.shape), body: rule, grid }] : rule.stages;
         const args = node.inputs.map((i) => slotOf.get(i.id)!);
         let index = -1;
@@ -126,7 +136,7 @@ export class GpuJsFunction {
           const kernelKey = `${stageGrid ? stageGrid.join('x') : size}|${args.length}|${stage.body.text}`;
           this.kernels.set(kernelKey, { source: stage.body, size, grid: stageGrid });
           index = this.steps.push({ kernelKey, args: [...args] }) - 1;
-          this.planSteps.push({ op: node.op, stage: j, stages: stages.length, inputs: node.inputs.map((t) => t.shape), output: node.shape, cells: size, grid: stageGrid });
+          this.planSteps.push({ op: node.op, stage: j, stages: stages.length, inputs: node.inputs.map((t) => t.shape), output: node.shape, cells: size, grid: stageGrid, tuned: tunedRule !== null });
           args.push({ kind: 'step', index }); // later stages read this one's output
         });
         slotOf.set(node.id, { kind: 'step', index });
@@ -201,14 +211,6 @@ export class GpuJsFunction {
     Object.defineProperty(orchestrate, 'length', { value: this.argNames.length });
     return this.handle.pipeline(orchestrate);
   }
-}
-
-export interface GpuPipeline {
-  (...args: unknown[]): Promise<unknown>;
-  destroy(): Promise<unknown> | void;
-  readonly executorKind?: string;
-  readonly backend?: string;
-  readonly fallbackReason?: string | null;
 }
 
 function toFloat32(a: ArrayLike<number>): Float32Array {

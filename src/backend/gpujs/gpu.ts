@@ -9,12 +9,10 @@
  * Striate asks for exactly the backend named and checks what ran.
  */
 import gpujs from 'gpu.js';
-import { type Grid, intLet, k, type Src } from './source.js';
-import { tuneGpuJsWasm } from './wasm-tuning.js';
-import type { GpuPipeline } from './executor.js';
+import { type Grid, intLet, k, type Src } from '../../kernel/source.js';
+import { tuneGpuJsWasm } from './wasm/tuning.js';
 
 const { GPU } = gpujs as unknown as { GPU: GpuStatic };
-tuneGpuJsWasm(gpujs);
 
 export type GpuJsBackend = 'cpu' | 'webasm' | 'webasm-threads' | 'headlessgl' | 'webgpu' | 'webgl2' | 'webgl';
 
@@ -37,6 +35,20 @@ interface GpuInstance {
 }
 
 type KernelFn = ((...args: unknown[]) => unknown) & { destroy?: () => void };
+
+/** A gpu.js pipeline: a compiled graph's plan, run with its arguments. */
+export interface GpuPipeline {
+  (...args: unknown[]): Promise<unknown>;
+  destroy(): Promise<unknown> | void;
+  readonly executorKind?: string;
+  readonly backend?: string;
+  readonly fallbackReason?: string | null;
+}
+
+/** Whether `backend` is one of gpu.js's WebAssembly backends (integer indexing, tuned kernels, the patch in wasm/tuning.ts). */
+export function isWasmBackend(backend: GpuJsBackend): boolean {
+  return backend === 'webasm' || backend === 'webasm-threads';
+}
 
 /** Why `backend` cannot run here, or null when it can (as far as can be told without running a kernel). */
 export function unavailableReason(backend: GpuJsBackend): string | null {
@@ -113,6 +125,9 @@ const modeOf: Record<GpuJsBackend, string> = {
 export function acquireGpu(backend: GpuJsBackend): GpuHandle {
   const reason = unavailableReason(backend);
   if (reason) throw new Error(`compile: backend "${backend}" is not available: ${reason}`);
+  // The wasm backends' adjustments to gpu.js, made when one is first used
+  // (they change the shared gpu.js module: see wasm/tuning.ts).
+  if (isWasmBackend(backend)) tuneGpuJsWasm(gpujs);
   let entry = shared.get(backend);
   if (!entry) {
     entry = { gpu: new GPU({ mode: modeOf[backend] }), users: 0, kernels: new Map(), deferred: [] };
@@ -121,7 +136,7 @@ export function acquireGpu(backend: GpuJsBackend): GpuHandle {
   entry.users++;
   const e = entry;
   let released = false;
-  const ints = backend === 'webasm' || backend === 'webasm-threads';
+  const ints = isWasmBackend(backend);
   return {
     ints,
     kernel(source, grid, inputs) {

@@ -1,5 +1,7 @@
 /**
- * Safe construction of generated kernel source.
+ * The kernel-source language: safe construction of generated kernel source.
+ * It sits below the ops (every op template is written in it) and above
+ * nothing but the graph; the backends that run the kernels sit above the ops.
  *
  * Every kernel is a gpu.js kernel function whose source Striate writes from
  * an op's template. The only values that may be spliced into a template are
@@ -8,8 +10,6 @@
  * strict pattern), and other `Src` fragments. A string from a data or model
  * file cannot reach kernel source: the `k` tag throws on it.
  */
-
-import { SCALAR_WASM_MARK } from './wasm-tuning.js';
 
 const brand = Symbol('striate.src');
 
@@ -168,33 +168,8 @@ export function decode(index: Src, shape: readonly number[], names: readonly Src
   return join(lines, '\n  ');
 }
 
-/**
- * Whether a kernel for an output of `shape` running on `grid` has its last
- * output coordinate as `this.thread.x` (decode's grid path): then a read
- * whose index is spelled `<terms without it> + this.thread.x * s` is a
- * vector load in gpu.js's SIMD body (see wasm-tuning.ts), where the same
- * index through a local is a four-lane gather.
- */
-export function onLaneAxis(shape: readonly number[], ints: boolean, grid: Grid | null): boolean {
-  return ints && grid !== null && shape.length >= 2 && sameGrid(gridOf(shape), grid);
-}
-
-/** `this.thread.x * stride`, spelled the way wasm-tuning.ts recognises a lane-affine term. */
-export function laneTerm(stride: number): Src {
-  return stride === 1 ? k`this.thread.x` : k`this.thread.x * ${stride}`;
-}
-
-/**
- * Marks a kernel body to be built as a scalar wasm module (no SIMD body):
- * for kernels whose reads are mostly four-lane gathers, which run slower
- * in SIMD than scalar (see wasm-tuning.ts). Other backends ignore it.
- */
-export function scalarWasm(body: Src): Src {
-  return k`${src(SCALAR_WASM_MARK)}
-  ${body}`;
-}
-
-function sameGrid(a: Grid, b: Grid): boolean {
+/** Whether two thread grids are the same. */
+export function sameGrid(a: Grid, b: Grid): boolean {
   return a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
 }
 
@@ -207,4 +182,44 @@ export function offset(shape: readonly number[], coords: readonly Src[]): Src {
     stride *= shape[d];
   }
   return terms.length ? join(terms, ' + ') : k`0`;
+}
+
+
+/** `base + off` or `base - |off|`, off a literal. */
+export function plus(base: Src, off: number): Src {
+  return off === 0 ? base : off > 0 ? k`${base} + ${off}` : k`${base} - ${-off}`;
+}
+
+/**
+ * Kernel source of the test `lo <= v < hi` for a tap index v whose range over
+ * the whole kernel is [min, max]: only the halves that can fail are emitted,
+ * so a convolution without padding has no branch in its inner loop (which
+ * matters most on the SIMD wasm backend, where branches become lane masks).
+ */
+export function rangeTest(v: Src, min: number, max: number, size: number): Src | null {
+  const parts: Src[] = [];
+  if (min < 0) parts.push(k`${v} >= 0`);
+  if (max >= size) parts.push(k`${v} < ${size}`);
+  return parts.length ? join(parts, ' && ') : null;
+}
+
+/**
+ * Kernel source of the test that `v * s + c` lies in [0, n), written on v
+ * itself (an integer in [0, vSize), s >= 1) against literal bounds, and only
+ * the halves that can fail for these sizes; null when neither can.
+ */
+export function stepRangeTest(v: Src, s: number, c: number, n: number, vSize: number): Src | null {
+  const lo = Math.ceil(-c / s); // v*s + c >= 0
+  const hi = Math.ceil((n - c) / s); // v*s + c < n
+  const parts: Src[] = [];
+  if (lo > 0) parts.push(k`${v} >= ${lo}`);
+  if (hi < vSize) parts.push(k`${v} < ${hi}`);
+  return parts.length ? join(parts, ' && ') : null;
+}
+
+/** `if (test) { body }`, or just the body when there is nothing to test. */
+export function guarded(test: Src | null, body: Src): Src {
+  return test === null ? body : k`if (${test}) {
+    ${body}
+  }`;
 }

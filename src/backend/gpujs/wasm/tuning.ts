@@ -1,8 +1,9 @@
 /**
- * Three adjustments to gpu.js 2.24's WebAssembly backend, applied once, before
- * any kernel is built, in Node and in browsers alike (both of gpu.js's builds
- * export the classes touched here). They change the gpu.js module itself, so
- * other gpu.js kernels in the same process get them too: the first fixes a
+ * Three adjustments to gpu.js 2.24's WebAssembly backend, applied once, when
+ * a compiled graph first asks for `webasm` or `webasm-threads` (acquireGpu in
+ * ../gpu.ts), in Node and in browsers alike (both of gpu.js's builds export
+ * the classes touched here). They change the gpu.js module itself, so other
+ * gpu.js wasm kernels in the same process get them too from then on: the first fixes a
  * bug, the second makes lane-affine reads vector loads, the third chooses
  * per kernel whether its module gets gpu.js's SIMD entry point.
  *
@@ -32,22 +33,22 @@
  *    that same index unclamped, so the loads need no guard; under a lane
  *    mask, and in a function with a lane-divergent return, the base is
  *    range-checked and out-of-range quads take gpu.js's clamped gather.
- *    Templates spell their hot reads this way on a thread grid (`onLaneAxis`
- *    in source.ts).
+ *    The tuned kernels (kernels/) spell their hot reads this way on a thread
+ *    grid (`onLaneAxis`, `laneTerm` in lanes.ts).
  *
  * 3. SIMD per kernel. gpu.js decides per module, from
  *    `WebAssemblyKernel.isSIMDSupported`, whether to emit the four-lane
- *    body. With 1 and 2 most of Striate's kernels run 1.3-4x faster in it
- *    (LeNet-5 inference: 11,000 -> 28,700 images/s on one thread); a kernel
- *    whose reads are mostly gathers runs slower, and its template marks its
- *    source with `scalarWasm` (source.ts) to keep a scalar module. The getter
+ *    body. With 1 and 2 most of Striate's kernels run faster in it (by how
+ *    much: bench/README.md); a kernel whose reads are mostly gathers runs
+ *    slower, and its tuned form marks its source with `scalarWasm`
+ *    (lanes.ts) to keep a scalar module. The getter
  *    answers for the kernel being assembled: the engine's own answer
  *    (WebAssembly SIMD validates) and no scalar mark in the source.
  *
- * All three are checked by test/backend/wasm-tuning.test.ts.
+ * All three are checked by test/backend/gpujs/wasm/tuning.test.ts.
  */
 
-/** The mark `scalarWasm` (source.ts) puts into a kernel's source. */
+/** The mark `scalarWasm` (lanes.ts) puts into a kernel's source. */
 export const SCALAR_WASM_MARK = '/* striate: scalar wasm */';
 
 interface Walker {

@@ -1,10 +1,10 @@
 /** Kernel source is built only from templates, validated integers, float literals and checked identifiers. */
 import { describe, expect, it } from 'vitest';
-import { decode, divFloor, float, gridOf, ident, isSrc, k, offset } from '../../src/backend/gpujs/source.js';
+import { decode, divFloor, float, gridOf, ident, isSrc, k, offset } from '../../src/kernel/source.js';
 import { opDef } from '../../src/ops/index.js';
 import { topologicalOrder } from '../../src/graph/tensor.js';
 import { input } from '../../src/ops/input.js';
-import { opCases } from './cases.js';
+import { opCases } from '../backend/cases.js';
 
 describe('kernel source construction', () => {
   it('splices integers, floats, identifiers and fragments', () => {

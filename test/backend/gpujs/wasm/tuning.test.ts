@@ -10,11 +10,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GPU } from 'gpu.js';
 import { WasmFunctionEmitter } from 'gpu.js/src/backend/web-assembly/wasm-builder.js';
-import { compile } from '../../src/backend/compile.js';
-import { intLet, k } from '../../src/backend/gpujs/source.js';
-import { conv2d, input, matmul, maxPool2d, mul, relu, sigmoid, sum } from '../../src/index.js';
-import { conv2dBackpropInput } from '../../src/ops/conv2dBackpropInput.js';
-import { randomValues } from '../helpers.js';
+import { compile } from '../../../../src/backend/compile.js';
+import { intLet, k } from '../../../../src/kernel/source.js';
+import { conv2d, input, matmul, maxPool2d, mul, relu, sigmoid, sum } from '../../../../src/index.js';
+import { conv2dBackpropInput } from '../../../../src/ops/conv2dBackpropInput.js';
+import { randomValues } from '../../../helpers.js';
 
 type EmitterProto = Record<string, (this: unknown, ...a: unknown[]) => unknown>;
 const proto = (WasmFunctionEmitter as unknown as { prototype: EmitterProto }).prototype;

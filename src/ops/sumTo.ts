@@ -1,7 +1,7 @@
 import { type Shape, type Tensor, shapeToString } from '../graph/tensor.js';
 import { broadcastAxes, broadcastsTo, sameShape } from '../graph/shape.js';
-import { reshape } from '../ops/reshape.js';
-import { sum } from '../ops/sum.js';
+import { reshape } from './reshape.js';
+import { sum } from './sum.js';
 
 /**
  * Sum a cotangent back to the shape of the input it flows to: the transpose of

@@ -1,0 +1,97 @@
+/**
+ * The wasm backends' forms of the max-pooling kernels, where every window
+ * lies inside the input (no padding, as in LeNet-5 and most conv nets): a
+ * window's cells are literal offsets from its first cell, with no bounds
+ * tests, and with tiling windows (stride = size) each input cell finds its
+ * one window by dividing. The tie rule is the portable templates' (the first
+ * cell, then strictly greater ones; src/ops/pool2dGeometry.ts). Each entry
+ * returns null where its form does not apply.
+ */
+import type { KernelContext } from '../../../../ops/op.js';
+import { coveringSource, decodeCell, decodeWindow, type PoolGeometry, poolGeometry } from '../../../../ops/pool2dGeometry.js';
+import { divFloor, type Grid, guarded, intLet, join, k, type Src } from '../../../../kernel/source.js';
+
+/** No padding, and the last window ends inside the input (so every window does). */
+export function windowsInside(g: PoolGeometry): boolean {
+  return g.pt === 0 && g.pl === 0 && (g.ho - 1) * g.sh + g.kh <= g.h && (g.wo - 1) * g.sw + g.kw <= g.w;
+}
+
+/**
+ * argmaxSource (pool2dGeometry.ts) for windows inside the input: leaves in
+ * `best` the first maximum of window (oy, ox) of plane `p` and in `bestAt`
+ * its flat index, each cell read at a literal offset from the window's first.
+ */
+function argmaxInside(g: PoolGeometry, p: Src, oy: Src, ox: Src): Src {
+  const taps: Src[] = [];
+  for (let ty = 0; ty < g.kh; ty++) {
+    for (let tx = 0; tx < g.kw; tx++) {
+      if (ty === 0 && tx === 0) continue;
+      const off = ty * g.w + tx;
+      taps.push(k`v = x0[wBase + ${off}];
+  if (v > best) {
+    best = v;
+    bestAt = wBase + ${off};
+  }`);
+    }
+  }
+  return k`${intLet(true, k`wBase`, k`${p} * ${g.h * g.w} + ${oy} * ${g.sh * g.w} + ${ox} * ${g.sw}`)}
+  let best = x0[wBase];
+  let bestAt = wBase + 0.0;
+  let v = 0.0;
+  ${join(taps, '\n  ')}`;
+}
+
+export function maxPool2dWasm({ inputs: [x], attrs, grid }: KernelContext<'maxPool2d'>): Src | null {
+  const g = poolGeometry(x, attrs);
+  if (!windowsInside(g)) return null;
+  return k`${decodeWindow(g, true, grid)}
+  ${argmaxInside(g, k`p`, k`oy`, k`ox`)}
+  return best;`;
+}
+
+export function maxPool2dSelectWasm({ inputs: [x], attrs, grid }: KernelContext<'maxPool2dSelect'>): Src | null {
+  const g = poolGeometry(x, attrs);
+  if (!windowsInside(g)) return null;
+  return k`${decodeWindow(g, true, grid)}
+  ${argmaxInside(g, k`p`, k`oy`, k`ox`)}
+  return x1[bestAt];`;
+}
+
+/**
+ * maxPool2dBackward: with tiling windows each cell lies in at most one
+ * window, found by dividing; with overlapping ones inside the input, the
+ * portable gather over the covering windows with argmaxInside.
+ */
+export function maxPool2dBackwardWasm({ inputs: [x], attrs, grid }: KernelContext<'maxPool2dBackward'>): Src | null {
+  const g = poolGeometry(x, attrs);
+  if (!windowsInside(g)) return null;
+  if (g.sh === g.kh && g.sw === g.kw) return tiledBackward(g, grid);
+  return k`${decodeCell(g, true, grid)}
+  let s = 0.0;
+  ${coveringSource(g, k`iy`, k`ix`, k`${argmaxInside(g, k`p`, k`oy`, k`ox`)}
+          if (Math.abs(bestAt - i) < 0.5) {
+            s += x1[p * ${g.ho * g.wo} + oy * ${g.wo} + ox];
+          }`, true)}
+  return s;`;
+}
+
+/**
+ * Windows that tile the input (stride = size, every window inside it;
+ * leftover rows and columns, which no window covers, get 0): each cell wins
+ * when it is its one window's first maximum.
+ */
+function tiledBackward(g: PoolGeometry, grid: Grid | null): Src {
+  const covered = g.ho * g.kh < g.h || g.wo * g.kw < g.w ? k`oy < ${g.ho} && ox < ${g.wo}` : null;
+  return k`${decodeCell(g, true, grid)}
+  ${intLet(true, k`oy`, divFloor(k`iy`, g.kh, g.h))}
+  ${intLet(true, k`ox`, divFloor(k`ix`, g.kw, g.w))}
+  let s = 0.0;
+  ${guarded(
+    covered,
+    k`${argmaxInside(g, k`p`, k`oy`, k`ox`)}
+    if (Math.abs(bestAt - i) < 0.5) {
+      s = x1[p * ${g.ho * g.wo} + oy * ${g.wo} + ox];
+    }`,
+  )}
+  return s;`;
+}

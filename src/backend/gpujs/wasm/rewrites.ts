@@ -1,0 +1,63 @@
+/**
+ * The graph rewrites only the wasm backends use, after fuseForDevice
+ * (backend/fuse.ts), because only their tuned kernels (kernels/) gain from
+ * them:
+ *
+ * - `convPool`: a max pool whose input is a convolution (relu fused or not)
+ *   that nothing else reads becomes one conv2dMaxPool node where its blocked
+ *   kernel applies (kernels/conv.ts). Training graphs keep their
+ *   convolutions (the backward pass reads them); inference graphs fuse.
+ * - `padInputGradient`: a stride-1 input gradient (conv2dBackpropInput)
+ *   reads a zero-padded copy of its dy with the full padding (k - 1 on every
+ *   side), the same sum with the zero products spelled in: its kernel then
+ *   has no border tests on the input column, which would run lane-masked in
+ *   gpu.js's SIMD body, so its reads become vector loads.
+ */
+import type { Tensor } from '../../../graph/tensor.js';
+import { conv2dMaxPool } from '../../../ops/conv2dMaxPool.js';
+import { unitSteps } from '../../../ops/convGeometry.js';
+import { opDef } from '../../../ops/index.js';
+import { makeNode } from '../../../ops/op.js';
+import { pad } from '../../../ops/pad.js';
+import { rewrite } from '../../fuse.js';
+import { blockedKernelApplies } from './kernels/conv.js';
+
+export interface WasmRewrites {
+  readonly convPool?: boolean;
+  readonly padInputGradient?: boolean;
+}
+
+/** The padding that turns conv2dBackpropInput(dy, w) into the full-padding one over pad(dy), or null where none applies. */
+function fullPaddingOf(attrs: Tensor<'conv2dBackpropInput'>['attrs'], filter: readonly number[]): readonly [number, number, number, number] | null {
+  const [, , kH, kW] = filter;
+  const [pt, pb, pl, pr] = attrs.pads;
+  if (!unitSteps(attrs)) return null;
+  const extra = [kH - 1 - pt, kH - 1 - pb, kW - 1 - pl, kW - 1 - pr] as const;
+  if (extra.some((e) => e < 0) || extra.every((e) => e === 0)) return null;
+  return extra;
+}
+
+/** Apply the wasm rewrites named in `which` (both by default). */
+export function wasmRewrites(outputs: readonly Tensor[], which: WasmRewrites = { convPool: true, padInputGradient: true }): Tensor[] {
+  return rewrite(outputs, (node, { now, alone }) => {
+    if (which.convPool && node.op === 'maxPool2d' && alone(node.inputs[0])) {
+      const conv = now(node.inputs[0]);
+      const pool = (node as Tensor<'maxPool2d'>).attrs;
+      if (conv.op === 'conv2d' && blockedKernelApplies((conv as Tensor<'conv2d'>).attrs, pool, conv.inputs[1].shape)) {
+        return conv2dMaxPool(conv as Tensor<'conv2d'>, pool);
+      }
+    }
+    if (which.padInputGradient && node.op === 'conv2dBackpropInput') {
+      const attrs = (node as Tensor<'conv2dBackpropInput'>).attrs;
+      const [dy, w] = node.inputs.map(now);
+      const extra = fullPaddingOf(attrs, w.shape);
+      if (extra) {
+        const [et, eb, el, er] = extra;
+        const [, , kH, kW] = w.shape;
+        const padded = pad(dy, [[0, 0], [0, 0], [et, eb], [el, er]]);
+        return makeNode(opDef('conv2dBackpropInput'), [padded, w], { ...attrs, pads: [kH - 1, kH - 1, kW - 1, kW - 1] });
+      }
+    }
+    return null;
+  });
+}
