@@ -52,6 +52,8 @@ export interface PlanStep {
   readonly grid: Grid | null;
   /** Whether the kernel is the backend's tuned one (gpujs/wasm/kernels/) rather than the op's portable template. */
   readonly tuned: boolean;
+  /** The kernel body's source. */
+  readonly source: string;
 }
 
 export class GpuJsFunction {
@@ -136,7 +138,7 @@ export class GpuJsFunction {
           const kernelKey = `${stageGrid ? stageGrid.join('x') : size}|${args.length}|${stage.body.text}`;
           this.kernels.set(kernelKey, { source: stage.body, size, grid: stageGrid });
           index = this.steps.push({ kernelKey, args: [...args] }) - 1;
-          this.planSteps.push({ op: node.op, stage: j, stages: stages.length, inputs: node.inputs.map((t) => t.shape), output: node.shape, cells: size, grid: stageGrid, tuned: tunedRule !== null });
+          this.planSteps.push({ op: node.op, stage: j, stages: stages.length, inputs: node.inputs.map((t) => t.shape), output: node.shape, cells: size, grid: stageGrid, tuned: tunedRule !== null, source: stage.body.text });
           args.push({ kind: 'step', index }); // later stages read this one's output
         });
         slotOf.set(node.id, { kind: 'step', index });

@@ -124,6 +124,46 @@ interface GpuJsWasmClasses {
 
 const applied = new WeakSet<object>();
 
+/**
+ * What one assembled wasm module came out as, for the tests that hold the
+ * tuned kernels to their fast form (test/backend/gpujs/wasm/kernels.test.ts):
+ * a template re-spelled so that its reads become gathers still computes the
+ * right values, only several times slower.
+ */
+export interface WasmModuleReport {
+  /** The kernel's gpu.js source. */
+  readonly source: string;
+  /** Whether the module got gpu.js's SIMD body. */
+  readonly simd: boolean;
+  /** Lane-varying array reads in the SIMD body emitted as vector loads (adjustment 2). */
+  readonly vectorReads: number;
+  /** Lane-varying array reads in the SIMD body left as four-lane gathers. */
+  readonly gathers: number;
+}
+
+type MutableReport = { -readonly [K in keyof WasmModuleReport]: WasmModuleReport[K] };
+
+let recorded: MutableReport[] | null = null;
+let reporting: MutableReport | null = null;
+
+/** Record every wasm module gpu.js assembles from now until `stop()`, which returns them in order. */
+export function recordWasmModules(): { stop(): WasmModuleReport[] } {
+  if (recorded) throw new Error('recordWasmModules: a recording is already running');
+  const list: MutableReport[] = (recorded = []);
+  return {
+    stop() {
+      if (recorded === list) recorded = null;
+      return list;
+    },
+  };
+}
+
+/** Whether tuneGpuJsWasm has adjusted the gpu.js module object `gpujs`. */
+export function isGpuJsWasmTuned(gpujs: unknown): boolean {
+  const node = (gpujs as GpuJsWasmClasses).WebAssemblyFunctionNode;
+  return node !== undefined && applied.has(node);
+}
+
 /** Apply the three adjustments to the gpu.js module object `gpujs` (idempotent). */
 export function tuneGpuJsWasm(gpujs: unknown): void {
   const lib = gpujs as GpuJsWasmClasses;
@@ -163,18 +203,24 @@ export function tuneGpuJsWasm(gpujs: unknown): void {
   const assemble = kernel.prototype._assembleModule;
   kernel.prototype._assembleModule = function (...args) {
     const outer = assembling;
+    const outerReport = reporting;
     assembling = this;
+    reporting = recorded ? { source: String(this.source), simd: false, vectorReads: 0, gathers: 0 } : null;
     try {
       return assemble.apply(this, args);
     } finally {
+      if (reporting) recorded?.push(reporting);
       assembling = outer;
+      reporting = outerReport;
     }
   };
   Object.defineProperty(kernel, 'isSIMDSupported', {
     configurable: true,
     get: () => {
       const source = assembling?.source;
-      return Boolean(engineSimd.call(kernel)) && !(typeof source === 'string' && source.includes(SCALAR_WASM_MARK));
+      const simd = Boolean(engineSimd.call(kernel)) && !(typeof source === 'string' && source.includes(SCALAR_WASM_MARK));
+      if (reporting) reporting.simd = simd;
+      return simd;
     },
   });
 }
@@ -219,7 +265,11 @@ function addends(ast: Ast, negated = false, out: { ast: Ast; negated: boolean }[
 // at base and b at base + 3, the floats at base, base + 2, base + 4, base + 6.
 const EVEN_LANES = [0xfd, 0x0d, 0, 1, 2, 3, 8, 9, 10, 11, 20, 21, 22, 23, 28, 29, 30, 31];
 
-function laneAffineGather(gather: Gather): Gather {
+function laneAffineGather(original: Gather): Gather {
+  const gather: Gather = function (this: VectorWalk, ...args) {
+    if (reporting) reporting.gathers++;
+    return original.apply(this, args);
+  };
   return function (this: VectorWalk, table, name, x, y, z, node) {
     const layout = this.assembler.layout[table]?.[name];
     if (y || z || !layout) return gather.call(this, table, name, x, y, z, node);
@@ -239,6 +289,7 @@ function laneAffineGather(gather: Gather): Gather {
     }
     if (stride === 0) return gather.call(this, table, name, x, y, z, node);
 
+    if (reporting) reporting.vectorReads++;
     const em = this.em;
     const base = em.addLocal('i32');
     em.globalGet(this.assembler.globals.threadX);
@@ -278,7 +329,7 @@ function laneAffineGather(gather: Gather): Gather {
     em.i32And().if_('v128');
     load();
     em.else_();
-    gather.call(this, table, name, x, y, z, node);
+    original.call(this, table, name, x, y, z, node);
     em.end();
     return 'vf32';
   };

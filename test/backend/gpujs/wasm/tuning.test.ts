@@ -1,14 +1,15 @@
 /**
  * The adjustments Striate makes to gpu.js's wasm backend
- * (src/backend/gpujs/wasm-tuning.ts) and the integer indexing they serve:
+ * (src/backend/gpujs/wasm/tuning.ts) and the integer indexing they serve:
  * a pipeline's kernels keep integer loop counters and index locals in the
  * scalar and the SIMD body (no float-to-int conversion is emitted for a
  * kernel whose indexing is all integer); lane-affine reads are vector loads;
  * modules get a SIMD body (`run_simd`) unless the template marks the kernel
  * scalar.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GPU } from 'gpu.js';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import gpujs, { GPU } from 'gpu.js';
+import { tuneGpuJsWasm } from '../../../../src/backend/gpujs/wasm/tuning.js';
 import { WasmFunctionEmitter } from 'gpu.js/src/backend/web-assembly/wasm-builder.js';
 import { compile } from '../../../../src/backend/compile.js';
 import { intLet, k } from '../../../../src/kernel/source.js';
@@ -20,6 +21,9 @@ type EmitterProto = Record<string, (this: unknown, ...a: unknown[]) => unknown>;
 const proto = (WasmFunctionEmitter as unknown as { prototype: EmitterProto }).prototype;
 
 describe('gpu.js wasm backend as Striate runs it', () => {
+  // Some cases build gpu.js kernels directly, without a compiled graph to
+  // apply the adjustments first.
+  beforeAll(() => tuneGpuJsWasm(gpujs));
   let conversions = 0;
   let vectorLoads = 0;
   let modules: WebAssembly.Module[] = [];
