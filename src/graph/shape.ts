@@ -1,5 +1,18 @@
-/** Shape arithmetic shared by the ops, the autodiff and the backends. */
-import { type Shape, shapeToString } from './tensor.js';
+/** Shapes, and the shape arithmetic shared by the ops, the autodiff and the backends. */
+
+/** A static tensor shape, outermost axis first. */
+export type Shape = readonly number[];
+
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function shapeToString(shape: Shape): string {
+  return `[${shape.join(',')}]`;
+}
+
 
 export function stridesOf(shape: Shape): number[] {
   const s = new Array<number>(shape.length);

@@ -6,8 +6,9 @@
  * the old ones, never modify them.
  */
 import type { OpAttrs, OpName } from '../ops/attrs.js';
+import { type Shape, shapeToString, sizeOf } from './shape.js';
 
-export type Shape = readonly number[];
+export { type Shape, shapeToString, sizeOf } from './shape.js';
 export type DType = 'float32';
 
 let nextId = 0;
@@ -65,16 +66,6 @@ function frozenCopy<T>(v: T, what: string): T {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(v)) out[key] = frozenCopy(value, what);
   return Object.freeze(out) as T;
-}
-
-export function sizeOf(shape: Shape): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-export function shapeToString(shape: Shape): string {
-  return `[${shape.join(',')}]`;
 }
 
 /**

@@ -7,7 +7,7 @@
  * Every attribute that reaches generated kernel source is a validated integer
  * (or a finite number); strings never do.
  */
-import type { Shape } from '../graph/tensor.js';
+import type { Shape } from '../graph/shape.js';
 
 export type Pair = readonly [number, number];
 /** Zero padding of a 2-D window op: rows added at the top and bottom, columns at the left and right. */

@@ -33,21 +33,6 @@ export const avgPool2dOp: OpDef<'avgPool2d'> = {
   vjp: (g, { inputs: [x], attrs: { size, stride, pads, countIncludePad } }) => [
     avgPool2dBackward(g, { size, stride, pads, countIncludePad, inputShape: x.shape }),
   ],
-  kernel: ({ inputs: [x], attrs, ints, grid }) => {
-    const g = poolGeometry(x, attrs);
-    return k`${decodeWindow(g, ints, grid)}
-  let s = 0.0;
-  for (let ky = 0; ky < ${g.kh}; ky++) {
-    const iy = oy * ${g.sh} - ${g.pt} + ky;
-    for (let kx = 0; kx < ${g.kw}; kx++) {
-      const ix = ox * ${g.sw} - ${g.pl} + kx;
-      if (iy >= 0 && iy < ${g.h} && ix >= 0 && ix < ${g.w}) {
-        s += x0[p * ${g.h * g.w} + iy * ${g.w} + ix];
-      }
-    }
-  }
-  return s / ${windowCountSource(g, attrs.countIncludePad, k`oy`, k`ox`)};`;
-  },
   reference: ([x], attrs) => {
     const g = poolGeometry(x.shape, attrs);
     const { r0, r1, c0, c1 } = windowSpans(g);
@@ -70,6 +55,21 @@ export const avgPool2dOp: OpDef<'avgPool2d'> = {
       }
     }
     return out;
+  },
+  kernel: ({ inputs: [x], attrs, ints, grid }) => {
+    const g = poolGeometry(x, attrs);
+    return k`${decodeWindow(g, ints, grid)}
+  let s = 0.0;
+  for (let ky = 0; ky < ${g.kh}; ky++) {
+    const iy = oy * ${g.sh} - ${g.pt} + ky;
+    for (let kx = 0; kx < ${g.kw}; kx++) {
+      const ix = ox * ${g.sw} - ${g.pl} + kx;
+      if (iy >= 0 && iy < ${g.h} && ix >= 0 && ix < ${g.w}) {
+        s += x0[p * ${g.h * g.w} + iy * ${g.w} + ix];
+      }
+    }
+  }
+  return s / ${windowCountSource(g, attrs.countIncludePad, k`oy`, k`ox`)};`;
   },
 };
 

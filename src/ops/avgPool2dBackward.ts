@@ -39,13 +39,6 @@ export const avgPool2dBackwardOp: OpDef<'avgPool2dBackward'> = {
   vjp: (g, { attrs: { size, stride, pads, countIncludePad } }) => [
     makeNode(avgPool2dOp, [g], { size, stride, pads, countIncludePad }),
   ],
-  kernel: ({ attrs, ints, grid }) => {
-    const g = poolGeometry(attrs.inputShape, attrs);
-    return k`${decodeCell(g, ints, grid)}
-  let s = 0.0;
-  ${coveringSource(g, k`iy`, k`ix`, k`s += x0[p * ${g.ho * g.wo} + oy * ${g.wo} + ox] / ${windowCountSource(g, attrs.countIncludePad, k`oy`, k`ox`)};`, ints)}
-  return s;`;
-  },
   // A gather, as a device kernel would run it: each input cell visits the
   // windows that cover it and adds dy / count of each.
   reference: ([dy], attrs) => {
@@ -60,6 +53,13 @@ export const avgPool2dBackwardOp: OpDef<'avgPool2dBackward'> = {
     }
     const dyd = dy.data;
     return gatherCovering(g, (_k, w, cell) => dyd[w] * inv[cell]);
+  },
+  kernel: ({ attrs, ints, grid }) => {
+    const g = poolGeometry(attrs.inputShape, attrs);
+    return k`${decodeCell(g, ints, grid)}
+  let s = 0.0;
+  ${coveringSource(g, k`iy`, k`ix`, k`s += x0[p * ${g.ho * g.wo} + oy * ${g.wo} + ox] / ${windowCountSource(g, attrs.countIncludePad, k`oy`, k`ox`)};`, ints)}
+  return s;`;
   },
 };
 

@@ -14,16 +14,16 @@ export const broadcastToOp: OpDef<'broadcastTo'> = {
     return shape;
   },
   vjp: (g, { inputs: [x] }) => [sumTo(g, x.shape)],
-  kernel: ({ inputs: [x], out, ints, grid }) => {
-    const names = out.map((_, d) => ident(`c${d}`));
-    return k`${decode(k`i`, out, names, ints, grid)}
-  return x0[${offset(x, names.slice(out.length - x.length))}];`;
-  },
   reference: ([x], _attrs, out) => {
     const idx = broadcastIndex(x.shape, out);
     const res = new Float64Array(idx.length);
     for (let i = 0; i < idx.length; i++) res[i] = x.data[idx[i]];
     return res;
+  },
+  kernel: ({ inputs: [x], out, ints, grid }) => {
+    const names = out.map((_, d) => ident(`c${d}`));
+    return k`${decode(k`i`, out, names, ints, grid)}
+  return x0[${offset(x, names.slice(out.length - x.length))}];`;
   },
 };
 

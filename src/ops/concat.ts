@@ -37,6 +37,16 @@ export const concatOp: OpDef<'concat'> = {
       return slice(g, begin, x.shape);
     });
   },
+  reference: (inputs, { axis }, out) => {
+    const res = new Float64Array(sizeOf(out));
+    const outStrides = stridesOf(out);
+    let offset = 0;
+    for (const x of inputs) {
+      copyStrided(x.data, 0, stridesOf(x.shape), res, offset * outStrides[axis], outStrides, x.shape);
+      offset += x.shape[axis];
+    }
+    return res;
+  },
   // Input j owns output positions [offset_j, offset_j + its size) along the axis.
   kernel: ({ inputs, attrs: { axis }, out, ints, grid }) => {
     const names = out.map((_, d) => ident(`c${d}`));
@@ -53,16 +63,6 @@ export const concatOp: OpDef<'concat'> = {
     });
     return k`${decode(k`i`, out, names, ints, grid)}
   ${join(branches, '\n  ')}`;
-  },
-  reference: (inputs, { axis }, out) => {
-    const res = new Float64Array(sizeOf(out));
-    const outStrides = stridesOf(out);
-    let offset = 0;
-    for (const x of inputs) {
-      copyStrided(x.data, 0, stridesOf(x.shape), res, offset * outStrides[axis], outStrides, x.shape);
-      offset += x.shape[axis];
-    }
-    return res;
   },
 };
 

@@ -7,8 +7,8 @@ export const constantOp: OpDef<'constant'> = {
   name: 'constant',
   shape: () => opError('constant', 'build constants with constant(), scalar(), zeros() or fill()'),
   vjp: () => [],
-  kernel: 'upload',
   reference: (_inputs, { value }) => Float64Array.from(value),
+  kernel: 'upload',
 };
 
 export function constant(value: ArrayLike<number>, shape: Shape): Tensor<'constant'> {

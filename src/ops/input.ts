@@ -9,8 +9,8 @@ export const inputOp: OpDef<'input'> = {
     return [];
   },
   vjp: () => [],
-  kernel: 'upload',
   reference: () => opError('input', 'an input has no computation; the backend reads it from the feeds'),
+  kernel: 'upload',
 };
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.:/-]*$/;

@@ -11,8 +11,6 @@ import { sum } from './sum.js';
 export const logSoftmaxOp: OpDef<'logSoftmax'> = {
   name: 'logSoftmax',
   shape: (inputs, { axis }) => checkAxisOp('logSoftmax', inputs, axis),
-  kernel: ({ inputs: [x], attrs: { axis } }) => k`${lineSource(x, axis)}
-  return x0[i] - m - Math.log(total);`,
   vjp: (g, { inputs: [x], attrs: { axis } }) => [sub(g, mul(softmax(x, axis), sum(g, { axes: axis, keepDims: true })))],
   reference: ([x], { axis }) => {
     const out = new Float64Array(x.data.length);
@@ -25,6 +23,8 @@ export const logSoftmaxOp: OpDef<'logSoftmax'> = {
     });
     return out;
   },
+  kernel: ({ inputs: [x], attrs: { axis } }) => k`${lineSource(x, axis)}
+  return x0[i] - m - Math.log(total);`,
 };
 
 /** log(softmax(x)) along `axis` (default the last), computed stably as x - max - log Σ exp(x - max). */

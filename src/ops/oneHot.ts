@@ -12,17 +12,17 @@ export const oneHotOp: OpDef<'oneHot'> = {
     return [...inputs[0], depth];
   },
   vjp: () => [null],
-  // Labels are checked to be whole class indices on the host (reference
-  // backend, training loop); a device kernel cannot raise an error.
-  kernel: ({ attrs: { depth } }) => k`const row = Math.floor((i + 0.5) / ${depth});
-  const cls = i - row * ${depth};
-  return Math.abs(x0[row] - cls) < 0.5 ? 1.0 : 0.0;`,
   reference: ([labels], { depth }) => {
     const n = labels.data.length;
     const out = new Float64Array(n * depth);
     for (let i = 0; i < n; i++) out[i * depth + checkLabel('oneHot', labels.data, i, depth)] = 1;
     return out;
   },
+  // Labels are checked to be whole class indices on the host (reference
+  // backend, training loop); a device kernel cannot raise an error.
+  kernel: ({ attrs: { depth } }) => k`const row = Math.floor((i + 0.5) / ${depth});
+  const cls = i - row * ${depth};
+  return Math.abs(x0[row] - cls) < 0.5 ? 1.0 : 0.0;`,
 };
 
 /**

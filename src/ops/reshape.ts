@@ -11,8 +11,8 @@ export const reshapeOp: OpDef<'reshape'> = {
     return shape;
   },
   vjp: (g, { inputs: [x] }) => [reshape(g, x.shape)],
-  kernel: 'alias',
   reference: ([x]) => x.data.slice(),
+  kernel: 'alias',
 };
 
 /** Reshape to `shape`; at most one dimension may be -1 and is then inferred. */

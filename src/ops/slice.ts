@@ -48,6 +48,13 @@ export const sliceOp: OpDef<'slice'> = {
       0,
     ),
   ],
+  reference: ([x], { begin }, out) => {
+    const res = new Float64Array(sizeOf(out));
+    const inStrides = stridesOf(x.shape);
+    const offset = begin.reduce((o, b, i) => o + b * inStrides[i], 0);
+    copyStrided(x.data, offset, inStrides, res, 0, stridesOf(out), out);
+    return res;
+  },
   kernel: ({ inputs: [x], attrs: { begin }, out, ints, grid }) => {
     const names = out.map((_, d) => ident(`c${d}`));
     const inStrides = stridesOf(x);
@@ -55,13 +62,6 @@ export const sliceOp: OpDef<'slice'> = {
     if (x.length === 0) return k`return x0[0];`;
     return k`${decode(k`i`, out, names, ints, grid)}
   return x0[${join(at, ' + ')}];`;
-  },
-  reference: ([x], { begin }, out) => {
-    const res = new Float64Array(sizeOf(out));
-    const inStrides = stridesOf(x.shape);
-    const offset = begin.reduce((o, b, i) => o + b * inStrides[i], 0);
-    copyStrided(x.data, offset, inStrides, res, 0, stridesOf(out), out);
-    return res;
   },
 };
 

@@ -12,8 +12,6 @@ export const softmaxOp: OpDef<'softmax'> = {
   name: 'softmax',
   shape: (inputs, { axis }) => checkAxisOp('softmax', inputs, axis),
   vjp: (g, s) => [mul(s, sub(g, sum(mul(g, s), { axes: s.attrs.axis, keepDims: true })))],
-  kernel: ({ inputs: [x], attrs: { axis } }) => k`${lineSource(x, axis)}
-  return Math.exp(x0[i] - m) / total;`,
   reference: ([x], { axis }) => {
     const out = new Float64Array(x.data.length);
     const d = x.data;
@@ -27,6 +25,8 @@ export const softmaxOp: OpDef<'softmax'> = {
     });
     return out;
   },
+  kernel: ({ inputs: [x], attrs: { axis } }) => k`${lineSource(x, axis)}
+  return Math.exp(x0[i] - m) / total;`,
 };
 
 /** exp(x) / Σ exp(x) along `axis` (default the last), computed stably. */

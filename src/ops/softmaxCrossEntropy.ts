@@ -55,28 +55,6 @@ export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = {
     const mass = sum(labels, { axes: 1, keepDims: true });
     return [mul(sub(mul(s, mass), labels), perRow), mul(neg(logSoftmax(logits, 1)), perRow)];
   },
-  // 'none': one thread per row; 'mean' and 'sum': one thread walks every row
-  // (N x C is small next to the convolutions that feed it).
-  kernel: ({ inputs: [[n, c]], attrs: { labels: kind, reduction } }) => {
-    const rowLoss = (row: Src): Src => k`${lineStatsSource(k`${row} * ${c}`, c, 1)}
-    const logTotal = Math.log(total);
-    ${
-      kind === 'index'
-        ? k`const loss = m - x0[${row} * ${c} + Math.floor(x1[${row}] + 0.5)] + logTotal;`
-        : k`let loss = 0.0;
-    for (let t = 0; t < ${c}; t++) {
-      loss += x1[${row} * ${c} + t] * (m - x0[${row} * ${c} + t] + logTotal);
-    }`
-    }`;
-    if (reduction === 'none') return k`${rowLoss(k`i`)}
-    return loss;`;
-    return k`let sumLoss = 0.0;
-  for (let r = 0; r < ${n}; r++) {
-    ${rowLoss(k`r`)}
-    sumLoss += loss;
-  }
-  return ${reduction === 'mean' ? k`sumLoss / ${n}.0` : k`sumLoss`};`;
-  },
   reference: ([logits, labels], { labels: kind, reduction }) => {
     const [n, c] = logits.shape;
     const x = logits.data;
@@ -100,6 +78,28 @@ export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = {
     let total = 0;
     for (let i = 0; i < n; i++) total += losses[i];
     return Float64Array.of(reduction === 'mean' ? total / n : total);
+  },
+  // 'none': one thread per row; 'mean' and 'sum': one thread walks every row
+  // (N x C is small next to the convolutions that feed it).
+  kernel: ({ inputs: [[n, c]], attrs: { labels: kind, reduction } }) => {
+    const rowLoss = (row: Src): Src => k`${lineStatsSource(k`${row} * ${c}`, c, 1)}
+    const logTotal = Math.log(total);
+    ${
+      kind === 'index'
+        ? k`const loss = m - x0[${row} * ${c} + Math.floor(x1[${row}] + 0.5)] + logTotal;`
+        : k`let loss = 0.0;
+    for (let t = 0; t < ${c}; t++) {
+      loss += x1[${row} * ${c} + t] * (m - x0[${row} * ${c} + t] + logTotal);
+    }`
+    }`;
+    if (reduction === 'none') return k`${rowLoss(k`i`)}
+    return loss;`;
+    return k`let sumLoss = 0.0;
+  for (let r = 0; r < ${n}; r++) {
+    ${rowLoss(k`r`)}
+    sumLoss += loss;
+  }
+  return ${reduction === 'mean' ? k`sumLoss / ${n}.0` : k`sumLoss`};`;
   },
 };
 

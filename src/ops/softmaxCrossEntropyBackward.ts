@@ -62,16 +62,6 @@ export const softmaxCrossEntropyBackwardOp: OpDef<'softmaxCrossEntropyBackward'>
     const dg = reduction === 'none' ? r : reduction === 'mean' && n > 1 ? mul(sum(r), 1 / n) : sum(r);
     return [dx, null, dg];
   },
-  // One thread per logit: its row's max and sum of exponentials (C is a
-  // class count, small), then its own term.
-  kernel: ({ inputs: [[n, c]], attrs: { reduction }, out, ints, grid }) => {
-    const scale = reduction === 'none' ? k`x2[row]` : reduction === 'mean' && n > 1 ? k`x2[0] * ${float(1 / n)}` : k`x2[0]`;
-    return k`${decode(k`i`, out, [k`row`, k`col`], ints, grid)}
-  ${lineStatsSource(k`row * ${c}`, c, 1)}
-  const p = Math.exp(x0[row * ${c} + col] - m) / total;
-  const y = Math.abs(x1[row] - col) < 0.5 ? 1.0 : 0.0;
-  return (p - y) * ${scale};`;
-  },
   reference: ([logits, labels, g], { reduction }) => {
     const [n, c] = logits.shape;
     const x = logits.data;
@@ -84,6 +74,16 @@ export const softmaxCrossEntropyBackwardOp: OpDef<'softmaxCrossEntropyBackward'>
       for (let t = 0; t < c; t++) out[row + t] = (Math.exp(x[row + t] - m) / total - (t === label ? 1 : 0)) * p;
     }
     return out;
+  },
+  // One thread per logit: its row's max and sum of exponentials (C is a
+  // class count, small), then its own term.
+  kernel: ({ inputs: [[n, c]], attrs: { reduction }, out, ints, grid }) => {
+    const scale = reduction === 'none' ? k`x2[row]` : reduction === 'mean' && n > 1 ? k`x2[0] * ${float(1 / n)}` : k`x2[0]`;
+    return k`${decode(k`i`, out, [k`row`, k`col`], ints, grid)}
+  ${lineStatsSource(k`row * ${c}`, c, 1)}
+  const p = Math.exp(x0[row * ${c} + col] - m) / total;
+  const y = Math.abs(x1[row] - col) < 0.5 ? 1.0 : 0.0;
+  return (p - y) * ${scale};`;
   },
 };
 

@@ -25,6 +25,12 @@ export const transposeOp: OpDef<'transpose'> = {
     return perm.map((p) => x[p]);
   },
   vjp: (g, { attrs: { perm } }) => [transpose(g, inversePermutation(perm))],
+  reference: ([x], { perm }, out) => {
+    const res = new Float64Array(sizeOf(out));
+    const inStrides = stridesOf(x.shape);
+    copyStrided(x.data, 0, perm.map((p) => inStrides[p]), res, 0, stridesOf(out), out);
+    return res;
+  },
   // Output coordinate k is the coordinate of input axis perm[k].
   kernel: ({ inputs: [x], attrs: { perm }, out, ints, grid }) => {
     const names = out.map((_, d) => ident(`c${d}`));
@@ -32,12 +38,6 @@ export const transposeOp: OpDef<'transpose'> = {
     const terms = perm.map((p, d) => k`${names[d]} * ${inStrides[p]}`);
     return k`${decode(k`i`, out, names, ints, grid)}
   return x0[${terms.length ? join(terms, ' + ') : k`0`}];`;
-  },
-  reference: ([x], { perm }, out) => {
-    const res = new Float64Array(sizeOf(out));
-    const inStrides = stridesOf(x.shape);
-    copyStrided(x.data, 0, perm.map((p) => inStrides[p]), res, 0, stridesOf(out), out);
-    return res;
   },
 };
 

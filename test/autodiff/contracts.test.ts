@@ -64,7 +64,7 @@ describe('node attributes are deeply frozen', () => {
     expect(Object.isFrozen(y.attrs)).toBe(true);
     expect(Object.isFrozen(y.attrs.stride)).toBe(true);
     expect(() => {
-      (y.attrs.stride as number[])[0] = 1;
+      (y.attrs.stride as unknown as number[])[0] = 1;
     }).toThrow(TypeError);
     expect(() => {
       (y.attrs as { pads: unknown }).pads = [0, 0, 0, 0];

@@ -109,13 +109,9 @@ export class GpuJsFunction {
       } else if (def.kernel === 'upload') {
         throw new Error(`compile: op "${node.op}" is uploaded from the host but is neither an input nor a constant`);
       } else {
-        // On backends with integer indexing a kernel runs on the grid of its
-        // output shape (see gridOf). So does a graph output (gpu.js reads it
-        // back as rows, which run() flattens) whose rows are a multiple of 4
-        // wide; a narrower one stays flat, since on its grid gpu.js would
-        // enter its SIMD body row by row, a call from JavaScript per row
-        // (LeNet-5's logits [256, 10]: inference 28,000 -> 25,500 img/s on
-        // one thread when they ran on their grid).
+        // With integer indexing a kernel runs on its output's grid (gridOf); a
+        // graph output only where its rows are 4k wide: on a narrower one gpu.js
+        // would enter the SIMD body row by row (bench/README.md).
         const onGrid = this.handle.ints && (!outputIds.has(node.id) || gridOf(node.shape)[2] % 4 === 0);
         const grid = onGrid ? gridOf(node.shape) : null;
         const ctx = { inputs: node.inputs.map((i) => i.shape), attrs: node.attrs as never, out: node.shape, ints: this.handle.ints, grid };
