@@ -1,21 +1,25 @@
 /**
- * One small graph per op, forward and gradient, shared by the conformance
+ * Small graphs for every op, forward and gradient, shared by the conformance
  * suites (Node backends here, browser backends in test/browser). Each case
  * names its inputs' shapes and value domains; `grads` lists the inputs the
  * gradient is taken with respect to (through a random cotangent, so the
  * backward ops run too).
  */
 import type { Tensor } from '../../src/graph/tensor.js';
+import type { OpName } from '../../src/ops/attrs.js';
 import { grad, vjp } from '../../src/autodiff/grad.js';
 import { compile, type BackendName } from '../../src/backend/compile.js';
 import { input } from '../../src/ops/input.js';
 import { distinctValues, randomValues } from '../helpers.js';
 import { add } from '../../src/ops/add.js';
 import { avgPool2d } from '../../src/ops/avgPool2d.js';
+import { avgPool2dBackward } from '../../src/ops/avgPool2dBackward.js';
 import { broadcastTo } from '../../src/ops/broadcastTo.js';
 import { concat } from '../../src/ops/concat.js';
+import { constant } from '../../src/ops/constant.js';
 import { conv2d, conv2dOp } from '../../src/ops/conv2d.js';
 import { conv2dMaxPool } from '../../src/ops/conv2dMaxPool.js';
+import { conv2dBackpropFilter } from '../../src/ops/conv2dBackpropFilter.js';
 import { conv2dBackpropInput } from '../../src/ops/conv2dBackpropInput.js';
 import { makeNode } from '../../src/ops/op.js';
 import { div } from '../../src/ops/div.js';
@@ -24,9 +28,11 @@ import { log } from '../../src/ops/log.js';
 import { logSoftmax } from '../../src/ops/logSoftmax.js';
 import { matmul, matmulOp } from '../../src/ops/matmul.js';
 import { max } from '../../src/ops/max.js';
+import { maxMask } from '../../src/ops/maxMask.js';
 import { maxPool2d } from '../../src/ops/maxPool2d.js';
 import { pool2dAttrs } from '../../src/ops/pool2dGeometry.js';
 import { maxPool2dBackward } from '../../src/ops/maxPool2dBackward.js';
+import { maxPool2dSelect } from '../../src/ops/maxPool2dSelect.js';
 import { mul } from '../../src/ops/mul.js';
 import { neg } from '../../src/ops/neg.js';
 import { oneHot } from '../../src/ops/oneHot.js';
@@ -40,6 +46,7 @@ import { softmax } from '../../src/ops/softmax.js';
 import { softmaxCrossEntropy } from '../../src/ops/softmaxCrossEntropy.js';
 import { softmaxCrossEntropyBackward } from '../../src/ops/softmaxCrossEntropyBackward.js';
 import { sqrt } from '../../src/ops/sqrt.js';
+import { step } from '../../src/ops/step.js';
 import { sub } from '../../src/ops/sub.js';
 import { sum, mean } from '../../src/ops/sum.js';
 import { tanh } from '../../src/ops/tanh.js';
@@ -71,212 +78,322 @@ function fusedConvPool(x: Tensor, w: Tensor, b: Tensor | null, conv: Parameters<
   return conv2dMaxPool(withRelu, pool2dAttrs('test', plain, pool));
 }
 
-export const opCases: OpCase[] = [
-  { name: 'add (broadcast)', inputs: [X([2, 3, 4]), X([3, 1])], fn: add },
-  { name: 'sub', inputs: [X([5, 7]), X([5, 7])], fn: sub },
-  { name: 'mul (broadcast)', inputs: [X([4, 1, 5]), X([3, 1])], fn: mul },
-  { name: 'div', inputs: [X([3, 4]), X([4], 'positive')], fn: div },
-  { name: 'neg', inputs: [X([17])], fn: neg },
-  { name: 'exp', inputs: [X([3, 5])], fn: exp },
-  { name: 'log', inputs: [X([3, 5], 'positive')], fn: log },
-  { name: 'sqrt', inputs: [X([3, 5], 'positive')], fn: sqrt },
-  { name: 'relu', inputs: [X([4, 6], 'distinct')], fn: relu },
-  { name: 'reluBackward', inputs: [X([4, 6], 'distinct'), X([4, 6])], fn: reluBackward },
-  { name: 'sigmoid', inputs: [X([4, 6])], fn: sigmoid },
-  { name: 'tanh', inputs: [X([4, 6])], fn: tanh },
-  { name: 'reshape', inputs: [X([2, 3, 4])], fn: (x) => mul(reshape(x, [4, 6]), 2) },
-  { name: 'broadcastTo', inputs: [X([3, 1])], fn: (x) => broadcastTo(x, [2, 3, 4]) },
-  { name: 'transpose', inputs: [X([2, 3, 4])], fn: (x) => transpose(x, [2, 0, 1]) },
-  { name: 'pad', inputs: [X([2, 3])], fn: (x) => pad(x, [[1, 0], [2, 1]], 0.5) },
-  { name: 'slice', inputs: [X([4, 5])], fn: (x) => slice(x, [1, 2], [2, -1]) },
-  { name: 'concat', inputs: [X([2, 3]), X([2, 2])], fn: (a, b) => concat([a, b], 1) },
-  { name: 'sum (axes, keepDims)', inputs: [X([3, 4, 5])], fn: (x) => sum(x, { axes: [0, 2], keepDims: true }) },
-  { name: 'mean', inputs: [X([3, 4, 5])], fn: (x) => mean(x, { axes: [1] }) },
-  { name: 'max (axis)', inputs: [X([3, 4, 5], 'distinct')], fn: (x) => max(x, { axes: [1] }) },
-  { name: 'matmul', inputs: [X([5, 7]), X([7, 3])], fn: (a, b) => matmul(a, b) },
-  {
-    // relu(matmul(a, b) + bias) as one fused matmul (backend/fuse.ts makes it).
-    name: 'matmul with fused bias and relu',
-    inputs: [X([5, 7]), X([7, 6]), X([6])],
-    fn: (a, b, bias) => makeNode(matmulOp, [a, b, bias], { transposeA: false, transposeB: false, hasBias: true, relu: true }),
-  },
-  { name: 'matmul transposeA', inputs: [X([7, 5]), X([7, 3])], fn: (a, b) => matmul(a, b, { transposeA: true }) },
-  { name: 'matmul transposeB', inputs: [X([5, 9]), X([3, 9])], fn: (a, b) => matmul(a, b, { transposeB: true }) },
-  { name: 'matmul transposeA and B', inputs: [X([6, 5]), X([3, 6])], fn: (a, b) => matmul(a, b, { transposeA: true, transposeB: true }) },
-  { name: 'softmax', inputs: [X([3, 6])], fn: (x) => softmax(x, -1) },
-  { name: 'logSoftmax', inputs: [X([3, 6])], fn: (x) => logSoftmax(x, 1) },
-  {
-    name: 'softmaxCrossEntropyBackward (none)',
-    inputs: [X([6, 10]), X([6], { labels: 10 }, false), X([6])],
-    fn: (x, l, g) => softmaxCrossEntropyBackward(x, l, g, 'none'),
-  },
-  {
-    name: 'softmaxCrossEntropyBackward (mean)',
-    inputs: [X([6, 10]), X([6], { labels: 10 }, false), X([])],
-    fn: (x, l, g) => softmaxCrossEntropyBackward(x, l, g, 'mean'),
-  },
-  { name: 'oneHot', inputs: [X([5], { labels: 4 }, false)], fn: (l) => oneHot(l, 4) },
-  {
-    name: 'softmaxCrossEntropy (index labels)',
-    inputs: [X([6, 10]), X([6], { labels: 10 }, false)],
-    fn: (z, l) => softmaxCrossEntropy(z, l),
-  },
-  {
-    name: 'softmaxCrossEntropy (one-hot labels)',
-    inputs: [X([4, 5]), X([4, 5], 'positive')],
-    fn: (z, y) => softmaxCrossEntropy(z, y, { reduction: 'none' }),
-  },
-  {
-    name: 'conv2d (stride 2, same, bias)',
-    inputs: [X([2, 3, 9, 9]), X([4, 3, 3, 3]), X([4])],
-    fn: (x, w, b) => conv2d(x, w, { stride: 2, padding: 'same', bias: b }),
-  },
-  {
-    name: 'conv2d (dilation 2, padding [1,2])',
-    inputs: [X([1, 2, 8, 7]), X([3, 2, 3, 2])],
-    fn: (x, w) => conv2d(x, w, { dilation: 2, padding: [1, 2] }),
-  },
-  {
-    // Stride 1, uneven padding, more output channels than the input gradient unrolls.
-    name: 'conv2d stride 1, padding [2, 0], 20 channels',
-    inputs: [X([2, 3, 6, 5]), X([20, 3, 3, 2])],
-    fn: (x, w) => conv2d(x, w, { padding: [2, 0] }),
-  },
-  {
-    // relu(conv2d) is one fused kernel on the device backends (backend/fuse.ts);
-    // its gradient goes through reluBackward of the fused output.
-    name: 'relu(conv2d) fused, bias, padding 1',
-    inputs: [X([2, 3, 7, 6]), X([4, 3, 3, 3]), X([4])],
-    fn: (x, w, b) => relu(conv2d(x, w, { padding: 1, bias: b })),
-  },
-  {
-    // maxPool2d(relu(conv2d)) as the fused op (backend/fuse.ts makes it on the
-    // wasm backends): the blocked kernel there (stride 1, no padding, tiling
-    // pool, a leftover row and column), the general one elsewhere.
-    name: 'conv2dMaxPool (fused relu, 2x2 tiles, leftovers)',
-    inputs: [X([2, 3, 9, 8]), X([4, 3, 3, 2]), X([4])],
-    fn: (x, w, b) => fusedConvPool(x, w, b, {}, { size: 2 }),
-  },
-  {
-    // Geometry the blocked kernel does not take: the general kernel everywhere.
-    name: 'conv2dMaxPool (stride 2, padding 1, overlapping same pool)',
-    inputs: [X([1, 2, 9, 9]), X([3, 2, 3, 3])],
-    fn: (x, w) => fusedConvPool(x, w, null, { stride: 2, padding: 1 }, { size: 3, stride: 2, padding: 'same' }),
-  },
-  { name: 'conv2d 1x1 (network in network)', inputs: [X([2, 4, 5, 5]), X([3, 4, 1, 1])], fn: (x, w) => conv2d(x, w) },
-  {
-    name: 'conv2d LeNet-5 first layer',
-    inputs: [X([2, 1, 28, 28]), X([6, 1, 5, 5]), X([6])],
-    fn: (x, w, b) => conv2d(x, w, { bias: b }),
-  },
-  {
-    // 2,400 filter taps over 9 images: the filter gradient sums 7 groups of 2 images (the last group short).
-    name: 'conv2d LeNet-5 second layer, batch 9',
-    inputs: [X([9, 6, 8, 8]), X([16, 6, 5, 5]), X([16])],
-    fn: (x, w, b) => conv2d(x, w, { bias: b }),
-  },
-  // The op inside the graph (not its output), so that on the wasm backends it
-  // runs on its thread grid, where its hot reads are spelled lane-affine and
-  // gpu.js's SIMD body loads them as vectors (src/backend/gpujs/wasm-tuning.ts):
-  // row widths that are multiples of 4 (all vector) and not (vector + scalar
-  // tail), strides 1, 2 (two loads and a shuffle) and 3 (four loads), and
-  // padding guards (lane-masked reads: range-checked vector loads).
-  {
-    name: 'lanes: conv2d inside a graph, widths 8 and 4x4 filter taps',
-    inputs: [X([2, 3, 10, 11]), X([4, 3, 3, 4]), X([4])],
-    fn: (x, w, b) => mul(conv2d(x, w, { bias: b }), 1.5),
-  },
-  {
-    name: 'lanes: conv2d stride 2 inside a graph',
-    inputs: [X([1, 2, 11, 17]), X([3, 2, 3, 3])],
-    fn: (x, w) => mul(conv2d(x, w, { stride: 2 }), 1.5),
-  },
-  {
-    name: 'lanes: conv2d stride 3, same padding, inside a graph',
-    inputs: [X([2, 2, 13, 22]), X([3, 2, 5, 5])],
-    fn: (x, w) => mul(conv2d(x, w, { stride: 3, padding: 'same' }), 1.5),
-  },
-  {
-    name: 'lanes: conv2d one channel, padding 2, inside a graph',
-    inputs: [X([2, 1, 12, 12]), X([3, 1, 5, 5])],
-    fn: (x, w) => mul(conv2d(x, w, { padding: 2 }), 1.5),
-  },
-  {
-    name: 'lanes: conv2dMaxPool inside a graph, pooled width 8',
-    inputs: [X([2, 3, 12, 20]), X([4, 3, 5, 5]), X([4])],
-    fn: (x, w, b) => mul(fusedConvPool(x, w, b, {}, { size: 2 }), 1.5),
-  },
-  {
-    name: 'lanes: conv2dMaxPool inside a graph, 3x2 windows, pooled width 6',
-    inputs: [X([1, 2, 11, 15]), X([3, 2, 3, 4])],
-    fn: (x, w) => mul(fusedConvPool(x, w, null, {}, { size: [3, 2] }), 1.5),
-  },
-  {
-    // The wasm backends read a zero-padded dy with the full padding (backend/fuse.ts).
-    name: 'lanes: conv2dBackpropInput inside a graph, valid, width 12',
-    inputs: [X([2, 5, 8, 8]), X([5, 3, 5, 5])],
-    fn: (dy, w) => mul(conv2dBackpropInput(dy, w, { inputShape: [2, 3, 12, 12] }), 1.5),
-  },
-  {
-    name: 'lanes: conv2dBackpropInput inside a graph, padding [2, 0, 1, 1], width 9',
-    inputs: [X([2, 3, 8, 9]), X([3, 2, 3, 3])],
-    fn: (dy, w) => mul(conv2dBackpropInput(dy, w, { inputShape: [2, 2, 8, 9], padding: [2, 0, 1, 1] }), 1.5),
-  },
-  { name: 'lanes: matmul inside a graph, 12 columns', inputs: [X([5, 7]), X([7, 12])], fn: (a, b) => mul(matmul(a, b), 1.5) },
-  {
-    name: 'lanes: matmul transposeB inside a graph, 8 columns',
-    inputs: [X([5, 9]), X([8, 9])],
-    fn: (a, b) => mul(matmul(a, b, { transposeB: true }), 1.5),
-  },
-  { name: 'maxPool2d 2x2/2', inputs: [X([2, 3, 6, 6], 'distinct')], fn: (x) => maxPool2d(x, { size: 2 }) },
-  {
-    // Overlapping windows inside the input, ties included (relu zeros): the
-    // gradient routed to each window's first maximum, gathered per cell.
-    name: 'maxPool2dBackward 3x3/2 overlapping, valid, ties',
-    inputs: [X([1, 2, 9, 8]), X([1, 2, 4, 3])],
-    fn: (x, dy) => maxPool2dBackward(relu(sub(x, 0.5)), dy, pool2dAttrs('test', x, { size: 3, stride: 2 })),
-  },
-  {
-    // Windows that tile with stride = size but hang over a 'same'-padded bottom and right edge.
-    name: 'maxPool2dBackward 2x2/2 same on 7x5, ties',
-    inputs: [X([1, 2, 7, 5]), X([1, 2, 4, 3])],
-    fn: (x, dy) => maxPool2dBackward(relu(sub(x, 0.5)), dy, pool2dAttrs('test', x, { size: 2, padding: 'same' })),
-  },
-  {
-    // Tiling windows with a leftover row and column (which get no gradient),
-    // and ties: relu makes windows of zeros, whose first cell wins.
-    name: 'maxPool2dBackward 2x3/2x3 tiles, leftovers, ties',
-    inputs: [X([2, 2, 7, 7]), X([2, 2, 3, 2])],
-    fn: (x, dy) => maxPool2dBackward(relu(sub(x, 0.5)), dy, pool2dAttrs('test', x, { size: [2, 3] })),
-  },
-  {
-    name: 'maxPool2d 3x3/2 overlapping, same',
-    inputs: [X([1, 2, 7, 7], 'distinct')],
-    fn: (x) => maxPool2d(x, { size: 3, stride: 2, padding: 'same' }),
-  },
-  { name: 'avgPool2d 2x2/2', inputs: [X([2, 3, 6, 6])], fn: (x) => avgPool2d(x, { size: 2 }) },
-  {
-    name: 'avgPool2d 3x3/1 padded',
-    inputs: [X([1, 2, 5, 5])],
-    fn: (x) => avgPool2d(x, { size: 3, stride: 1, padding: 1 }),
-  },
-  {
-    name: 'avgPool2d 3x3/1 padded, countIncludePad',
-    inputs: [X([1, 2, 5, 5])],
-    fn: (x) => avgPool2d(x, { size: 3, stride: 1, padding: 1, countIncludePad: true }),
-  },
-  {
-    // The gradient of a gradient: runs every backward op's own VJP (maxPool2dSelect included).
-    name: 'second order through conv2d and maxPool2d',
-    inputs: [X([1, 2, 6, 6], 'distinct'), X([2, 2, 3, 3], 'distinct')],
-    fn: (x, w) => grad(sum(tanh(maxPool2d(conv2d(x, w, { padding: 1 }), { size: 2 }))), [x, w])[1],
-  },
-  {
-    name: 'second order through avgPool2d',
-    inputs: [X([1, 1, 6, 6])],
-    fn: (x) => grad(sum(tanh(avgPool2d(mul(x, x), { size: 3, stride: 2, padding: 1 }))), [x])[0],
-  },
-];
+/**
+ * The cases of each op, keyed by op name (the keys of `OpAttrs`), so that an
+ * op added to the registry without a device case is a compile error here.
+ * Every case under an op builds a node of that op (test/backend/cases.test.ts
+ * checks it); cases that chain several ops sit under the one they are about.
+ */
+export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
+  // Every case's graph starts from inputs (and its gradient reads the
+  // cotangent input), so there is no graph about `input` alone to add.
+  input: [],
+  constant: [
+    {
+      name: 'constant (broadcast row added to an input)',
+      inputs: [X([3, 4])],
+      fn: (x) => add(x, constant([0.5, -1.25, 2, 3.75], [4])),
+    },
+    {
+      name: 'constant (full tensor added to an input)',
+      inputs: [X([2, 3, 5])],
+      fn: (x) => add(constant(Array.from({ length: 30 }, (_, i) => (i % 7) * 0.375 - 1.1), [2, 3, 5]), x),
+    },
+  ],
+  add: [{ name: 'add (broadcast)', inputs: [X([2, 3, 4]), X([3, 1])], fn: add }],
+  sub: [{ name: 'sub', inputs: [X([5, 7]), X([5, 7])], fn: sub }],
+  mul: [{ name: 'mul (broadcast)', inputs: [X([4, 1, 5]), X([3, 1])], fn: mul }],
+  div: [{ name: 'div', inputs: [X([3, 4]), X([4], 'positive')], fn: div }],
+  neg: [{ name: 'neg', inputs: [X([17])], fn: neg }],
+  exp: [{ name: 'exp', inputs: [X([3, 5])], fn: exp }],
+  log: [{ name: 'log', inputs: [X([3, 5], 'positive')], fn: log }],
+  sqrt: [{ name: 'sqrt', inputs: [X([3, 5], 'positive')], fn: sqrt }],
+  relu: [{ name: 'relu', inputs: [X([4, 6], 'distinct')], fn: relu }],
+  reluBackward: [{ name: 'reluBackward', inputs: [X([4, 6], 'distinct'), X([4, 6])], fn: reluBackward }],
+  sigmoid: [{ name: 'sigmoid', inputs: [X([4, 6])], fn: sigmoid }],
+  tanh: [{ name: 'tanh', inputs: [X([4, 6])], fn: tanh }],
+  step: [
+    // 'distinct' values stay at least 0.025 from zero, step's jump.
+    { name: 'step', inputs: [X([5, 7], 'distinct')], fn: step },
+    {
+      // The mask times another input: a gradient that is not zero (wrt y), next to step's zero one (wrt x).
+      name: 'step times an input',
+      inputs: [X([4, 6], 'distinct'), X([4, 6])],
+      fn: (x, y) => mul(step(x), y),
+    },
+  ],
+  reshape: [{ name: 'reshape', inputs: [X([2, 3, 4])], fn: (x) => mul(reshape(x, [4, 6]), 2) }],
+  broadcastTo: [{ name: 'broadcastTo', inputs: [X([3, 1])], fn: (x) => broadcastTo(x, [2, 3, 4]) }],
+  transpose: [{ name: 'transpose', inputs: [X([2, 3, 4])], fn: (x) => transpose(x, [2, 0, 1]) }],
+  pad: [{ name: 'pad', inputs: [X([2, 3])], fn: (x) => pad(x, [[1, 0], [2, 1]], 0.5) }],
+  slice: [{ name: 'slice', inputs: [X([4, 5])], fn: (x) => slice(x, [1, 2], [2, -1]) }],
+  concat: [{ name: 'concat', inputs: [X([2, 3]), X([2, 2])], fn: (a, b) => concat([a, b], 1) }],
+  sum: [
+    { name: 'sum (axes, keepDims)', inputs: [X([3, 4, 5])], fn: (x) => sum(x, { axes: [0, 2], keepDims: true }) },
+    { name: 'mean', inputs: [X([3, 4, 5])], fn: (x) => mean(x, { axes: [1] }) },
+  ],
+  max: [{ name: 'max (axis)', inputs: [X([3, 4, 5], 'distinct')], fn: (x) => max(x, { axes: [1] }) }],
+  maxMask: [
+    // 'distinct' values: no ties, so the first maximum is the only one.
+    { name: 'maxMask (axis 1)', inputs: [X([3, 4, 5], 'distinct')], fn: (x) => maxMask(x, 1) },
+    {
+      // Two reduced axes that are not adjacent, the mask times another input (a gradient that is not zero).
+      name: 'maxMask (axes 0 and 2) times an input',
+      inputs: [X([3, 4, 5], 'distinct'), X([3, 4, 5])],
+      fn: (x, y) => mul(maxMask(x, [0, 2]), y),
+    },
+    { name: 'maxMask (all axes)', inputs: [X([2, 3, 4], 'distinct')], fn: (x) => maxMask(x) },
+  ],
+  matmul: [
+    { name: 'matmul', inputs: [X([5, 7]), X([7, 3])], fn: (a, b) => matmul(a, b) },
+    {
+      // relu(matmul(a, b) + bias) as one fused matmul (backend/fuse.ts makes it).
+      name: 'matmul with fused bias and relu',
+      inputs: [X([5, 7]), X([7, 6]), X([6])],
+      fn: (a, b, bias) => makeNode(matmulOp, [a, b, bias], { transposeA: false, transposeB: false, hasBias: true, relu: true }),
+    },
+    { name: 'matmul transposeA', inputs: [X([7, 5]), X([7, 3])], fn: (a, b) => matmul(a, b, { transposeA: true }) },
+    { name: 'matmul transposeB', inputs: [X([5, 9]), X([3, 9])], fn: (a, b) => matmul(a, b, { transposeB: true }) },
+    { name: 'matmul transposeA and B', inputs: [X([6, 5]), X([3, 6])], fn: (a, b) => matmul(a, b, { transposeA: true, transposeB: true }) },
+    // The op inside the graph (not its output): see the lanes cases of conv2d.
+    { name: 'lanes: matmul inside a graph, 12 columns', inputs: [X([5, 7]), X([7, 12])], fn: (a, b) => mul(matmul(a, b), 1.5) },
+    {
+      name: 'lanes: matmul transposeB inside a graph, 8 columns',
+      inputs: [X([5, 9]), X([8, 9])],
+      fn: (a, b) => mul(matmul(a, b, { transposeB: true }), 1.5),
+    },
+  ],
+  softmax: [{ name: 'softmax', inputs: [X([3, 6])], fn: (x) => softmax(x, -1) }],
+  logSoftmax: [{ name: 'logSoftmax', inputs: [X([3, 6])], fn: (x) => logSoftmax(x, 1) }],
+  oneHot: [{ name: 'oneHot', inputs: [X([5], { labels: 4 }, false)], fn: (l) => oneHot(l, 4) }],
+  softmaxCrossEntropy: [
+    {
+      name: 'softmaxCrossEntropy (index labels)',
+      inputs: [X([6, 10]), X([6], { labels: 10 }, false)],
+      fn: (z, l) => softmaxCrossEntropy(z, l),
+    },
+    {
+      name: 'softmaxCrossEntropy (one-hot labels)',
+      inputs: [X([4, 5]), X([4, 5], 'positive')],
+      fn: (z, y) => softmaxCrossEntropy(z, y, { reduction: 'none' }),
+    },
+  ],
+  softmaxCrossEntropyBackward: [
+    {
+      name: 'softmaxCrossEntropyBackward (none)',
+      inputs: [X([6, 10]), X([6], { labels: 10 }, false), X([6])],
+      fn: (x, l, g) => softmaxCrossEntropyBackward(x, l, g, 'none'),
+    },
+    {
+      name: 'softmaxCrossEntropyBackward (mean)',
+      inputs: [X([6, 10]), X([6], { labels: 10 }, false), X([])],
+      fn: (x, l, g) => softmaxCrossEntropyBackward(x, l, g, 'mean'),
+    },
+  ],
+  conv2d: [
+    {
+      name: 'conv2d (stride 2, same, bias)',
+      inputs: [X([2, 3, 9, 9]), X([4, 3, 3, 3]), X([4])],
+      fn: (x, w, b) => conv2d(x, w, { stride: 2, padding: 'same', bias: b }),
+    },
+    {
+      name: 'conv2d (dilation 2, padding [1,2])',
+      inputs: [X([1, 2, 8, 7]), X([3, 2, 3, 2])],
+      fn: (x, w) => conv2d(x, w, { dilation: 2, padding: [1, 2] }),
+    },
+    {
+      // Stride 1, uneven padding, more output channels than the input gradient unrolls.
+      name: 'conv2d stride 1, padding [2, 0], 20 channels',
+      inputs: [X([2, 3, 6, 5]), X([20, 3, 3, 2])],
+      fn: (x, w) => conv2d(x, w, { padding: [2, 0] }),
+    },
+    {
+      // relu(conv2d) is one fused kernel on the device backends (backend/fuse.ts);
+      // its gradient goes through reluBackward of the fused output.
+      name: 'relu(conv2d) fused, bias, padding 1',
+      inputs: [X([2, 3, 7, 6]), X([4, 3, 3, 3]), X([4])],
+      fn: (x, w, b) => relu(conv2d(x, w, { padding: 1, bias: b })),
+    },
+    { name: 'conv2d 1x1 (network in network)', inputs: [X([2, 4, 5, 5]), X([3, 4, 1, 1])], fn: (x, w) => conv2d(x, w) },
+    {
+      name: 'conv2d LeNet-5 first layer',
+      inputs: [X([2, 1, 28, 28]), X([6, 1, 5, 5]), X([6])],
+      fn: (x, w, b) => conv2d(x, w, { bias: b }),
+    },
+    {
+      // 2,400 filter taps over 9 images: the filter gradient sums 7 groups of 2 images (the last group short).
+      name: 'conv2d LeNet-5 second layer, batch 9',
+      inputs: [X([9, 6, 8, 8]), X([16, 6, 5, 5]), X([16])],
+      fn: (x, w, b) => conv2d(x, w, { bias: b }),
+    },
+    // The op inside the graph (not its output), so that on the wasm backends it
+    // runs on its thread grid, where its hot reads are spelled lane-affine and
+    // gpu.js's SIMD body loads them as vectors (src/backend/gpujs/wasm/tuning.ts):
+    // row widths that are multiples of 4 (all vector) and not (vector + scalar
+    // tail), strides 1, 2 (two loads and a shuffle) and 3 (four loads), and
+    // padding guards (lane-masked reads: range-checked vector loads).
+    // (The same for conv2dMaxPool, conv2dBackpropInput and matmul under their names.)
+    {
+      name: 'lanes: conv2d inside a graph, widths 8 and 4x4 filter taps',
+      inputs: [X([2, 3, 10, 11]), X([4, 3, 3, 4]), X([4])],
+      fn: (x, w, b) => mul(conv2d(x, w, { bias: b }), 1.5),
+    },
+    {
+      name: 'lanes: conv2d stride 2 inside a graph',
+      inputs: [X([1, 2, 11, 17]), X([3, 2, 3, 3])],
+      fn: (x, w) => mul(conv2d(x, w, { stride: 2 }), 1.5),
+    },
+    {
+      name: 'lanes: conv2d stride 3, same padding, inside a graph',
+      inputs: [X([2, 2, 13, 22]), X([3, 2, 5, 5])],
+      fn: (x, w) => mul(conv2d(x, w, { stride: 3, padding: 'same' }), 1.5),
+    },
+    {
+      name: 'lanes: conv2d one channel, padding 2, inside a graph',
+      inputs: [X([2, 1, 12, 12]), X([3, 1, 5, 5])],
+      fn: (x, w) => mul(conv2d(x, w, { padding: 2 }), 1.5),
+    },
+  ],
+  conv2dMaxPool: [
+    {
+      // maxPool2d(relu(conv2d)) as the fused op (backend/gpujs/wasm/rewrites.ts makes it on the
+      // wasm backends): the blocked kernel there (stride 1, no padding, tiling
+      // pool, a leftover row and column), the general one elsewhere.
+      name: 'conv2dMaxPool (fused relu, 2x2 tiles, leftovers)',
+      inputs: [X([2, 3, 9, 8]), X([4, 3, 3, 2]), X([4])],
+      fn: (x, w, b) => fusedConvPool(x, w, b, {}, { size: 2 }),
+    },
+    {
+      // Geometry the blocked kernel does not take: the general kernel everywhere.
+      name: 'conv2dMaxPool (stride 2, padding 1, overlapping same pool)',
+      inputs: [X([1, 2, 9, 9]), X([3, 2, 3, 3])],
+      fn: (x, w) => fusedConvPool(x, w, null, { stride: 2, padding: 1 }, { size: 3, stride: 2, padding: 'same' }),
+    },
+    {
+      name: 'lanes: conv2dMaxPool inside a graph, pooled width 8',
+      inputs: [X([2, 3, 12, 20]), X([4, 3, 5, 5]), X([4])],
+      fn: (x, w, b) => mul(fusedConvPool(x, w, b, {}, { size: 2 }), 1.5),
+    },
+    {
+      name: 'lanes: conv2dMaxPool inside a graph, 3x2 windows, pooled width 6',
+      inputs: [X([1, 2, 11, 15]), X([3, 2, 3, 4])],
+      fn: (x, w) => mul(fusedConvPool(x, w, null, {}, { size: [3, 2] }), 1.5),
+    },
+  ],
+  conv2dBackpropInput: [
+    {
+      // The wasm backends read a zero-padded dy with the full padding (backend/gpujs/wasm/rewrites.ts).
+      name: 'lanes: conv2dBackpropInput inside a graph, valid, width 12',
+      inputs: [X([2, 5, 8, 8]), X([5, 3, 5, 5])],
+      fn: (dy, w) => mul(conv2dBackpropInput(dy, w, { inputShape: [2, 3, 12, 12] }), 1.5),
+    },
+    {
+      name: 'lanes: conv2dBackpropInput inside a graph, padding [2, 0, 1, 1], width 9',
+      inputs: [X([2, 3, 8, 9]), X([3, 2, 3, 3])],
+      fn: (dy, w) => mul(conv2dBackpropInput(dy, w, { inputShape: [2, 2, 8, 9], padding: [2, 0, 1, 1] }), 1.5),
+    },
+  ],
+  conv2dBackpropFilter: [
+    {
+      // 108 filter taps over 2 images: the kernel's two stages (a partial sum per image, then their sum).
+      name: 'conv2dBackpropFilter (stride 2, padding 1)',
+      inputs: [X([2, 3, 9, 9]), X([2, 4, 5, 5])],
+      fn: (x, dy) => conv2dBackpropFilter(x, dy, { filterShape: [4, 3, 3, 3], stride: 2, padding: 1 }),
+    },
+    {
+      // One image: the single-stage kernel; dilation 2 and uneven padding.
+      name: 'conv2dBackpropFilter (dilation 2, padding [1, 2])',
+      inputs: [X([1, 2, 8, 7]), X([1, 3, 6, 9])],
+      fn: (x, dy) => conv2dBackpropFilter(x, dy, { filterShape: [3, 2, 3, 2], dilation: 2, padding: [1, 2] }),
+    },
+  ],
+  maxPool2d: [
+    { name: 'maxPool2d 2x2/2', inputs: [X([2, 3, 6, 6], 'distinct')], fn: (x) => maxPool2d(x, { size: 2 }) },
+    {
+      name: 'maxPool2d 3x3/2 overlapping, same',
+      inputs: [X([1, 2, 7, 7], 'distinct')],
+      fn: (x) => maxPool2d(x, { size: 3, stride: 2, padding: 'same' }),
+    },
+    {
+      // The gradient of a gradient: runs every backward op's own VJP (maxPool2dSelect included).
+      name: 'second order through conv2d and maxPool2d',
+      inputs: [X([1, 2, 6, 6], 'distinct'), X([2, 2, 3, 3], 'distinct')],
+      fn: (x, w) => grad(sum(tanh(maxPool2d(conv2d(x, w, { padding: 1 }), { size: 2 }))), [x, w])[1],
+    },
+  ],
+  maxPool2dBackward: [
+    {
+      // Overlapping windows inside the input, ties included (relu zeros): the
+      // gradient routed to each window's first maximum, gathered per cell.
+      name: 'maxPool2dBackward 3x3/2 overlapping, valid, ties',
+      inputs: [X([1, 2, 9, 8]), X([1, 2, 4, 3])],
+      fn: (x, dy) => maxPool2dBackward(relu(sub(x, 0.5)), dy, pool2dAttrs('test', x, { size: 3, stride: 2 })),
+    },
+    {
+      // Windows that tile with stride = size but hang over a 'same'-padded bottom and right edge.
+      name: 'maxPool2dBackward 2x2/2 same on 7x5, ties',
+      inputs: [X([1, 2, 7, 5]), X([1, 2, 4, 3])],
+      fn: (x, dy) => maxPool2dBackward(relu(sub(x, 0.5)), dy, pool2dAttrs('test', x, { size: 2, padding: 'same' })),
+    },
+    {
+      // Tiling windows with a leftover row and column (which get no gradient),
+      // and ties: relu makes windows of zeros, whose first cell wins.
+      name: 'maxPool2dBackward 2x3/2x3 tiles, leftovers, ties',
+      inputs: [X([2, 2, 7, 7]), X([2, 2, 3, 2])],
+      fn: (x, dy) => maxPool2dBackward(relu(sub(x, 0.5)), dy, pool2dAttrs('test', x, { size: [2, 3] })),
+    },
+  ],
+  maxPool2dSelect: [
+    {
+      // dx read at each window's maximum of x ('distinct': no ties); its
+      // gradient wrt dx is maxPool2dBackward, wrt x zero.
+      name: 'maxPool2dSelect 3x3/2 overlapping, same',
+      inputs: [X([1, 2, 7, 7], 'distinct'), X([1, 2, 7, 7])],
+      fn: (x, dx) => maxPool2dSelect(x, dx, pool2dAttrs('test', x, { size: 3, stride: 2, padding: 'same' })),
+    },
+  ],
+  avgPool2d: [
+    { name: 'avgPool2d 2x2/2', inputs: [X([2, 3, 6, 6])], fn: (x) => avgPool2d(x, { size: 2 }) },
+    {
+      name: 'avgPool2d 3x3/1 padded',
+      inputs: [X([1, 2, 5, 5])],
+      fn: (x) => avgPool2d(x, { size: 3, stride: 1, padding: 1 }),
+    },
+    {
+      name: 'avgPool2d 3x3/1 padded, countIncludePad',
+      inputs: [X([1, 2, 5, 5])],
+      fn: (x) => avgPool2d(x, { size: 3, stride: 1, padding: 1, countIncludePad: true }),
+    },
+    {
+      name: 'second order through avgPool2d',
+      inputs: [X([1, 1, 6, 6])],
+      fn: (x) => grad(sum(tanh(avgPool2d(mul(x, x), { size: 3, stride: 2, padding: 1 }))), [x])[0],
+    },
+  ],
+  avgPool2dBackward: [
+    {
+      // Overlapping windows over a padded border: cells gather from several
+      // windows, each dy divided by its window's cells inside the input.
+      name: 'avgPool2dBackward 3x3/2 padding 1',
+      inputs: [X([1, 2, 4, 4])],
+      fn: (dy) => avgPool2dBackward(dy, { size: [3, 3], stride: [2, 2], pads: [1, 1, 1, 1], countIncludePad: false, inputShape: [1, 2, 7, 7] }),
+    },
+    {
+      name: 'avgPool2dBackward 3x3/2 padding 1, countIncludePad',
+      inputs: [X([1, 2, 4, 4])],
+      fn: (dy) => avgPool2dBackward(dy, { size: [3, 3], stride: [2, 2], pads: [1, 1, 1, 1], countIncludePad: true, inputShape: [1, 2, 7, 7] }),
+    },
+    {
+      // Stride past the window: the cells no window covers get 0.
+      name: 'avgPool2dBackward 2x2/3, uncovered cells',
+      inputs: [X([2, 3, 3, 3])],
+      fn: (dy) => avgPool2dBackward(dy, { size: [2, 2], stride: [3, 3], pads: [0, 0, 0, 0], countIncludePad: false, inputShape: [2, 3, 8, 8] }),
+    },
+  ],
+};
+
+/** Every case, op by op (the suites run and name them one by one). */
+export const opCases: OpCase[] = Object.values(casesByOp).flat();
 
 function values(n: number, domain: Domain, seed: number): Float64Array {
   if (domain === 'positive') return randomValues(n, seed).map((v) => 0.5 + Math.abs(v));
