@@ -5,26 +5,21 @@ import { resolveAutoBackend } from './auto.js';
 import { collectInputs, type Feeds, type InputSpec } from './feeds.js';
 import { GpuJsFunction } from './gpujs/executor.js';
 import { type GpuJsBackend, gpuJsBackends } from './gpujs/gpu.js';
-import { ReferenceFunction, type RunResult } from './reference/interpreter.js';
+import { ReferenceFunction } from './reference/interpreter.js';
+import type { BackendName, CompiledFunction, RunResult } from './compiled.js';
 
-/**
- * `'reference'`: the float64 plain-JavaScript interpreter, the oracle.
- * The others are gpu.js backends (see README, Backends).
- */
-export type BackendName = 'reference' | 'auto' | GpuJsBackend;
+export type { BackendName, CompiledFunction, RunResult } from './compiled.js';
 
 export interface CompileOptions {
   backend?: BackendName;
 }
-
-export type CompiledFunction = ReferenceFunction | GpuJsFunction | AutoFunction;
 
 /**
  * A graph compiled for `'auto'`: on its first run it learns which backend is
  * fastest here (see auto.ts), compiles for it, and from then on `backend`
  * names it.
  */
-export class AutoFunction {
+export class AutoFunction implements CompiledFunction {
   readonly inputs: readonly InputSpec[];
   private inner: Promise<GpuJsFunction> | null = null;
   private resolved: GpuJsFunction | null = null;
@@ -39,15 +34,11 @@ export class AutoFunction {
     return this.resolved?.backend ?? 'auto';
   }
 
-  /**
-   * Drive the graph with an observable of feeds: one run at a time, in order
-   * (see run$ in backend/reactive.ts); unsubscribing starts no further runs.
-   */
   run$(feeds$: ObservableInput<Feeds>): Observable<RunResult[]> {
     return run$(this, feeds$);
   }
 
-  async run(feeds: Feeds) {
+  async run(feeds: Feeds): Promise<RunResult[]> {
     if (this.disposed) throw new Error('run: this compiled function has been disposed');
     this.inner ??= resolveAutoBackend().then((b) => (this.resolved = new GpuJsFunction(this.outputs, b)));
     return (await this.inner).run(feeds);

@@ -22,7 +22,7 @@ import { type Shape, type Tensor, sizeOf, topologicalOrder } from '../../graph/t
 import { opDef } from '../../ops/index.js';
 import type { KernelStage } from '../../ops/op.js';
 import { collectInputs, type Feeds, type InputSpec, validateFeeds } from '../feeds.js';
-import type { RunResult } from '../reference/interpreter.js';
+import type { CompiledFunction, RunResult } from '../compiled.js';
 import { type Grid, gridOf, isSrc, type Src } from '../../kernel/source.js';
 import { type GpuJsBackend, type GpuHandle, type GpuPipeline, acquireGpu, expectedExecution } from './gpu.js';
 
@@ -56,7 +56,7 @@ export interface PlanStep {
   readonly source: string;
 }
 
-export class GpuJsFunction {
+export class GpuJsFunction implements CompiledFunction<Float32Array> {
   readonly inputs: readonly InputSpec[];
   private readonly handle: GpuHandle;
   private readonly argNames: (string | null)[] = []; // input name, or null for a constant
@@ -148,10 +148,6 @@ export class GpuJsFunction {
     return this.planSteps;
   }
 
-  /**
-   * Drive the graph with an observable of feeds: one run at a time, in order
-   * (see run$ in backend/reactive.ts); unsubscribing starts no further runs.
-   */
   run$(feeds$: ObservableInput<Feeds>): Observable<RunResult<Float32Array>[]> {
     return run$(this, feeds$);
   }

@@ -9,13 +9,9 @@ import { type Tensor, topologicalOrder } from '../../graph/tensor.js';
 import { opDef } from '../../ops/index.js';
 import type { NDArray } from '../../ops/op.js';
 import { collectInputs, type Feeds, type InputSpec, validateFeeds } from '../feeds.js';
+import type { CompiledFunction, RunResult } from '../compiled.js';
 
-export interface RunResult<D extends Float32Array | Float64Array = Float32Array | Float64Array> {
-  readonly shape: number[];
-  readonly data: D;
-}
-
-export class ReferenceFunction {
+export class ReferenceFunction implements CompiledFunction<Float64Array> {
   readonly backend = 'reference' as const;
   readonly inputs: readonly InputSpec[];
   private readonly order: Tensor[];
@@ -37,10 +33,6 @@ export class ReferenceFunction {
     return Promise.resolve();
   }
 
-  /**
-   * Drive the graph with an observable of feeds: one run at a time, in order
-   * (see run$ in backend/reactive.ts); unsubscribing starts no further runs.
-   */
   run$(feeds$: ObservableInput<Feeds>): Observable<RunResult<Float64Array>[]> {
     return run$(this, feeds$);
   }
