@@ -11,8 +11,16 @@
  * since step events carry numbers, not state.
  * `train()` resumes inside an epoch at its next batch, so a paused and
  * resumed run sees the same batches, in the same order, as one never paused.
+ *
+ * Everything the session knows (its status, the parameters and optimizer
+ * state to resume from, the seed) is one frozen record, replaced with immer's
+ * `produce` on every change. A change that leaves the parameters alone (a
+ * pause, an epoch count) keeps them by identity, so `params$` (filters,
+ * predictions) fires only when they really change, and `status$` only when
+ * the status does.
  */
-import { BehaviorSubject, Subject, type Subscription } from 'rxjs';
+import { type Draft, castDraft, freeze, produce } from 'immer';
+import { BehaviorSubject, distinctUntilChanged, map, type Observable, Subject, type Subscription } from 'rxjs';
 import type { Dataset } from '../../src/data/batches.js';
 import { adam, type BackendName, initParams, type Model, type Optimizer, type OptimizerState, type Params, train, type TrainEvent } from '../../src/index.js';
 
@@ -40,30 +48,53 @@ export interface SessionOptions {
 /** A step event numbered over the whole run (`globalStep`), not just within its epoch. */
 export type SessionEvent = TrainEvent & { readonly globalStep: number };
 
+/** The session's state: one frozen record, replaced (never mutated) on every change. */
+interface SessionState {
+  readonly status: SessionStatus;
+  /** The parameters after the latest step (the initial ones before training). */
+  readonly params: Params;
+  /** The optimizer state after the latest step; null before the first. */
+  readonly optimizer: OptimizerState | null;
+  /** Seed of this run's initialisation, shuffling and dropout (a reset picks a new one). */
+  readonly seed: number;
+}
+
 export class TrainingSession {
   /** Every training event of every subscription, numbered over the run. */
   readonly events$ = new Subject<SessionEvent>();
   /** The parameters after the latest step (the initial ones before training). */
-  readonly params$: BehaviorSubject<Params>;
-  readonly status$: BehaviorSubject<SessionStatus>;
+  readonly params$: Observable<Params>;
+  readonly status$: Observable<SessionStatus>;
   /** Emits when `reset()` starts a new run (charts clear themselves). */
   readonly reset$ = new Subject<void>();
 
+  private readonly state$: BehaviorSubject<SessionState>;
   private readonly optimizer: Optimizer;
-  private optState: OptimizerState | null = null;
   private subscription: Subscription | null = null;
 
   constructor(
-    private readonly options: SessionOptions,
+    private readonly options: Readonly<SessionOptions>,
     backend: BackendName,
   ) {
     this.optimizer = adam({ lr: options.lr });
-    this.params$ = new BehaviorSubject(initParams(options.model, options.seed));
-    this.status$ = new BehaviorSubject<SessionStatus>({ phase: 'idle', backend, epoch: 0, step: 0 });
+    this.state$ = new BehaviorSubject<SessionState>(
+      freeze(
+        { status: { phase: 'idle', backend, epoch: 0, step: 0 }, params: initParams(options.model, options.seed), optimizer: null, seed: options.seed },
+        true,
+      ),
+    );
+    this.params$ = this.state$.pipe(
+      map((s) => s.params),
+      distinctUntilChanged(),
+    );
+    this.status$ = this.state$.pipe(
+      map((s) => s.status),
+      distinctUntilChanged(),
+    );
   }
 
   get status(): SessionStatus {
-    return this.status$.value;
+    return this.state$.value.status;
   }
 
   /** Start, or resume after a pause, on the current backend. */
@@ -71,8 +102,12 @@ export class TrainingSession {
     const s = this.status;
     if (s.phase === 'running' || s.phase === 'starting' || s.phase === 'done') return;
     if (s.epoch >= this.options.epochs) return;
-    this.setStatus({ phase: 'starting', error: undefined });
-    const { model, data, batchSize, seed } = this.options;
+    this.update((d) => {
+      d.status.phase = 'starting';
+      delete d.status.error;
+    });
+    const { params, optimizer, seed } = this.state$.value;
+    const { model, data, batchSize } = this.options;
     // Record each update as the optimizer makes it; the step event follows in the same tick.
     const inner = this.optimizer;
     let pending: { params: Params; state: OptimizerState } | null = null;
@@ -86,7 +121,6 @@ export class TrainingSession {
         return r;
       },
     };
-    const from = { params: this.params$.value, optimizer: this.optState ?? undefined, epoch: s.epoch, step: s.step };
     this.subscription = train({
       model,
       data,
@@ -96,32 +130,40 @@ export class TrainingSession {
       backend: s.backend,
       seed,
       evalBatchSize: 500,
-      initial: from,
+      initial: { params, optimizer: optimizer ?? undefined, epoch: s.epoch, step: s.step },
     }).subscribe({
       next: (e) => {
         if (e.type === 'step') {
-          const step = this.status.step + 1;
-          if (pending) {
-            this.optState = pending.state;
-            this.params$.next(pending.params);
-            pending = null;
-          }
-          this.setStatus({ phase: 'running', step });
-          this.events$.next({ ...e, globalStep: step });
+          // Parameters, optimizer state and step count change together, in one new record.
+          const update = pending;
+          pending = null;
+          this.update((d) => {
+            if (update) {
+              d.params = castDraft(update.params);
+              d.optimizer = castDraft(update.state);
+            }
+            d.status.phase = 'running';
+            d.status.step += 1;
+          });
         } else if (e.type === 'epoch') {
-          this.setStatus({ epoch: this.status.epoch + 1 });
-          this.events$.next({ ...e, globalStep: this.status.step });
-        } else {
-          this.events$.next({ ...e, globalStep: this.status.step });
+          this.update((d) => {
+            d.status.epoch += 1;
+          });
         }
+        this.events$.next({ ...e, globalStep: this.status.step });
       },
       error: (err: unknown) => {
         this.subscription = null;
-        this.setStatus({ phase: 'error', error: (err as Error).message ?? String(err) });
+        this.update((d) => {
+          d.status.phase = 'error';
+          d.status.error = (err as Error).message ?? String(err);
+        });
       },
       complete: () => {
         this.subscription = null;
-        this.setStatus({ phase: 'done' });
+        this.update((d) => {
+          d.status.phase = 'done';
+        });
       },
     });
   }
@@ -131,16 +173,20 @@ export class TrainingSession {
     if (!this.subscription) return;
     this.subscription.unsubscribe();
     this.subscription = null;
-    this.setStatus({ phase: 'paused' });
+    this.update((d) => {
+      d.status.phase = 'paused';
+    });
   }
 
   /** Forget everything learned: fresh parameters (a new seed each time), step 0, idle. */
-  reset(seed = this.options.seed): void {
+  reset(seed = this.state$.value.seed): void {
     this.pause();
-    this.optState = null;
-    this.options.seed = seed;
-    this.params$.next(initParams(this.options.model, seed));
-    this.setStatus({ phase: 'idle', epoch: 0, step: 0, error: undefined });
+    this.update((d) => {
+      d.seed = seed;
+      d.params = castDraft(initParams(this.options.model, seed));
+      d.optimizer = null;
+      d.status = { phase: 'idle', backend: d.status.backend, epoch: 0, step: 0 };
+    });
     this.reset$.next();
   }
 
@@ -149,12 +195,17 @@ export class TrainingSession {
     if (backend === this.status.backend) return;
     const wasRunning = this.subscription !== null;
     this.pause();
-    const phase = this.status.phase === 'done' ? 'done' : this.status.step === 0 ? 'idle' : 'paused';
-    this.setStatus({ backend, phase, error: undefined });
+    this.update((d) => {
+      d.status.backend = backend;
+      d.status.phase = d.status.phase === 'done' ? 'done' : d.status.step === 0 ? 'idle' : 'paused';
+      delete d.status.error;
+    });
     if (wasRunning) this.start();
   }
 
-  private setStatus(patch: Partial<SessionStatus>): void {
-    this.status$.next({ ...this.status, ...patch });
+  /** The next state from the current one; emitted only when something changed. */
+  private update(recipe: (draft: Draft<SessionState>) => void): void {
+    const next = produce(this.state$.value, recipe);
+    if (next !== this.state$.value) this.state$.next(next);
   }
 }

@@ -1,5 +1,8 @@
 /**
- * Checkpoints (Node only): named float32 tensors plus optional JSON metadata.
+ * Checkpoints (Node only): named float32 tensors in three groups (the
+ * parameters, the optimizer state, and the non-trainable statistics such as
+ * batch-norm running means, none of which exist yet), plus optional JSON
+ * metadata.
  *
  * A checkpoint directory holds two files:
  *  - `weights.bin`: every tensor's float32 values, little-endian, back to back;
@@ -35,11 +38,13 @@ export type TensorGroup = Record<string, TensorData>;
 export interface CheckpointContents {
   params: TensorGroup;
   optimizer?: TensorGroup;
+  /** Non-trainable statistics (a `TrainState`'s `stats`), stored as they are. */
+  stats?: TensorGroup;
   /** Anything JSON can represent, e.g. { epoch, step, seed, accuracy }. */
   meta?: object;
 }
 
-export type GroupName = 'params' | 'optimizer';
+export type GroupName = 'params' | 'optimizer' | 'stats';
 
 export interface ManifestEntry {
   name: string;
@@ -62,6 +67,8 @@ export interface Manifest {
 export interface LoadedCheckpoint {
   params: TensorGroup;
   optimizer: TensorGroup;
+  /** Empty when the checkpoint has none (every checkpoint so far). */
+  stats: TensorGroup;
   meta: unknown;
   manifest: Manifest;
 }
@@ -70,7 +77,7 @@ export interface LoadCheckpointOptions {
   /**
    * The model's parameter shapes. When given, every one must be in the
    * checkpoint with exactly that shape and the checkpoint must have no other
-   * parameters (optimizer state is not checked against it).
+   * parameters (optimizer state and statistics are not checked against it).
    */
   expect?: Record<string, number[]>;
 }
@@ -80,7 +87,10 @@ export const FORMAT_VERSION = 1;
 export const MANIFEST_FILE = 'manifest.json';
 export const WEIGHTS_FILE = 'weights.bin';
 
-const GROUPS: readonly GroupName[] = ['params', 'optimizer'];
+// A checkpoint without statistics (all of them, until a layer keeps some)
+// is byte for byte what a reader that knew only the first two groups wrote
+// and read, so the format version stays 1.
+const GROUPS: readonly GroupName[] = ['params', 'optimizer', 'stats'];
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function fmtShape(shape: readonly number[]): string {
@@ -198,11 +208,12 @@ function validateGroup(group: GroupName, tensors: TensorGroup | undefined): [str
  */
 export async function saveCheckpoint(dir: string, contents: CheckpointContents): Promise<Manifest> {
   if (!contents || typeof contents !== 'object' || !contents.params) {
-    throw new Error('saveCheckpoint: expected { params, optimizer?, meta? } with params mapping names to { shape, data }');
+    throw new Error('saveCheckpoint: expected { params, optimizer?, stats?, meta? } with params mapping names to { shape, data }');
   }
   const groups: Record<GroupName, [string, TensorData][]> = {
     params: validateGroup('params', contents.params),
     optimizer: validateGroup('optimizer', contents.optimizer),
+    stats: validateGroup('stats', contents.stats),
   };
 
   // Serialise the metadata first: a non-JSON value should fail before we touch the disk.
@@ -300,7 +311,7 @@ function parseManifest(path: string, text: string): Manifest {
   for (const [i, e] of (o.entries as unknown[]).entries()) {
     const en = e as Record<string, unknown>;
     if (!en || typeof en !== 'object' || typeof en.name !== 'string' || !GROUPS.includes(en.group as GroupName)) {
-      throw bad(`entry ${i} must have a string "name" and a "group" of "params" or "optimizer"`);
+      throw bad(`entry ${i} must have a string "name" and a "group" of "params", "optimizer" or "stats"`);
     }
     const label = `${en.group} tensor "${en.name}"`;
     if (en.dtype !== 'float32') throw bad(`${label} has dtype ${JSON.stringify(en.dtype)}; only "float32" is supported`);
@@ -374,12 +385,11 @@ export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions
     );
   }
 
-  const params: TensorGroup = {};
-  const optimizer: TensorGroup = {};
+  const groups: Record<GroupName, TensorGroup> = { params: {}, optimizer: {}, stats: {} };
   for (const e of manifest.entries) {
     const data = fromLittleEndianBytes(bytes.subarray(e.byteOffset, e.byteOffset + e.byteLength));
     // defineProperty so names like "__proto__" are stored as ordinary keys.
-    Object.defineProperty(e.group === 'params' ? params : optimizer, e.name, {
+    Object.defineProperty(groups[e.group], e.name, {
       value: { shape: [...e.shape], data },
       enumerable: true,
       writable: true,
@@ -387,8 +397,9 @@ export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions
     });
   }
 
+  const { params, optimizer, stats } = groups;
   if (options.expect !== undefined) checkExpected(dir, params, options.expect);
-  return { params, optimizer, meta: manifest.meta, manifest };
+  return { params, optimizer, stats, meta: manifest.meta, manifest };
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

@@ -1,8 +1,13 @@
 /**
  * Optimizers: pure functions from (parameters, gradients, state) to new
- * parameters and state. Nothing is updated in place; each step allocates new
- * arrays, and the records it returns are frozen. The arithmetic runs on the
- * host in float64 and is stored as float32.
+ * parameters and state. A step is one immer `produce` over the record
+ * `{ params, optimizer }`: it assigns each parameter and each slot entry a
+ * new array, and immer returns new frozen records for what changed and keeps
+ * the rest (shapes, slots a rule has no use for) by identity. The previous
+ * records and their arrays are never written: a `Float32Array` is an opaque
+ * leaf to immer (not drafted, and it cannot be frozen), so every step
+ * allocates fresh arrays for the values it changes. The arithmetic runs on
+ * the host in float64 and is stored as float32.
  *
  * Update rules (PyTorch's conventions, so results can be compared with it):
  *
@@ -18,6 +23,7 @@
  *     v ← β2·v + (1 − β2)·g²
  *     p ← p − η · (m / (1 − β1^t)) / (sqrt(v / (1 − β2^t)) + ε)
  */
+import { isDraftable, produce } from 'immer';
 import type { Gradients, Params, TensorValue } from '../nn/params.js';
 import { tensorValue } from '../nn/params.js';
 import { type LearningRate, resolveLearningRate, type ScheduleContext } from './schedules.js';
@@ -100,6 +106,9 @@ function checkStep(who: string, params: Params, grads: Gradients, state: Optimiz
     throw new Error(`${who}: state must come from this optimizer's init() or a previous step()`);
   }
   for (const [name, p] of Object.entries(params)) {
+    // immer drafts plain objects only; anything else it would hand to the
+    // step as is, and assigning its `data` would write into the caller's value.
+    if (!isDraftable(p)) throw new Error(`${who}: parameter "${name}" must be a plain { shape, data } record (see tensorValue)`);
     const g = grads[name];
     if (g === undefined) throw new Error(`${who}: no gradient for parameter "${name}"`);
     if (g.length !== p.data.length) {
@@ -110,6 +119,7 @@ function checkStep(who: string, params: Params, grads: Gradients, state: Optimiz
       if (slot === undefined || slot.data.length !== p.data.length) {
         throw new Error(`${who}: the optimizer state has no "${s}" of the size of "${name}"; was it made for other parameters?`);
       }
+      if (!isDraftable(slot)) throw new Error(`${who}: the optimizer state's "${s}" of "${name}" must be a plain { shape, data } record`);
     }
   }
 }
@@ -141,29 +151,30 @@ export function sgd(options: SgdOptions): Optimizer {
     step(params: Params, grads: Gradients, state: OptimizerState, at?: Partial<Omit<ScheduleContext, 'step'>>): StepResult {
       checkStep(who, params, grads, state, slotNames);
       const lr = resolveLearningRate(lrOption, context(state, at));
-      const newParams: Record<string, TensorValue> = {};
-      const newVelocity: Record<string, TensorValue> = {};
-      for (const [name, p] of Object.entries(params)) {
-        const g = grads[name];
-        const pd = p.data;
-        const np = new Float32Array(pd.length);
-        if (momentum > 0) {
-          const vOld = state.slots.velocity[name].data;
-          const nv = new Float32Array(pd.length);
-          for (let i = 0; i < pd.length; i++) {
-            const gi = g[i] + weightDecay * pd[i];
-            const vi = momentum * vOld[i] + gi;
-            nv[i] = vi;
-            np[i] = pd[i] - lr * (nesterov ? gi + momentum * vi : vi);
+      const next = produce({ params, optimizer: state }, (d) => {
+        for (const [name, p] of Object.entries(params)) {
+          // Read the previous values from the base records, write new arrays into the draft.
+          const g = grads[name];
+          const pd = p.data;
+          const np = new Float32Array(pd.length);
+          if (momentum > 0) {
+            const vOld = state.slots.velocity[name].data;
+            const nv = new Float32Array(pd.length);
+            for (let i = 0; i < pd.length; i++) {
+              const gi = g[i] + weightDecay * pd[i];
+              const vi = momentum * vOld[i] + gi;
+              nv[i] = vi;
+              np[i] = pd[i] - lr * (nesterov ? gi + momentum * vi : vi);
+            }
+            d.optimizer.slots.velocity[name].data = nv;
+          } else {
+            for (let i = 0; i < pd.length; i++) np[i] = pd[i] - lr * (g[i] + weightDecay * pd[i]);
           }
-          newVelocity[name] = tensorValue(p.shape, nv);
-        } else {
-          for (let i = 0; i < pd.length; i++) np[i] = pd[i] - lr * (g[i] + weightDecay * pd[i]);
+          d.params[name].data = np;
         }
-        newParams[name] = tensorValue(p.shape, np);
-      }
-      const slots: Record<string, Params> = momentum > 0 ? { velocity: Object.freeze(newVelocity) } : {};
-      return Object.freeze({ params: Object.freeze(newParams), state: freezeState(state.step + 1, slots), lr });
+        d.optimizer.step += 1;
+      });
+      return Object.freeze({ params: next.params, state: next.optimizer, lr });
     },
   });
 }
@@ -191,34 +202,31 @@ export function adam(options: AdamOptions = {}): Optimizer {
       const c2 = 1 - beta2 ** t;
       const l2 = decoupled ? 0 : weightDecay;
       const shrink = decoupled ? 1 - lr * weightDecay : 1;
-      const newParams: Record<string, TensorValue> = {};
-      const newM: Record<string, TensorValue> = {};
-      const newV: Record<string, TensorValue> = {};
-      for (const [name, p] of Object.entries(params)) {
-        const g = grads[name];
-        const pd = p.data;
-        const mOld = state.slots.m[name].data;
-        const vOld = state.slots.v[name].data;
-        const np = new Float32Array(pd.length);
-        const nm = new Float32Array(pd.length);
-        const nv = new Float32Array(pd.length);
-        for (let i = 0; i < pd.length; i++) {
-          const gi = g[i] + l2 * pd[i];
-          const mi = beta1 * mOld[i] + (1 - beta1) * gi;
-          const vi = beta2 * vOld[i] + (1 - beta2) * gi * gi;
-          nm[i] = mi;
-          nv[i] = vi;
-          np[i] = shrink * pd[i] - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + epsilon);
+      const next = produce({ params, optimizer: state }, (d) => {
+        for (const [name, p] of Object.entries(params)) {
+          // Read the previous values from the base records, write new arrays into the draft.
+          const g = grads[name];
+          const pd = p.data;
+          const mOld = state.slots.m[name].data;
+          const vOld = state.slots.v[name].data;
+          const np = new Float32Array(pd.length);
+          const nm = new Float32Array(pd.length);
+          const nv = new Float32Array(pd.length);
+          for (let i = 0; i < pd.length; i++) {
+            const gi = g[i] + l2 * pd[i];
+            const mi = beta1 * mOld[i] + (1 - beta1) * gi;
+            const vi = beta2 * vOld[i] + (1 - beta2) * gi * gi;
+            nm[i] = mi;
+            nv[i] = vi;
+            np[i] = shrink * pd[i] - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + epsilon);
+          }
+          d.params[name].data = np;
+          d.optimizer.slots.m[name].data = nm;
+          d.optimizer.slots.v[name].data = nv;
         }
-        newParams[name] = tensorValue(p.shape, np);
-        newM[name] = tensorValue(p.shape, nm);
-        newV[name] = tensorValue(p.shape, nv);
-      }
-      return Object.freeze({
-        params: Object.freeze(newParams),
-        state: freezeState(t, { m: Object.freeze(newM), v: Object.freeze(newV) }),
-        lr,
+        d.optimizer.step = t;
       });
+      return Object.freeze({ params: next.params, state: next.optimizer, lr });
     },
   });
 }

@@ -7,6 +7,14 @@
  * steps: feed the batch and the current parameters, read the loss, logits and
  * gradients back, and let the optimizer make the next, immutable, state.
  *
+ * Everything a run has learned is one frozen `TrainState` record. Each step
+ * replaces it with immer's `produce`: the new record holds the optimizer's
+ * new parameters and state and the next step count, and shares what the step
+ * did not touch (the statistics, and whatever the optimizer kept) with the
+ * previous one by identity. No record or array of an earlier state is
+ * written, so a state caught at any step (an epoch's, a paused run's) stays
+ * exactly as it was.
+ *
  * ```ts
  * train({ model: lenet5(), data: await loadMnist(), optimizer: adam(), epochs: 1, batchSize: 64 })
  *   .subscribe((e) => console.log(e));
@@ -27,6 +35,7 @@
  *   ⌊count / batchSize⌋ full batches of a fresh shuffle; the few examples left
  *   over differ from epoch to epoch.
  */
+import { castDraft, freeze, produce } from 'immer';
 import { Observable } from 'rxjs';
 import type { Dataset } from '../data/batches.js';
 import { batches } from '../data/batches.js';
@@ -45,10 +54,21 @@ import { DEFAULT_BACKEND } from './defaults.js';
 import { checkDataset, classesOf, countCorrect, disposeCompiled, Evaluator, LABELS_INPUT, paramFeeds } from './evaluate.js';
 import type { Optimizer, OptimizerState } from './optimizers.js';
 
-/** Everything a run has learned: parameters, optimizer state, and how far it got. */
+/**
+ * Everything a run has learned, as one frozen record: parameters, optimizer
+ * state, non-trainable statistics, and how far it got. Replaced after every
+ * step, never mutated; entries a step leaves alone are shared by identity.
+ */
 export interface TrainState {
   readonly params: Params;
   readonly optimizer: OptimizerState;
+  /**
+   * Non-trainable values by graph input name (e.g. a batch-norm layer's
+   * running mean and variance), of the same form as `params` but never given
+   * to the optimizer. No layer keeps statistics yet, so this is empty; train
+   * carries it from `initial.stats` to every state it emits untouched.
+   */
+  readonly stats: Params;
   /** Epochs completed. */
   readonly epoch: number;
   /** Steps (updates) completed, over all epochs. */
@@ -113,13 +133,15 @@ export interface TrainOptions {
   /** Examples per run of the evaluation graph (default 500, at most the test set's size). */
   evalBatchSize?: number;
   /**
-   * Continue from a state (e.g. a loaded checkpoint): its parameters, its
-   * optimizer state (else a fresh one) and its epoch and step counts, so the
-   * batches and schedules pick up where it stopped. `step` counts every step
-   * taken and may lie inside epoch `epoch + 1` (a paused run): training then
-   * resumes at that epoch's next batch.
+   * Continue from a state (e.g. a loaded checkpoint, or a `TrainState`): its
+   * parameters, its optimizer state (else a fresh one), its statistics (else
+   * none) and its epoch and step counts, so the batches and schedules pick up
+   * where it stopped. `step` counts every step taken and may lie inside epoch
+   * `epoch + 1` (a paused run): training then resumes at that epoch's next
+   * batch. The records given are frozen (deeply, the arrays aside) and become
+   * part of the run's states.
    */
-  initial?: { params: Params; optimizer?: OptimizerState; epoch?: number; step?: number };
+  initial?: { params: Params; optimizer?: OptimizerState; stats?: Params; epoch?: number; step?: number };
   /**
    * Called with the state after each epoch, before the epoch event is
    * emitted, and awaited (e.g. to save a checkpoint). An error ends the stream.
@@ -160,9 +182,7 @@ function sliceDataset(data: Dataset, count: number): Dataset {
   return { images: data.images.subarray(0, count * per), labels: data.labels.subarray(0, count), count };
 }
 
-function freezeState(params: Params, optimizer: OptimizerState, epoch: number, step: number): TrainState {
-  return Object.freeze({ params, optimizer, epoch, step });
-}
+const NO_STATS: Params = Object.freeze({});
 
 /** Train `model` on `data`; see the file comment. Options are checked when `train` is called. */
 export function train(options: TrainOptions): Observable<TrainEvent> {
@@ -222,7 +242,7 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
       if (evaluator) resources.push(evaluator);
       const names = built.params.map((p) => p.name);
 
-      let params = initial?.params ?? initParams(model, seed);
+      const params = initial?.params ?? initParams(model, seed);
       for (const p of built.params) {
         const v = params[p.name];
         if (v === undefined) throw new Error(`train: the initial parameters have no "${p.name}"`);
@@ -230,8 +250,10 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
           throw new Error(`train: initial parameter "${p.name}" has shape ${shapeToString(v.shape)} but the model needs ${shapeToString(p.shape)}`);
         }
       }
-      let optState = initial?.optimizer ?? optimizer.init(params);
-      let globalStep = initialStep;
+      let state: TrainState = freeze(
+        { params, optimizer: initial?.optimizer ?? optimizer.init(params), stats: initial?.stats ?? NO_STATS, epoch: firstEpoch, step: initialStep },
+        true,
+      );
       const totalSteps = (firstEpoch + epochs) * stepsPerEpoch;
       let lastTestAccuracy: number | null = null;
 
@@ -252,9 +274,9 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
           }
           const step = steps + 1;
           const labels = Float32Array.from(batch.labels);
-          const feeds: Record<string, FeedValue> = { ...paramFeeds(params, names), x: batch.images, [LABELS_INPUT]: labels };
+          const feeds: Record<string, FeedValue> = { ...paramFeeds(state.params, names), x: batch.images, [LABELS_INPUT]: labels };
           if (built.masks.length > 0) {
-            const rng = createRng(mixSeed(mixSeed(seed, DROPOUT_STREAM), globalStep));
+            const rng = createRng(mixSeed(mixSeed(seed, DROPOUT_STREAM), state.step));
             for (const m of built.masks) feeds[m.name] = dropoutMask(m.shape, m.rate, rng);
           }
           const out = await trainFn.run(feeds);
@@ -266,16 +288,18 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
           const correct = countCorrect(out[1].data, labels, batchSize, classes);
           const gradients: Record<string, ArrayLike<number>> = {};
           names.forEach((name, i) => (gradients[name] = out[2 + i].data));
-          const next = optimizer.step(params, gradients, optState, { epoch: e, stepsPerEpoch, totalSteps });
+          const next = optimizer.step(state.params, gradients, state.optimizer, { epoch: e, stepsPerEpoch, totalSteps });
           const bad = findNonFinite(next.params);
           if (bad) {
             throw new Error(
               `train: parameter "${bad.name}" became ${bad.value} at epoch ${e + 1}, step ${step} (loss ${lossValue}); lower the learning rate`,
             );
           }
-          params = next.params;
-          optState = next.state;
-          globalStep++;
+          state = produce(state, (d) => {
+            d.params = castDraft(next.params);
+            d.optimizer = castDraft(next.state);
+            d.step += 1;
+          });
           steps = step;
           counted++;
           lossSum += lossValue;
@@ -297,12 +321,14 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
         let testLoss: number | null = null;
         let testAccuracy: number | null = null;
         if (evaluator && testSet) {
-          const r = await evaluator.run(params, testSet, stopped, yieldToEventLoop);
+          const r = await evaluator.run(state.params, testSet, stopped, yieldToEventLoop);
           if (r === null || stopped()) return;
           testLoss = r.loss;
           testAccuracy = r.accuracy;
         }
-        const state = freezeState(params, optState, e + 1, globalStep);
+        state = produce(state, (d) => {
+          d.epoch = e + 1;
+        });
         const event: EpochEvent = Object.freeze({
           type: 'epoch',
           epoch: e + 1,
@@ -319,7 +345,7 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
       }
       const done: DoneEvent = Object.freeze({
         type: 'done',
-        state: freezeState(params, optState, firstEpoch + epochs, globalStep),
+        state,
         testAccuracy: lastTestAccuracy,
         seconds: (now() - runStart) / 1000,
       });

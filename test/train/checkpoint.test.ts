@@ -71,6 +71,19 @@ describe('checkpoint', () => {
     });
   });
 
+  it('keeps non-trainable statistics in their own group, and loads none from a checkpoint without them', async () => {
+    const stats = { 'bn1.mean': tensor([6], 2), 'bn1.var': tensor([6], 3) };
+    const manifest = await saveCheckpoint(dir, { params: params(), optimizer: { 'm/conv1.b': tensor([6]) }, stats });
+    expect(manifest.entries.map((e) => `${e.group}:${e.name}`).slice(-3)).toEqual(['optimizer:m/conv1.b', 'stats:bn1.mean', 'stats:bn1.var']);
+    const loaded = await loadCheckpoint(dir, { expect: expected }); // statistics are not parameters
+    expect(Object.keys(loaded.stats)).toEqual(['bn1.mean', 'bn1.var']);
+    expect(loaded.stats['bn1.var']).toEqual(stats['bn1.var']);
+    expect(Object.keys(loaded.optimizer)).toEqual(['m/conv1.b']);
+
+    await saveCheckpoint(dir, { params: params() });
+    expect((await loadCheckpoint(dir)).stats).toEqual({});
+  });
+
   it('overwrites an existing checkpoint and handles empty tensors and no meta', async () => {
     await saveCheckpoint(dir, { params: params(), meta: { epoch: 1 } });
     await saveCheckpoint(dir, { params: { empty: { shape: [0, 3], data: new Float32Array(0) }, one: tensor([1]) } });

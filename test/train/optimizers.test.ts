@@ -103,16 +103,111 @@ describe('adam', () => {
 });
 
 describe('optimizer state is immutable', () => {
-  it('a step returns new frozen records and leaves its inputs alone', () => {
+  const optimizers: [string, () => Optimizer][] = [
+    ['sgd', () => sgd({ lr: 0.1 })],
+    ['sgd with momentum', () => sgd({ lr: 0.1, momentum: 0.9, weightDecay: 0.01 })],
+    ['sgd with Nesterov momentum', () => sgd({ lr: 0.1, momentum: 0.9, nesterov: true })],
+    ['adam', () => adam({ lr: 0.1 })],
+    ['adamw', () => adam({ lr: 0.1, weightDecay: 0.1, decoupled: true })],
+  ];
+
+  /** Every object in a state, by path, and a copy of every array's values. */
+  function snapshot(p: Params, s: OptimizerState): { objects: Map<string, unknown>; values: Map<string, number[]> } {
+    const objects = new Map<string, unknown>([['params', p], ['state', s], ['slots', s.slots]]);
+    const values = new Map<string, number[]>();
+    const entries = (where: string, record: Params) => {
+      objects.set(where, record);
+      for (const [name, v] of Object.entries(record)) {
+        objects.set(`${where}.${name}`, v).set(`${where}.${name}.shape`, v.shape).set(`${where}.${name}.data`, v.data);
+        values.set(`${where}.${name}`, [...v.data]);
+      }
+    };
+    entries('params', p);
+    for (const [slot, record] of Object.entries(s.slots)) entries(`slots.${slot}`, record);
+    values.set('step', [s.step]);
+    return { objects, values };
+  }
+
+  /** Every frozen object of a state: the records, their entries, the shapes (not the arrays: a typed array cannot be frozen). */
+  const frozenParts = (p: Params, s: OptimizerState): object[] => [
+    p,
+    s,
+    s.slots,
+    ...[p, ...Object.values(s.slots)].flatMap((record) => [record, ...Object.values(record).flatMap((v) => [v, v.shape])]),
+  ];
+
+  it.each(optimizers)('%s: a step returns new frozen records and leaves the previous state as it was, values and identity', (_, make) => {
+    const opt = make();
+    const p = params({ w: [1, 2], b: [-0.5] });
+    // The state after one step (momentum and moments non-zero), then a second step from it.
+    const { params: p1, state: s1 } = opt.step(p, { w: [0.5, 0.5], b: [1] }, opt.init(p));
+    const before = snapshot(p1, s1);
+    const r = opt.step(p1, { w: [-0.25, 1], b: [0.5] }, s1);
+
+    // New records, all frozen.
+    expect(r.params).not.toBe(p1);
+    expect(r.state).not.toBe(s1);
+    expect(r.state.step).toBe(2);
+    for (const o of [r, ...frozenParts(r.params, r.state)]) expect(Object.isFrozen(o)).toBe(true);
+    for (const name of ['w', 'b']) {
+      expect(r.params[name]).not.toBe(p1[name]);
+      expect(r.params[name].data).not.toBe(p1[name].data);
+      for (const slot of Object.keys(s1.slots)) expect(r.state.slots[slot][name].data).not.toBe(s1.slots[slot][name].data);
+    }
+    // The previous state: the same objects, the same values.
+    const after = snapshot(p1, s1);
+    for (const [where, o] of before.objects) expect(after.objects.get(where), where).toBe(o);
+    expect(after.values).toEqual(before.values);
+  });
+
+  it.each(optimizers)('%s: what a step does not change is shared by identity', (_, make) => {
+    const opt = make();
+    const p = params({ w: [1, 2], b: [-0.5] });
+    const s0 = opt.init(p);
+    const r = opt.step(p, { w: [0.5, 0.5], b: [1] }, s0);
+    for (const name of ['w', 'b']) {
+      expect(r.params[name].shape).toBe(p[name].shape);
+      for (const slot of Object.keys(s0.slots)) expect(r.state.slots[slot][name].shape).toBe(s0.slots[slot][name].shape);
+    }
+    if (Object.keys(s0.slots).length === 0) expect(r.state.slots).toBe(s0.slots);
+    // A slot the rule does not use (here one a checkpoint brought along) is carried as it is.
+    const extra = optimizerStateFromTensors(s0.step, { ...optimizerTensors(s0), 'ema/w': { shape: [2], data: Float32Array.of(7, 8) } });
+    const r2 = opt.step(p, { w: [0.5, 0.5], b: [1] }, extra);
+    expect(r2.state.slots.ema).toBe(extra.slots.ema);
+    expect([...r2.state.slots.ema.w.data]).toEqual([7, 8]);
+  });
+
+  it('mutating a state throws (strict mode), at every level but the arrays\' elements', () => {
     const opt = adam({ lr: 0.1 });
     const p = params({ w: [1, 2] });
-    const s0 = opt.init(p);
-    const r = opt.step(p, { w: [0.5, 0.5] }, s0);
-    expect([...p.w.data]).toEqual([1, 2]);
-    expect([...s0.slots.m.w.data]).toEqual([0, 0]);
-    expect(s0.step).toBe(0);
-    expect(r.params.w.data).not.toBe(p.w.data);
-    for (const o of [r.params, r.params.w, r.state, r.state.slots, r.state.slots.m, r.state.slots.m.w]) expect(Object.isFrozen(o)).toBe(true);
+    const r = opt.step(p, { w: [0.5, 0.5] }, opt.init(p));
+    const attempts: [string, () => void][] = [
+      ['replace a parameter', () => ((r.params as Record<string, unknown>).w = r.params.w)],
+      ['add a parameter', () => ((r.params as Record<string, unknown>).u = r.params.w)],
+      ['delete a parameter', () => delete (r.params as Record<string, unknown>).w],
+      ['replace its data', () => ((r.params.w as { data: Float32Array }).data = new Float32Array(2))],
+      ['reshape it', () => ((r.params.w.shape as number[])[0] = 1)],
+      ['push to its shape', () => (r.params.w.shape as number[]).push(1)],
+      ['set the step count', () => ((r.state as { step: number }).step = 0)],
+      ['replace a slot', () => ((r.state.slots as Record<string, unknown>).m = {})],
+      ['replace a slot entry', () => ((r.state.slots.m as Record<string, unknown>).w = r.params.w)],
+      ['replace a slot entry\'s data', () => ((r.state.slots.v.w as { data: Float32Array }).data = new Float32Array(2))],
+      ['change the result', () => ((r as { lr: number }).lr = 1)],
+    ];
+    for (const [what, attempt] of attempts) expect(attempt, what).toThrow(TypeError);
+  });
+
+  it('refuses parameters that are not plain records, rather than write into them', () => {
+    class Value {
+      constructor(
+        readonly shape: number[],
+        public data: Float32Array,
+      ) {}
+    }
+    const opt = sgd({ lr: 0.1 });
+    const odd = { w: new Value([2], Float32Array.of(1, 2)) };
+    expect(() => opt.step(odd, { w: [1, 1] }, opt.init(odd))).toThrow('sgd: parameter "w" must be a plain { shape, data } record (see tensorValue)');
+    expect([...odd.w.data]).toEqual([1, 2]);
   });
 
   it('reports missing or mis-sized gradients by parameter name', () => {

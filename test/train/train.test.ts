@@ -8,7 +8,19 @@ import { add } from '../../src/ops/add.js';
 import { log } from '../../src/ops/log.js';
 import { mul } from '../../src/ops/mul.js';
 import { conv2d, defineModel, dense, dropout, flatten, lenet5, relu, type Params } from '../../src/nn/index.js';
-import { adam, evaluate, sgd, train, type DoneEvent, type EpochEvent, type Optimizer, type OptimizerState, type StepEvent, type TrainEvent } from '../../src/train/index.js';
+import {
+  adam,
+  evaluate,
+  sgd,
+  train,
+  type DoneEvent,
+  type EpochEvent,
+  type Optimizer,
+  type OptimizerState,
+  type StepEvent,
+  type TrainEvent,
+  type TrainState,
+} from '../../src/train/index.js';
 
 function mnistInstalled(): boolean {
   try {
@@ -166,6 +178,50 @@ describe('train (synthetic data)', () => {
     expect(() => train({ ...opts, epochs: 1, initial: { params: paused.params, epoch: 1, step: 9 } })).toThrow(
       'train: initial.step 9 does not fall in epoch 2 (steps 4..7 with 4 steps per epoch)',
     );
+  });
+
+  it('each state is a new frozen record; earlier ones stay as they were, and statistics are carried by identity', async () => {
+    const opts = { model: tiny(), data, optimizer: adam({ lr: 0.01 }), batchSize: 16, seed: 4, backend: 'reference' } as const;
+    const states: TrainState[] = [];
+    const copies: Record<string, number[]>[] = [];
+    const done = (await lastValueFrom(
+      train({
+        ...opts,
+        epochs: 2,
+        onEpochEnd: (state) => {
+          states.push(state);
+          copies.push(Object.fromEntries(Object.entries(state.params).map(([k, v]) => [k, [...v.data]])));
+        },
+      }),
+    )) as DoneEvent;
+    const [first, second] = states;
+    expect(done.state).toBe(second); // nothing changes between the last epoch's end and done
+    expect(second).not.toBe(first);
+    expect(second.params).not.toBe(first.params);
+    expect(second.optimizer).not.toBe(first.optimizer);
+    for (const [name, v] of Object.entries(second.params)) expect(v.shape, name).toBe(first.params[name].shape);
+    // No statistics given: an empty frozen record, the same one all along.
+    expect(first.stats).toEqual({});
+    expect(second.stats).toBe(first.stats);
+    for (const st of states) {
+      for (const o of [st, st.params, st.stats, st.optimizer, st.optimizer.slots, ...Object.values(st.params)]) expect(Object.isFrozen(o)).toBe(true);
+      expect(() => ((st as { step: number }).step = 0)).toThrow(TypeError);
+      expect(() => ((st as { params: Params }).params = {})).toThrow(TypeError);
+      expect(() => ((st.stats as Record<string, unknown>).x = 1)).toThrow(TypeError);
+    }
+    // The first epoch's state, after another epoch of training: the same values.
+    for (const [name, v] of Object.entries(first.params)) expect([...v.data], name).toEqual(copies[0][name]);
+    expect(first.epoch).toBe(1);
+    expect(first.step).toBe(4);
+
+    // Statistics given: carried to every state, untouched, by identity (and frozen on the way in).
+    const stats = { 'bn.mean': { shape: [2], data: Float32Array.of(0.5, -1) } };
+    const resumed = (await lastValueFrom(train({ ...opts, epochs: 1, initial: { ...first, stats } }))) as DoneEvent;
+    expect(resumed.state.stats).toBe(stats);
+    expect(resumed.state.stats['bn.mean']).toBe(stats['bn.mean']);
+    expect([...stats['bn.mean'].data]).toEqual([0.5, -1]);
+    expect(Object.isFrozen(stats) && Object.isFrozen(stats['bn.mean']) && Object.isFrozen(stats['bn.mean'].shape)).toBe(true);
+    for (const name of Object.keys(second.params)) expect(resumed.state.params[name].data).toEqual(second.params[name].data);
   });
 
   it('an error thrown by onEpochEnd ends the stream', async () => {
