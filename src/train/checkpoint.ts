@@ -27,6 +27,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { sameShape, shapeToString, sizeOf } from '../graph/shape.js';
 
 export interface TensorData {
   shape: number[];
@@ -93,19 +94,10 @@ export const WEIGHTS_FILE = 'weights.bin';
 const GROUPS: readonly GroupName[] = ['params', 'optimizer', 'stats'];
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function fmtShape(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
-}
-
 function isShape(x: unknown): x is number[] {
   return Array.isArray(x) && x.every((d) => Number.isSafeInteger(d) && d >= 0);
 }
 
-function product(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
 
 /** float32 → little-endian bytes, whatever the host's byte order. */
 function toLittleEndianBytes(data: Float32Array): Uint8Array {
@@ -191,9 +183,9 @@ function validateGroup(group: GroupName, tensors: TensorGroup | undefined): [str
           `a shape must be an array of non-negative integers`,
       );
     }
-    if (product(t.shape) !== t.data.length) {
+    if (sizeOf(t.shape) !== t.data.length) {
       throw new Error(
-        `saveCheckpoint: ${group} tensor "${name}" has shape ${fmtShape(t.shape)} (${product(t.shape)} values) ` +
+        `saveCheckpoint: ${group} tensor "${name}" has shape ${shapeToString(t.shape)} (${sizeOf(t.shape)} values) ` +
           `but its data holds ${t.data.length} values`,
       );
     }
@@ -321,8 +313,8 @@ function parseManifest(path: string, text: string): Manifest {
     if (!Number.isSafeInteger(off) || !Number.isSafeInteger(len) || (off as number) < 0 || (len as number) < 0) {
       throw bad(`${label} must have non-negative integer byteOffset and byteLength`);
     }
-    if ((len as number) !== product(en.shape) * 4) {
-      throw bad(`${label} has shape ${fmtShape(en.shape)}, which needs ${product(en.shape) * 4} bytes, but byteLength ${len}`);
+    if ((len as number) !== sizeOf(en.shape) * 4) {
+      throw bad(`${label} has shape ${shapeToString(en.shape)}, which needs ${sizeOf(en.shape) * 4} bytes, but byteLength ${len}`);
     }
     if ((off as number) % 4 !== 0) throw bad(`${label} has byteOffset ${off}, which is not a multiple of 4`);
     if ((off as number) + (len as number) > (w.byteLength as number)) {
@@ -402,24 +394,20 @@ export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions
   return { params, optimizer, stats, meta: manifest.meta, manifest };
 }
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
 function checkExpected(dir: string, params: TensorGroup, expect: Record<string, number[]>): void {
   const problems: string[] = [];
   for (const [name, shape] of Object.entries(expect)) {
     if (!Object.hasOwn(params, name)) {
-      problems.push(`parameter "${name}" (shape ${fmtShape(shape)}) is missing from the checkpoint`);
+      problems.push(`parameter "${name}" (shape ${shapeToString(shape)}) is missing from the checkpoint`);
     } else if (!sameShape(params[name].shape, shape)) {
       problems.push(
-        `parameter "${name}" has shape ${fmtShape(params[name].shape)} in the checkpoint but the model expects ${fmtShape(shape)}`,
+        `parameter "${name}" has shape ${shapeToString(params[name].shape)} in the checkpoint but the model expects ${shapeToString(shape)}`,
       );
     }
   }
   for (const name of Object.keys(params)) {
     if (!Object.hasOwn(expect, name)) {
-      problems.push(`parameter "${name}" (shape ${fmtShape(params[name].shape)}) is in the checkpoint but not in the model`);
+      problems.push(`parameter "${name}" (shape ${shapeToString(params[name].shape)}) is in the checkpoint but not in the model`);
     }
   }
   if (problems.length === 1) throw new Error(`loadCheckpoint: ${problems[0]}`);
