@@ -19,6 +19,7 @@ import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
 import { checkGeometry, convOutputHW, expectShape, geometryOf, need4, resolveGeometry, tapRanges } from './convGeometry.js';
 import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
 import { reluBackward } from './reluBackward.js';
+import { reluSource } from './relu.js';
 import { sum } from './sum.js';
 import { decode, guarded, intLet, join, k, rangeTest, type Src } from '../kernel/source.js';
 import { checkRank4, type Padding } from './window.js';
@@ -124,7 +125,7 @@ function conv2dReference(inputs: readonly NDArray[], attrs: Conv2dAttrs, outShap
               for (let q = q0; q < q1; q++) acc += xd[xRow + q * dw] * wd[wRow + q];
             }
           }
-          out[at++] = attrs.relu && !(acc > 0) ? 0 : acc;
+          out[at++] = attrs.relu && acc <= 0 ? 0 : acc;
         }
       }
     }
@@ -186,7 +187,7 @@ function conv2dKernel(ctx: KernelContext<'conv2d'>): Src {
       )}
     }
   }
-  return ${attrs.relu ? k`Math.max(acc, 0.0)` : k`acc`};`;
+  return ${attrs.relu ? reluSource(k`acc`) : k`acc`};`;
 }
 
 

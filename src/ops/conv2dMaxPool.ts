@@ -21,6 +21,8 @@ import { maxPool2dOp } from './maxPool2d.js';
 import { maxPool2dBackward } from './maxPool2dBackward.js';
 import { type KernelContext, makeNode, type NDArray, type OpDef } from './op.js';
 import { pool2dShape } from './pool2dGeometry.js';
+import { takesFirstMaxSource } from './reduce.js';
+import { reluSource } from './relu.js';
 import { decode, intLet, k, type Src } from '../kernel/source.js';
 
 const OP = 'conv2dMaxPool';
@@ -53,7 +55,8 @@ function conv2dMaxPoolReference(inputs: readonly NDArray[], attrs: Conv2dMaxPool
 /**
  * Any geometry, any backend: each pooled output computes the convolution at
  * every window cell inside the convolution's output (the pool's padding
- * skipped) and keeps the first maximum's value.
+ * skipped) and keeps the first maximum's value (NaN where the window holds
+ * one: ops/reduce.ts).
  */
 function conv2dMaxPoolKernel({ inputs, attrs, out, ints, grid }: KernelContext<'conv2dMaxPool'>): Src {
   const [x, w] = inputs;
@@ -85,14 +88,14 @@ function conv2dMaxPoolKernel({ inputs, attrs, out, ints, grid }: KernelContext<'
             }
           }
         }
-        if (seen < 0.5 || acc > best) {
+        if (seen < 0.5 || ${takesFirstMaxSource(k`acc`, k`best`)}) {
           best = acc;
           seen = 1.0;
         }
       }
     }
   }
-  return ${attrs.conv.relu ? k`Math.max(best, 0.0)` : k`best`};`;
+  return ${attrs.conv.relu ? reluSource(k`best`) : k`best`};`;
 }
 
 export const conv2dMaxPoolOp: OpDef<'conv2dMaxPool'> = {

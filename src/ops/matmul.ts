@@ -2,6 +2,7 @@ import { type Shape, type Tensor, shapeToString } from '../graph/tensor.js';
 import { type KernelContext, makeNode, opError, type OpDef } from './op.js';
 import { decode, intLet, join, k, type Src } from '../kernel/source.js';
 import { reluBackward } from './reluBackward.js';
+import { reluSource } from './relu.js';
 import { sum } from './sum.js';
 import { transpose } from './transpose.js';
 
@@ -88,7 +89,7 @@ export const matmulOp: OpDef<'matmul'> = {
     if (hasBias || relu) {
       for (let i = 0; i < out.length; i++) {
         const z = hasBias ? out[i] + bias.data[i % N] : out[i];
-        out[i] = relu && !(z > 0) ? 0 : z;
+        out[i] = relu && z <= 0 ? 0 : z;
       }
     }
     return out;
@@ -134,7 +135,7 @@ export function matmulSource(
     )};
   }
   ${join(rest, '\n  ')}
-  return ${relu ? k`Math.max(acc, 0.0)` : k`acc`};`;
+  return ${relu ? reluSource(k`acc`) : k`acc`};`;
 }
 
 export interface MatmulOptions {

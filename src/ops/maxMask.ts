@@ -1,7 +1,7 @@
 import { type Shape, type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
 import { decode, ident, k, offset } from '../kernel/source.js';
-import { groupIndex, keptShape } from './reduce.js';
+import { groupIndex, keptShape, takesFirstMax, takesFirstMaxSource } from './reduce.js';
 
 // The mask is piecewise constant in x (it changes only where the maximum
 // changes hands, a set of measure zero): its derivative is 0 wherever it exists.
@@ -14,7 +14,8 @@ export const maxMaskOp: OpDef<'maxMask'> = {
   },
   vjp: () => [null],
   // Each element scans its own group in row-major order (a later element wins
-  // only if strictly greater) and is 1 when the winner's position is its own.
+  // only if strictly greater, or if it is the group's first NaN: reduce.ts)
+  // and is 1 when the winner's position is its own.
   kernel: ({ inputs: [x], attrs: { axes }, ints, grid }) => {
     const coords = x.map((_, d) => ident(`c${d}`));
     const redDims = axes.map((a) => x[a]);
@@ -28,7 +29,7 @@ export const maxMaskOp: OpDef<'maxMask'> = {
   for (let j = 0; j < ${count}; j++) {
     ${decode(k`j`, redDims, red, ints)}
     const v = x0[${offset(x, scan)}];
-    if (v > best) {
+    if (${takesFirstMaxSource(k`v`, k`best`)}) {
       best = v;
       bestJ = j;
     }
@@ -38,11 +39,12 @@ export const maxMaskOp: OpDef<'maxMask'> = {
   reference: ([x], { axes }) => {
     const groups = sizeOf(keptShape(x.shape, axes));
     const group = groupIndex(x.shape, axes);
-    // Row-major scan: a later element wins only if strictly greater, so ties go to the first.
+    // Row-major scan: a later element wins only if strictly greater, so ties
+    // go to the first; the first NaN wins over everything (reduce.ts).
     const best = new Int32Array(groups).fill(-1);
     for (let i = 0; i < group.length; i++) {
       const gi = group[i];
-      if (best[gi] < 0 || x.data[i] > x.data[best[gi]]) best[gi] = i;
+      if (best[gi] < 0 || takesFirstMax(x.data[i], x.data[best[gi]])) best[gi] = i;
     }
     const out = new Float64Array(x.data.length);
     for (const i of best) out[i] = 1;
@@ -50,7 +52,7 @@ export const maxMaskOp: OpDef<'maxMask'> = {
   },
 };
 
-/** 1 at the first maximum (row-major) of each group that `max(x, { axes })` reduces, 0 elsewhere. */
+/** 1 at the first maximum (row-major) of each group that `max(x, { axes })` reduces, 0 elsewhere (the first NaN, where the group holds one). */
 export function maxMask(x: Tensor, axes?: number | readonly number[]): Tensor<'maxMask'> {
   return makeNode(maxMaskOp, [x], { axes: normalizeAxes('maxMask', axes, x.rank) });
 }

@@ -13,6 +13,10 @@
  * Ties: the gradient goes to the FIRST maximum of each window, in row-major
  * window order (as PyTorch does). `maxPool2dBackward` and `maxPool2dSelect`
  * use the same rule, so forward, backward and double-backward agree.
+ *
+ * NaN: a NaN is larger than every number (as in TensorFlow.js and PyTorch):
+ * a window holding one pools to NaN, and its gradient goes to the window's
+ * first NaN (the rule: ops/reduce.ts, takesFirstMax).
  */
 import type { Tensor } from '../graph/tensor.js';
 import { maxPool2dBackward } from './maxPool2dBackward.js';
@@ -49,7 +53,8 @@ export const maxPool2dOp: OpDef<'maxPool2d'> = {
  * Max pooling of `x` `[N, C, H, W]` over `size` windows; the result is
  * `[N, C, Ho, Wo]` with Ho = floor((H + padTop + padBottom - sizeH) / strideH) + 1.
  * Padded cells count as -infinity (never the maximum). The gradient of each
- * window goes to its first maximum in row-major order.
+ * window goes to its first maximum in row-major order. A window holding a NaN
+ * gives NaN, and its gradient goes to its first NaN.
  *
  * ```ts
  * const p = maxPool2d(y, { size: 2 });                 // LeNet-5: 2x2 windows, stride 2

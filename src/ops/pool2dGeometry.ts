@@ -16,13 +16,16 @@
  *
  * Ties: the FIRST maximum of each window in row-major window order is the one
  * P picks (as PyTorch does); `firstArgmax` and its kernel twin `argmaxSource`
- * are the one place the rule lives.
+ * are the one place the rule lives. NaN (reduce.ts): a NaN is larger than
+ * every number and the first NaN wins, so a window holding a NaN pools to
+ * NaN and routes its gradient to its first NaN.
  */
 import { type Shape, Tensor } from '../graph/tensor.js';
 import type { Pads2d, Pool2dAttrs } from './attrs.js';
 import { checkInt, opError, type NDArray } from './op.js';
 import { checkPads, checkRank4, type Padding, resolvePads, toPair, windowOutput2d } from './window.js';
 import { decode, type Grid, intLet, k, type Src } from '../kernel/source.js';
+import { takesFirstMax, takesFirstMaxSource } from './reduce.js';
 
 /** Options of `maxPool2d` and `avgPool2d`. */
 export interface Pool2dOptions {
@@ -199,7 +202,8 @@ export function gatherCovering(g: PoolGeometry, term: (at: number, w: number, ce
  * For every window (row-major over [N, C, Ho, Wo]), the flat index into x of
  * its first maximum in row-major window order. Padded cells are skipped (they
  * are -infinity); every window holds an input cell because padding < size.
- * The one place the tie rule lives: a later cell wins only when strictly larger.
+ * The one place the tie rule lives: a later cell wins only when strictly
+ * larger, or when it is the window's first NaN (takesFirstMax, reduce.ts).
  */
 export function firstArgmax(x: NDArray, attrs: Pool2dAttrs): Int32Array {
   const g = poolGeometry(x.shape, attrs);
@@ -218,7 +222,7 @@ export function firstArgmax(x: NDArray, attrs: Pool2dAttrs): Int32Array {
           const row = base + i * g.w;
           for (let j = c0[ox]; j < c1[ox]; j++) {
             const v = xd[row + j];
-            if (v > bestValue) {
+            if (takesFirstMax(v, bestValue)) {
               bestValue = v;
               best = row + j;
             }
@@ -237,8 +241,9 @@ export function firstArgmax(x: NDArray, attrs: Pool2dAttrs): Int32Array {
 
 /**
  * Source that leaves in `bestAt` the flat index into x of the first maximum of
- * window (oy, ox) of plane `p`, in row-major window order; padded cells are
- * skipped. The kernel twin of `firstArgmax`. Its locals have names of their
+ * window (oy, ox) of plane `p`, in row-major window order (its first NaN
+ * where it holds one), and in `best` its value; padded cells are skipped.
+ * The kernel twin of `firstArgmax`. Its locals have names of their
  * own (wy, wx): gpu.js's wasm compiler mishandles a block-scoped name that
  * shadows an outer one.
  */
@@ -251,7 +256,7 @@ export function argmaxSource(g: PoolGeometry, p: Src, oy: Src, ox: Src, ints: bo
       ${intLet(ints, k`wx`, k`${ox} * ${g.sw} - ${g.pl} + kx`)}
       if (wy >= 0 && wy < ${g.h} && wx >= 0 && wx < ${g.w}) {
         const v = x0[${p} * ${g.h * g.w} + wy * ${g.w} + wx];
-        if (v > best) {
+        if (${takesFirstMaxSource(k`v`, k`best`)}) {
           best = v;
           bestAt = ${p} * ${g.h * g.w} + wy * ${g.w} + wx;
         }

@@ -1,9 +1,41 @@
-/** Shape rule and reference loop shared by the reductions (sum, max). */
+/**
+ * Shape rule and reference loop shared by the reductions (sum, max), and the
+ * rule of the maximum that max, maxMask and max pooling share.
+ *
+ * NaN: a NaN counts as larger than every number, and among NaNs the first
+ * (in scan order) wins. So the maximum of a group that holds a NaN is NaN
+ * (as in TensorFlow.js and PyTorch), and its "first maximum" (where maxMask
+ * puts its 1 and max pooling's gradient goes) is its first NaN; without a
+ * NaN it is the first of the largest values. A NaN cannot come from a feed
+ * (they are refused) but arises inside a graph (log or sqrt of a negative, 0/0).
+ */
 import type { Shape } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
 import type { ReduceAttrs } from './attrs.js';
 import type { NDArray } from './op.js';
 import { decode, type Grid, ident, k, offset, type Src } from '../kernel/source.js';
+
+/**
+ * Whether `v` takes the place of `best`, the first maximum of a scan so far
+ * (the rule above): v is a number larger than best, or v is NaN and best is
+ * not. Ties keep the earlier element.
+ */
+export function takesFirstMax(v: number, best: number): boolean {
+  // x === x is false exactly for NaN.
+  return v === v ? v > best : best === best;
+}
+
+/**
+ * takesFirstMax as kernel source, for the portable templates; `v` and `best`
+ * are locals (each is spelled more than once). Spelled with `==` and `>` only:
+ * the device compilers do not all keep NaN through other forms (checked by
+ * test/backend/nan.test.ts): Mesa's GLSL compiler (headlessgl) rewrites
+ * `!(v <= best)` into `v > best`, and on webgpu (Dawn, lavapipe) `v != v`
+ * reads false for a NaN, while `v == v` is false for it everywhere.
+ */
+export function takesFirstMaxSource(v: Src, best: Src): Src {
+  return k`(${v} == ${v} ? ${v} > ${best} : ${best} == ${best})`;
+}
 
 export function reducedShape(x: Shape, { axes, keepDims }: ReduceAttrs): Shape {
   return keepDims ? keptShape(x, axes) : x.filter((_, i) => !axes.includes(i));

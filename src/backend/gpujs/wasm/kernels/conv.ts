@@ -257,9 +257,10 @@ function conv2dMaxPoolBlocked({ inputs: [x, w], attrs, out, grid }: KernelContex
   }
   const start = attrs.conv.hasBias ? k`x2[o]` : k`0.0`;
   const inits = Array.from({ length: cells }, (_, j) => k`let a${j} = ${start};`);
-  const best = Array.from({ length: cells - 1 }, (_, j) => k`if (a${j + 1} > best) {
-    best = a${j + 1};
-  }`);
+  // wasm's f32.max (and f32x4.max) returns NaN when either operand is NaN:
+  // the NaN rule of max pooling (src/ops/reduce.ts), with no branch; the
+  // fused relu's Math.max below keeps a NaN the same way.
+  const best = Array.from({ length: cells - 1 }, (_, j) => k`best = Math.max(best, a${j + 1});`);
   return k`${decode(k`i`, [N, O, pH, pW], [k`n`, k`o`, k`py`, k`px`], true, grid)}
   ${join(inits, '\n  ')}
   let v = 0.0;

@@ -4,8 +4,9 @@
  * window's cells are literal offsets from its first cell, with no bounds
  * tests, and with tiling windows (stride = size) each input cell finds its
  * one window by dividing. The tie rule is the portable templates' (the first
- * cell, then strictly greater ones; src/ops/pool2dGeometry.ts). Each entry
- * returns null where its form does not apply.
+ * cell, then strictly greater ones, a NaN counting as greater than every
+ * number and the first NaN winning; src/ops/pool2dGeometry.ts, reduce.ts).
+ * Each entry returns null where its form does not apply.
  */
 import type { KernelContext } from '../../../../ops/op.js';
 import { coveringSource, decodeCell, decodeWindow, type PoolGeometry, poolGeometry } from '../../../../ops/pool2dGeometry.js';
@@ -27,8 +28,11 @@ function argmaxInside(g: PoolGeometry, p: Src, oy: Src, ox: Src): Src {
     for (let tx = 0; tx < g.kw; tx++) {
       if (ty === 0 && tx === 0) continue;
       const off = ty * g.w + tx;
+      // wasm compares exactly (IEEE, no fast-math), so the rule costs one
+      // compare more than `v > best`: !(v <= best) is v > best or v NaN,
+      // and best == best keeps a NaN once it has won.
       taps.push(k`v = x0[wBase + ${off}];
-  if (v > best) {
+  if (!(v <= best) && best == best) {
     best = v;
     bestAt = wBase + ${off};
   }`);
