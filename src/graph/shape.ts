@@ -58,22 +58,28 @@ export function broadcastsTo(from: Shape, to: Shape): boolean {
  * of a tensor of shape `from` (which broadcasts to `out`) that it reads.
  */
 export function broadcastIndex(from: Shape, out: Shape): Int32Array {
-  let n = 1;
-  for (const d of out) n *= d;
-  const idx = new Int32Array(n);
   const off = out.length - from.length;
   const fromStrides = stridesOf(from);
   // stride of each output axis in `from`, 0 where broadcast
-  const st = out.map((_, i) => (i < off || from[i - off] === 1 ? 0 : fromStrides[i - off]));
-  const counter = new Array<number>(out.length).fill(0);
+  return stridedIndex(out, out.map((_, i) => (i < off || from[i - off] === 1 ? 0 : fromStrides[i - off])));
+}
+
+/**
+ * For each element of a tensor of shape `shape`, in row-major order, the flat
+ * index `sum_d coord[d] * strides[d]`: a strided walk (a stride of 0 repeats,
+ * as in broadcasting and reductions).
+ */
+export function stridedIndex(shape: Shape, strides: readonly number[]): Int32Array {
+  const idx = new Int32Array(sizeOf(shape));
+  const counter = new Array<number>(shape.length).fill(0);
   let pos = 0;
-  for (let k = 0; k < n; k++) {
-    idx[k] = pos;
-    for (let ax = out.length - 1; ax >= 0; ax--) {
+  for (let at = 0; at < idx.length; at++) {
+    idx[at] = pos;
+    for (let ax = shape.length - 1; ax >= 0; ax--) {
       counter[ax]++;
-      pos += st[ax];
-      if (counter[ax] < out[ax]) break;
-      pos -= st[ax] * counter[ax];
+      pos += strides[ax];
+      if (counter[ax] < shape[ax]) break;
+      pos -= strides[ax] * counter[ax];
       counter[ax] = 0;
     }
   }

@@ -16,7 +16,7 @@
  */
 import type { Tensor } from '../graph/tensor.js';
 import { avgPool2dBackward } from './avgPool2dBackward.js';
-import { decodeWindow, pool2dAttrs, pool2dShape, poolGeometry, windowCountSource, windowSpans, type Pool2dOptions } from './pool2dGeometry.js';
+import { checkCountIncludePad, decodeWindow, pool2dAttrs, pool2dShape, poolGeometry, windowCountSource, windowSpans, type Pool2dOptions } from './pool2dGeometry.js';
 import { k } from '../kernel/source.js';
 import { makeNode, opError, type OpDef } from './op.js';
 
@@ -99,8 +99,4 @@ export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor<'avgPool
   const countIncludePad = options.countIncludePad ?? false;
   checkCountIncludePad('avgPool2d', countIncludePad);
   return makeNode(avgPool2dOp, [x], { ...attrs, countIncludePad });
-}
-
-export function checkCountIncludePad(op: string, v: unknown): void {
-  if (typeof v !== 'boolean') opError(op, `countIncludePad must be true or false, got ${JSON.stringify(v)}`);
 }

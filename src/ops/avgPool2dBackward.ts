@@ -9,14 +9,14 @@
  * Input dy `[N, C, Ho, Wo]`; output `inputShape` `[N, C, H, W]`, which the
  * attributes carry because it cannot be recovered from dy alone.
  */
-import type { Tensor } from '../graph/tensor.js';
+import { type Tensor, shapeToString } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import type { AvgPool2dBackwardAttrs } from './attrs.js';
-import { avgPool2dOp, checkCountIncludePad } from './avgPool2d.js';
-import { coveringSource, decodeCell, gatherCovering, pool2dShape, poolGeometry, windowCountSource, windowSpans } from './pool2dGeometry.js';
+import { avgPool2dOp } from './avgPool2d.js';
+import { checkCountIncludePad, coveringSource, decodeCell, gatherCovering, pool2dShape, poolGeometry, windowCountSource, windowSpans } from './pool2dGeometry.js';
 import { checkRank4 } from './window.js';
 import { k } from '../kernel/source.js';
-import { checkInt, fmt, makeNode, opError, type OpDef } from './op.js';
+import { checkInt, makeNode, opError, type OpDef } from './op.js';
 
 // dx = A^T dy is linear in dy, so its VJP is (A^T)^T g = A g: mean pooling of
 // g with the same attributes, avgPool2d(g).
@@ -32,7 +32,7 @@ export const avgPool2dBackwardOp: OpDef<'avgPool2dBackward'> = {
     checkCountIncludePad(op, attrs.countIncludePad);
     const expected = pool2dShape(op, inputShape, attrs);
     if (!sameShape(dy, expected)) {
-      opError(op, `dy has shape ${fmt(dy)} but pooling an input of shape ${fmt(inputShape)} gives ${fmt(expected)}; dy must have that shape`);
+      opError(op, `dy has shape ${shapeToString(dy)} but pooling an input of shape ${shapeToString(inputShape)} gives ${shapeToString(expected)}; dy must have that shape`);
     }
     return inputShape;
   },

@@ -5,10 +5,14 @@ import { mul } from './mul.js';
 import { neg } from './neg.js';
 
 // d(a / b) = da / b - (a / b) db / b
-export const divOp = defineBinary('div', (a, b) => a / b, (g, node) => {
-  const [, b] = node.inputs;
-  const ga = div(g, b);
-  return [ga, neg(mul(ga, node))];
-}, (a, b) => k`(${a} / ${b})`);
+export const divOp = defineBinary('div', {
+  vjp: (g, node) => {
+    const [, b] = node.inputs;
+    const ga = div(g, b);
+    return [ga, neg(mul(ga, node))];
+  },
+  reference: (a, b) => a / b,
+  kernel: (a, b) => k`(${a} / ${b})`,
+});
 
 export const div = (a: Tensor | number, b: Tensor | number): Tensor<'div'> => binary(divOp, a, b);

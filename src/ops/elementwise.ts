@@ -10,46 +10,38 @@ import { toTensor } from './constant.js';
 import { makeNode, opError, type OpDef } from './op.js';
 import { decode, ident, k, offset, type Src } from '../kernel/source.js';
 
-export function defineUnary<O extends OpName>(
-  name: O,
-  f: (x: number) => number,
-  vjp: OpDef<O>['vjp'],
-  /** The same function as a kernel expression of its argument. */
-  expr: (x: Src) => Src,
-): OpDef<O> {
+/** An elementwise op's rules, in the order of every op file: VJP, reference, kernel. */
+export interface ElementwiseRules<O extends OpName, F extends (...xs: number[]) => number, E extends (...xs: Src[]) => Src> {
+  /** The VJP, with its derivation in a comment beside it. */
+  readonly vjp: OpDef<O>['vjp'];
+  /** The function on one element (or pair of elements), in float64. */
+  readonly reference: F;
+  /** The same function as a kernel expression of its argument(s). */
+  readonly kernel: E;
+}
+
+export function defineUnary<O extends OpName>(name: O, rules: ElementwiseRules<O, (x: number) => number, (x: Src) => Src>): OpDef<O> {
+  const { vjp, reference: f, kernel: expr } = rules;
   return {
     name,
     shape: (inputs) => (inputs.length === 1 ? inputs[0] : opError(name, `takes 1 input, got ${inputs.length}`)),
     vjp,
-    kernel: () => k`return ${expr(k`x0[i]`)};`,
     reference: ([x]) => {
       const out = new Float64Array(x.data.length);
       for (let i = 0; i < out.length; i++) out[i] = f(x.data[i]);
       return out;
     },
+    kernel: () => k`return ${expr(k`x0[i]`)};`,
   };
 }
 
-export function defineBinary<O extends OpName>(
-  name: O,
-  f: (a: number, b: number) => number,
-  vjp: OpDef<O>['vjp'],
-  /** The same function as a kernel expression of its arguments. */
-  expr: (a: Src, b: Src) => Src,
-): OpDef<O> {
+export function defineBinary<O extends OpName>(name: O, rules: ElementwiseRules<O, (a: number, b: number) => number, (a: Src, b: Src) => Src>): OpDef<O> {
+  const { vjp, reference: f, kernel: expr } = rules;
   return {
     name,
     shape: (inputs) =>
       inputs.length === 2 ? broadcastShapes(name, inputs[0], inputs[1]) : opError(name, `takes 2 inputs, got ${inputs.length}`),
     vjp,
-    kernel: ({ inputs: [a, b], out, ints, grid }) => {
-      if (sameShape(a, out) && sameShape(b, out)) return k`return ${expr(k`x0[i]`, k`x1[i]`)};`;
-      // Broadcasting: decode the output coordinates, then read each input at its own strides.
-      const names = out.map((_, d) => ident(`c${d}`));
-      const at = (shape: readonly number[]): Src => offset(shape, names.slice(out.length - shape.length));
-      return k`${decode(k`i`, out, names, ints, grid)}
-  return ${expr(k`x0[${at(a)}]`, k`x1[${at(b)}]`)};`;
-    },
     reference: ([a, b], _attrs, outShape) => {
       const out = new Float64Array(a.data.length > b.data.length ? a.data.length : b.data.length);
       const ad = a.data;
@@ -65,6 +57,14 @@ export function defineBinary<O extends OpName>(
         return res;
       }
       return out;
+    },
+    kernel: ({ inputs: [a, b], out, ints, grid }) => {
+      if (sameShape(a, out) && sameShape(b, out)) return k`return ${expr(k`x0[i]`, k`x1[i]`)};`;
+      // Broadcasting: decode the output coordinates, then read each input at its own strides.
+      const names = out.map((_, d) => ident(`c${d}`));
+      const at = (shape: readonly number[]): Src => offset(shape, names.slice(out.length - shape.length));
+      return k`${decode(k`i`, out, names, ints, grid)}
+  return ${expr(k`x0[${at(a)}]`, k`x1[${at(b)}]`)};`;
     },
   };
 }

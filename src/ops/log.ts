@@ -4,6 +4,10 @@ import { div } from './div.js';
 import { defineUnary, unary } from './elementwise.js';
 
 // d(log x) = dx / x
-export const logOp = defineUnary('log', Math.log, (g, { inputs: [x] }) => [div(g, x)], (x) => k`Math.log(${x})`);
+export const logOp = defineUnary('log', {
+  vjp: (g, { inputs: [x] }) => [div(g, x)],
+  reference: Math.log,
+  kernel: (x) => k`Math.log(${x})`,
+});
 
 export const log = (x: Tensor | number): Tensor<'log'> => unary(logOp, x);

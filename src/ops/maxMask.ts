@@ -13,6 +13,20 @@ export const maxMaskOp: OpDef<'maxMask'> = {
     return inputs[0];
   },
   vjp: () => [null],
+  reference: ([x], { axes }) => {
+    const groups = sizeOf(keptShape(x.shape, axes));
+    const group = groupIndex(x.shape, axes);
+    // Row-major scan: a later element wins only if strictly greater, so ties
+    // go to the first; the first NaN wins over everything (reduce.ts).
+    const best = new Int32Array(groups).fill(-1);
+    for (let i = 0; i < group.length; i++) {
+      const gi = group[i];
+      if (best[gi] < 0 || takesFirstMax(x.data[i], x.data[best[gi]])) best[gi] = i;
+    }
+    const out = new Float64Array(x.data.length);
+    for (const i of best) out[i] = 1;
+    return out;
+  },
   // Each element scans its own group in row-major order (a later element wins
   // only if strictly greater, or if it is the group's first NaN: reduce.ts)
   // and is 1 when the winner's position is its own.
@@ -35,20 +49,6 @@ export const maxMaskOp: OpDef<'maxMask'> = {
     }
   }
   return Math.abs(bestJ - (${mine})) < 0.5 ? 1.0 : 0.0;`;
-  },
-  reference: ([x], { axes }) => {
-    const groups = sizeOf(keptShape(x.shape, axes));
-    const group = groupIndex(x.shape, axes);
-    // Row-major scan: a later element wins only if strictly greater, so ties
-    // go to the first; the first NaN wins over everything (reduce.ts).
-    const best = new Int32Array(groups).fill(-1);
-    for (let i = 0; i < group.length; i++) {
-      const gi = group[i];
-      if (best[gi] < 0 || takesFirstMax(x.data[i], x.data[best[gi]])) best[gi] = i;
-    }
-    const out = new Float64Array(x.data.length);
-    for (const i of best) out[i] = 1;
-    return out;
   },
 };
 

@@ -35,17 +35,17 @@ export const maxPool2dOp: OpDef<'maxPool2d'> = {
     return pool2dShape('maxPool2d', inputs[0], attrs);
   },
   vjp: (g, { inputs: [x], attrs }) => [maxPool2dBackward(x, g, attrs)],
-  kernel: ({ inputs: [x], attrs, ints, grid }) => {
-    const g = poolGeometry(x, attrs);
-    return k`${decodeWindow(g, ints, grid)}
-  ${argmaxSource(g, k`p`, k`oy`, k`ox`, ints)}
-  return best;`;
-  },
   reference: ([x], attrs) => {
     const arg = firstArgmax(x, attrs);
     const out = new Float64Array(arg.length);
     for (let o = 0; o < arg.length; o++) out[o] = x.data[arg[o]];
     return out;
+  },
+  kernel: ({ inputs: [x], attrs, ints, grid }) => {
+    const g = poolGeometry(x, attrs);
+    return k`${decodeWindow(g, ints, grid)}
+  ${argmaxSource(g, k`p`, k`oy`, k`ox`, ints)}
+  return best;`;
   },
 };
 

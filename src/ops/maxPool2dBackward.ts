@@ -8,13 +8,13 @@
  * Inputs (x, dy): x `[N, C, H, W]` (to find the maxima) and dy `[N, C, Ho, Wo]`;
  * output `[N, C, H, W]`.
  */
-import type { Tensor } from '../graph/tensor.js';
+import { type Tensor, shapeToString } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import type { Pool2dAttrs } from './attrs.js';
 import { argmaxSource, coveringSource, decodeCell, firstArgmax, gatherCovering, poolGeometry, pool2dShape } from './pool2dGeometry.js';
 import { k } from '../kernel/source.js';
 import { maxPool2dSelect } from './maxPool2dSelect.js';
-import { fmt, makeNode, opError, type OpDef } from './op.js';
+import { makeNode, opError, type OpDef } from './op.js';
 
 // dx = P(x)^T dy is linear in dy, so its VJP wrt dy is P(x) g: read g at each
 // window's first maximum, which is maxPool2dSelect(x, g). Wrt x: P(x) is
@@ -26,11 +26,18 @@ export const maxPool2dBackwardOp: OpDef<'maxPool2dBackward'> = {
     const [x, dy] = inputs;
     const expected = pool2dShape('maxPool2dBackward', x, attrs);
     if (!sameShape(dy, expected)) {
-      opError('maxPool2dBackward', `dy has shape ${fmt(dy)} but pooling x ${fmt(x)} gives ${fmt(expected)}; dy must have that shape`);
+      opError('maxPool2dBackward', `dy has shape ${shapeToString(dy)} but pooling x ${shapeToString(x)} gives ${shapeToString(expected)}; dy must have that shape`);
     }
     return x;
   },
   vjp: (g, { inputs: [x], attrs }) => [null, maxPool2dSelect(x, g, attrs)],
+  // A gather, as a device kernel would run it: each input cell visits the
+  // windows that cover it and adds dy of those whose first maximum it is.
+  reference: ([x, dy], attrs) => {
+    const arg = firstArgmax(x, attrs);
+    const dyd = dy.data;
+    return gatherCovering(poolGeometry(x.shape, attrs), (at, w) => (arg[w] === at ? dyd[w] : 0));
+  },
   // Each input cell visits the windows that cover it, finds each window's
   // first maximum, and adds that window's dy when the maximum is itself.
   kernel: ({ inputs: [x], attrs, ints, grid }) => {
@@ -42,13 +49,6 @@ export const maxPool2dBackwardOp: OpDef<'maxPool2dBackward'> = {
             s += x1[p * ${g.ho * g.wo} + oy * ${g.wo} + ox];
           }`, ints)}
   return s;`;
-  },
-  // A gather, as a device kernel would run it: each input cell visits the
-  // windows that cover it and adds dy of those whose first maximum it is.
-  reference: ([x, dy], attrs) => {
-    const arg = firstArgmax(x, attrs);
-    const dyd = dy.data;
-    return gatherCovering(poolGeometry(x.shape, attrs), (at, w) => (arg[w] === at ? dyd[w] : 0));
   },
 };
 

@@ -7,13 +7,13 @@
  *
  * Inputs (x, dx): both `[N, C, H, W]`; output `[N, C, Ho, Wo]`.
  */
-import type { Tensor } from '../graph/tensor.js';
+import { type Tensor, shapeToString } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import type { Pool2dAttrs } from './attrs.js';
 import { argmaxSource, decodeWindow, firstArgmax, poolGeometry, pool2dShape } from './pool2dGeometry.js';
 import { k } from '../kernel/source.js';
 import { maxPool2dBackward } from './maxPool2dBackward.js';
-import { fmt, makeNode, opError, type OpDef } from './op.js';
+import { makeNode, opError, type OpDef } from './op.js';
 
 // y = P(x) dx is linear in dx, so its VJP wrt dx is P(x)^T g = maxPool2dBackward(x, g).
 // Wrt x: P(x) is constant between ties, so the derivative is 0 almost everywhere (null).
@@ -24,22 +24,22 @@ export const maxPool2dSelectOp: OpDef<'maxPool2dSelect'> = {
     const [x, dx] = inputs;
     const out = pool2dShape('maxPool2dSelect', x, attrs);
     if (!sameShape(dx, x)) {
-      opError('maxPool2dSelect', `dx has shape ${fmt(dx)} but x has shape ${fmt(x)}; they must be equal`);
+      opError('maxPool2dSelect', `dx has shape ${shapeToString(dx)} but x has shape ${shapeToString(x)}; they must be equal`);
     }
     return out;
   },
   vjp: (g, { inputs: [x], attrs }) => [null, maxPool2dBackward(x, g, attrs)],
-  kernel: ({ inputs: [x], attrs, ints, grid }) => {
-    const g = poolGeometry(x, attrs);
-    return k`${decodeWindow(g, ints, grid)}
-  ${argmaxSource(g, k`p`, k`oy`, k`ox`, ints)}
-  return x1[bestAt];`;
-  },
   reference: ([x, dx], attrs) => {
     const arg = firstArgmax(x, attrs);
     const out = new Float64Array(arg.length);
     for (let o = 0; o < arg.length; o++) out[o] = dx.data[arg[o]];
     return out;
+  },
+  kernel: ({ inputs: [x], attrs, ints, grid }) => {
+    const g = poolGeometry(x, attrs);
+    return k`${decodeWindow(g, ints, grid)}
+  ${argmaxSource(g, k`p`, k`oy`, k`ox`, ints)}
+  return x1[bestAt];`;
   },
 };
 

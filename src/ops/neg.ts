@@ -3,6 +3,10 @@ import { k } from '../kernel/source.js';
 import { defineUnary, unary } from './elementwise.js';
 
 // d(-x) = -dx
-export const negOp = defineUnary('neg', (x) => -x, (g) => [neg(g)], (x) => k`(-${x})`);
+export const negOp = defineUnary('neg', {
+  vjp: (g) => [neg(g)],
+  reference: (x) => -x,
+  kernel: (x) => k`(-${x})`,
+});
 
 export const neg = (x: Tensor | number): Tensor<'neg'> => unary(negOp, x);

@@ -4,7 +4,7 @@
  * float64 reference implementation. The registry in `index.ts` is a mapped
  * type over every op name, so an op missing any of these does not compile.
  */
-import { Tensor, type Shape, shapeToString } from '../graph/tensor.js';
+import { Tensor, type Shape } from '../graph/tensor.js';
 import type { Grid, Src } from '../kernel/source.js';
 import type { OpAttrs, OpName } from './attrs.js';
 
@@ -107,7 +107,6 @@ export function opError(op: string, message: string): never {
   throw new Error(`${op}: ${message}`);
 }
 
-export { shapeToString as fmt };
 
 /** Check that `v` is an integer within [min, max]; used for every attribute that reaches kernel source. */
 export function checkInt(op: string, what: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {

@@ -55,6 +55,11 @@ export function pool2dAttrs(op: string, x: Tensor, options: Pool2dOptions): Pool
   return { size, stride, pads };
 }
 
+/** The `countIncludePad` attribute of mean pooling (avgPool2d.ts has the rule) must be a boolean. */
+export function checkCountIncludePad(op: string, v: unknown): void {
+  if (typeof v !== 'boolean') opError(op, `countIncludePad must be true or false, got ${JSON.stringify(v)}`);
+}
+
 /**
  * The shape rule of pooling: `[N, C, Ho, Wo]` from `x` `[N, C, H, W]`. Checks
  * the attributes again (they reach kernel source), that each padding is

@@ -10,7 +10,7 @@
  * (they are refused) but arises inside a graph (log or sqrt of a negative, 0/0).
  */
 import type { Shape } from '../graph/tensor.js';
-import { stridesOf } from '../graph/shape.js';
+import { stridedIndex, stridesOf } from '../graph/shape.js';
 import type { ReduceAttrs } from './attrs.js';
 import type { NDArray } from './op.js';
 import { decode, type Grid, ident, k, offset, type Src } from '../kernel/source.js';
@@ -51,24 +51,8 @@ export function keptShape(x: Shape, axes: readonly number[]): Shape {
  * into (the row-major index in the kept shape).
  */
 export function groupIndex(x: Shape, axes: readonly number[]): Int32Array {
-  const kept = keptShape(x, axes);
-  const ks = stridesOf(kept);
-  const n = x.reduce((p, d) => p * d, 1);
-  const idx = new Int32Array(n);
-  const counter = new Array<number>(x.length).fill(0);
-  const st = x.map((_, i) => (axes.includes(i) ? 0 : ks[i]));
-  let pos = 0;
-  for (let at = 0; at < n; at++) {
-    idx[at] = pos;
-    for (let ax = x.length - 1; ax >= 0; ax--) {
-      counter[ax]++;
-      pos += st[ax];
-      if (counter[ax] < x[ax]) break;
-      pos -= st[ax] * counter[ax];
-      counter[ax] = 0;
-    }
-  }
-  return idx;
+  const ks = stridesOf(keptShape(x, axes));
+  return stridedIndex(x, x.map((_, i) => (axes.includes(i) ? 0 : ks[i])));
 }
 
 export function reduceReference(x: NDArray, axes: readonly number[], init: number, f: (acc: number, v: number) => number): Float64Array {

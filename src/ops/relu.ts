@@ -11,7 +11,11 @@ import { reluBackward } from './reluBackward.js';
 // NaN: relu(NaN) = NaN on every backend, as in TensorFlow.js and PyTorch
 // (`x <= 0` is false for NaN, so the reference passes it through). A fused
 // relu (conv2d, matmul, conv2dMaxPool) is spelled the same way.
-export const reluOp = defineUnary('relu', (x) => (x <= 0 ? 0 : x), (g, node) => [reluBackward(node, g)], (x) => reluSource(x));
+export const reluOp = defineUnary('relu', {
+  vjp: (g, node) => [reluBackward(node, g)],
+  reference: (x) => (x <= 0 ? 0 : x),
+  kernel: (x) => reluSource(x),
+});
 
 /**
  * max(x, 0) as kernel source, NaN kept. GLSL's and WGSL's max(NaN, 0) may

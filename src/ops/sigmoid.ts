@@ -12,6 +12,10 @@ function sigmoidValue(x: number): number {
 }
 
 // d(sigmoid x) = sigmoid(x) (1 - sigmoid(x)) dx
-export const sigmoidOp = defineUnary('sigmoid', sigmoidValue, (g, node) => [mul(g, mul(node, sub(1, node)))], (x) => k`(${x} >= 0.0 ? 1.0 / (1.0 + Math.exp(-${x})) : Math.exp(${x}) / (1.0 + Math.exp(${x})))`);
+export const sigmoidOp = defineUnary('sigmoid', {
+  vjp: (g, node) => [mul(g, mul(node, sub(1, node)))],
+  reference: sigmoidValue,
+  kernel: (x) => k`(${x} >= 0.0 ? 1.0 / (1.0 + Math.exp(-${x})) : Math.exp(${x}) / (1.0 + Math.exp(${x})))`,
+});
 
 export const sigmoid = (x: Tensor | number): Tensor<'sigmoid'> => unary(sigmoidOp, x);

@@ -5,6 +5,10 @@ import { defineUnary, unary } from './elementwise.js';
 import { mul } from './mul.js';
 
 // d(sqrt x) = dx / (2 sqrt x)
-export const sqrtOp = defineUnary('sqrt', Math.sqrt, (g, node) => [div(g, mul(node, 2))], (x) => k`Math.sqrt(${x})`);
+export const sqrtOp = defineUnary('sqrt', {
+  vjp: (g, node) => [div(g, mul(node, 2))],
+  reference: Math.sqrt,
+  kernel: (x) => k`Math.sqrt(${x})`,
+});
 
 export const sqrt = (x: Tensor | number): Tensor<'sqrt'> => unary(sqrtOp, x);

@@ -3,6 +3,10 @@ import { k } from '../kernel/source.js';
 import { defineUnary, unary } from './elementwise.js';
 
 // [x > 0] is piecewise constant: its derivative is 0 wherever it exists.
-export const stepOp = defineUnary('step', (x) => (x > 0 ? 1 : 0), () => [null], (x) => k`(${x} > 0.0 ? 1.0 : 0.0)`);
+export const stepOp = defineUnary('step', {
+  vjp: () => [null],
+  reference: (x) => (x > 0 ? 1 : 0),
+  kernel: (x) => k`(${x} > 0.0 ? 1.0 : 0.0)`,
+});
 
 export const step = (x: Tensor | number): Tensor<'step'> => unary(stepOp, x);

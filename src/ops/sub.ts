@@ -4,6 +4,10 @@ import { binary, defineBinary } from './elementwise.js';
 import { neg } from './neg.js';
 
 // d(a - b) = da - db
-export const subOp = defineBinary('sub', (a, b) => a - b, (g) => [g, neg(g)], (a, b) => k`(${a} - ${b})`);
+export const subOp = defineBinary('sub', {
+  vjp: (g) => [g, neg(g)],
+  reference: (a, b) => a - b,
+  kernel: (a, b) => k`(${a} - ${b})`,
+});
 
 export const sub = (a: Tensor | number, b: Tensor | number): Tensor<'sub'> => binary(subOp, a, b);

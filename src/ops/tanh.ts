@@ -5,6 +5,10 @@ import { mul } from './mul.js';
 import { sub } from './sub.js';
 
 // d(tanh x) = (1 - tanh(x)^2) dx
-export const tanhOp = defineUnary('tanh', Math.tanh, (g, node) => [mul(g, sub(1, mul(node, node)))], (x) => k`(${x} >= 0.0 ? (1.0 - Math.exp(-2.0 * ${x})) / (1.0 + Math.exp(-2.0 * ${x})) : (Math.exp(2.0 * ${x}) - 1.0) / (Math.exp(2.0 * ${x}) + 1.0))`);
+export const tanhOp = defineUnary('tanh', {
+  vjp: (g, node) => [mul(g, sub(1, mul(node, node)))],
+  reference: Math.tanh,
+  kernel: (x) => k`(${x} >= 0.0 ? (1.0 - Math.exp(-2.0 * ${x})) / (1.0 + Math.exp(-2.0 * ${x})) : (Math.exp(2.0 * ${x}) - 1.0) / (Math.exp(2.0 * ${x}) + 1.0))`,
+});
 
 export const tanh = (x: Tensor | number): Tensor<'tanh'> => unary(tanhOp, x);
