@@ -3,6 +3,7 @@
  * that is not available is skipped with the reason printed; with
  * STRIATE_REQUIRE_BACKENDS=cpu,webasm,... (set by .ci/run) a missing one fails.
  */
+import { it } from 'vitest';
 import { unavailableReason, type GpuJsBackend } from '../../src/backend/gpujs/gpu.js';
 import { enableNodeWebGPU } from '../../src/backend/gpujs/node-webgpu.js';
 
@@ -34,4 +35,16 @@ export function backendStatuses(): Promise<BackendStatus[]> {
     }));
   })();
   return statuses;
+}
+
+/**
+ * The test that stands for an unavailable backend in a suite run per
+ * backend: it fails when STRIATE_REQUIRE_BACKENDS names the backend, and
+ * otherwise passes with the reason printed.
+ */
+export function unavailableBackendTest(backend: GpuJsBackend, reason: string): void {
+  it(`is ${required.has(backend) ? 'required but ' : ''}not available: ${reason}`, () => {
+    if (required.has(backend)) throw new Error(`backend "${backend}" is required (STRIATE_REQUIRE_BACKENDS) but not available: ${reason}`);
+    console.warn(`skipping backend ${backend}: ${reason}`);
+  });
 }

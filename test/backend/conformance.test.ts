@@ -5,7 +5,7 @@
 import { afterAll, describe, it } from 'vitest';
 import { releaseIdleGpus } from '../../src/backend/gpujs/gpu.js';
 import { disableNodeWebGPU } from '../../src/backend/gpujs/node-webgpu.js';
-import { backendStatuses, required } from './backends.js';
+import { backendStatuses, unavailableBackendTest } from './backends.js';
 import { checkCase, opCases } from './cases.js';
 
 const statuses = await backendStatuses();
@@ -16,13 +16,7 @@ afterAll(async () => {
 });
 
 describe.each(statuses)('backend $backend', ({ backend, reason }) => {
-  if (reason !== null) {
-    it(`is ${required.has(backend) ? 'required but ' : ''}not available: ${reason}`, () => {
-      if (required.has(backend)) throw new Error(`backend "${backend}" is required (STRIATE_REQUIRE_BACKENDS) but not available: ${reason}`);
-      console.warn(`skipping backend ${backend}: ${reason}`);
-    });
-    return;
-  }
+  if (reason !== null) return unavailableBackendTest(backend, reason);
 
   it.each(opCases)('$name matches the reference, forward and gradient', async (c) => {
     await checkCase(c, backend);

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { releaseIdleGpus } from '../../src/backend/gpujs/gpu.js';
 import { disableNodeWebGPU } from '../../src/backend/gpujs/node-webgpu.js';
 import { checkNanCase, checkReferenceByHand, nanCases } from '../browser/nan-cases.js';
-import { backendStatuses, required } from './backends.js';
+import { backendStatuses, unavailableBackendTest } from './backends.js';
 
 const statuses = await backendStatuses();
 
@@ -26,13 +26,7 @@ describe('the float64 reference', () => {
 });
 
 describe.each(statuses)('backend $backend', ({ backend, reason }) => {
-  if (reason !== null) {
-    it(`is ${required.has(backend) ? 'required but ' : ''}not available: ${reason}`, () => {
-      if (required.has(backend)) throw new Error(`backend "${backend}" is required (STRIATE_REQUIRE_BACKENDS) but not available: ${reason}`);
-      console.warn(`skipping backend ${backend}: ${reason}`);
-    });
-    return;
-  }
+  if (reason !== null) return unavailableBackendTest(backend, reason);
 
   it.each(nanCases)('$name: the same NaNs as the reference', async (c) => {
     for (const note of await checkNanCase(c, backend)) console.info(`${c.name}: ${note}`);

@@ -76,3 +76,30 @@ export async function drawDigit(page: Page, selector: string, digit: keyof typeo
     await page.mouse.up();
   }
 }
+
+/**
+ * The body of a browser suite's "is available, or skipped with the reason"
+ * test for one backend: `missing` is why Chromium cannot run at all,
+ * `failure` why the page failed, `unavailable` what the page said of the
+ * backend (null: available; undefined: the page gave no result, an error).
+ * A backend named in STRIATE_REQUIRE_BROWSER_BACKENDS must run.
+ */
+export function judgeBrowserBackend(
+  backend: string,
+  suite: string,
+  { missing, failure, unavailable }: { missing: string | null; failure: string | null; unavailable: string | null | undefined },
+): void {
+  if (missing) {
+    if (requiredBrowserBackends.has(backend)) throw new Error(`backend "${backend}" is required (STRIATE_REQUIRE_BROWSER_BACKENDS) but ${missing}`);
+    console.warn(`skipping browser backend ${backend}: ${missing}`);
+    return;
+  }
+  if (failure) throw new Error(`the ${suite} page failed on ${backend}: ${failure}`);
+  if (unavailable === undefined) throw new Error(`the ${suite} page gave no result on ${backend}`);
+  if (unavailable !== null) {
+    if (requiredBrowserBackends.has(backend)) {
+      throw new Error(`backend "${backend}" is required (STRIATE_REQUIRE_BROWSER_BACKENDS) but not available in Chromium: ${unavailable}`);
+    }
+    console.warn(`skipping browser backend ${backend}: ${unavailable}`);
+  }
+}

@@ -9,7 +9,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { opCases } from '../backend/cases.js';
 import type { BrowserBackend } from '../../examples/browser/backends.js';
-import { chromiumMissing, launchChromium, pageErrors, requiredBrowserBackends } from './chromium.js';
+import { chromiumMissing, judgeBrowserBackend, launchChromium, pageErrors } from './chromium.js';
 import type { BackendResult } from './conformance-page.js';
 
 const backends: BrowserBackend[] = ['webgl2', 'webgpu', 'webasm', 'webasm-threads', 'cpu', 'webgl'];
@@ -50,19 +50,7 @@ describe.each(backends)('Chromium, backend %s', (backend) => {
   });
 
   it('is available, or skipped with the reason', () => {
-    if (missing) {
-      if (requiredBrowserBackends.has(backend)) throw new Error(`backend "${backend}" is required (STRIATE_REQUIRE_BROWSER_BACKENDS) but ${missing}`);
-      console.warn(`skipping browser backend ${backend}: ${missing}`);
-      return;
-    }
-    if (failure) throw new Error(`the conformance page failed on ${backend}: ${failure}`);
-    const reason = result!.unavailable;
-    if (reason !== null) {
-      if (requiredBrowserBackends.has(backend)) {
-        throw new Error(`backend "${backend}" is required (STRIATE_REQUIRE_BROWSER_BACKENDS) but not available in Chromium: ${reason}`);
-      }
-      console.warn(`skipping browser backend ${backend}: ${reason}`);
-    }
+    judgeBrowserBackend(backend, 'conformance', { missing, failure, unavailable: result?.unavailable });
   });
 
   it.for(opCases.map((c) => c.name))('%s matches the reference, forward and gradient', (name, { skip }) => {

@@ -11,7 +11,7 @@ import { build } from 'esbuild';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserBackend } from '../../examples/browser/backends.js';
-import { chromiumMissing, launchChromium, pageErrors, requiredBrowserBackends } from './chromium.js';
+import { chromiumMissing, judgeBrowserBackend, launchChromium, pageErrors } from './chromium.js';
 import { nanCases } from './nan-cases.js';
 import type { NanBackendResult } from './nan-page.js';
 
@@ -63,19 +63,7 @@ describe.each(backends)('Chromium, backend %s: NaN', (backend) => {
   });
 
   it('is available, or skipped with the reason', () => {
-    if (missing) {
-      if (requiredBrowserBackends.has(backend)) throw new Error(`backend "${backend}" is required (STRIATE_REQUIRE_BROWSER_BACKENDS) but ${missing}`);
-      console.warn(`skipping browser backend ${backend}: ${missing}`);
-      return;
-    }
-    if (failure) throw new Error(`the NaN page failed on ${backend}: ${failure}`);
-    const reason = result!.unavailable;
-    if (reason !== null) {
-      if (requiredBrowserBackends.has(backend)) {
-        throw new Error(`backend "${backend}" is required (STRIATE_REQUIRE_BROWSER_BACKENDS) but not available in Chromium: ${reason}`);
-      }
-      console.warn(`skipping browser backend ${backend}: ${reason}`);
-    }
+    judgeBrowserBackend(backend, 'NaN', { missing, failure, unavailable: result?.unavailable });
   });
 
   it.for(nanCases.map((c) => c.name))('%s: the same NaNs as the reference', (name, { skip }) => {
