@@ -71,14 +71,9 @@ function conv2dUnrolledTaps(ctx: KernelContext<'conv2d'>): Src {
 // column test can fail (rewrites.ts pads dy to the full padding first): then
 // inputGradientLaneTaps reads dy by vector loads.
 export function conv2dBackpropInputWasm(ctx: KernelContext<'conv2dBackpropInput'>): Src {
-  if (laneTapsApply(ctx)) {
-    const [pt, , pl] = ctx.attrs.pads;
-    return inputGradientLaneTaps(ctx.out, ctx.inputs[0], ctx.inputs[1], pt, pl, ctx.grid);
-  }
-  if (spelledOut(ctx)) {
-    const [pt, , pl] = ctx.attrs.pads;
-    return scalarWasm(inputGradientUnrolledTaps(ctx.out, ctx.inputs[0], ctx.inputs[1], pt, pl, ctx.grid));
-  }
+  const [pt, , pl] = ctx.attrs.pads;
+  if (laneTapsApply(ctx)) return inputGradientLaneTaps(ctx.out, ctx.inputs[0], ctx.inputs[1], pt, pl, ctx.grid);
+  if (spelledOut(ctx)) return scalarWasm(inputGradientUnrolledTaps(ctx.out, ctx.inputs[0], ctx.inputs[1], pt, pl, ctx.grid));
   return scalarWasm(conv2dBackpropInputKernel(ctx));
 }
 
@@ -89,13 +84,13 @@ function spelledOut({ inputs: [dy, w], attrs }: KernelContext<'conv2dBackpropInp
   return unitSteps(attrs) && kH * kW * Math.min(O, UNROLL_CHANNELS) <= UNROLLED_PRODUCTS;
 }
 
-/** Whether laneTapsKernel applies: stride and dilation 1, a small filter, on the lane axis, no column test that can fail. */
+/** Whether inputGradientLaneTaps applies: stride and dilation 1, a small filter, on the lane axis, no column test that can fail. */
 function laneTapsApply(ctx: KernelContext<'conv2dBackpropInput'>): boolean {
   const { attrs, inputs: [, w], out, ints, grid } = ctx;
   return unitSteps(attrs) && w[2] * w[3] <= MAX_LANE_TAPS && onLaneAxis(out, ints, grid) && columnTests(ctx).every((t) => t === null);
 }
 
-/** Largest filter laneTapsKernel spells out per output channel. */
+/** Largest filter inputGradientLaneTaps spells out per output channel. */
 const MAX_LANE_TAPS = 49;
 
 /** The test on the input column ix for each filter column kx (null: it cannot fail). */
@@ -105,7 +100,6 @@ function columnTests({ inputs: [dy, w], attrs, out }: KernelContext<'conv2dBackp
   return Array.from({ length: kW }, (_, kx) => stepRangeTest(k`ix`, 1, pl - kx, dy[3], out[3]));
 }
 
-
 /** The most products the unrolled-taps kernel may spell out (taps x unrolled channels). */
 const UNROLLED_PRODUCTS = 512;
 
@@ -113,9 +107,9 @@ const UNROLLED_PRODUCTS = 512;
  * Stride and dilation 1, integer indexing: every tap (ky, kx) is spelled out,
  * guarded by the tests on (iy, ix) that can fail for these sizes, and reads
  * dy and w at literal offsets from one base per thread; the output channels
- * are unrolled up to UNROLL (a loop beyond). With no loop over the taps and
+ * are unrolled up to UNROLL_CHANNELS (a loop beyond). With no loop over the taps and
  * no per-tap address arithmetic this is much faster than the looped form
- * (bench/README.md, 'Where the wasm kernels' time went').
+ * (bench/README.md, 'The figures behind each tuned kernel's form').
  */
 function inputGradientUnrolledTaps(out: Shape, dy: Shape, w: Shape, pt: number, pl: number, grid: Grid | null): Src {
   const [N, C, H, W] = out;
