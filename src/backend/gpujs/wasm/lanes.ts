@@ -12,7 +12,6 @@
  * of LeNet-5, so a re-spelled template fails it instead of going quietly slow.
  */
 import { type Grid, gridOf, k, sameGrid, type Src } from '../../../kernel/source.js';
-import { SCALAR_WASM_MARK } from './tuning.js';
 
 /**
  * Whether a kernel for an output of `shape` running on `grid` has its last
@@ -28,17 +27,17 @@ export function laneTerm(stride: number): Src {
   return stride === 1 ? k`this.thread.x` : k`this.thread.x * ${stride}`;
 }
 
+const scalarMark = k`/* striate: scalar wasm */`;
+
 /**
  * Marks a kernel body to be built as a scalar wasm module (no SIMD body):
  * for kernels whose reads are mostly four-lane gathers, which run slower
  * in SIMD than scalar (tuning.ts, adjustment 3).
  */
 export function scalarWasm(body: Src): Src {
-  return k`/* striate: scalar wasm */
+  return k`${scalarMark}
   ${body}`;
 }
 
-/** Whether `body` carries scalarWasm's mark. */
-export function isScalarWasm(body: Src): boolean {
-  return body.text.includes(SCALAR_WASM_MARK);
-}
+/** The text of scalarWasm's mark, which tuning.ts looks for in a kernel's source. */
+export const SCALAR_WASM_MARK = scalarMark.text;

@@ -48,8 +48,7 @@
  * All three are checked by test/backend/gpujs/wasm/tuning.test.ts.
  */
 
-/** The mark `scalarWasm` (lanes.ts) puts into a kernel's source. */
-export const SCALAR_WASM_MARK = '/* striate: scalar wasm */';
+import { SCALAR_WASM_MARK } from './lanes.js';
 
 interface Walker {
   literalTypes: Record<string, string>;
