@@ -1,6 +1,8 @@
 import { defineConfig } from 'vitest/config';
+import { striateAlias } from './scripts/striate-alias.js';
 
 export default defineConfig({
+  resolve: { alias: striateAlias },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/display.ts'],

@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
 import { browserGuard } from '../../scripts/browser-guard.js';
+import { striateAlias } from '../../scripts/striate-alias.js';
 
 const here = import.meta.dirname;
 
@@ -19,6 +20,7 @@ export const isolationHeaders = {
 export default defineConfig({
   root: here,
   plugins: [browserGuard()],
+  resolve: { alias: striateAlias },
   server: { headers: isolationHeaders, port: 5173, host: '127.0.0.1' },
   preview: { headers: isolationHeaders, port: 4173, host: '127.0.0.1' },
   build: {

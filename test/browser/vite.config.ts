@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
 import { browserGuard } from '../../scripts/browser-guard.js';
+import { striateAlias } from '../../scripts/striate-alias.js';
 import { isolationHeaders } from '../../examples/browser/vite.config.js';
 
 const here = import.meta.dirname;
@@ -10,6 +11,7 @@ export default defineConfig({
   root: here,
   logLevel: 'warn',
   plugins: [browserGuard()],
+  resolve: { alias: striateAlias },
   server: { headers: isolationHeaders },
   preview: { headers: isolationHeaders },
   build: {
