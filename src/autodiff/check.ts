@@ -15,6 +15,7 @@ import { ReferenceFunction } from '../backend/reference/interpreter.js';
 import { vjp } from './grad.js';
 import { createRng } from '../data/random.js';
 
+/** Options of {@link checkGradients}: step, tolerances and how many random checks. */
 export interface CheckGradientsOptions {
   /** Finite-difference step (default 1e-6, scaled by max(1, |x|) per element). */
   eps?: number;
@@ -30,11 +31,15 @@ export interface CheckGradientsOptions {
   seed?: number;
 }
 
+/** A point to check gradients at: one argument of the function, with its values. */
 export interface GradientCheckInput {
+  /** The argument's shape. */
   readonly shape: Shape;
+  /** Its values, row-major: one per element of `shape`. */
   readonly data: ArrayLike<number>;
 }
 
+/** What {@link checkGradients} compared, when every check passed. */
 export interface GradientCheckReport {
   /** Largest relative error seen over all checks. */
   readonly maxRelativeError: number;

@@ -10,7 +10,12 @@ import type { BackendName, CompiledFunction, RunResult } from './compiled.js';
 
 export type { BackendName, CompiledFunction, RunResult } from './compiled.js';
 
+/** Options of {@link compile}. */
 export interface CompileOptions {
+  /**
+   * Where the graph runs (default `'reference'`): `'auto'` picks the fastest
+   * backend that works here on the first run; see {@link BackendName}.
+   */
   backend?: BackendName;
 }
 
@@ -25,7 +30,10 @@ export class AutoFunction implements CompiledFunction {
   private resolved: GpuJsFunction | null = null;
   private disposed = false;
 
-  constructor(readonly outputs: readonly Tensor[]) {
+  constructor(
+    /** The graph's outputs, in the order `run` returns them. */
+    readonly outputs: readonly Tensor[],
+  ) {
     this.inputs = collectInputs(topologicalOrder(outputs));
   }
 

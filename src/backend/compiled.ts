@@ -15,10 +15,24 @@ export type BackendName = 'reference' | 'auto' | GpuJsBackend;
 
 /** One output of a run: its shape and its values, row-major (float64 on the reference backend, float32 on devices). */
 export interface RunResult<D extends Float32Array | Float64Array = Float32Array | Float64Array> {
+  /** The output's shape (a fresh array, the tensor's static shape). */
   readonly shape: number[];
+  /** Its values, row-major: one per element of `shape`. */
   readonly data: D;
 }
 
+/**
+ * A graph planned for a backend, as {@link compile} returns it: run it as
+ * many times as you like with different feeds, then `dispose()` it. `D` is
+ * the element array of its results: `Float64Array` on the reference
+ * backend, `Float32Array` on the devices.
+ *
+ * ```ts
+ * const f = compile([loss, ...grads], { backend: 'webasm' });
+ * const [l, ...g] = await f.run({ x: images, labels });
+ * await f.dispose();
+ * ```
+ */
 export interface CompiledFunction<D extends Float32Array | Float64Array = Float32Array | Float64Array> {
   /** The graph's outputs, in the order `run` returns them. */
   readonly outputs: readonly Tensor[];

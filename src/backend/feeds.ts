@@ -3,11 +3,31 @@ import { type Shape, type Tensor, shapeToString, sizeOf } from '../graph/tensor.
 import { sameShape } from '../graph/shape.js';
 
 /** A value fed to a graph input: a flat array in row-major order, or one with its shape. */
-export type FeedValue = ArrayLike<number> | { readonly shape: readonly number[]; readonly data: ArrayLike<number> };
+export type FeedValue =
+  | ArrayLike<number>
+  | {
+      /** The input's shape; must equal it exactly. */
+      readonly shape: readonly number[];
+      /** The values, row-major. */
+      readonly data: ArrayLike<number>;
+    };
+
+/**
+ * The values of a run: one {@link FeedValue} per graph input, keyed by the
+ * input's name. `run` refuses, before any work, a missing or unknown name, a
+ * wrong count or shape, and a value that is not a finite number.
+ *
+ * ```ts
+ * await f.run({ x: new Float32Array(32 * 784), labels: { shape: [32], data: batchLabels } });
+ * ```
+ */
 export type Feeds = Readonly<Record<string, FeedValue>>;
 
+/** One named input of a compiled graph: what a run must feed. */
 export interface InputSpec {
+  /** The name given to {@link input}: the key of its feed. */
   readonly name: string;
+  /** Its static shape: a feed holds one value per element, the product of the dimensions. */
   readonly shape: Shape;
 }
 

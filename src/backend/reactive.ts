@@ -11,6 +11,7 @@ import type { Feeds } from './feeds.js';
 
 /** Anything with `run(feeds)`, e.g. what `compile` returns. */
 export interface Runnable<R> {
+  /** One run with these feeds, resolving to its result. */
   run(feeds: Feeds): Promise<R>;
 }
 

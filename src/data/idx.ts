@@ -9,6 +9,7 @@
  * ones, is done by `loadIdxFile` in `./mnist.ts`, which is Node-only.
  */
 
+/** A parsed IDX file of unsigned bytes: its dimensions and its payload. */
 export interface IdxArray {
   /** Dimension sizes from the header, outermost first, e.g. [60000, 28, 28]. */
   dims: number[];

@@ -20,14 +20,19 @@ export interface MnistSplit {
   images: Float32Array;
   /** `count` labels in 0..9. */
   labels: Uint8Array;
+  /** Number of examples in the split (after `limitTrain` / `limitTest`). */
   count: number;
 }
 
+/** MNIST as {@link loadMnist} returns it: the training and the test split. */
 export interface Mnist {
+  /** The training split: 60000 examples, or the first `limitTrain`. */
   train: MnistSplit;
+  /** The test split: 10000 examples, or the first `limitTest`. */
   test: MnistSplit;
 }
 
+/** Options of {@link loadMnist}: how many examples, and where the files are. */
 export interface LoadMnistOptions {
   /** Keep only the first `limitTrain` training examples (default: all 60000). */
   limitTrain?: number;
@@ -40,8 +45,11 @@ export interface LoadMnistOptions {
   dir?: string;
 }
 
+/** Height of an MNIST image, in pixels. */
 export const MNIST_ROWS = 28;
+/** Width of an MNIST image, in pixels. */
 export const MNIST_COLS = 28;
+/** Number of MNIST classes: the digits 0 to 9. */
 export const MNIST_CLASSES = 10;
 
 const FILES = {

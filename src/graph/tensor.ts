@@ -9,16 +9,34 @@ import type { OpAttrs, OpName } from '../ops/attrs.js';
 import { type Shape, shapeToString, sizeOf } from './shape.js';
 
 export { type Shape, shapeToString, sizeOf } from './shape.js';
+/** A tensor's element type. Devices compute in float32; the reference backend computes the same graph in float64. */
 export type DType = 'float32';
 
 let nextId = 0;
 
+/**
+ * A node of a graph: the value that op `O` computes from `inputs`. Build
+ * tensors with the op functions (`input`, `conv2d`, `add`, …), never with
+ * `new`; run them with `compile`.
+ *
+ * ```ts
+ * const y = relu(add(input('x', [2, 3]), 1));
+ * y.op;         // 'relu'
+ * y.shape;      // [2, 3]
+ * `${y}`;       // the graph, one line per node (see formatGraph)
+ * ```
+ */
 export class Tensor<O extends OpName = OpName> {
+  /** Unique in this process and increasing in creation order, so a node's inputs have smaller ids; `%id` in {@link formatGraph}. */
   readonly id: number;
+  /** The element type (only float32). */
   readonly dtype: DType = 'float32';
 
+  /** The tensors the op reads, in the order of the op's arguments. */
   readonly inputs: readonly Tensor[];
+  /** The op's attributes (see {@link OpAttrs}), deeply frozen. */
   readonly attrs: Readonly<OpAttrs[O]>;
+  /** The static shape, outermost axis first; `[]` for a scalar. */
   readonly shape: Shape;
 
   /**
@@ -27,6 +45,7 @@ export class Tensor<O extends OpName = OpName> {
    * change what a built node computes.
    */
   constructor(
+    /** The op that computes this tensor. */
     readonly op: O,
     inputs: readonly Tensor[],
     attrs: Readonly<OpAttrs[O]>,
@@ -44,6 +63,7 @@ export class Tensor<O extends OpName = OpName> {
     return sizeOf(this.shape);
   }
 
+  /** Number of axes: `shape.length`, 0 for a scalar. */
   get rank(): number {
     return this.shape.length;
   }

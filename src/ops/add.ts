@@ -9,4 +9,17 @@ export const addOp = defineBinary('add', {
   kernel: (a, b) => k`(${a} + ${b})`,
 });
 
+/**
+ * Elementwise sum `a + b`. Shapes broadcast as in NumPy: aligned from the
+ * right, each pair of dimensions equal or one of them 1, missing leading
+ * dimensions taken as 1; the result has the broadcast shape. A number is a
+ * scalar constant. The gradient of a broadcast input is summed back to its
+ * shape. Throws when an input is neither a Tensor nor a number, or when the
+ * shapes do not broadcast.
+ *
+ * ```ts
+ * const y = add(matmul(x, w), b);   // [batch, out] + [out]: the bias added to every row
+ * const z = add(x, 1);              // 1 added to every element
+ * ```
+ */
 export const add = (a: Tensor | number, b: Tensor | number): Tensor<'add'> => binary(addOp, a, b);

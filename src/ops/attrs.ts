@@ -9,13 +9,18 @@
  */
 import type { Shape } from '../graph/shape.js';
 
+/** Two integers for the two spatial axes, rows first: `[h, w]`; as a padding, `[before, after]` on one axis. */
 export type Pair = readonly [number, number];
 /** Zero padding of a 2-D window op: rows added at the top and bottom, columns at the left and right. */
 export type Pads2d = readonly [top: number, bottom: number, left: number, right: number];
 
+/** A `conv2d` node's attributes: {@link Conv2dOptions} resolved to integers. */
 export interface Conv2dAttrs {
+  /** Step of the filter over rows and columns, each >= 1. */
   readonly stride: Pair;
+  /** Spacing between filter taps over rows and columns, each >= 1 (1: adjacent taps). */
   readonly dilation: Pair;
+  /** The zero padding, resolved (a 'same' padding already split between the sides). */
   readonly pads: Pads2d;
   /** When true the node has a third input, the bias `[outChannels]`. */
   readonly hasBias: boolean;
@@ -26,24 +31,33 @@ export interface Conv2dAttrs {
    */
   readonly relu: boolean;
 }
+/** A `conv2dBackpropInput` node's attributes: the forward convolution's geometry and the shape of its input. */
 export interface Conv2dBackpropInputAttrs extends Omit<Conv2dAttrs, 'hasBias' | 'relu'> {
   /** Shape of the convolution's input `[N, C, H, W]`, which cannot be recovered from the output alone. */
   readonly inputShape: Shape;
 }
+/** A `conv2dBackpropFilter` node's attributes: the forward convolution's geometry and the shape of its filter. */
 export interface Conv2dBackpropFilterAttrs extends Omit<Conv2dAttrs, 'hasBias' | 'relu'> {
   /** Shape of the filter `[O, C, kH, kW]`. */
   readonly filterShape: Shape;
 }
+/** A pooling node's attributes: {@link Pool2dOptions} resolved to integers. */
 export interface Pool2dAttrs {
+  /** Window height and width. */
   readonly size: Pair;
+  /** Step between windows over rows and columns. */
   readonly stride: Pair;
+  /** The padding, resolved; each side smaller than the window on its axis. */
   readonly pads: Pads2d;
 }
-/** maxPool2d(conv2d(...)) fused (backend/fuse.ts): the convolution's attributes and the pool's. */
+/** maxPool2d(conv2d(...)) fused (backend/gpujs/wasm/rewrites.ts): the convolution's attributes and the pool's. */
 export interface Conv2dMaxPoolAttrs {
+  /** The convolution's attributes. */
   readonly conv: Conv2dAttrs;
+  /** The pooling's attributes, over the convolution's output. */
   readonly pool: Pool2dAttrs;
 }
+/** An `avgPool2d` node's attributes: the window, and what a border mean divides by. */
 export interface AvgPool2dAttrs extends Pool2dAttrs {
   /**
    * false (the default): the mean at a padded border is taken over the window's
@@ -52,79 +66,167 @@ export interface AvgPool2dAttrs extends Pool2dAttrs {
    */
   readonly countIncludePad: boolean;
 }
+/** An `avgPool2dBackward` node's attributes: the forward pooling's, and the shape of its input. */
 export interface AvgPool2dBackwardAttrs extends AvgPool2dAttrs {
+  /** Shape of the pooling's input `[N, C, H, W]`, the shape of the gradient this node computes. */
   readonly inputShape: Shape;
 }
+/** A `sum` or `max` node's attributes: {@link ReduceOptions} resolved. */
 export interface ReduceAttrs {
   /** Sorted, non-negative, distinct axes. */
   readonly axes: readonly number[];
+  /** Whether each reduced axis stays as a dimension of size 1. */
   readonly keepDims: boolean;
 }
 
+/**
+ * Every op's attributes, keyed by op name: what `Tensor<O>.attrs` holds for a
+ * node of op `O`, as the op's function validated and resolved them. The keys
+ * are the ops; a node's `op` is one of them.
+ */
 export interface OpAttrs {
-  input: { readonly name: string };
-  /** The values, row-major (a frozen copy: typed arrays cannot be frozen). */
-  constant: { readonly value: readonly number[] };
+  /** A graph input: the name its feed is given under. */
+  input: {
+    /** The feed's key in `run(feeds)`. */
+    readonly name: string;
+  };
+  /** A constant tensor. */
+  constant: {
+    /** The values, row-major (a frozen copy: typed arrays cannot be frozen). */
+    readonly value: readonly number[];
+  };
   // elementwise, NumPy broadcasting
+  /** a + b; no attributes. */
   add: {};
+  /** a - b; no attributes. */
   sub: {};
+  /** a * b; no attributes. */
   mul: {};
+  /** a / b; no attributes. */
   div: {};
+  /** -x; no attributes. */
   neg: {};
+  /** e^x; no attributes. */
   exp: {};
+  /** ln x; no attributes. */
   log: {};
+  /** √x; no attributes. */
   sqrt: {};
+  /** max(x, 0); no attributes. */
   relu: {};
   /** reluBackward(x, g): g where x > 0, else 0 (relu's gradient in one kernel). */
   reluBackward: {};
+  /** 1 / (1 + e^-x); no attributes. */
   sigmoid: {};
+  /** tanh x; no attributes. */
   tanh: {};
   /** 1 where x > 0, else 0: the derivative of relu. Its own derivative is zero. */
   step: {};
   // shapes
-  reshape: { readonly shape: Shape };
-  broadcastTo: { readonly shape: Shape };
-  transpose: { readonly perm: readonly number[] };
-  pad: { readonly pads: readonly Pair[]; readonly value: number };
-  slice: { readonly begin: readonly number[]; readonly size: readonly number[] };
-  concat: { readonly axis: number };
+  /** The same values in another shape (no copy on devices). */
+  reshape: {
+    /** The new shape, -1 already inferred. */
+    readonly shape: Shape;
+  };
+  /** The input repeated along broadcast axes. */
+  broadcastTo: {
+    /** The target shape. */
+    readonly shape: Shape;
+  };
+  /** The input's axes permuted. */
+  transpose: {
+    /** Output axis k is input axis `perm[k]`. */
+    readonly perm: readonly number[];
+  };
+  /** A constant border around the input. */
+  pad: {
+    /** `[before, after]` elements added on each axis. */
+    readonly pads: readonly Pair[];
+    /** The border's value. */
+    readonly value: number;
+  };
+  /** A box cut out of the input. */
+  slice: {
+    /** The box's first element on each axis. */
+    readonly begin: readonly number[];
+    /** The box's extent on each axis, -1 already resolved. */
+    readonly size: readonly number[];
+  };
+  /** The inputs joined along one axis. */
+  concat: {
+    /** The axis they are joined along, non-negative. */
+    readonly axis: number;
+  };
   // reductions
+  /** A sum over some axes. */
   sum: ReduceAttrs;
+  /** A maximum over some axes. */
   max: ReduceAttrs;
   /** 1 at the first maximum (row-major) of each group reduced by `max` over `axes`, 0 elsewhere. */
-  maxMask: { readonly axes: readonly number[] };
+  maxMask: {
+    /** The reduced axes, as in {@link ReduceAttrs}. */
+    readonly axes: readonly number[];
+  };
   // linear algebra
   /** op(a) op(b), op transposing where the flag is set (read in place, never materialised). */
   matmul: {
+    /** Read `a` transposed (stored `[K, M]`). */
     readonly transposeA: boolean;
+    /** Read `b` transposed (stored `[N, K]`). */
     readonly transposeB: boolean;
     /** A third input, bias [N], added to every row; and relu applied after. Both made only by backend/fuse.ts; `matmul()` makes false. */
     readonly hasBias: boolean;
+    /** Relu applied to the result (see `hasBias`). */
     readonly relu: boolean;
   };
   // classification
-  softmax: { readonly axis: number };
-  logSoftmax: { readonly axis: number };
-  oneHot: { readonly depth: number };
+  /** Softmax along one axis. */
+  softmax: {
+    /** The axis, non-negative. */
+    readonly axis: number;
+  };
+  /** Log-softmax along one axis. */
+  logSoftmax: {
+    /** The axis, non-negative. */
+    readonly axis: number;
+  };
+  /** One-hot rows from class indices. */
+  oneHot: {
+    /** The number of classes: the length of each row. */
+    readonly depth: number;
+  };
+  /** Softmax cross-entropy of logits `[N, C]` against labels. */
   softmaxCrossEntropy: {
     /** 'index': labels `[N]` hold class indices; 'onehot': labels `[N, C]` hold probabilities. */
     readonly labels: 'index' | 'onehot';
+    /** How the rows' losses are combined. */
     readonly reduction: 'mean' | 'sum' | 'none';
   };
   /** softmaxCrossEntropy's gradient wrt the logits, index labels (the op's VJP builds it). */
-  softmaxCrossEntropyBackward: { readonly reduction: 'mean' | 'sum' | 'none' };
+  softmaxCrossEntropyBackward: {
+    /** The forward op's reduction. */
+    readonly reduction: 'mean' | 'sum' | 'none';
+  };
   // convolution and pooling
+  /** A 2-D convolution, with bias and fused relu. */
   conv2d: Conv2dAttrs;
+  /** A convolution and the max pool after it, one kernel (made only by the wasm backends' rewrites). */
   conv2dMaxPool: Conv2dMaxPoolAttrs;
+  /** A convolution's gradient wrt its input. */
   conv2dBackpropInput: Conv2dBackpropInputAttrs;
+  /** A convolution's gradient wrt its filter. */
   conv2dBackpropFilter: Conv2dBackpropFilterAttrs;
+  /** 2-D max pooling. */
   maxPool2d: Pool2dAttrs;
   /** Inputs (x, dy): routes each dy to the first maximum of its window in x. */
   maxPool2dBackward: Pool2dAttrs;
   /** Inputs (x, dx): reads dx at the first maximum of each window of x (the VJP of maxPool2dBackward). */
   maxPool2dSelect: Pool2dAttrs;
+  /** 2-D mean pooling. */
   avgPool2d: AvgPool2dAttrs;
+  /** Mean pooling's gradient wrt its input. */
   avgPool2dBackward: AvgPool2dBackwardAttrs;
 }
 
+/** The name of an op: `'conv2d'`, `'add'`, … (every key of {@link OpAttrs}). */
 export type OpName = keyof OpAttrs;

@@ -27,6 +27,17 @@ export const broadcastToOp: OpDef<'broadcastTo'> = {
   },
 };
 
+/**
+ * `x` repeated to exactly `shape`, by NumPy's broadcasting rule: aligned from
+ * the right, each dimension of `x` equals the target's or is 1, and missing
+ * leading dimensions are added. Returns `x` itself when its shape is already
+ * `shape`. The gradient sums the copies back to `x`'s shape. Throws when `x`
+ * does not broadcast to `shape`.
+ *
+ * ```ts
+ * broadcastTo(b, [32, 10]);   // b: [10] → [32, 10], one copy per row
+ * ```
+ */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
   return makeNode(broadcastToOp, [x], { shape: [...shape] });

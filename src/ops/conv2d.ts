@@ -24,6 +24,7 @@ import { sum } from './sum.js';
 import { decode, guarded, intLet, join, k, rangeTest, type Src } from '../kernel/source.js';
 import { checkRank4, type Padding } from './window.js';
 
+/** Options of {@link conv2d}: the window's geometry and the bias. */
 export interface Conv2dOptions {
   /** Step of the filter over rows and columns (default 1). */
   readonly stride?: number | readonly [number, number];

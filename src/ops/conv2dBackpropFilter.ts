@@ -215,12 +215,18 @@ export const conv2dBackpropFilterOp: OpDef<'conv2dBackpropFilter'> = {
   kernel: conv2dBackpropFilterKernel,
 };
 
+/**
+ * Options of {@link conv2dBackpropFilter}: the shape it cannot infer from its inputs, and
+ * the forward convolution's geometry exactly as given to {@link conv2d}.
+ */
 export interface Conv2dBackpropFilterOptions {
   /** The shape [O,C,kH,kW] of the filter. */
   readonly filterShape: Shape;
+  /** The forward convolution's stride (default 1). */
   readonly stride?: number | readonly [number, number];
   /** The forward convolution's padding; 'same' is resolved against x's size. */
   readonly padding?: Padding;
+  /** The forward convolution's dilation (default 1). */
   readonly dilation?: number | readonly [number, number];
 }
 

@@ -212,12 +212,18 @@ export const conv2dBackpropInputOp: OpDef<'conv2dBackpropInput'> = {
   kernel: conv2dBackpropInputKernel,
 };
 
+/**
+ * Options of {@link conv2dBackpropInput}: the shape it cannot infer from its inputs, and
+ * the forward convolution's geometry exactly as given to {@link conv2d}.
+ */
 export interface Conv2dBackpropInputOptions {
   /** The shape [N,C,H,W] of the convolution's input. */
   readonly inputShape: Shape;
+  /** The forward convolution's stride (default 1). */
   readonly stride?: number | readonly [number, number];
   /** The forward convolution's padding; 'same' is resolved against `inputShape`. */
   readonly padding?: Padding;
+  /** The forward convolution's dilation (default 1). */
   readonly dilation?: number | readonly [number, number];
 }
 

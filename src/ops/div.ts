@@ -15,4 +15,8 @@ export const divOp = defineBinary('div', {
   kernel: (a, b) => k`(${a} / ${b})`,
 });
 
+/**
+ * Elementwise quotient `a / b`, broadcasting as {@link add} does; a number is
+ * a scalar constant. Zeros in `b` are not checked for.
+ */
 export const div = (a: Tensor | number, b: Tensor | number): Tensor<'div'> => binary(divOp, a, b);

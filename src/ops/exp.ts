@@ -10,4 +10,9 @@ export const expOp = defineUnary('exp', {
   kernel: (x) => k`Math.exp(${x})`,
 });
 
+/**
+ * Elementwise `e^x`. In float32 it overflows to Infinity above x ≈ 88.7:
+ * for probabilities from logits use {@link softmax}, {@link logSoftmax} or
+ * {@link softmaxCrossEntropy}, which subtract the maximum first.
+ */
 export const exp = (x: Tensor | number): Tensor<'exp'> => unary(expOp, x);

@@ -10,4 +10,9 @@ export const logOp = defineUnary('log', {
   kernel: (x) => k`Math.log(${x})`,
 });
 
+/**
+ * Elementwise natural logarithm: `-Infinity` at 0 and NaN for negative `x`,
+ * with gradient `dx / x`. For the log of a softmax use {@link logSoftmax},
+ * which stays finite.
+ */
 export const log = (x: Tensor | number): Tensor<'log'> => unary(logOp, x);

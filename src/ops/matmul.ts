@@ -138,6 +138,7 @@ export function matmulSource(
   return ${relu ? reluSource(k`acc`) : k`acc`};`;
 }
 
+/** Options of {@link matmul}: which operands to read transposed. */
 export interface MatmulOptions {
   /** Multiply by the transpose of `a` (stored `[K, M]`). Default false. */
   readonly transposeA?: boolean;

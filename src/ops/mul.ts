@@ -9,4 +9,8 @@ export const mulOp = defineBinary('mul', {
   kernel: (a, b) => k`(${a} * ${b})`,
 });
 
+/**
+ * Elementwise product `a * b`, broadcasting as {@link add} does; a number is a
+ * scalar constant, so `mul(x, 2)` doubles every element of `x`.
+ */
 export const mul = (a: Tensor | number, b: Tensor | number): Tensor<'mul'> => binary(mulOp, a, b);

@@ -9,4 +9,5 @@ export const negOp = defineUnary('neg', {
   kernel: (x) => k`(-${x})`,
 });
 
+/** Elementwise negation `-x`. */
 export const neg = (x: Tensor | number): Tensor<'neg'> => unary(negOp, x);

@@ -28,4 +28,11 @@ export function reluSource(x: Src): Src {
   return k`(${x} == ${x} ? Math.max(${x}, 0.0) : ${x})`;
 }
 
+/**
+ * Elementwise `max(x, 0)`, the rectified linear unit. Its gradient is `dx`
+ * where `x > 0` and 0 elsewhere (0 at the kink `x = 0`); `relu(NaN)` is NaN
+ * on every backend. The device backends compute a relu in the kernel of
+ * the convolution or dense layer it follows, when nothing else reads that
+ * layer's output.
+ */
 export const relu = (x: Tensor | number): Tensor<'relu'> => unary(reluOp, x);

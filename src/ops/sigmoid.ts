@@ -18,4 +18,5 @@ export const sigmoidOp = defineUnary('sigmoid', {
   kernel: (x) => k`(${x} >= 0.0 ? 1.0 / (1.0 + Math.exp(-${x})) : Math.exp(${x}) / (1.0 + Math.exp(${x})))`,
 });
 
+/** The logistic function `1 / (1 + e^-x)`, elementwise, between 0 and 1; computed without overflow for any `x`. */
 export const sigmoid = (x: Tensor | number): Tensor<'sigmoid'> => unary(sigmoidOp, x);

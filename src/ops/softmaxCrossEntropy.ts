@@ -12,7 +12,8 @@ import { softmaxCrossEntropyBackward } from './softmaxCrossEntropyBackward.js';
 import { sub } from './sub.js';
 import { sum } from './sum.js';
 
-type Reduction = 'mean' | 'sum' | 'none';
+/** How {@link softmaxCrossEntropy} combines the per-row losses: their mean, their sum, or none (one loss per row). */
+export type Reduction = 'mean' | 'sum' | 'none';
 const REDUCTIONS: readonly string[] = ['mean', 'sum', 'none'];
 
 // Per row i, with lse_i = log Σ_c exp(x_ic):  loss_i = Σ_c y_ic (lse_i - x_ic),
@@ -103,6 +104,7 @@ export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = {
   },
 };
 
+/** Options of {@link softmaxCrossEntropy}. */
 export interface SoftmaxCrossEntropyOptions {
   /** 'mean' over the rows (default) and 'sum' give a scalar; 'none' gives one loss per row, shape [N]. */
   reduction?: Reduction;

@@ -11,4 +11,5 @@ export const sqrtOp = defineUnary('sqrt', {
   kernel: (x) => k`Math.sqrt(${x})`,
 });
 
+/** Elementwise square root: NaN for negative `x`; the gradient `dx / (2 sqrt x)` is infinite at 0. */
 export const sqrt = (x: Tensor | number): Tensor<'sqrt'> => unary(sqrtOp, x);

@@ -9,4 +9,8 @@ export const stepOp = defineUnary('step', {
   kernel: (x) => k`(${x} > 0.0 ? 1.0 : 0.0)`,
 });
 
+/**
+ * 1 where `x > 0`, else 0, elementwise: the derivative of {@link relu}. No
+ * gradient flows through it (its derivative is 0 wherever it exists).
+ */
 export const step = (x: Tensor | number): Tensor<'step'> => unary(stepOp, x);

@@ -10,4 +10,5 @@ export const subOp = defineBinary('sub', {
   kernel: (a, b) => k`(${a} - ${b})`,
 });
 
+/** Elementwise difference `a - b`, broadcasting as {@link add} does; a number is a scalar constant. */
 export const sub = (a: Tensor | number, b: Tensor | number): Tensor<'sub'> => binary(subOp, a, b);

@@ -16,13 +16,24 @@ export const sumOp: OpDef<'sum'> = {
     reduceKernel(x, axes, k`0.0`, (acc, v) => k`${acc} += ${v};`, ints, grid),
 };
 
+/** Which axes {@link sum}, {@link mean} and {@link max} reduce, and whether the result keeps them. */
 export interface ReduceOptions {
   /** Axes to reduce (negative counts from the end); all axes when omitted. */
   axes?: number | readonly number[];
-  /** Keep each reduced axis as a dimension of size 1. */
+  /** Keep each reduced axis as a dimension of size 1 (default false), so the result broadcasts against `x`. */
   keepDims?: boolean;
 }
 
+/**
+ * The sum of `x` over `options.axes` (all axes by default, giving a scalar).
+ * Throws when an axis is out of range for `x`'s rank or repeats.
+ *
+ * ```ts
+ * sum(x);                                    // [N, C] → []
+ * sum(x, { axes: -1 });                      // [N, C] → [N]
+ * sum(x, { axes: [0], keepDims: true });     // [N, C] → [1, C]
+ * ```
+ */
 export function sum(x: Tensor, options: ReduceOptions = {}): Tensor<'sum'> {
   return makeNode(sumOp, [x], { axes: normalizeAxes('sum', options.axes, x.rank), keepDims: options.keepDims ?? false });
 }

@@ -11,4 +11,5 @@ export const tanhOp = defineUnary('tanh', {
   kernel: (x) => k`(${x} >= 0.0 ? (1.0 - Math.exp(-2.0 * ${x})) / (1.0 + Math.exp(-2.0 * ${x})) : (Math.exp(2.0 * ${x}) - 1.0) / (Math.exp(2.0 * ${x}) + 1.0))`,
 });
 
+/** Elementwise hyperbolic tangent, between -1 and 1; computed without overflow for any `x`. */
 export const tanh = (x: Tensor | number): Tensor<'tanh'> => unary(tanhOp, x);

@@ -40,11 +40,13 @@ interface Step {
 export interface PlanStep {
   /** The op whose kernel this is. */
   readonly op: string;
-  /** Which of the op's kernel stages (0-based) and how many it has. */
+  /** Which of the op's kernel stages this is, 0-based. */
   readonly stage: number;
+  /** How many kernel stages the op has: 1, or more where a long reduction is split into partial sums. */
   readonly stages: number;
-  /** The node's input shapes and output shape. */
+  /** The node's input shapes. */
   readonly inputs: readonly Shape[];
+  /** The node's output shape. */
   readonly output: Shape;
   /** Output cells this step computes (one thread each). */
   readonly cells: number;
@@ -56,6 +58,12 @@ export interface PlanStep {
   readonly source: string;
 }
 
+/**
+ * A graph compiled for a gpu.js backend (every {@link BackendName} but
+ * `'reference'` and `'auto'`). Results are `Float32Array`s. The first run
+ * checks that gpu.js really ran the backend asked for and throws, naming
+ * both, when it fell back to another. `plan` lists the kernels it runs.
+ */
 export class GpuJsFunction implements CompiledFunction<Float32Array> {
   readonly inputs: readonly InputSpec[];
   private readonly handle: GpuHandle;
@@ -70,7 +78,9 @@ export class GpuJsFunction implements CompiledFunction<Float32Array> {
   private disposed = false;
 
   constructor(
+    /** The graph's outputs, in the order `run` returns them. */
     readonly outputs: readonly Tensor[],
+    /** The gpu.js backend that runs the graph. */
     readonly backend: GpuJsBackend,
   ) {
     this.handle = acquireGpu(backend);

@@ -11,6 +11,12 @@ import type { NDArray } from '../../ops/op.js';
 import { collectInputs, type Feeds, type InputSpec, validateFeeds } from '../feeds.js';
 import type { CompiledFunction, RunResult } from '../compiled.js';
 
+/**
+ * A graph compiled for the `'reference'` backend: each run interprets the
+ * ops' float64 references in topological order, in plain JavaScript, and
+ * drops each value after its last use. Results are `Float64Array`s; `runSync`
+ * runs without a promise.
+ */
 export class ReferenceFunction implements CompiledFunction<Float64Array> {
   readonly backend = 'reference' as const;
   readonly inputs: readonly InputSpec[];
@@ -18,7 +24,10 @@ export class ReferenceFunction implements CompiledFunction<Float64Array> {
   /** For each step, the values that can be dropped after it (last use). */
   private readonly frees: number[][];
 
-  constructor(readonly outputs: readonly Tensor[]) {
+  constructor(
+    /** The graph's outputs, in the order `run` returns them. */
+    readonly outputs: readonly Tensor[],
+  ) {
     this.order = topologicalOrder(outputs);
     this.inputs = collectInputs(this.order);
     const keep = new Set(outputs.map((o) => o.id));
@@ -41,7 +50,7 @@ export class ReferenceFunction implements CompiledFunction<Float64Array> {
     return this.runSync(feeds);
   }
 
-  /** Synchronous run; the reference backend needs no device round trip. */
+  /** Synchronous run; the reference backend needs no device round trip. Throws on bad feeds, as `run` rejects. */
   runSync(feeds: Feeds): RunResult<Float64Array>[] {
     const fed = validateFeeds(this.inputs, feeds);
     const values = new Map<number, NDArray>();
