@@ -14,6 +14,14 @@ import { tuneGpuJsWasm } from './wasm/tuning.js';
 
 const { GPU } = gpujs as unknown as { GPU: GpuStatic };
 
+/**
+ * The gpu.js backends, by the name `compile` takes: `'cpu'` (gpu.js's
+ * JavaScript backend), `'webasm'` and `'webasm-threads'` (WebAssembly, one
+ * thread or a worker pool), `'headlessgl'` (Node, the optional `gl`
+ * package), `'webgpu'` (browsers; Node with the optional `webgpu` package),
+ * and `'webgl2'` and `'webgl'` (browsers). {@link unavailableReason} says
+ * whether one can run here. See the README, Backends.
+ */
 export type GpuJsBackend = 'cpu' | 'webasm' | 'webasm-threads' | 'headlessgl' | 'webgpu' | 'webgl2' | 'webgl';
 
 export const gpuJsBackends: readonly GpuJsBackend[] = ['cpu', 'webasm', 'webasm-threads', 'headlessgl', 'webgpu', 'webgl2', 'webgl'];
@@ -50,6 +58,31 @@ export function isWasmBackend(backend: GpuJsBackend): boolean {
   return backend === 'webasm' || backend === 'webasm-threads';
 }
 
+/** Whether Node can find the `gl` package from here, or null when it cannot be told. */
+function glInstalled(): boolean | null {
+  const getBuiltinModule = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  if (typeof getBuiltinModule !== 'function') return null;
+  const { createRequire } = getBuiltinModule('node:module') as typeof import('node:module');
+  try {
+    createRequire(import.meta.url).resolve('gl');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why headless-gl does not start in this Node process, as precisely as can be told. */
+function headlessGlProblem(): string {
+  const installed = glInstalled();
+  if (installed === false) {
+    return 'the "gl" package is not installed: it is an optional peer dependency of striate; add it with `npm install gl@8.1.6` ' +
+      '(it compiles ANGLE when no prebuilt binary fits; see README, Backends), and run under an X display (`xvfb-run -a`)';
+  }
+  if (!process.env.DISPLAY) return 'there is no X display (DISPLAY is unset): run under `xvfb-run -a`, which headless-gl needs even without a screen';
+  return 'the "gl" package is installed but does not start: its native build may have failed or be missing ' +
+    '(`npm rebuild gl --foreground-scripts` shows why; see README, Backends)';
+}
+
 /** Why `backend` cannot run here, or null when it can (as far as can be told without running a kernel). */
 export function unavailableReason(backend: GpuJsBackend): string | null {
   const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
@@ -66,10 +99,7 @@ export function unavailableReason(backend: GpuJsBackend): string | null {
       return null;
     case 'headlessgl':
       if (!isNode) return 'headlessgl runs only in Node; use "webgl2" in a browser';
-      return GPU.isHeadlessGLSupported
-        ? null
-        : 'the optional "gl" package is not built, or there is no X display (npm drops gl when its native build fails: ' +
-            'install its build dependencies, run `npm ci` again, and run under `xvfb-run -a`; see README, Backends)';
+      return GPU.isHeadlessGLSupported ? null : headlessGlProblem();
     case 'webgpu':
       return GPU.isWebGPUSupported
         ? null

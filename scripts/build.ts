@@ -1,0 +1,110 @@
+/**
+ * `npm run build` (and `npm pack`, through `prepack`): the package's dist/.
+ *
+ *   dist/index.js, dist/node.js, dist/chunk-*.js   Node: ESM, code shared by the two entries in chunks
+ *   dist/browser/index.js                          browsers (the `browser` export condition)
+ *   dist/types/**.d.ts                             declarations, from tsc
+ *   dist/require.cjs                               require('striate'): Node's require(esm), or a clear error
+ *   dist/THIRD-PARTY-NOTICES.md                    licences of the bundled code
+ *
+ * gpu.js is bundled in, with the parts of it that run (acorn, gpu-mock.js):
+ * as a dependency it would install `webgpu@0.2.9` (84 MB, which gpu.js never
+ * imports) and its optional `gl` (a native build of ANGLE) for every user.
+ * Bundled, the default install is Striate, immer and rxjs; `gl` and `webgpu`
+ * are optional peers that a user adds for the headlessgl and Node WebGPU
+ * backends, and that the bundle `require`s only when those backends start.
+ * Everything in `dependencies` and `peerDependencies` stays external.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { build, type BuildOptions } from 'esbuild';
+
+const repo = resolve(import.meta.dirname, '..');
+const require_ = createRequire(join(repo, 'package.json'));
+const dist = join(repo, 'dist');
+const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as {
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+};
+
+/** Bundled packages whose licences ship in THIRD-PARTY-NOTICES.md. */
+const BUNDLED = ['gpu.js', 'acorn', 'gpu-mock.js'];
+
+const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})].flatMap((name) => [
+  name,
+  `${name}/*`,
+]);
+
+const common: BuildOptions = {
+  bundle: true,
+  format: 'esm',
+  target: 'es2022',
+  external,
+  legalComments: 'inline',
+  logLevel: 'warning',
+  metafile: true,
+};
+
+function step(what: string): () => void {
+  const t0 = performance.now();
+  return () => console.log(`build: ${what} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+// The demo and the browser tests build into dist/ too (dist/demo, dist/browser-tests): leave them.
+mkdirSync(dist, { recursive: true });
+for (const file of readdirSync(dist)) if (/^(index|node|chunk-.*)\.js$/.test(file)) rmSync(join(dist, file));
+for (const sub of ['types', 'browser']) rmSync(join(dist, sub), { recursive: true, force: true });
+
+let done = step('declarations (tsc)');
+execFileSync(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-p', join(repo, 'tsconfig.build.json')], {
+  stdio: 'inherit',
+});
+done();
+
+done = step('Node bundle');
+const nodeResult = await build({
+  ...common,
+  entryPoints: { index: join(repo, 'src/index.ts'), node: join(repo, 'src/node.ts') },
+  outdir: dist,
+  platform: 'node',
+  splitting: true,
+  chunkNames: 'chunk-[hash]',
+  // gpu.js's sources are CommonJS and load `gl` with require() inside a
+  // try/catch; an ES module has no `require`, so the Node build makes one.
+  banner: { js: "import { createRequire as __striateCreateRequire } from 'node:module';\nconst require = __striateCreateRequire(import.meta.url);" },
+});
+done();
+
+done = step('browser bundle');
+const browserResult = await build({
+  ...common,
+  entryPoints: { index: join(repo, 'src/index.ts') },
+  outdir: join(dist, 'browser'),
+  platform: 'browser',
+});
+done();
+
+/** The bundled packages that really went in, with their licence texts. */
+function notices(): string {
+  const inputs = new Set([...Object.keys(nodeResult.metafile!.inputs), ...Object.keys(browserResult.metafile!.inputs)]);
+  const used = BUNDLED.filter((name) => [...inputs].some((p) => p.includes(`node_modules/${name}/`)));
+  const unexpected = [...inputs]
+    .map((p) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(p)?.[1])
+    .filter((name): name is string => name !== undefined && !BUNDLED.includes(name));
+  if (unexpected.length) {
+    throw new Error(`build: bundled packages without a licence notice: ${[...new Set(unexpected)].join(', ')}; add them to BUNDLED in scripts/build.ts or make them external`);
+  }
+  const sections = used.map((name) => {
+    const dir = dirname(require_.resolve(`${name}/package.json`));
+    const meta = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string; license: string };
+    const licence = readFileSync(join(dir, 'LICENSE'), 'utf8').trim();
+    return `## ${name} ${meta.version} (${meta.license})\n\n\`\`\`\n${licence}\n\`\`\``;
+  });
+  return `# Third-party code bundled in Striate's dist/\n\n${sections.join('\n\n')}\n`;
+}
+
+writeFileSync(join(dist, 'THIRD-PARTY-NOTICES.md'), notices());
+copyFileSync(join(repo, 'scripts/package/require.cjs'), join(dist, 'require.cjs'));
+console.log('build: dist/ written');
