@@ -1,5 +1,20 @@
 /** Striate's public API. */
 export { Tensor, formatGraph, topologicalOrder, type Shape } from './graph/tensor.js';
+export type { DType } from './graph/tensor.js';
+export type {
+  OpName,
+  OpAttrs,
+  Pair,
+  Pads2d,
+  Conv2dAttrs,
+  Conv2dBackpropInputAttrs,
+  Conv2dBackpropFilterAttrs,
+  Conv2dMaxPoolAttrs,
+  Pool2dAttrs,
+  AvgPool2dAttrs,
+  AvgPool2dBackwardAttrs,
+  ReduceAttrs,
+} from './ops/attrs.js';
 export { input } from './ops/input.js';
 export { constant, fill, ones, scalar, zeros } from './ops/constant.js';
 export { add } from './ops/add.js';
@@ -20,9 +35,16 @@ export { broadcastTo } from './ops/broadcastTo.js';
 export { sum, mean, type ReduceOptions } from './ops/sum.js';
 export { grad, vjp } from './autodiff/grad.js';
 export { checkGradients, type CheckGradientsOptions, type GradientCheckReport } from './autodiff/check.js';
+export type { GradientCheckInput } from './autodiff/check.js';
 export { compile, type CompileOptions, type BackendName, type CompiledFunction } from './backend/compile.js';
 export type { Feeds, FeedValue } from './backend/feeds.js';
 export type { RunResult } from './backend/compiled.js';
+export type { InputSpec } from './backend/feeds.js';
+export type { Runnable } from './backend/reactive.js';
+export type { AutoFunction } from './backend/compile.js';
+export type { ReferenceFunction } from './backend/reference/interpreter.js';
+export type { GpuJsFunction, PlanStep } from './backend/gpujs/executor.js';
+export type { Grid } from './kernel/source.js';
 export { maxPool2d } from './ops/maxPool2d.js';
 export type { Pool2dOptions } from './ops/pool2dGeometry.js';
 export { avgPool2d, type AvgPool2dOptions } from './ops/avgPool2d.js';
@@ -39,10 +61,13 @@ export { slice } from './ops/slice.js';
 export { concat } from './ops/concat.js';
 export { max } from './ops/max.js';
 export { matmul } from './ops/matmul.js';
+export type { MatmulOptions } from './ops/matmul.js';
 export { softmax } from './ops/softmax.js';
 export { logSoftmax } from './ops/logSoftmax.js';
 export { oneHot } from './ops/oneHot.js';
 export { softmaxCrossEntropy, type SoftmaxCrossEntropyOptions } from './ops/softmaxCrossEntropy.js';
+export type { Reduction } from './ops/softmaxCrossEntropy.js';
+export type { Rng } from './data/random.js';
 export * as nn from './nn/index.js';
 export {
   lenet5,
@@ -89,7 +114,39 @@ export {
   type Schedule,
   type LearningRate,
   type EvaluateResult,
+  type StepResult,
+  type SgdOptions,
+  type AdamOptions,
+  type ScheduleContext,
+  type ThrottleLatestOptions,
 } from './train/index.js';
-export { resolveAutoBackend, autoBackendReport, type AutoCandidate } from './backend/auto.js';
+export type { Dataset } from './data/batches.js';
+export type { Batch } from './data/batches.js';
+export { createRng } from './data/random.js';
+export type { LossFunction, LossContext, FrozenParams, SnapshotOptions, TrainData } from './train/train.js';
+export { toTensorGroup, freezeParams, tensorValue, type Gradients } from './nn/params.js';
+export type { BuildOptions, BuiltModel } from './nn/model.js';
+export type { LayerInfo, MaskSpec, ParamSpec } from './nn/context.js';
+export type { Fans, Initializer } from './nn/init.js';
+export { layerOutput } from './nn/model.js';
+export {
+  createPredictor,
+  predict,
+  layerOutputs,
+  type Predictor,
+  type PredictorOptions,
+  type PredictOptions,
+  type OutputsOptions,
+  type Prediction,
+  type LayerOutput,
+  type LayerOutputs,
+} from './nn/predict.js';
+export { modelToJson, modelFromJson, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelJson, type LayerJson, type JsonValue } from './nn/serialize.js';
+export type { LayerKind } from './nn/spec.js';
+export { countCorrect, countTopK, type EvaluateOptions } from './train/evaluate.js';
+export { resolveAutoBackend, autoBackendReport, backendNames, type AutoCandidate } from './backend/auto.js';
 export { enableNodeWebGPU, disableNodeWebGPU } from './backend/gpujs/node-webgpu.js';
 export { unavailableReason, liveDeviceTensors, releaseIdleGpus, type GpuJsBackend } from './backend/gpujs/gpu.js';
+export { trainingCurvesSpec, type TrainingCurvesOptions } from './viz/curves.js';
+export { filterGridSpec, type FilterGridOptions, type FilterWeights } from './viz/filters.js';
+export { CHART_FONT, type ChartSpec } from './viz/spec.js';

@@ -5,6 +5,11 @@
  * permutation from its own generator, `createRng(mixSeed(seed, epoch))`. So a
  * run resumed from a checkpoint at epoch 7 sees exactly the batches the
  * uninterrupted run would have seen, without replaying epochs 0..6.
+ *
+ * Each batch also carries where it sits (its epoch and its index in the
+ * epoch) and a seed of its own, `batchSeed(seed, epoch, index)`, so that what
+ * is drawn for one batch (an augmentation's crops and flips) is reproducible
+ * in the same way: from the batch alone, whatever came before it.
  */
 import { createRng, mixSeed } from './random.js';
 
@@ -12,16 +17,34 @@ import { createRng, mixSeed } from './random.js';
 export interface Dataset {
   /** `count * sampleSize` values; sample i occupies [i * sampleSize, (i + 1) * sampleSize). */
   images: Float32Array;
+  /** `count` class indices, one per sample, in the same order (0 to 9 for MNIST). */
   labels: Uint8Array;
+  /** Number of samples, a non-negative integer. */
   count: number;
 }
 
+/**
+ * One mini-batch, as `batches` yields it and as `train` hands it to its
+ * `transform` operator.
+ */
 export interface Batch {
   /** `size * sampleSize` values, a fresh array (see `batches`). */
   images: Float32Array;
+  /** `size` class indices, a fresh array in the same order as `images`. */
   labels: Uint8Array;
   /** Number of samples in this batch; the last one may be smaller unless `dropLast`. */
   size: number;
+  /** The epoch the batch belongs to, from 0 (`BatchOptions.epoch`); `train`'s events number it `epoch + 1`. */
+  epoch: number;
+  /** Position of the batch in its epoch, from 0; `train`'s step events number it `index + 1`. */
+  index: number;
+  /**
+   * This batch's own seed, `batchSeed(runSeed, epoch, index)`: a uint32 to
+   * seed whatever is drawn for this batch alone, e.g.
+   * `createRng(batch.seed)` for an augmentation. It depends on nothing else,
+   * so a resumed run draws for each batch what the uninterrupted run drew.
+   */
+  seed: number;
 }
 
 export interface BatchOptions {
@@ -35,6 +58,18 @@ export interface BatchOptions {
   epoch?: number;
   /** Skip a final batch smaller than `batchSize` (default false). */
   dropLast?: boolean;
+}
+
+/** Seed stream of the per-batch seeds, kept apart from the shuffling stream `mixSeed(seed, epoch)`. */
+const BATCH_STREAM = 0x62617463; // 'batc'
+
+/**
+ * The seed of batch `index` of epoch `epoch` in a run seeded `seed` (the
+ * `seed` of that `Batch`): deterministic in the three, and unrelated to the
+ * seeds of the shuffle, of other batches and of other runs.
+ */
+export function batchSeed(seed: number, epoch: number, index: number): number {
+  return mixSeed(mixSeed(mixSeed(seed, BATCH_STREAM), epoch), index);
 }
 
 /**
@@ -96,7 +131,8 @@ export function batches(dataset: Dataset, options: BatchOptions): Generator<Batc
   const sampleSize = checkDataset(dataset);
   const { count, images, labels } = dataset;
   // Validation above runs at call time; only the batching itself is lazy.
-  return generate(images, labels, count, sampleSize, batchSize, dropLast, shuffle ? epochOrder(count, seed, epoch) : null);
+  const order = shuffle ? epochOrder(count, seed, epoch) : null;
+  return generate(images, labels, count, sampleSize, batchSize, dropLast, order, seed, epoch);
 }
 
 function* generate(
@@ -107,8 +143,10 @@ function* generate(
   batchSize: number,
   dropLast: boolean,
   order: Uint32Array | null,
+  seed: number,
+  epoch: number,
 ): Generator<Batch, void, undefined> {
-  for (let start = 0; start < count; start += batchSize) {
+  for (let start = 0, index = 0; start < count; start += batchSize, index++) {
     const size = Math.min(batchSize, count - start);
     if (size < batchSize && dropLast) return;
     const outImages = new Float32Array(size * sampleSize);
@@ -123,7 +161,7 @@ function* generate(
         outLabels[k] = labels[src];
       }
     }
-    yield { images: outImages, labels: outLabels, size };
+    yield { images: outImages, labels: outLabels, size, epoch, index, seed: batchSeed(seed, epoch, index) };
   }
 }
 

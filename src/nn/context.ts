@@ -12,19 +12,26 @@ import { sameShape } from '../graph/shape.js';
 import { input } from '../ops/input.js';
 import type { Fans, Initializer } from './init.js';
 
+/** A piece of a model: maps the tensor `x` to its output, asking `ctx` for its parameters and reporting itself to it. */
 export type Layer = (x: Tensor, ctx: LayerContext) => Tensor;
 
 /** A parameter the graph reads: its input name, shape, and how to initialise it. */
 export interface ParamSpec {
+  /** The graph input's name, e.g. `conv1.w`. */
   readonly name: string;
+  /** Its dimensions, e.g. [6, 1, 5, 5] for a convolution's filters. */
   readonly shape: Shape;
+  /** Makes the parameter's first values (`initParams`). */
   readonly init: Initializer;
+  /** The fans the initialiser scales by. */
   readonly fans: Fans;
 }
 
 /** A dropout mask the graph reads in training: fed each step, made on the host (see `dropoutMask`). */
 export interface MaskSpec {
+  /** The graph input's name, e.g. `drop1.mask`. */
   readonly name: string;
+  /** The shape of the tensor it masks, batch dimension included. */
   readonly shape: Shape;
   /** Probability of dropping a unit, in [0, 1). */
   readonly rate: number;
@@ -32,12 +39,15 @@ export interface MaskSpec {
 
 /** One row of the model summary. */
 export interface LayerInfo {
+  /** Full name, scopes included: `conv1`, `relu2`, `block1.conv1`. */
   readonly name: string;
+  /** What the layer is: `conv2d`, `dense`, `relu`, `maxPool2d`, `add` (a residual sum), ... */
   readonly kind: string;
   /** Output shape without the batch dimension, e.g. [6, 24, 24]. */
   readonly outputShape: Shape;
   /** Names of the parameters this layer created. */
   readonly params: readonly string[];
+  /** Number of scalar parameters this row counts. */
   readonly paramCount: number;
 }
 
@@ -52,16 +62,24 @@ export function checkLayerName(who: string, name: unknown): string {
 }
 
 export class LayerContext {
+  /** The parameters created so far, in build order. */
   readonly params: ParamSpec[] = [];
+  /** The dropout masks created so far (training graphs only). */
   readonly masks: MaskSpec[] = [];
+  /** One row per layer applied so far, for the summary. */
   readonly layers: LayerInfo[] = [];
+  /** The output tensor of each layer: `outputs[i]` is what `layers[i]` made. */
+  readonly outputs: Tensor[] = [];
   private readonly tensors = new Map<string, { tensor: Tensor<'input'>; owner: object }>();
   private readonly counted = new Set<string>();
   private readonly autoCounts = new Map<string, number>();
   private readonly scopes: string[] = [];
 
   /** `training`: build the training graph (dropout active, masks fed). */
-  constructor(readonly training: boolean) {}
+  constructor(
+    /** Whether this builds the training graph. */
+    readonly training: boolean,
+  ) {}
 
   /** The full name of a layer `local` inside the current scopes: `block1.conv1`. */
   qualify(local: string): string {
@@ -123,8 +141,9 @@ export class LayerContext {
   }
 
   /**
-   * Report a layer for the summary. Its count is the size of the parameters
-   * it lists that no earlier row counted (a layer applied twice counts once).
+   * Report a layer for the summary, and its output for `layerOutput`. Its
+   * count is the size of the parameters it lists that no earlier row counted
+   * (a layer applied twice counts once).
    */
   record(name: string, kind: string, output: Tensor, params: readonly Tensor<'input'>[] = []): void {
     const fresh = params.filter((p) => !this.counted.has(p.attrs.name));
@@ -138,5 +157,6 @@ export class LayerContext {
         paramCount: fresh.reduce((n, p) => n + sizeOf(p.shape), 0),
       }),
     );
+    this.outputs.push(output);
   }
 }

@@ -37,6 +37,7 @@ export {
   defineModel,
   formatSummary,
   initParams,
+  layerOutput,
   paramShapes,
   summary,
   type BuildOptions,
@@ -44,4 +45,28 @@ export {
   type Model,
   type ModelSummary,
 } from './model.js';
-export { countParams, findNonFinite, freezeParams, tensorValue, toTensorGroup, type Gradients, type Params, type TensorValue } from './params.js';
+export {
+  countParams,
+  findNonFinite,
+  freezeParams,
+  tensorValue,
+  toTensorGroup,
+  type Gradients,
+  type Params,
+  type TensorData,
+  type TensorValue,
+} from './params.js';
+export {
+  createPredictor,
+  layerOutputs,
+  predict,
+  type LayerOutput,
+  type LayerOutputs,
+  type OutputsOptions,
+  type Prediction,
+  type PredictOptions,
+  type Predictor,
+  type PredictorOptions,
+} from './predict.js';
+export { MODEL_FORMAT, MODEL_FORMAT_VERSION, modelFromJson, modelToJson, type JsonValue, type LayerJson, type ModelJson } from './serialize.js';
+export type { LayerKind } from './spec.js';

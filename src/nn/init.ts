@@ -18,8 +18,11 @@
 import { type Shape, sizeOf } from '../graph/tensor.js';
 import type { Rng } from '../data/random.js';
 
+/** How many inputs feed each output of a layer (`fanIn`) and how many outputs each input reaches (`fanOut`); see the file comment. */
 export interface Fans {
+  /** Inputs per output: `in` for a dense weight, C·kH·kW for a convolution. */
   readonly fanIn: number;
+  /** Outputs per input: `out` for a dense weight, O·kH·kW for a convolution. */
   readonly fanOut: number;
 }
 
@@ -55,13 +58,32 @@ export const glorotUniform: Initializer = uniformWith(({ fanIn, fanOut }) => Mat
 /** N(0, 1/fanIn). */
 export const lecunNormal: Initializer = normalWith(({ fanIn }) => Math.sqrt(1 / fanIn));
 
+/**
+ * How a model description names a built-in initialiser: the name of a
+ * random one (`"heNormal"`), or `{ constant: v }` for `constantInit(v)`.
+ */
+export type InitializerJson = NamedInitializer | { readonly constant: number };
+
+const NAMED = { heNormal, heUniform, glorotNormal, glorotUniform, lecunNormal } as const;
+
+/** The names of the random built-in initialisers. */
+export type NamedInitializer = keyof typeof NAMED;
+
+const descriptions = new WeakMap<Initializer, InitializerJson>(
+  Object.entries(NAMED).map(([name, init]) => [init, name as NamedInitializer]),
+);
+
 /** Every value `v` (biases: zeros). Uses no random numbers. */
 export function constantInit(v: number): Initializer {
   if (!Number.isFinite(v)) throw new Error(`constantInit: value must be finite, got ${v}`);
-  return (shape) => new Float32Array(sizeOf(shape)).fill(v);
+  const init: Initializer = (shape) => new Float32Array(sizeOf(shape)).fill(v);
+  descriptions.set(init, Object.freeze({ constant: v }));
+  return init;
 }
 
+/** Zeros: `constantInit(0)`, the default for biases. */
 export const zerosInit: Initializer = constantInit(0);
+/** Ones: `constantInit(1)`. */
 export const onesInit: Initializer = constantInit(1);
 
 /**
@@ -76,4 +98,23 @@ export function hashName(name: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+}
+
+/** The description of a built-in initialiser, or undefined for one written as a plain function. */
+export function initializerToJson(init: Initializer): InitializerJson | undefined {
+  return descriptions.get(init);
+}
+
+/** The initialiser a description names; `who` prefixes the error for anything else. */
+export function initializerFromJson(who: string, json: unknown): Initializer {
+  if (typeof json === 'string' && Object.hasOwn(NAMED, json)) return NAMED[json as NamedInitializer];
+  if (json !== null && typeof json === 'object' && !Array.isArray(json)) {
+    const keys = Object.keys(json);
+    const v = (json as { constant?: unknown }).constant;
+    if (keys.length === 1 && keys[0] === 'constant' && typeof v === 'number' && Number.isFinite(v)) return constantInit(v);
+  }
+  throw new Error(
+    `${who}: unknown initialiser ${JSON.stringify(json)}; expected one of ${Object.keys(NAMED).map((n) => `"${n}"`).join(', ')} ` +
+      `or { "constant": <finite number> }`,
+  );
 }

@@ -10,6 +10,10 @@
  * const block = sequential(conv2d('c1', { filters: 64, size: 3, padding: 'same' }), relu());
  * const res: Layer = (x, ctx) => ops.relu(ops.add(block(x, ctx), x)); // a skip connection
  * ```
+ *
+ * Every layer made here also records its constructor arguments (spec.ts), so
+ * a model made of these layers can be saved as JSON (`modelToJson`) and built
+ * again without the code that made it.
  */
 import { type Shape, type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import type { Rng } from '../data/random.js';
@@ -27,6 +31,7 @@ import { tanh as tanhOp } from '../ops/tanh.js';
 import type { Padding } from '../ops/window.js';
 import { checkLayerName, type Layer } from './context.js';
 import { glorotUniform, heNormal, type Initializer, zerosInit } from './init.js';
+import { describeLayer, pickOptions } from './spec.js';
 
 export type { Layer } from './context.js';
 
@@ -54,14 +59,17 @@ function needRank(who: string, name: string, x: Tensor, rank: number, layout: st
 // ---------------------------------------------------------------------------
 // Layers with parameters
 
+/** Options of the `conv2d` layer. */
 export interface Conv2dLayerOptions {
   /** Number of filters, i.e. output channels (the lecture's L_k). */
   readonly filters: number;
   /** Filter height and width (the lecture's M_k), one number for a square filter. */
   readonly size: number | readonly [number, number];
+  /** Step between filter positions, one number or [sh, sw] (default 1). */
   readonly stride?: number | readonly [number, number];
   /** 'valid' (default) | 'same' | number | [ph, pw], as for the conv2d op. */
   readonly padding?: Padding;
+  /** Spacing between filter taps, one number or [dh, dw] (default 1). */
   readonly dilation?: number | readonly [number, number];
   /** Add a bias per filter (default true). */
   readonly bias?: boolean;
@@ -81,12 +89,13 @@ export function conv2d(name: string, options: Conv2dLayerOptions): Layer {
   checkLayerName(who, name);
   const filters = positiveInt(who, 'filters', options?.filters);
   const [kH, kW] = pair(who, 'size', options.size);
-  const { stride, padding, dilation } = options;
+  const spec = pickOptions(options, ['filters', 'size', 'stride', 'padding', 'dilation', 'bias', 'init', 'biasInit']);
+  const { stride, padding, dilation } = spec;
   const useBias = options.bias ?? true;
   const init = options.init ?? heNormal;
   const biasInit = options.biasInit ?? zerosInit;
   const owner = {};
-  return (x, ctx) => {
+  const layer: Layer = (x, ctx) => {
     const full = ctx.qualify(name);
     needRank(who, full, x, 4, '[N, C, H, W]');
     const C = x.shape[1];
@@ -96,8 +105,10 @@ export function conv2d(name: string, options: Conv2dLayerOptions): Layer {
     ctx.record(full, 'conv2d', y, b ? [w, b] : [w]);
     return y;
   };
+  return describeLayer(layer, { kind: 'conv2d', name, options: spec });
 }
 
+/** Options of the `dense` layer. */
 export interface DenseLayerOptions {
   /** Number of output features. */
   readonly units: number;
@@ -105,6 +116,7 @@ export interface DenseLayerOptions {
   readonly bias?: boolean;
   /** Weight initialiser (default He normal). */
   readonly init?: Initializer;
+  /** Bias initialiser (default zeros). */
   readonly biasInit?: Initializer;
 }
 
@@ -120,7 +132,7 @@ export function dense(name: string, options: DenseLayerOptions): Layer {
   const init = options.init ?? heNormal;
   const biasInit = options.biasInit ?? zerosInit;
   const owner = {};
-  return (x, ctx) => {
+  const layer: Layer = (x, ctx) => {
     const full = ctx.qualify(name);
     if (x.rank !== 2) {
       throw new Error(`${who} "${full}": expects an input [N, features], got shape ${shapeToString(x.shape)}; put flatten() before it`);
@@ -132,28 +144,45 @@ export function dense(name: string, options: DenseLayerOptions): Layer {
     ctx.record(full, 'dense', y, b ? [w, b] : [w]);
     return y;
   };
+  return describeLayer(layer, { kind: 'dense', name, options: pickOptions(options, ['units', 'bias', 'init', 'biasInit']) });
 }
 
 // ---------------------------------------------------------------------------
 // Layers without parameters
 
+/** The option every layer without parameters takes: its name. */
 export interface NamedOptions {
   /** Name in the summary (default: kind and a counter, e.g. `relu2`). */
   readonly name?: string;
 }
 
-function simple(kind: string, autoKind: string, options: NamedOptions | undefined, f: (x: Tensor, name: string) => Tensor): Layer {
+/**
+ * A layer without parameters: `f` maps x to y, and the layer is named
+ * `options.name` or automatically (`autoKind` and a counter). `spec` holds
+ * the options besides the name, for the description.
+ */
+function simple(
+  kind: 'relu' | 'tanh' | 'sigmoid' | 'flatten' | 'maxPool2d' | 'avgPool2d',
+  autoKind: string,
+  options: NamedOptions | undefined,
+  f: (x: Tensor, name: string) => Tensor,
+  spec?: object,
+): Layer {
   if (options?.name !== undefined) checkLayerName(`nn.${kind}`, options.name);
-  return (x, ctx) => {
+  const layer: Layer = (x, ctx) => {
     const name = options?.name !== undefined ? ctx.qualify(options.name) : ctx.autoName(autoKind);
     const y = f(x, name);
     ctx.record(name, kind, y);
     return y;
   };
+  return describeLayer(layer, { kind, ...(options?.name !== undefined ? { name: options.name } : {}), ...(spec ? { options: spec } : {}) });
 }
 
+/** max(x, 0), elementwise. */
 export const relu = (options?: NamedOptions): Layer => simple('relu', 'relu', options, (x) => reluOp(x));
+/** tanh(x), elementwise. */
 export const tanh = (options?: NamedOptions): Layer => simple('tanh', 'tanh', options, (x) => tanhOp(x));
+/** 1 / (1 + exp(−x)), elementwise. */
 export const sigmoid = (options?: NamedOptions): Layer => simple('sigmoid', 'sigmoid', options, (x) => sigmoidOp(x));
 
 /** `[N, C, H, W]` (or any rank) to `[N, C·H·W]`. */
@@ -161,20 +190,32 @@ export const flatten = (options?: NamedOptions): Layer => simple('flatten', 'fla
 
 /** Max pooling (`size`, `stride` defaults to `size`, `padding`), as the maxPool2d op. */
 export function maxPool2d(options: Pool2dOptions & NamedOptions): Layer {
-  const { name: _name, ...pool } = options;
-  return simple('maxPool2d', 'pool', options, (x, name) => {
-    needRank('nn.maxPool2d', name, x, 4, '[N, C, H, W]');
-    return maxPool2dOp(x, pool);
-  });
+  const pool = pickOptions(options, ['size', 'stride', 'padding']);
+  return simple(
+    'maxPool2d',
+    'pool',
+    options,
+    (x, name) => {
+      needRank('nn.maxPool2d', name, x, 4, '[N, C, H, W]');
+      return maxPool2dOp(x, pool);
+    },
+    pool,
+  );
 }
 
 /** Mean pooling, as the avgPool2d op. */
 export function avgPool2d(options: AvgPool2dOptions & NamedOptions): Layer {
-  const { name: _name, ...pool } = options;
-  return simple('avgPool2d', 'pool', options, (x, name) => {
-    needRank('nn.avgPool2d', name, x, 4, '[N, C, H, W]');
-    return avgPool2dOp(x, pool);
-  });
+  const pool = pickOptions(options, ['size', 'stride', 'padding', 'countIncludePad']);
+  return simple(
+    'avgPool2d',
+    'pool',
+    options,
+    (x, name) => {
+      needRank('nn.avgPool2d', name, x, 4, '[N, C, H, W]');
+      return avgPool2dOp(x, pool);
+    },
+    pool,
+  );
 }
 
 /**
@@ -190,12 +231,13 @@ export function dropout(name: string, rate: number): Layer {
   if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {
     throw new Error(`${who}: rate must be a probability in [0, 1), got ${JSON.stringify(rate)}`);
   }
-  return (x, ctx) => {
+  const layer: Layer = (x, ctx) => {
     const full = ctx.qualify(name);
     const y = ctx.training && rate > 0 ? mul(x, ctx.mask(`${full}.mask`, x.shape, rate)) : x;
     ctx.record(full, 'dropout', y);
     return y;
   };
+  return describeLayer(layer, { kind: 'dropout', name, options: Object.freeze({ rate }) });
 }
 
 /** A dropout mask of `shape`: 0 with probability `rate`, else 1/(1 − rate). */
@@ -216,13 +258,14 @@ export function sequential(...layers: readonly (Layer | readonly Layer[])[]): La
   list.forEach((l, i) => {
     if (typeof l !== 'function') throw new Error(`nn.sequential: item ${i} is ${typeof l}, expected a layer (a function)`);
   });
-  return (x, ctx) => list.reduce((h, layer) => layer(h, ctx), x);
+  return describeLayer((x, ctx) => list.reduce((h, layer) => layer(h, ctx), x), { kind: 'sequential', children: Object.freeze(list) });
 }
 
 /** Build `layer` with every name inside prefixed by `name.`: `scope('block1', conv2d('conv1', ...))` reads `block1.conv1.w`. */
 export function scope(name: string, layer: Layer): Layer {
   checkLayerName('nn.scope', name);
-  return (x, ctx) => ctx.within(name, () => layer(x, ctx));
+  if (typeof layer !== 'function') throw new Error(`nn.scope "${name}": the layer is ${typeof layer}, expected a layer (a function)`);
+  return describeLayer((x, ctx) => ctx.within(name, () => layer(x, ctx)), { kind: 'scope', name, children: Object.freeze([layer]) });
 }
 
 /**
@@ -231,7 +274,11 @@ export function scope(name: string, layer: Layer): Layer {
  */
 export function residual(body: Layer, shortcut?: Layer, options?: NamedOptions): Layer {
   if (options?.name !== undefined) checkLayerName('nn.residual', options.name);
-  return (x, ctx) => {
+  if (typeof body !== 'function') throw new Error(`nn.residual: the body is ${typeof body}, expected a layer (a function)`);
+  if (shortcut !== undefined && typeof shortcut !== 'function') {
+    throw new Error(`nn.residual: the shortcut is ${typeof shortcut}, expected a layer (a function) or nothing (the identity)`);
+  }
+  const layer: Layer = (x, ctx) => {
     const y = body(x, ctx);
     const s = shortcut ? shortcut(x, ctx) : x;
     if (y.shape.length !== s.shape.length || y.shape.some((d, i) => d !== s.shape[i])) {
@@ -244,6 +291,11 @@ export function residual(body: Layer, shortcut?: Layer, options?: NamedOptions):
     ctx.record(options?.name !== undefined ? ctx.qualify(options.name) : ctx.autoName('add'), 'add', out);
     return out;
   };
+  return describeLayer(layer, {
+    kind: 'residual',
+    ...(options?.name !== undefined ? { name: options.name } : {}),
+    children: Object.freeze(shortcut ? [body, shortcut] : [body]),
+  });
 }
 
 /** Default initialiser for a final (logit) layer. */

@@ -17,6 +17,7 @@ import { conv2d, dense, dropout, flatten, logitInit, maxPool2d, relu } from './l
 import type { Layer } from './context.js';
 import { defineModel, type Model } from './model.js';
 
+/** Options of `lenet5`. */
 export interface LeNet5Options {
   /** Shape of one image (default [1, 28, 28], MNIST). */
   inputShape?: Shape;
@@ -26,6 +27,7 @@ export interface LeNet5Options {
   dropout?: number;
 }
 
+/** LeNet-5 as described in the file comment: 44,426 parameters for 28×28 digits and 10 classes. */
 export function lenet5(options: LeNet5Options = {}): Model {
   const rate = options.dropout ?? 0;
   const drop = (name: string): Layer[] => (rate > 0 ? [dropout(name, rate)] : []);

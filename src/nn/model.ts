@@ -12,7 +12,9 @@ import { hashName } from './init.js';
 import { type Params, tensorValue } from './params.js';
 import { sequential } from './layers.js';
 
+/** A model: its name, the shape of one example, and the layer that maps a batch to logits. */
 export interface Model {
+  /** Shown in summaries and errors, e.g. `LeNet-5`. */
   readonly name: string;
   /** Shape of one example, without the batch dimension, e.g. [1, 28, 28]. */
   readonly inputShape: Shape;
@@ -30,6 +32,7 @@ export function defineModel(name: string, inputShape: Shape, layers: Layer | rea
   return Object.freeze({ name, inputShape: Object.freeze([...inputShape]), forward });
 }
 
+/** Options of `buildModel`. */
 export interface BuildOptions {
   /** Batch dimension of the graph (default 1). */
   batchSize?: number;
@@ -41,16 +44,23 @@ export interface BuildOptions {
 
 /** A model built into a graph. */
 export interface BuiltModel {
+  /** The image input `[batchSize, ...inputShape]`. */
   readonly input: Tensor<'input'>;
+  /** The model's output, e.g. logits `[batchSize, classes]`. */
   readonly output: Tensor;
   /** Parameters in build order; `paramTensors[i]` is the graph input of `params[i]`. */
   readonly params: readonly ParamSpec[];
+  /** The graph inputs of the parameters, in the order of `params`. */
   readonly paramTensors: readonly Tensor<'input'>[];
   /** Dropout masks to feed (training graphs only). */
   readonly masks: readonly MaskSpec[];
+  /** One row per layer applied, as the summary lists them. */
   readonly layers: readonly LayerInfo[];
+  /** `layerOutputs[i]` is the output tensor of `layers[i]` (find one by name with `layerOutput`). */
+  readonly layerOutputs: readonly Tensor[];
 }
 
+/** Build `model` into a graph for a batch of `batchSize` examples (see `BuiltModel`). */
 export function buildModel(model: Model, options: BuildOptions = {}): BuiltModel {
   const batchSize = options.batchSize ?? 1;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -82,7 +92,35 @@ export function buildModel(model: Model, options: BuildOptions = {}): BuiltModel
     paramTensors: Object.freeze(params.map((p) => tensors.get(p.name)!)),
     masks: Object.freeze([...ctx.masks]),
     layers: Object.freeze([...ctx.layers]),
+    layerOutputs: Object.freeze([...ctx.outputs]),
   });
+}
+
+/**
+ * The output tensor of the layer named `name` in a built model (a full name,
+ * as the summary lists it: `conv1`, `relu2`, `block1.conv1`), e.g. to compile
+ * a graph that returns a feature map. A layer applied more than once (shared
+ * weights) has one output per application, so its name is refused as
+ * ambiguous; name the layers after it instead.
+ */
+export function layerOutput(built: BuiltModel, name: string): Tensor {
+  return findLayerOutput('layerOutput', built, name);
+}
+
+/** `layerOutput`, with `who` naming the caller in errors. */
+export function findLayerOutput(who: string, built: BuiltModel, name: string): Tensor {
+  if (typeof name !== 'string') throw new Error(`${who}: a layer name must be a string, got ${JSON.stringify(name)}`);
+  const found = built.layers.flatMap((l, i) => (l.name === name ? [i] : []));
+  if (found.length === 0) {
+    throw new Error(`${who}: the model has no layer named "${name}"; its layers are ${built.layers.map((l) => l.name).join(', ')}`);
+  }
+  if (found.length > 1) {
+    throw new Error(
+      `${who}: layer "${name}" is applied ${found.length} times (shared weights), so it has ${found.length} outputs; ` +
+        `ask for a layer that follows one of its applications instead`,
+    );
+  }
+  return built.layerOutputs[found[0]];
 }
 
 /** Parameter shapes by name: the `expect` of `loadCheckpoint`. */
@@ -107,10 +145,15 @@ export function initParams(model: Model, seed: number): Params {
   return Object.freeze(out);
 }
 
+/** What `summary` returns. */
 export interface ModelSummary {
+  /** The model's name. */
   readonly name: string;
+  /** Shape of one example, without the batch dimension. */
   readonly inputShape: Shape;
+  /** One row per layer applied, in build order. */
   readonly layers: readonly LayerInfo[];
+  /** Number of scalar parameters in all. */
   readonly totalParams: number;
 }
 

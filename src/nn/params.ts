@@ -13,8 +13,18 @@ import { type Shape, shapeToString, sizeOf } from '../graph/tensor.js';
 
 /** One parameter's value: its shape and its float32 data, row-major. */
 export interface TensorValue {
+  /** Its dimensions, e.g. [6, 1, 5, 5]. */
   readonly shape: Shape;
+  /** Its values, row-major; never written after it is made. */
   readonly data: Float32Array;
+}
+
+/** A tensor as a checkpoint stores it: a plain shape array and float32 values, row-major. */
+export interface TensorData {
+  /** Its dimensions. */
+  shape: number[];
+  /** Its values, row-major. */
+  data: Float32Array;
 }
 
 /** Parameter values by graph input name, e.g. `{ 'conv1.w': {shape: [6,1,5,5], data}, ... }`. */
@@ -49,14 +59,21 @@ export function countParams(params: Params): number {
 }
 
 /** Plain `{ shape: number[], data }` entries, as `saveCheckpoint` takes them. */
-export function toTensorGroup(params: Params): Record<string, { shape: number[]; data: Float32Array }> {
-  const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+export function toTensorGroup(params: Params): Record<string, TensorData> {
+  const out: Record<string, TensorData> = {};
   for (const [name, v] of Object.entries(params)) out[name] = { shape: [...v.shape], data: v.data };
   return out;
 }
 
 /** The first parameter (in record order) that holds a NaN or an infinity, or null. */
-export function findNonFinite(params: Params): { name: string; index: number; value: number } | null {
+export function findNonFinite(params: Params): {
+  /** The parameter's name. */
+  name: string;
+  /** The position of the value in its data. */
+  index: number;
+  /** The value: NaN, Infinity or -Infinity. */
+  value: number;
+} | null {
   for (const [name, { data }] of Object.entries(params)) {
     for (let i = 0; i < data.length; i++) {
       if (!Number.isFinite(data[i])) return { name, index: i, value: data[i] };

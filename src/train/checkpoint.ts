@@ -8,7 +8,11 @@
  *  - `weights.bin`: every tensor's float32 values, little-endian, back to back;
  *  - `manifest.json`: format version, one entry per tensor (name, group,
  *    shape, byte offset, byte length), the weights file's length and SHA-256,
- *    and the metadata.
+ *    the metadata, and, when saved with one, the model's description
+ *    (`modelToJson`), so `loadModel` can rebuild the model without the code
+ *    that made it. The description sits in the manifest, the file that
+ *    commits a save, so it can never belong to other weights than those the
+ *    manifest's checksum names.
  *
  * Saving is crash-safe in the sense that a reader never trusts partial data:
  * both files are written to temporary names in the same directory (so rename
@@ -28,16 +32,26 @@ import { constants } from 'node:fs';
 import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { sameShape, shapeToString, sizeOf } from '../graph/shape.js';
+import { type Model, paramShapes } from '../nn/model.js';
+import { freezeParams, type Params, type TensorData, tensorValue } from '../nn/params.js';
+import { modelFromJson, type ModelJson, modelToJson } from '../nn/serialize.js';
 
-export interface TensorData {
-  shape: number[];
-  data: Float32Array;
-}
+export type { TensorData };
 
+/** Named tensors: one group of a checkpoint. */
 export type TensorGroup = Record<string, TensorData>;
 
+/** What `saveCheckpoint` stores. */
 export interface CheckpointContents {
+  /**
+   * The model the parameters belong to. Its description is stored in the
+   * manifest (the model must be made of built-in layers; see `modelToJson`),
+   * and `params` must then hold exactly its parameters, with their shapes.
+   */
+  model?: Model;
+  /** The parameters by name (`toTensorGroup(state.params)`). */
   params: TensorGroup;
+  /** The optimizer's state (`optimizerTensors(state.optimizer)`). */
   optimizer?: TensorGroup;
   /** Non-trainable statistics (a `TrainState`'s `stats`), stored as they are. */
   stats?: TensorGroup;
@@ -45,35 +59,65 @@ export interface CheckpointContents {
   meta?: object;
 }
 
+/** The groups a checkpoint's tensors belong to. */
 export type GroupName = 'params' | 'optimizer' | 'stats';
 
+/** Where one tensor lies in the weights file. */
 export interface ManifestEntry {
+  /** The tensor's name within its group. */
   name: string;
+  /** Its group. */
   group: GroupName;
+  /** Its element type (float32 only). */
   dtype: 'float32';
+  /** Its dimensions. */
   shape: number[];
+  /** Where its values start in the weights file, in bytes (a multiple of 4). */
   byteOffset: number;
+  /** How many bytes its values take: 4 × the product of `shape`. */
   byteLength: number;
 }
 
+/** The contents of `manifest.json`. */
 export interface Manifest {
+  /** Always `"striate-checkpoint"`. */
   format: typeof FORMAT;
+  /** The checkpoint format version. */
   version: typeof FORMAT_VERSION;
   /** Weights file, relative to the checkpoint directory. */
-  weights: { file: string; byteLength: number; sha256: string };
+  weights: {
+    /** Its file name, in the checkpoint directory. */
+    file: string;
+    /** Its length in bytes. */
+    byteLength: number;
+    /** The SHA-256 of its bytes, in hex. */
+    sha256: string;
+  };
+  /** One entry per tensor, in file order. */
   entries: ManifestEntry[];
+  /** The metadata saved, as JSON. */
   meta?: unknown;
+  /** The model's description, when saved with one. */
+  model?: ModelJson;
 }
 
+/** What `loadCheckpoint` returns. */
 export interface LoadedCheckpoint {
+  /** The parameters by name. */
   params: TensorGroup;
+  /** The optimizer state (empty when none was saved). */
   optimizer: TensorGroup;
   /** Empty when the checkpoint has none (every checkpoint so far). */
   stats: TensorGroup;
+  /** The metadata saved (undefined when none was). */
   meta: unknown;
+  /** The model rebuilt from the stored description (its parameters checked against it), or null if none was stored. */
+  model: Model | null;
+  /** The manifest as read. */
   manifest: Manifest;
 }
 
+/** Options of `loadCheckpoint`. */
 export interface LoadCheckpointOptions {
   /**
    * The model's parameter shapes. When given, every one must be in the
@@ -90,7 +134,8 @@ export const WEIGHTS_FILE = 'weights.bin';
 
 // A checkpoint without statistics (all of them, until a layer keeps some)
 // is byte for byte what a reader that knew only the first two groups wrote
-// and read, so the format version stays 1.
+// and read, so the format version stays 1. The same holds for the optional
+// model description: a reader that does not know it loads the weights.
 const GROUPS: readonly GroupName[] = ['params', 'optimizer', 'stats'];
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -200,13 +245,26 @@ function validateGroup(group: GroupName, tensors: TensorGroup | undefined): [str
  */
 export async function saveCheckpoint(dir: string, contents: CheckpointContents): Promise<Manifest> {
   if (!contents || typeof contents !== 'object' || !contents.params) {
-    throw new Error('saveCheckpoint: expected { params, optimizer?, stats?, meta? } with params mapping names to { shape, data }');
+    throw new Error('saveCheckpoint: expected { model?, params, optimizer?, stats?, meta? } with params mapping names to { shape, data }');
   }
   const groups: Record<GroupName, [string, TensorData][]> = {
     params: validateGroup('params', contents.params),
     optimizer: validateGroup('optimizer', contents.optimizer),
     stats: validateGroup('stats', contents.stats),
   };
+
+  // Describe the model before touching the disk: a model that cannot be
+  // described, or parameters that are not its own, must not be saved.
+  let model: ModelJson | undefined;
+  if (contents.model !== undefined) {
+    try {
+      model = modelToJson(contents.model);
+    } catch (err) {
+      throw new Error(`saveCheckpoint: ${(err as Error).message}`, { cause: err });
+    }
+    const problems = shapeProblems(contents.params, paramShapes(contents.model), 'the params', 'the model');
+    if (problems.length > 0) throw mismatch('saveCheckpoint', `the params do not match model "${contents.model.name}"`, problems);
+  }
 
   // Serialise the metadata first: a non-JSON value should fail before we touch the disk.
   let meta: unknown;
@@ -242,6 +300,7 @@ export async function saveCheckpoint(dir: string, contents: CheckpointContents):
     weights: { file: WEIGHTS_FILE, byteLength: offset, sha256: hash.digest('hex') },
     entries,
     ...(meta === undefined ? {} : { meta }),
+    ...(model === undefined ? {} : { model }),
   };
 
   await mkdir(dir, { recursive: true });
@@ -327,6 +386,9 @@ function parseManifest(path: string, text: string): Manifest {
     if (seen.has(key)) throw bad(`${label} appears twice`);
     seen.add(key);
   }
+  if (o.model !== undefined && (o.model === null || typeof o.model !== 'object' || Array.isArray(o.model))) {
+    throw bad(`"model" must be a model description object, got ${JSON.stringify(o.model)}`);
+  }
   return m as Manifest;
 }
 
@@ -390,31 +452,88 @@ export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions
   }
 
   const { params, optimizer, stats } = groups;
-  if (options.expect !== undefined) checkExpected(dir, params, options.expect);
-  return { params, optimizer, stats, meta: manifest.meta, manifest };
+  let model: Model | null = null;
+  if (manifest.model !== undefined) {
+    try {
+      model = modelFromJson(manifest.model);
+    } catch (err) {
+      throw new Error(`loadCheckpoint: the model description in ${manifestPath} cannot be read: ${(err as Error).message}`, { cause: err });
+    }
+    const problems = shapeProblems(params, paramShapes(model), 'the checkpoint', 'its model description');
+    if (problems.length > 0) throw mismatch('loadCheckpoint', `the parameters in ${dir} do not match the checkpoint's own model description`, problems);
+  }
+  if (options.expect !== undefined) {
+    const problems = shapeProblems(params, options.expect, 'the checkpoint', 'the model');
+    if (problems.length > 0) throw mismatch('loadCheckpoint', `the checkpoint in ${dir} does not match the model`, problems);
+  }
+  return { params, optimizer, stats, meta: manifest.meta, model, manifest };
 }
 
-function checkExpected(dir: string, params: TensorGroup, expect: Record<string, number[]>): void {
+/** Each way the parameters `params` (in `here`) differ from the shapes `expect` (of `there`). */
+function shapeProblems(params: TensorGroup, expect: Record<string, readonly number[]>, here: string, there: string): string[] {
   const problems: string[] = [];
   for (const [name, shape] of Object.entries(expect)) {
     if (!Object.hasOwn(params, name)) {
-      problems.push(`parameter "${name}" (shape ${shapeToString(shape)}) is missing from the checkpoint`);
+      problems.push(`parameter "${name}" (shape ${shapeToString(shape)}) is missing from ${here}`);
     } else if (!sameShape(params[name].shape, shape)) {
-      problems.push(
-        `parameter "${name}" has shape ${shapeToString(params[name].shape)} in the checkpoint but the model expects ${shapeToString(shape)}`,
-      );
+      problems.push(`parameter "${name}" has shape ${shapeToString(params[name].shape)} in ${here} but ${there} expects ${shapeToString(shape)}`);
     }
   }
   for (const name of Object.keys(params)) {
     if (!Object.hasOwn(expect, name)) {
-      problems.push(`parameter "${name}" (shape ${shapeToString(params[name].shape)}) is in the checkpoint but not in the model`);
+      problems.push(`parameter "${name}" (shape ${shapeToString(params[name].shape)}) is in ${here} but not in ${there}`);
     }
   }
-  if (problems.length === 1) throw new Error(`loadCheckpoint: ${problems[0]}`);
-  if (problems.length > 1) {
+  return problems;
+}
+
+/** One problem as it is; several as a list under `summary`. */
+function mismatch(who: string, summary: string, problems: readonly string[]): Error {
+  if (problems.length === 1) return new Error(`${who}: ${problems[0]}`);
+  return new Error(`${who}: ${summary} (${problems.length} problems):\n` + problems.map((p) => `  - ${p}`).join('\n'));
+}
+
+/** Options of `loadModel`. */
+export interface LoadModelOptions {
+  /**
+   * The model to load the weights into, for a checkpoint saved without one
+   * (the parameters are checked against it). When the checkpoint has a
+   * description too, the parameters must fit both.
+   */
+  model?: Model;
+}
+
+/** A model ready for `createPredictor` or `evaluate`: what `loadModel` returns. */
+export interface LoadedModel {
+  /** The model, rebuilt from the checkpoint's description (or the one given). */
+  readonly model: Model;
+  /** Its parameters, frozen. */
+  readonly params: Params;
+  /** Non-trainable statistics (empty when the checkpoint has none). */
+  readonly stats: Params;
+  /** The metadata saved with the checkpoint. */
+  readonly meta: unknown;
+}
+
+/**
+ * Load a checkpoint as a model: the model rebuilt from its stored description
+ * (or `options.model`), and its parameters and statistics as frozen records.
+ * Refuses a checkpoint without a description unless `options.model` is
+ * given, and parameters whose names or shapes differ from the model's.
+ */
+export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  const given = options.model;
+  if (given !== undefined && (!given || typeof given.forward !== 'function')) {
+    throw new Error(`loadModel: options.model must be a Model (e.g. lenet5()), got ${given === null ? 'null' : typeof given}`);
+  }
+  const loaded = await loadCheckpoint(dir, given ? { expect: paramShapes(given) } : {});
+  const model = given ?? loaded.model;
+  if (model === null) {
     throw new Error(
-      `loadCheckpoint: the checkpoint in ${dir} does not match the model (${problems.length} problems):\n` +
-        problems.map((p) => `  - ${p}`).join('\n'),
+      `loadModel: the checkpoint in ${dir} has no model description (it was saved without { model }); ` +
+        `give the model as loadModel(dir, { model }), or save it again with saveCheckpoint(dir, { model, params })`,
     );
   }
+  const values = (group: TensorGroup): Params => freezeParams(Object.entries(group).map(([name, t]) => [name, tensorValue(t.shape, t.data)] as const));
+  return Object.freeze({ model, params: values(loaded.params), stats: values(loaded.stats), meta: loaded.meta });
 }

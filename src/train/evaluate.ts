@@ -1,7 +1,15 @@
 /**
- * Evaluation: mean cross-entropy and accuracy of a classifier over a data set,
- * in batches through one compiled graph. The graph has a fixed batch size, so
- * the last, smaller batch is padded with zeros and its padded rows ignored.
+ * Evaluation: mean cross-entropy and top-1 and top-5 accuracy of a classifier
+ * over a data set, in batches through one compiled graph. The graph has a
+ * fixed batch size, so the last, smaller batch is padded with zeros and its
+ * padded rows ignored.
+ *
+ * An example counts as correct in the top k when its label is among the k
+ * classes with the largest logits, ranked with ties to the lower class index
+ * and NaN last (nn/ranking.ts): the rule `predict`'s top-k labels follow, so
+ * a label is counted exactly when `predict` would list it. With fewer than k
+ * classes every label is in the top k (top-5 accuracy is 1 for 2 to 5
+ * classes), and top-5 accuracy is never below top-1 accuracy.
  */
 import type { Tensor } from '../graph/tensor.js';
 import { shapeToString, sizeOf } from '../graph/tensor.js';
@@ -12,34 +20,40 @@ import { softmaxCrossEntropy } from '../ops/softmaxCrossEntropy.js';
 import { buildModel, type Model } from '../nn/model.js';
 import { DEFAULT_BACKEND } from './defaults.js';
 import type { Params } from '../nn/params.js';
+import { labelRank } from '../nn/ranking.js';
 
 /** Name of the labels input of the training and evaluation graphs. */
 export const LABELS_INPUT = 'labels';
 
+/** What `evaluate` measures; the error rates are 1 − the accuracies. */
 export interface EvaluateResult {
   /** Mean softmax cross-entropy. */
   readonly loss: number;
-  /** Fraction of examples whose largest logit is the label. */
+  /** Top-1 accuracy: the fraction of examples whose largest logit (the first, on a tie) is the label's. */
   readonly accuracy: number;
+  /** Top-5 accuracy: the fraction whose label is among the 5 largest logits (1 with 5 classes or fewer). */
+  readonly top5Accuracy: number;
+  /** Top-1 error, 1 − accuracy. */
+  readonly error: number;
+  /** Top-5 error, 1 − top5Accuracy. */
+  readonly top5Error: number;
+  /** Number of examples measured. */
   readonly count: number;
 }
 
-/** Number of rows of `logits [rows, classes]` whose first largest entry is the label. */
-export function countCorrect(logits: ArrayLike<number>, labels: ArrayLike<number>, rows: number, classes: number): number {
+/**
+ * Number of rows of `logits [rows, classes]` whose label is among the `k`
+ * best classes (ties to the lower class index, NaN last; see the file comment).
+ */
+export function countTopK(logits: ArrayLike<number>, labels: ArrayLike<number>, rows: number, classes: number, k: number): number {
   let correct = 0;
-  for (let i = 0; i < rows; i++) {
-    let best = 0;
-    let bestValue = logits[i * classes];
-    for (let c = 1; c < classes; c++) {
-      const v = logits[i * classes + c];
-      if (v > bestValue) {
-        bestValue = v;
-        best = c;
-      }
-    }
-    if (best === labels[i]) correct++;
-  }
+  for (let i = 0; i < rows; i++) if (labelRank(logits, i, classes, labels[i]) < k) correct++;
   return correct;
+}
+
+/** Number of rows of `logits [rows, classes]` whose first largest entry is the label (`countTopK` with k = 1). */
+export function countCorrect(logits: ArrayLike<number>, labels: ArrayLike<number>, rows: number, classes: number): number {
+  return countTopK(logits, labels, rows, classes, 1);
 }
 
 /** The classifier output `[batch, classes]` of a model, or a clear error. */
@@ -110,6 +124,7 @@ export class Evaluator {
     const feedsBase = paramFeeds(params, this.paramNames);
     let lossSum = 0;
     let correct = 0;
+    let correct5 = 0;
     for (let start = 0; start < data.count; start += B) {
       if (stopped()) return null;
       const rows = Math.min(B, data.count - start);
@@ -124,10 +139,13 @@ export class Evaluator {
       const [losses, logits] = await this.fn.run({ ...feedsBase, x, [LABELS_INPUT]: labels });
       for (let i = 0; i < rows; i++) lossSum += losses.data[i];
       correct += countCorrect(logits.data, labels, rows, this.classes);
+      correct5 += countTopK(logits.data, labels, rows, this.classes, 5);
       if (between) await between();
     }
     const n = data.count;
-    return Object.freeze({ loss: n > 0 ? lossSum / n : NaN, accuracy: n > 0 ? correct / n : NaN, count: n });
+    const accuracy = n > 0 ? correct / n : NaN;
+    const top5Accuracy = n > 0 ? correct5 / n : NaN;
+    return Object.freeze({ loss: n > 0 ? lossSum / n : NaN, accuracy, top5Accuracy, error: 1 - accuracy, top5Error: 1 - top5Accuracy, count: n });
   }
 
   dispose(): Promise<void> {
@@ -135,16 +153,21 @@ export class Evaluator {
   }
 }
 
+/** What `evaluate` takes. */
 export interface EvaluateOptions {
+  /** The classifier: its output must be logits `[N, classes]`. */
   model: Model;
+  /** Its parameter values, e.g. a `TrainState`'s or `loadModel`'s. */
   params: Params;
+  /** The labelled examples to measure on. */
   data: Dataset;
+  /** Default `DEFAULT_BACKEND`. */
   backend?: BackendName;
   /** Examples per run of the graph (default 500, at most the data set's size). */
   batchSize?: number;
 }
 
-/** Mean loss and accuracy of `params` on `data`. */
+/** Mean loss and top-1 and top-5 accuracy (and error) of `params` on `data`. */
 export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult> {
   const { model, params, data } = options;
   checkDataset('evaluate', 'data', model, data);

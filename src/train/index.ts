@@ -1,6 +1,6 @@
 /** `striate` training: optimizers, schedules, the training loop as an Observable, metric operators. */
 export { DEFAULT_BACKEND } from './defaults.js';
-export { countCorrect, evaluate, LABELS_INPUT, type EvaluateOptions, type EvaluateResult } from './evaluate.js';
+export { countCorrect, countTopK, evaluate, LABELS_INPUT, type EvaluateOptions, type EvaluateResult } from './evaluate.js';
 export { ofType, smooth, smoothSteps, stepLosses, throttleLatest, throttleSteps, type ThrottleLatestOptions } from './operators.js';
 export {
   adam,

@@ -68,9 +68,11 @@ export function smoothSteps(weight: number): MonoTypeOperatorFunction<TrainEvent
     });
 }
 
+/** Options of `throttleLatest`. */
 export interface ThrottleLatestOptions<T> {
   /** Values that are never held back (default: none). A held value is emitted just before one of these. */
   passThrough?: (value: T) => boolean;
+  /** The scheduler that times the windows (default RxJS's `asyncScheduler`); a `TestScheduler` in marble tests. */
   scheduler?: SchedulerLike;
 }
 
@@ -148,9 +150,12 @@ export function throttleSteps(ms: number, scheduler?: SchedulerLike): MonoTypeOp
   return throttleLatest<TrainEvent>(ms, { passThrough: (e) => e.type !== 'step', scheduler });
 }
 
-/** Only the events of one type: `events.pipe(ofType('epoch'))`. */
-export function ofType<K extends TrainEvent['type']>(type: K): OperatorFunction<TrainEvent, Extract<TrainEvent, { type: K }>> {
-  return filter((e): e is Extract<TrainEvent, { type: K }> => e.type === type);
+/**
+ * Only the events of one type, narrowed to it: `events.pipe(ofType('epoch'))`
+ * is an Observable of `EpochEvent`.
+ */
+export function ofType<K extends TrainEvent['type']>(type: K): OperatorFunction<TrainEvent, Extract<TrainEvent, Record<'type', K>>> {
+  return filter((e): e is Extract<TrainEvent, Record<'type', K>> => e.type === type);
 }
 
 /** The loss of each step event: `events.pipe(stepLosses(), smooth(0.9))`. */

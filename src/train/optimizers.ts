@@ -30,30 +30,55 @@ import { type LearningRate, resolveLearningRate, type ScheduleContext } from './
 
 /** Optimizer state: the number of steps taken and per-parameter slots (e.g. `velocity`, or `m` and `v`). */
 export interface OptimizerState {
+  /** Updates applied so far (0 after `init`); Adam's next update is its t = step + 1. */
   readonly step: number;
+  /**
+   * Per-parameter values by slot name, then by parameter name, each of its
+   * parameter's shape: `velocity` for SGD with momentum (none without), `m`
+   * and `v` for Adam.
+   */
   readonly slots: Readonly<Record<string, Params>>;
 }
 
+/** What `Optimizer.step` returns: new records; the ones it was given are left as they were. */
 export interface StepResult {
+  /** The updated parameters; each one given gets a new array. */
   readonly params: Params;
+  /** The state after the update: `step` one higher and the slots of the moved parameters replaced. */
   readonly state: OptimizerState;
   /** The learning rate used for this step. */
   readonly lr: number;
 }
 
+/**
+ * An update rule, as `sgd` and `adam` make it: a frozen record of pure
+ * functions, so one optimizer can drive any number of runs.
+ */
 export interface Optimizer {
   /** 'sgd' or 'adam'. */
   readonly name: string;
+  /**
+   * The options in effect, defaults filled in (e.g. `{ lr, momentum,
+   * nesterov, weightDecay }` for SGD); `lr` is the number or schedule given.
+   */
   readonly config: Readonly<Record<string, unknown>>;
   /** Zeroed state for `params`. */
   init(params: Params): OptimizerState;
   /**
    * One update. `at` tells a learning-rate schedule where training is; its
-   * `step` is always `state.step`.
+   * `step` is always `state.step`. Only the parameters in `params` move, and
+   * only their slots: slots the state holds for other parameters (ones that
+   * `train` keeps frozen) are kept by identity.
+   *
+   * @throws Error when `state` did not come from `init` or `step`, when a
+   * parameter is not a plain `{ shape, data }` record or has no gradient of
+   * its size, when the state lacks a slot for it, or when the learning-rate
+   * schedule gives a negative or non-finite rate.
    */
   step(params: Params, grads: Gradients, state: OptimizerState, at?: Partial<Omit<ScheduleContext, 'step'>>): StepResult;
 }
 
+/** Options of `sgd`; see the update rule at the top of this module. */
 export interface SgdOptions {
   /** Learning rate or schedule. */
   lr: LearningRate;
@@ -65,14 +90,19 @@ export interface SgdOptions {
   weightDecay?: number;
 }
 
+/** Options of `adam`; see the update rule at the top of this module. */
 export interface AdamOptions {
   /** Learning rate or schedule (default 1e-3). */
   lr?: LearningRate;
+  /** Decay β1 of the first-moment (mean) estimate m, in [0, 1) (default 0.9). */
   beta1?: number;
+  /** Decay β2 of the second-moment (uncentred variance) estimate v, in [0, 1) (default 0.999). */
   beta2?: number;
+  /** ε > 0 added to sqrt(v̂) so the step stays bounded where v̂ is near 0 (default 1e-8). */
   epsilon?: number;
   /** Weight decay λ >= 0 (default 0): L2 on the gradient, or decoupled (AdamW) when `decoupled`. */
   weightDecay?: number;
+  /** Apply `weightDecay` as AdamW does, p ← p − η·λ·p before the Adam step, instead of adding λ·p to the gradient (default false). */
   decoupled?: boolean;
 }
 
@@ -133,7 +163,13 @@ function context(state: OptimizerState, at: Partial<Omit<ScheduleContext, 'step'
   };
 }
 
-/** Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay. */
+/**
+ * Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay.
+ *
+ * @throws Error when `lr` is missing, negative or not finite, when `momentum`
+ * is outside [0, 1), `weightDecay` is negative, or `nesterov` is set without
+ * momentum.
+ */
 export function sgd(options: SgdOptions): Optimizer {
   const who = 'sgd';
   if (!options || options.lr === undefined) throw new Error('sgd: give a learning rate, e.g. sgd({ lr: 0.01, momentum: 0.9 })');
@@ -179,7 +215,13 @@ export function sgd(options: SgdOptions): Optimizer {
   });
 }
 
-/** Adam, with optional L2 or decoupled (AdamW) weight decay. */
+/**
+ * Adam, with optional L2 or decoupled (AdamW) weight decay.
+ *
+ * @throws Error when `lr` is negative or not finite, when `beta1` or `beta2`
+ * is outside [0, 1), `epsilon` is not a finite number > 0, or `weightDecay`
+ * is negative.
+ */
 export function adam(options: AdamOptions = {}): Optimizer {
   const who = 'adam';
   const lrOption = options.lr ?? 1e-3;
@@ -233,9 +275,18 @@ export function adam(options: AdamOptions = {}): Optimizer {
 
 /**
  * Optimizer state as named tensors for a checkpoint: `velocity/conv1.w`,
- * `m/fc1.b`, ...; the step count goes in the checkpoint's metadata.
+ * `m/fc1.b`, ...; the step count goes in the checkpoint's metadata. The data
+ * arrays are the state's own, not copies.
  */
-export function optimizerTensors(state: OptimizerState): Record<string, { shape: number[]; data: Float32Array }> {
+export function optimizerTensors(state: OptimizerState): Record<
+  string,
+  {
+    /** The parameter's shape, a fresh array. */
+    shape: number[];
+    /** The slot's values, row-major, of the state itself (not a copy). */
+    data: Float32Array;
+  }
+> {
   const out: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const [slot, values] of Object.entries(state.slots)) {
     for (const [name, v] of Object.entries(values)) out[`${slot}/${name}`] = { shape: [...v.shape], data: v.data };
@@ -243,7 +294,13 @@ export function optimizerTensors(state: OptimizerState): Record<string, { shape:
   return out;
 }
 
-/** The inverse of `optimizerTensors`. */
+/**
+ * The inverse of `optimizerTensors`: a state at `step` whose slots are the
+ * `slot/parameter` entries of `tensors`, sharing their arrays.
+ *
+ * @throws Error when `step` is not a whole number >= 0 or a key is not of
+ * the form `slot/parameter`.
+ */
 export function optimizerStateFromTensors(step: number, tensors: Readonly<Record<string, { shape: readonly number[]; data: Float32Array }>>): OptimizerState {
   if (!Number.isInteger(step) || step < 0) throw new Error(`optimizerStateFromTensors: step must be a whole number, got ${JSON.stringify(step)}`);
   const slots: Record<string, Record<string, TensorValue>> = {};

@@ -20,7 +20,14 @@ export interface ScheduleContext {
   readonly totalSteps: number;
 }
 
+/**
+ * A learning-rate schedule: the rate for the step at `at`, a finite number
+ * >= 0 (the optimizer throws on anything else). Called once per step; it
+ * should depend on `at` alone, so that seeded and resumed runs agree.
+ */
 export type Schedule = (at: ScheduleContext) => number;
+
+/** What an optimizer's `lr` option takes: a fixed rate >= 0, or a `Schedule`. */
 export type LearningRate = number | Schedule;
 
 function checkRate(who: string, what: string, v: number): number {

@@ -1,11 +1,13 @@
 /**
  * Training as a cold RxJS Observable.
  *
- * Subscribing builds and compiles two graphs once, the training graph (mean
- * softmax cross-entropy, the logits, and the gradient of the loss with
- * respect to every parameter) and the evaluation graph, then runs mini-batch
- * steps: feed the batch and the current parameters, read the loss, logits and
- * gradients back, and let the optimizer make the next, immutable, state.
+ * `train` builds the training graph (the loss, by default mean softmax
+ * cross-entropy, the logits, and the gradient of the loss with respect to
+ * every parameter that is not frozen) when it is called; each subscription
+ * compiles it and the evaluation graph once, then runs mini-batch steps: pass
+ * the batch through the `transform` operator (if any), feed it and the current
+ * parameters, read the loss, logits and gradients back, and let the optimizer
+ * make the next, immutable, state.
  *
  * Everything a run has learned is one frozen `TrainState` record. Each step
  * replaces it with immer's `produce`: the new record holds the optimizer's
@@ -23,11 +25,13 @@
  * - Cold and seeded: each subscription trains from scratch, and the same seed
  *   on the same backend gives the same events (losses) every time: the
  *   initial values come from (seed, parameter name), the batch order of epoch
- *   e from (seed, e), the dropout masks of step t from (seed, t).
+ *   e from (seed, e), the dropout masks of step t from (seed, t), and each
+ *   batch's own `seed` (for a `transform`) from (seed, epoch, index).
  * - Unsubscribing stops training before the next step (or the next evaluation
- *   batch) and disposes the compiled graphs: the loop checks a flag between
- *   steps and yields to the event loop after each, so an unsubscribe from a
- *   timer, an I/O callback or a signal handler lands there.
+ *   batch), tears down a `transform` still working on a batch, and disposes
+ *   the compiled graphs: the loop checks a flag between steps and yields to
+ *   the event loop after each, so an unsubscribe from a timer, an I/O callback
+ *   or a signal handler lands there.
  * - A non-finite loss (or parameter) ends the stream with an error that names
  *   the epoch and step.
  * - Every epoch ends with an evaluation on `data.test` (when given).
@@ -36,23 +40,24 @@
  *   over differ from epoch to epoch.
  */
 import { castDraft, freeze, produce } from 'immer';
-import { Observable } from 'rxjs';
-import type { Dataset } from '../data/batches.js';
+import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import type { Batch, Dataset } from '../data/batches.js';
 import { batches } from '../data/batches.js';
 import { createRng, mixSeed } from '../data/random.js';
 import { grad } from '../autodiff/grad.js';
 import { compile, type BackendName } from '../backend/compile.js';
 import type { FeedValue } from '../backend/feeds.js';
 import { sameShape } from '../graph/shape.js';
-import { shapeToString } from '../graph/tensor.js';
+import { shapeToString, sizeOf, Tensor, topologicalOrder } from '../graph/tensor.js';
 import { input } from '../ops/input.js';
 import { softmaxCrossEntropy } from '../ops/softmaxCrossEntropy.js';
 import { dropoutMask } from '../nn/layers.js';
-import { buildModel, initParams, type Model } from '../nn/model.js';
+import { buildModel, initParams, type BuiltModel, type Model } from '../nn/model.js';
 import { findNonFinite, type Params } from '../nn/params.js';
 import { DEFAULT_BACKEND } from './defaults.js';
 import { checkDataset, classesOf, countCorrect, disposeCompiled, Evaluator, LABELS_INPUT, paramFeeds } from './evaluate.js';
 import type { Optimizer, OptimizerState } from './optimizers.js';
+import { BatchTransformer, describeValue } from './transform.js';
 
 /**
  * Everything a run has learned, as one frozen record: parameters, optimizer
@@ -60,7 +65,9 @@ import type { Optimizer, OptimizerState } from './optimizers.js';
  * step, never mutated; entries a step leaves alone are shared by identity.
  */
 export interface TrainState {
+  /** The trainable parameters by name (frozen ones included, unchanged), each a `{ shape, data }` record. */
   readonly params: Params;
+  /** The optimizer's step count and slots, to resume from (`initial.optimizer`) or save with a checkpoint. */
   readonly optimizer: OptimizerState;
   /**
    * Non-trainable values by graph input name (e.g. a batch-norm layer's
@@ -77,25 +84,39 @@ export interface TrainState {
 
 /** After every training step. `epoch` counts from 1; `step` counts from 1 within the epoch. */
 export interface StepEvent {
+  /** Always 'step'. */
   readonly type: 'step';
+  /** The epoch this step belongs to, from 1 (and counting on from `initial.epoch` when resuming). */
   readonly epoch: number;
+  /** The step's place in its epoch, from 1 to ⌊count / batchSize⌋. */
   readonly step: number;
-  /** Mean cross-entropy of this batch (before the update). */
+  /** The training loss of this batch, before the update: mean cross-entropy, or the value of the `loss` option. */
   readonly loss: number;
   /** Fraction of this batch classified correctly (before the update). */
   readonly accuracy: number;
   /** Training images per second, averaged over the epoch so far. */
   readonly imagesPerSecond: number;
+  /**
+   * The state after this step, on the steps the `snapshots` option asks for
+   * (absent otherwise, and by default): the parameters and optimizer state
+   * to draw, keep or resume from (`initial: event.state`).
+   */
+  readonly state?: TrainState;
 }
 
 /** After every epoch and its evaluation. Test numbers are null without test data or with `evaluate: false`. */
 export interface EpochEvent {
+  /** Always 'epoch'. */
   readonly type: 'epoch';
+  /** The epoch just finished, from 1 (as in its step events). */
   readonly epoch: number;
-  /** Means of the epoch's step losses and accuracies. */
+  /** Mean of the epoch's step losses (each measured before its update). */
   readonly trainLoss: number;
+  /** Mean of the epoch's step accuracies, a fraction in [0, 1]. */
   readonly trainAccuracy: number;
+  /** Mean softmax cross-entropy over the whole of `data.test` (whatever the `loss` option); null without an evaluation. */
   readonly testLoss: number | null;
+  /** Fraction of `data.test` classified correctly (top-1), in [0, 1]; null without an evaluation. */
   readonly testAccuracy: number | null;
   /** Wall time of the epoch, evaluation included. */
   readonly seconds: number;
@@ -103,24 +124,80 @@ export interface EpochEvent {
 
 /** The last event: the final state, the last test accuracy, and the wall time of the whole run. */
 export interface DoneEvent {
+  /** Always 'done'. */
   readonly type: 'done';
+  /** The state after the last step: what the run has learned. */
   readonly state: TrainState;
+  /** The last epoch's `testAccuracy` (null without an evaluation, or when no epoch ran). */
   readonly testAccuracy: number | null;
+  /** Wall time of the whole run in seconds, from subscription to this event. */
   readonly seconds: number;
 }
 
+/** An event of a training run: a step, an epoch's end, or the end of the run. */
 export type TrainEvent = StepEvent | EpochEvent | DoneEvent;
 
+/** The examples `train` learns from, and those it evaluates on after each epoch. */
 export interface TrainData {
+  /** The training examples; each of the model's input shape, with labels below the model's class count. */
   readonly train: Dataset;
+  /** Examples to evaluate on after each epoch (optional; of the same form as `train`). */
   readonly test?: Dataset;
 }
 
+/** What a `loss` function is told besides the logits and labels. */
+export interface LossContext {
+  /** N, the training graph's batch size. */
+  readonly batchSize: number;
+  /** C, the number of classes: the logits are `[N, C]`. */
+  readonly classes: number;
+  /**
+   * The graph input of every parameter (frozen ones too), by name, for terms
+   * on the weights: `mul(sum(mul(w, w)), 1e-4)` with `w = params['fc.w']`.
+   */
+  readonly params: Readonly<Record<string, Tensor<'input'>>>;
+}
+
+/**
+ * A training loss: from the logits `[N, C]` and the batch's labels (an input
+ * `[N]` holding integer class indices as floats; `oneHot(labels, C)` makes
+ * targets of them) to a scalar, built of graph ops so that `grad` can
+ * differentiate it. E.g. mean squared error on the probabilities:
+ *
+ * ```ts
+ * const loss: LossFunction = (logits, labels, { classes }) => {
+ *   const d = sub(softmax(logits, -1), oneHot(labels, classes));
+ *   return mean(mul(d, d));
+ * };
+ * ```
+ */
+export type LossFunction = (logits: Tensor, labels: Tensor<'input'>, context: LossContext) => Tensor;
+
+/**
+ * Parameters to leave alone: names (`'c1.w'`) and prefixes ending with '.'
+ * (`'c1.'`, every parameter of layer c1), or a predicate on the name.
+ */
+export type FrozenParams = readonly string[] | ((name: string) => boolean);
+
+/** When step events carry the state: `true` after every step, `{ every: n }` after every n-th. */
+export type SnapshotOptions =
+  | boolean
+  | {
+      /** Steps between snapshots, a positive integer: the state rides on the step events whose run step count is a multiple of it. */
+      readonly every: number;
+    };
+
+/** Options of `train`; each is checked when `train` is called. */
 export interface TrainOptions {
+  /** The model to train; its output must be logits `[N, classes]`. */
   model: Model;
+  /** Training examples, and test examples to evaluate on after each epoch. */
   data: TrainData;
+  /** How parameters move, e.g. `adam()` or `sgd({ lr: 0.01, momentum: 0.9 })`. */
   optimizer: Optimizer;
+  /** Epochs to train (on top of `initial.epoch` when resuming). */
   epochs: number;
+  /** Examples per step; the training graph is built for exactly this many. */
   batchSize: number;
   /** Default `DEFAULT_BACKEND`. */
   backend?: BackendName;
@@ -141,12 +218,69 @@ export interface TrainOptions {
    * batch. The records given are frozen (deeply, the arrays aside) and become
    * part of the run's states.
    */
-  initial?: { params: Params; optimizer?: OptimizerState; stats?: Params; epoch?: number; step?: number };
+  initial?: {
+    /** Every parameter of the model, by name, of its shape. */
+    params: Params;
+    /** The optimizer state to continue (default: a fresh `optimizer.init`). */
+    optimizer?: OptimizerState;
+    /** Non-trainable statistics (default: none). */
+    stats?: Params;
+    /** Epochs completed (default 0). */
+    epoch?: number;
+    /** Steps completed over all epochs (default: `epoch` full epochs' worth). */
+    step?: number;
+  };
   /**
    * Called with the state after each epoch, before the epoch event is
    * emitted, and awaited (e.g. to save a checkpoint). An error ends the stream.
    */
   onEpochEnd?: (state: TrainState, event: EpochEvent) => void | Promise<void>;
+  /**
+   * The training loss (default: mean softmax cross-entropy), built into the
+   * training graph once, when `train` is called; it must return a scalar
+   * (one-element) tensor. Step events report its value; the evaluation after
+   * each epoch still reports cross-entropy and accuracy.
+   */
+  loss?: LossFunction;
+  /**
+   * An RxJS operator that every training batch goes through before its step,
+   * e.g. an augmentation that adds noise drawn from the batch's own seed:
+   *
+   * ```ts
+   * transform: map((b) => {
+   *   const rng = createRng(b.seed);
+   *   return { ...b, images: b.images.map((v) => v + 0.1 * rng.normal()) };
+   * }),
+   * ```
+   *
+   * Each batch is the whole of a stream of its own, `of(batch).pipe(transform)`,
+   * which must emit exactly one batch of the same size (images as a
+   * Float32Array of the same length, labels as a Uint8Array of valid classes)
+   * and complete; it may take its time (`concatMap` over a promise), and the
+   * step waits for it. What it does with a batch should depend on that batch
+   * alone (its data, `epoch`, `index` and `seed`), so that seeded runs and
+   * resumed runs see the same batches: the operator is subscribed afresh
+   * for every batch, so what it sets up on subscription (a `scan`, a
+   * `bufferCount`) starts over each time. An error, no batch, more
+   * than one, or a batch of the wrong form ends training with an error naming
+   * the step.
+   */
+  transform?: MonoTypeOperatorFunction<Batch>;
+  /**
+   * Parameters the optimizer never changes (e.g. `['c1.', 'c2.']` to
+   * fine-tune only the last layers): the training graph computes no gradient
+   * for them and the optimizer is given only the others, so a fresh optimizer
+   * state has no slots for them and the slots of a resumed one stay as they
+   * are. Each name or prefix must match a parameter, a predicate at least
+   * one, and at least one parameter must stay trainable.
+   */
+  frozen?: FrozenParams;
+  /**
+   * Step events carry the state after the step (`event.state`): `true` after
+   * every step, `{ every: n }` when the run's step count is a multiple of n.
+   * Default false: numbers only.
+   */
+  snapshots?: SnapshotOptions;
 }
 
 /** Seed stream for dropout masks, kept apart from the initialisation and shuffling streams. */
@@ -184,9 +318,135 @@ function sliceDataset(data: Dataset, count: number): Dataset {
 
 const NO_STATS: Params = Object.freeze({});
 
-/** Train `model` on `data`; see the file comment. Options are checked when `train` is called. */
+/** Steps between snapshots on step events; 0 for none. */
+function snapshotInterval(snapshots: SnapshotOptions | undefined): number {
+  if (snapshots === undefined || snapshots === false) return 0;
+  if (snapshots === true) return 1;
+  if (snapshots !== null && typeof snapshots === 'object') return positiveInt('snapshots.every', snapshots.every);
+  throw new Error(`train: snapshots must be true, false or { every: n }, got ${JSON.stringify(snapshots)}`);
+}
+
+/** The names `frozen` picks out of the model's parameter names, each entry checked. */
+function frozenNames(frozen: FrozenParams | undefined, names: readonly string[]): Set<string> {
+  if (frozen === undefined) return new Set();
+  const list = names.map((n) => `"${n}"`).join(', ');
+  let picked: Set<string>;
+  if (typeof frozen === 'function') {
+    picked = new Set(names.filter((n) => frozen(n)));
+    if (picked.size === 0) throw new Error(`train: the frozen predicate matches none of the parameters ${list}`);
+  } else if (Array.isArray(frozen)) {
+    picked = new Set();
+    for (const entry of frozen as readonly unknown[]) {
+      if (typeof entry !== 'string' || entry === '') {
+        throw new Error(`train: frozen entries must be parameter names or prefixes ending with '.', got ${JSON.stringify(entry)}`);
+      }
+      const hits = entry.endsWith('.') ? names.filter((n) => n.startsWith(entry)) : names.filter((n) => n === entry);
+      if (hits.length === 0) {
+        const layer = !entry.endsWith('.') && names.some((n) => n.startsWith(`${entry}.`));
+        throw new Error(
+          `train: frozen entry "${entry}" matches no parameter; the parameters are ${list}` +
+            (layer ? `; to freeze every parameter of layer "${entry}", write "${entry}."` : ''),
+        );
+      }
+      for (const h of hits) picked.add(h);
+    }
+  } else {
+    throw new Error(`train: frozen must be an array of parameter names and prefixes (e.g. ['c1.']) or a predicate (name) => boolean, got ${describeValue(frozen)}`);
+  }
+  if (picked.size === names.length) throw new Error(`train: frozen covers every parameter (${list}); leave at least one to train`);
+  return picked;
+}
+
+/** The graph `train` compiles; built once, when `train` is called. */
+interface TrainingGraph {
+  readonly built: BuiltModel;
+  readonly classes: number;
+  /** The loss, the logits, then the gradient of each trainable parameter (in `trainable` order). */
+  readonly outputs: readonly Tensor[];
+  /** The parameters the optimizer changes. */
+  readonly trainable: readonly string[];
+  /** Whether any parameter is frozen. */
+  readonly someFrozen: boolean;
+  /** Whether the loss reads the labels (a custom loss need not, and an unread input cannot be fed). */
+  readonly readsLabels: boolean;
+}
+
+function buildTrainingGraph(model: Model, batchSize: number, lossFn: LossFunction | undefined, frozen: FrozenParams | undefined): TrainingGraph {
+  const built = buildModel(model, { batchSize, training: true });
+  const classes = classesOf('train', model, built.output, batchSize);
+  const names = built.params.map((p) => p.name);
+  const skip = frozenNames(frozen, names);
+  const labels = input(LABELS_INPUT, [batchSize]);
+  const loss = lossFn
+    ? customLoss(lossFn, built, labels, {
+        batchSize,
+        classes,
+        params: Object.freeze(Object.fromEntries(names.map((n, i) => [n, built.paramTensors[i]]))),
+      })
+    : softmaxCrossEntropy(built.output, labels);
+  // Frozen parameters are not asked for, so no node of their gradient is built.
+  const trainableAt = names.flatMap((n, i) => (skip.has(n) ? [] : [i]));
+  const grads = grad(loss, trainableAt.map((i) => built.paramTensors[i]));
+  const readsLabels = topologicalOrder([loss]).some((t) => t.op === 'input' && (t as Tensor<'input'>).attrs.name === LABELS_INPUT);
+  return {
+    built,
+    classes,
+    outputs: [loss, built.output, ...grads],
+    trainable: trainableAt.map((i) => names[i]),
+    someFrozen: skip.size > 0,
+    readsLabels,
+  };
+}
+
+/** The custom loss of the built model, checked: a scalar that reads only what train feeds. */
+function customLoss(lossFn: LossFunction, built: BuiltModel, labels: Tensor<'input'>, context: LossContext): Tensor {
+  const loss: unknown = lossFn(built.output, labels, context);
+  if (!(loss instanceof Tensor)) {
+    throw new Error(`train: the loss function must return a Tensor (a scalar built from the logits and labels), got ${describeValue(loss)}`);
+  }
+  if (sizeOf(loss.shape) !== 1) {
+    throw new Error(`train: the loss function must return a scalar (one element), got shape ${shapeToString(loss.shape)}; reduce it, e.g. with mean(...)`);
+  }
+  const fed = new Set([built.input.attrs.name, LABELS_INPUT, ...built.params.map((p) => p.name), ...built.masks.map((m) => m.name)]);
+  for (const t of topologicalOrder([loss])) {
+    const name = t.op === 'input' ? (t as Tensor<'input'>).attrs.name : null;
+    if (name !== null && !fed.has(name)) {
+      throw new Error(`train: the loss reads an input "${name}" that train does not feed; build it from the logits, the labels, the parameters and constants`);
+    }
+  }
+  return loss;
+}
+
+/** Every label a class index of the model's output. */
+function checkLabels(what: string, labels: ArrayLike<number>, classes: number): void {
+  for (let i = 0; i < labels.length; i++) {
+    const v = labels[i];
+    if (!Number.isInteger(v) || v < 0 || v >= classes) {
+      throw new Error(`train: ${what} label ${i} is ${v}; labels must be integer class indices in [0, ${classes - 1}] (the model has ${classes} outputs)`);
+    }
+  }
+}
+
+/** The entries of `params` named in `names`. */
+function pick(params: Params, names: readonly string[]): Params {
+  return Object.fromEntries(names.map((n) => [n, params[n]]));
+}
+
+/**
+ * Train `model` on `data`; see the file comment.
+ *
+ * Errors come two ways. `train` itself throws, synchronously, when the
+ * options are wrong: a bad count, seed or option, data that does not fit the
+ * model (image size, label range), a model whose graph cannot be built or
+ * has no `[N, classes]` output, a `loss` that is not a scalar, a `frozen`
+ * entry that matches no parameter, `initial` parameters of the wrong shapes.
+ * Everything that can only go wrong while training runs arrives through the
+ * Observable's error channel: the backend (unavailable, failing to compile
+ * or run), a non-finite loss or parameter, an error of the optimizer or of
+ * `onEpochEnd`, a `transform` that fails or emits a wrong batch.
+ */
 export function train(options: TrainOptions): Observable<TrainEvent> {
-  const { model, data, optimizer, onEpochEnd } = options;
+  const { model, data, optimizer, onEpochEnd, transform } = options;
   if (!model || typeof model.forward !== 'function') throw new Error('train: model must be a Model (e.g. lenet5())');
   if (!optimizer || typeof optimizer.step !== 'function') throw new Error('train: optimizer must be an Optimizer (e.g. adam() or sgd({ lr }))');
   const epochs = positiveInt('epochs', options.epochs);
@@ -194,6 +454,13 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed)) throw new Error(`train: seed must be a safe integer, got ${JSON.stringify(seed)}`);
   const backend = options.backend ?? DEFAULT_BACKEND;
+  if (options.loss !== undefined && typeof options.loss !== 'function') {
+    throw new Error(`train: loss must be a function (logits, labels, context) => scalar Tensor, got ${describeValue(options.loss)}`);
+  }
+  if (transform !== undefined && typeof transform !== 'function') {
+    throw new Error(`train: transform must be an RxJS operator on batches (e.g. map((batch) => ...)), got ${describeValue(transform)}`);
+  }
+  const snapshotEvery = snapshotInterval(options.snapshots);
   checkDataset('train', 'data.train', model, data?.train);
   if (data.test !== undefined) checkDataset('train', 'data.test', model, data.test);
   let trainSet = data.train;
@@ -223,35 +490,47 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
     );
   }
 
+  const graph = buildTrainingGraph(model, batchSize, options.loss, options.frozen);
+  const { built, classes, trainable } = graph;
+  checkLabels('data.train', trainSet.labels, classes);
+  if (testSet) checkLabels('data.test', testSet.labels, classes);
+  if (initial !== undefined) {
+    if (!initial.params || typeof initial.params !== 'object') throw new Error(`train: initial.params must be a Params record, got ${describeValue(initial.params)}`);
+    for (const p of built.params) {
+      const v = initial.params[p.name];
+      if (v === undefined) throw new Error(`train: the initial parameters have no "${p.name}"`);
+      if (!sameShape(v.shape, p.shape)) {
+        throw new Error(`train: initial parameter "${p.name}" has shape ${shapeToString(v.shape)} but the model needs ${shapeToString(p.shape)}`);
+      }
+    }
+  }
+  const names = built.params.map((p) => p.name);
+  // With parameters frozen, the optimizer sees (and keeps slots for) only the trainable ones.
+  const forOptimizer = (params: Params): Params => (graph.someFrozen ? pick(params, trainable) : params);
+
   return new Observable<TrainEvent>((subscriber) => {
     let unsubscribed = false;
     const stopped = (): boolean => unsubscribed || subscriber.closed;
     const resources: unknown[] = [];
+    const transformer = transform ? new BatchTransformer(transform, { batchSize, sampleSize: sizeOf(model.inputShape), classes }) : null;
 
     const loop = async (): Promise<void> => {
       const runStart = now();
-      // Build and compile once.
-      const built = buildModel(model, { batchSize, training: true });
-      const classes = classesOf('train', model, built.output, batchSize);
-      const labelsInput = input(LABELS_INPUT, [batchSize]);
-      const loss = softmaxCrossEntropy(built.output, labelsInput);
-      const grads = grad(loss, built.paramTensors);
-      const trainFn = compile([loss, built.output, ...grads], { backend });
+      // Compile once.
+      const trainFn = compile(graph.outputs, { backend });
       resources.push(trainFn);
       const evaluator = testSet ? new Evaluator(model, evalBatchSize, backend) : null;
       if (evaluator) resources.push(evaluator);
-      const names = built.params.map((p) => p.name);
 
       const params = initial?.params ?? initParams(model, seed);
-      for (const p of built.params) {
-        const v = params[p.name];
-        if (v === undefined) throw new Error(`train: the initial parameters have no "${p.name}"`);
-        if (!sameShape(v.shape, p.shape)) {
-          throw new Error(`train: initial parameter "${p.name}" has shape ${shapeToString(v.shape)} but the model needs ${shapeToString(p.shape)}`);
-        }
-      }
       let state: TrainState = freeze(
-        { params, optimizer: initial?.optimizer ?? optimizer.init(params), stats: initial?.stats ?? NO_STATS, epoch: firstEpoch, step: initialStep },
+        {
+          params,
+          optimizer: initial?.optimizer ?? optimizer.init(forOptimizer(params)),
+          stats: initial?.stats ?? NO_STATS,
+          epoch: firstEpoch,
+          step: initialStep,
+        },
         true,
       );
       const totalSteps = (firstEpoch + epochs) * stepsPerEpoch;
@@ -266,15 +545,18 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
         let skip = e === firstEpoch ? doneInEpoch : 0;
         let steps = skip;
         let counted = 0;
-        for (const batch of batches(trainSet, { batchSize, shuffle: true, seed, epoch: e, dropLast: true })) {
+        for (const drawn of batches(trainSet, { batchSize, shuffle: true, seed, epoch: e, dropLast: true })) {
           if (stopped()) return;
           if (skip > 0) {
             skip--;
             continue;
           }
           const step = steps + 1;
+          const batch = transformer ? await transformer.run(drawn, `epoch ${e + 1}, step ${step}`) : drawn;
+          if (batch === null || stopped()) return;
           const labels = Float32Array.from(batch.labels);
-          const feeds: Record<string, FeedValue> = { ...paramFeeds(state.params, names), x: batch.images, [LABELS_INPUT]: labels };
+          const feeds: Record<string, FeedValue> = { ...paramFeeds(state.params, names), x: batch.images };
+          if (graph.readsLabels) feeds[LABELS_INPUT] = labels;
           if (built.masks.length > 0) {
             const rng = createRng(mixSeed(mixSeed(seed, DROPOUT_STREAM), state.step));
             for (const m of built.masks) feeds[m.name] = dropoutMask(m.shape, m.rate, rng);
@@ -287,8 +569,8 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
           }
           const correct = countCorrect(out[1].data, labels, batchSize, classes);
           const gradients: Record<string, ArrayLike<number>> = {};
-          names.forEach((name, i) => (gradients[name] = out[2 + i].data));
-          const next = optimizer.step(state.params, gradients, state.optimizer, { epoch: e, stepsPerEpoch, totalSteps });
+          trainable.forEach((name, i) => (gradients[name] = out[2 + i].data));
+          const next = optimizer.step(forOptimizer(state.params), gradients, state.optimizer, { epoch: e, stepsPerEpoch, totalSteps });
           const bad = findNonFinite(next.params);
           if (bad) {
             throw new Error(
@@ -296,7 +578,8 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
             );
           }
           state = produce(state, (d) => {
-            d.params = castDraft(next.params);
+            // Frozen parameters stay in the record by identity.
+            d.params = castDraft(graph.someFrozen ? { ...state.params, ...next.params } : next.params);
             d.optimizer = castDraft(next.state);
             d.step += 1;
           });
@@ -313,6 +596,7 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
               loss: lossValue,
               accuracy: correct / batchSize,
               imagesPerSecond: seconds > 0 ? (counted * batchSize) / seconds : 0,
+              ...(snapshotEvery > 0 && state.step % snapshotEvery === 0 ? { state } : {}),
             }),
           );
           await yieldToEventLoop();
@@ -380,6 +664,8 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
 
     return () => {
       unsubscribed = true;
+      // A transform still working on a batch is torn down; the loop then ends and disposes.
+      transformer?.stop();
     };
   });
 }

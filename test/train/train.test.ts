@@ -248,10 +248,18 @@ describe('train (synthetic data)', () => {
     expect(epoch.testAccuracy).toBeNull();
   });
 
-  it('refuses initial parameters that do not fit the model', async () => {
+  it('refuses initial parameters that do not fit the model, and labels out of range, when called', () => {
+    const base = { model: tiny(), data, optimizer: adam(), epochs: 1, batchSize: 32 };
     const wrong = { 'c.w': { shape: [3, 1, 3, 3], data: new Float32Array(27) } };
-    await expect(lastValueFrom(train({ model: tiny(), data, optimizer: adam(), epochs: 1, batchSize: 32, initial: { params: wrong } }))).rejects.toThrow(
-      /initial parameter "c.w" has shape \[3,1,3,3\] but the model needs \[2,1,3,3\]/,
+    expect(() => train({ ...base, initial: { params: wrong } })).toThrow(/initial parameter "c.w" has shape \[3,1,3,3\] but the model needs \[2,1,3,3\]/);
+    expect(() => train({ ...base, initial: { params: {} } })).toThrow('train: the initial parameters have no "c.w"');
+    const badLabels = { ...data.train, labels: data.train.labels.map((l, i) => (i === 5 ? 10 : l)) };
+    expect(() => train({ ...base, data: { train: badLabels } })).toThrow(
+      'train: data.train label 5 is 10; labels must be integer class indices in [0, 9] (the model has 10 outputs)',
     );
+    const badTest = { ...data.test, labels: data.test.labels.map((l, i) => (i === 2 ? 12 : l)) };
+    expect(() => train({ ...base, data: { train: data.train, test: badTest } })).toThrow(/^train: data.test label 2 is 12/);
+    // Not evaluated, not checked.
+    expect(() => train({ ...base, data: { train: data.train, test: badTest }, evaluate: false })).not.toThrow();
   });
 });

@@ -1,0 +1,414 @@
+/**
+ * Inference: class probabilities and top-k labels, and the output of any
+ * layer by its name, for any number of examples, on any backend.
+ *
+ * A predictor builds the model's evaluation graph once for a fixed chunk of
+ * `batchSize` examples and compiles it once; each call runs the examples
+ * through it chunk by chunk, the last chunk padded with zeros and its padded
+ * rows dropped. So a drawing pad can call `predict` on every stroke without
+ * compiling anything again (give it `batchSize: 1`), and a test set of 10,000
+ * images runs through the same graph in chunks.
+ *
+ * ```ts
+ * const predictor = createPredictor(model, params, { backend: 'cpu', batchSize: 64 });
+ * const { topK } = await predictor.predict(images, { topK: 3 });   // topK.labels: count × 3
+ * const maps = await predictor.outputs(images, ['conv1', 'relu1']); // maps.conv1.shape: [count, 6, 24, 24]
+ * await predictor.dispose();
+ * ```
+ *
+ * Probabilities are the softmax of the logits, computed on the host in
+ * float64 (max subtracted first) and stored as float32; top-k labels rank
+ * classes by logit with ties to the lower class index (ranking.ts), the rule
+ * `evaluate` uses for its top-1 and top-5 accuracy.
+ */
+import { compile, type BackendName, type CompiledFunction, type RunResult } from '../backend/compile.js';
+import type { Feeds } from '../backend/feeds.js';
+import { sameShape } from '../graph/shape.js';
+import { type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
+import { buildModel, type BuiltModel, findLayerOutput, type Model } from './model.js';
+import type { Params } from './params.js';
+import { topKRow } from './ranking.js';
+
+/** Options of `createPredictor` (and of the one-shot `predict` and `layerOutputs`). */
+export interface PredictorOptions {
+  /** Backend to run on (default `'auto'`, the fastest that works here, as for `train`). */
+  backend?: BackendName;
+  /**
+   * Examples per run of the compiled graph (default 32 for a predictor; the
+   * one-shot functions use min(500, count)). Fewer examples than this are
+   * padded to a full chunk, so for one example at a time give 1.
+   */
+  batchSize?: number;
+  /**
+   * Non-trainable values the graph reads besides the parameters (a
+   * `TrainState`'s `stats`, e.g. batch-norm running means), by input name.
+   */
+  stats?: Params;
+}
+
+/** Options of one `predict` call. */
+export interface PredictOptions {
+  /** Labels per example, best first: an integer in [1, classes] (default min(5, classes)). */
+  topK?: number;
+  /**
+   * Parameters for this call instead of the predictor's (e.g. the latest
+   * state of a training run), checked against the model the same way.
+   */
+  params?: Params;
+}
+
+/** Options of one `outputs` call. */
+export interface OutputsOptions {
+  /** Parameters for this call instead of the predictor's, as for `predict`. */
+  params?: Params;
+}
+
+/** What `predict` returns for `count` examples of a model with `classes` classes. */
+export interface Prediction {
+  /** Number of examples. */
+  readonly count: number;
+  /** Number of classes (the width of the logits). */
+  readonly classes: number;
+  /** The model's output, `count × classes`, row-major. */
+  readonly logits: Float32Array;
+  /** The softmax of each row of the logits, `count × classes`. */
+  readonly probabilities: Float32Array;
+  /** The `k` best classes of each example, `count × k`, best first, and their probabilities. */
+  readonly topK: {
+    /** Labels per example. */
+    readonly k: number;
+    /** The classes, `count × k`, best first. */
+    readonly labels: Int32Array;
+    /** Their probabilities, `count × k`. */
+    readonly probabilities: Float32Array;
+  };
+}
+
+/** One layer's output for `count` examples: its shape with the batch dimension (= count) first, and its values. */
+export interface LayerOutput {
+  /** `[count, ...]`: the layer's output shape for `count` examples. */
+  readonly shape: number[];
+  /** Its values, row-major. */
+  readonly data: Float32Array;
+}
+
+/** Layer outputs by layer name, as `outputs` returns them. */
+export type LayerOutputs = Readonly<Record<string, LayerOutput>>;
+
+/** A model compiled for inference; see `createPredictor`. */
+export interface Predictor {
+  /** The model it runs. */
+  readonly model: Model;
+  /** Examples per run of the compiled graph. */
+  readonly batchSize: number;
+  /** The backend that runs the graph (`'auto'` until its first run has chosen one). */
+  readonly backend: BackendName;
+  /**
+   * Class probabilities and the top-k labels of `images`: count examples of
+   * the model's input shape, back to back (count × product of inputShape
+   * values; any count, 0 included).
+   */
+  predict(images: Float32Array, options?: PredictOptions): Promise<Prediction>;
+  /**
+   * The outputs of the layers named `layerNames` (full names, as the model's
+   * summary lists them: `conv1`, `relu2`, `block1.conv1`) for `images`. Each
+   * set of names is compiled once, on first use.
+   */
+  outputs(images: Float32Array, layerNames: readonly string[], options?: OutputsOptions): Promise<LayerOutputs>;
+  /** Release the compiled graphs (device memory); the predictor cannot run afterwards. */
+  dispose(): Promise<void>;
+}
+
+/** Name of the image input of a predictor's graphs. */
+const INPUT = 'x';
+/** As `DEFAULT_BACKEND` (train/defaults.ts, a floor above this one). */
+const DEFAULT_PREDICT_BACKEND: BackendName = 'auto';
+const DEFAULT_PREDICTOR_BATCH = 32;
+const DEFAULT_ONE_SHOT_BATCH = 500;
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  if (Array.isArray(v)) return 'an array';
+  return typeof v;
+}
+
+/** Check that `params` hold every parameter the graph reads, with its shape. Extra entries are ignored. */
+function checkParams(who: string, model: Model, built: BuiltModel, params: Params): void {
+  if (params === null || typeof params !== 'object') {
+    throw new Error(`${who}: params must be a record of parameter values by name (e.g. initParams(model, seed)), got ${typeName(params)}`);
+  }
+  for (const p of built.params) {
+    const v = Object.hasOwn(params, p.name) ? params[p.name] : undefined;
+    if (v === undefined) {
+      throw new Error(
+        `${who}: params has no "${p.name}" (shape ${shapeToString(p.shape)}), which model "${model.name}" reads; ` +
+          `give the parameters of this model (from training, loadModel or initParams)`,
+      );
+    }
+    if (!Array.isArray(v.shape) || !sameShape(v.shape, p.shape)) {
+      throw new Error(`${who}: parameter "${p.name}" has shape ${shapeToString(v.shape ?? [])} but model "${model.name}" needs ${shapeToString(p.shape)}`);
+    }
+    if (!(v.data instanceof Float32Array) || v.data.length !== sizeOf(p.shape)) {
+      throw new Error(`${who}: parameter "${p.name}" must hold a Float32Array of ${sizeOf(p.shape)} values, got ${typeName(v.data)}`);
+    }
+  }
+}
+
+class ModelPredictor implements Predictor {
+  readonly batchSize: number;
+  private readonly built: BuiltModel;
+  private readonly perExample: number;
+  private readonly paramNames: ReadonlySet<string>;
+  private readonly logitsFn: CompiledFunction;
+  /** Graphs for `outputs`, by the list of names they return. */
+  private readonly layerFns = new Map<string, CompiledFunction>();
+  private disposed = false;
+
+  constructor(
+    who: string,
+    readonly model: Model,
+    private readonly params: Params,
+    private readonly backendName: BackendName,
+    batchSize: number,
+    private readonly stats: Params,
+  ) {
+    this.batchSize = batchSize;
+    this.built = buildModel(model, { batchSize, inputName: INPUT });
+    this.perExample = sizeOf(model.inputShape);
+    this.paramNames = new Set(this.built.params.map((p) => p.name));
+    checkParams(who, model, this.built, params);
+    this.logitsFn = compile(this.built.output, { backend: backendName });
+    this.checkStats(who, this.logitsFn);
+  }
+
+  get backend(): BackendName {
+    return this.logitsFn.backend;
+  }
+
+  async predict(images: Float32Array, options: PredictOptions = {}): Promise<Prediction> {
+    const who = 'predict';
+    const out = this.built.output;
+    if (out.rank !== 2) {
+      throw new Error(
+        `${who}: model "${this.model.name}" gives ${shapeToString(out.shape)}, not logits [${this.batchSize}, classes]; ` +
+          `predict is for classifiers; read other models with outputs()`,
+      );
+    }
+    const classes = out.shape[1];
+    const k = options.topK ?? Math.min(5, classes);
+    if (!Number.isInteger(k) || k < 1 || k > classes) {
+      throw new Error(`${who}: topK must be an integer from 1 to ${classes} (the number of classes), got ${JSON.stringify(options.topK)}`);
+    }
+    const params = this.paramsFor(who, options.params);
+    const count = this.countOf(who, images);
+    const logits = new Float32Array(count * classes);
+    const probabilities = new Float32Array(count * classes);
+    const labels = new Int32Array(count * k);
+    await this.runChunks(this.logitsFn, images, count, params, ([result], start, rows) => {
+      const raw = result.data;
+      for (let r = 0; r < rows; r++) {
+        const at = r * classes;
+        let max = -Infinity;
+        for (let c = 0; c < classes; c++) max = Math.max(max, raw[at + c]);
+        let sum = 0;
+        for (let c = 0; c < classes; c++) sum += Math.exp(raw[at + c] - max);
+        const to = (start + r) * classes;
+        for (let c = 0; c < classes; c++) {
+          logits[to + c] = raw[at + c];
+          probabilities[to + c] = Math.exp(raw[at + c] - max) / sum;
+        }
+        // Ranked on the backend's own values (float64 on the reference backend), as evaluate ranks them.
+        topKRow(raw, r, classes, k, labels, (start + r) * k);
+      }
+    });
+    const bestProbabilities = Float32Array.from(labels, (label, i) => probabilities[Math.floor(i / k) * classes + label]);
+    return Object.freeze({ count, classes, logits, probabilities, topK: Object.freeze({ k, labels, probabilities: bestProbabilities }) });
+  }
+
+  async outputs(images: Float32Array, layerNames: readonly string[], options: OutputsOptions = {}): Promise<LayerOutputs> {
+    const who = 'layerOutputs';
+    if (!Array.isArray(layerNames) || layerNames.length === 0) {
+      throw new Error(`${who}: give a non-empty array of layer names, e.g. ['conv1', 'relu1'], got ${JSON.stringify(layerNames)}`);
+    }
+    const names = [...new Set(layerNames)];
+    const tensors = names.map((name) => findLayerOutput(who, this.built, name));
+    const params = this.paramsFor(who, options.params);
+    const count = this.countOf(who, images);
+    const fn = this.layerFunction(who, names, tensors);
+    const sizes = tensors.map((t) => sizeOf(t.shape) / this.batchSize);
+    const data = sizes.map((size) => new Float32Array(count * size));
+    await this.runChunks(fn, images, count, params, (results, start, rows) => {
+      results.forEach((r, i) => data[i].set(r.data.subarray(0, rows * sizes[i]), start * sizes[i]));
+    });
+    return Object.freeze(
+      Object.fromEntries(names.map((name, i) => [name, Object.freeze({ shape: [count, ...tensors[i].shape.slice(1)], data: data[i] })])),
+    );
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const fns = [this.logitsFn, ...this.layerFns.values()];
+    this.layerFns.clear();
+    await Promise.all(fns.map((f) => f.dispose()));
+  }
+
+  /** The compiled graph returning `tensors` (the outputs of the layers `names`), made on first use. */
+  private layerFunction(who: string, names: readonly string[], tensors: readonly Tensor[]): CompiledFunction {
+    const key = names.join('\n');
+    let fn = this.layerFns.get(key);
+    if (!fn) {
+      this.checkUsable(who);
+      fn = compile(tensors, { backend: this.backendName });
+      this.checkStats(who, fn);
+      this.layerFns.set(key, fn);
+    }
+    return fn;
+  }
+
+  private checkUsable(who: string): void {
+    if (this.disposed) throw new Error(`${who}: this predictor has been disposed; make a new one with createPredictor`);
+  }
+
+  private paramsFor(who: string, override: Params | undefined): Params {
+    this.checkUsable(who);
+    if (override === undefined) return this.params;
+    checkParams(who, this.model, this.built, override);
+    return override;
+  }
+
+  /** Every graph input other than the images and the parameters must be in `stats`, with its shape. */
+  private checkStats(who: string, fn: CompiledFunction): void {
+    for (const { name, shape } of fn.inputs) {
+      if (name === INPUT || this.paramNames.has(name)) continue;
+      const v = Object.hasOwn(this.stats, name) ? this.stats[name] : undefined;
+      if (v === undefined) {
+        throw new Error(
+          `${who}: model "${this.model.name}" reads "${name}" (shape ${shapeToString(shape)}), which is not a parameter; ` +
+            `give its value in the stats option (a TrainState's stats)`,
+        );
+      }
+      if (!sameShape(v.shape, shape)) {
+        throw new Error(`${who}: stats "${name}" has shape ${shapeToString(v.shape)} but model "${this.model.name}" reads ${shapeToString(shape)}`);
+      }
+    }
+  }
+
+  /** The number of examples in `images`, or an error that says what was expected. */
+  private countOf(who: string, images: Float32Array): number {
+    const per = this.perExample;
+    const shape = shapeToString(this.model.inputShape);
+    if (!(images instanceof Float32Array)) {
+      throw new Error(`${who}: images must be a Float32Array of count × ${per} values (${shape} per example), got ${typeName(images)}`);
+    }
+    if (images.length % per !== 0) {
+      throw new Error(
+        `${who}: images holds ${images.length} values, which is not a whole number of examples: ` +
+          `model "${this.model.name}" reads ${shape} (${per} values) per example`,
+      );
+    }
+    return images.length / per;
+  }
+
+  /** Run `fn` on `images` chunk by chunk; `take` gets each chunk's results, its first example and its real rows. */
+  private async runChunks(
+    fn: CompiledFunction,
+    images: Float32Array,
+    count: number,
+    params: Params,
+    take: (results: readonly RunResult[], start: number, rows: number) => void,
+  ): Promise<void> {
+    const B = this.batchSize;
+    const per = this.perExample;
+    const feeds: Record<string, Float32Array> = {};
+    for (const { name } of fn.inputs) {
+      if (name !== INPUT) feeds[name] = (this.paramNames.has(name) ? params[name] : this.stats[name]).data;
+    }
+    let padded: Float32Array | null = null;
+    for (let start = 0; start < count; start += B) {
+      const rows = Math.min(B, count - start);
+      let x = images.subarray(start * per, (start + rows) * per);
+      if (rows < B) {
+        padded ??= new Float32Array(B * per);
+        padded.set(x);
+        x = padded;
+      }
+      const results = await fn.run({ ...feeds, [INPUT]: x } satisfies Feeds);
+      take(results, start, rows);
+    }
+  }
+}
+
+function positiveInt(who: string, what: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${who}: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function makePredictor(who: string, model: Model, params: Params, options: PredictorOptions, defaultBatch: number): ModelPredictor {
+  if (!model || typeof model.forward !== 'function' || !Array.isArray(model.inputShape)) {
+    throw new Error(`${who}: model must be a Model (e.g. lenet5() or defineModel(...)), got ${typeName(model)}`);
+  }
+  if (options === null || typeof options !== 'object') throw new Error(`${who}: options must be an object, got ${typeName(options)}`);
+  const batchSize = positiveInt(who, 'batchSize', options.batchSize ?? defaultBatch);
+  const stats = options.stats ?? {};
+  if (stats === null || typeof stats !== 'object') throw new Error(`${who}: stats must be a record of values by input name, got ${typeName(stats)}`);
+  return new ModelPredictor(who, model, params, options.backend ?? DEFAULT_PREDICT_BACKEND, batchSize, stats);
+}
+
+/**
+ * A predictor for `model` with parameters `params`: its graph is built and
+ * compiled once for chunks of `batchSize` examples, and every `predict` or
+ * `outputs` call reuses it. Checks that `params` hold every parameter of the
+ * model with its shape. Call `dispose()` when done to release device memory.
+ */
+export function createPredictor(model: Model, params: Params, options: PredictorOptions = {}): Predictor {
+  return makePredictor('createPredictor', model, params, options, DEFAULT_PREDICTOR_BATCH);
+}
+
+/** The chunk size of a one-shot call: the option, else all the examples (at most 500) in one run. */
+function oneShotBatch(model: Model, images: Float32Array, options: PredictorOptions): number {
+  if (options?.batchSize !== undefined) return options.batchSize;
+  const per = model && Array.isArray(model.inputShape) ? sizeOf(model.inputShape) : 1;
+  const count = images instanceof Float32Array ? Math.floor(images.length / per) : 1;
+  return Math.max(1, Math.min(DEFAULT_ONE_SHOT_BATCH, count));
+}
+
+/**
+ * Class probabilities and the top-k labels of `images` in one call: creates
+ * a predictor, runs it and disposes it. To predict repeatedly, keep a
+ * predictor from `createPredictor` instead, which compiles once.
+ */
+export async function predict(
+  model: Model,
+  params: Params,
+  images: Float32Array,
+  options: PredictorOptions & Pick<PredictOptions, 'topK'> = {},
+): Promise<Prediction> {
+  const predictor = makePredictor('predict', model, params, options, oneShotBatch(model, images, options));
+  try {
+    return await predictor.predict(images, { topK: options.topK });
+  } finally {
+    await predictor.dispose();
+  }
+}
+
+/**
+ * The outputs of the layers named `layerNames` for `images` in one call
+ * (what filter views, feature maps and nearest-neighbour search read): creates
+ * a predictor, runs it and disposes it.
+ */
+export async function layerOutputs(
+  model: Model,
+  params: Params,
+  images: Float32Array,
+  layerNames: readonly string[],
+  options: PredictorOptions = {},
+): Promise<LayerOutputs> {
+  const predictor = makePredictor('layerOutputs', model, params, options, oneShotBatch(model, images, options));
+  try {
+    return await predictor.outputs(images, layerNames);
+  } finally {
+    await predictor.dispose();
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Convolution filters as a Vega-Lite spec: one block per filter, one tile
+ * per input channel, every weight a square on one diverging colour scale
+ * (red negative, white zero, blue positive) that is symmetric about zero and
+ * shared by all filters, so signs and relative sizes can be compared across
+ * the whole layer; a colour bar gives the scale. Filters with three input
+ * channels also get a tile that shows them as one RGB colour.
+ *
+ * The layout is computed here in pixels and drawn with rect marks on
+ * identity scales, so the picture does not depend on facet sizing rules.
+ */
+import { type ChartSpec, VEGA_LITE_SCHEMA, chartConfig, checkInteger } from './spec.js';
+
+/** Weights of a convolution, shaped [outChannels, inChannels, kH, kW] (a parameter value from `train`). */
+export interface FilterWeights {
+  readonly data: ArrayLike<number>;
+  readonly shape: readonly number[];
+}
+
+export interface FilterGridOptions {
+  /** Side of one weight's square in pixels (default: a tile about 60 pixels wide, at least 4 per weight). */
+  cellSize?: number;
+  /** Filters per row (default: as many as fit in about 900 pixels). */
+  columns?: number;
+  /** Chart title (default "Filters"). */
+  title?: string;
+}
+
+/** Painted where a weight is NaN or ±Infinity, so a diverged layer is obvious at a glance. */
+const NON_FINITE = '#ff00ff';
+const LABEL_HEIGHT = 16;
+const TILE_GAP = 4;
+const BLOCK_GAP = 14;
+
+interface Cell {
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+  /** The weight, or null where it is not finite. */
+  w: number | null;
+  filter: number;
+  channel: string;
+}
+
+const hexByte = (v: number): string => Math.round(Math.min(1, Math.max(0, v)) * 255).toString(16).padStart(2, '0');
+
+/**
+ * The spec of a grid of convolution filters, e.g. `filterGridSpec(params['conv1.w'])`.
+ *
+ * Every input channel is drawn, each on the shared diverging scale
+ * [−m, m] with m the largest |weight| of the layer. With three input
+ * channels a first tile per filter shows them as RGB: each channel at
+ * 0.5 + w / (2m), so zero is mid-grey and the same m applies throughout.
+ */
+export function filterGridSpec(weights: FilterWeights, options: FilterGridOptions = {}): ChartSpec {
+  const who = 'filterGridSpec';
+  const { data, shape } = weights;
+  if (shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
+    throw new Error(`${who}: weights must be shaped [outChannels, inChannels, kH, kW] with positive integers, got [${shape.join(', ')}]`);
+  }
+  const [O, I, kH, kW] = shape;
+  if (data.length !== O * I * kH * kW) {
+    throw new Error(`${who}: shape [${shape.join(', ')}] needs ${O * I * kH * kW} weights but got ${data.length}`);
+  }
+  const cell = options.cellSize ?? Math.max(4, Math.round(60 / Math.max(kH, kW)));
+  checkInteger(who, 'cellSize', cell, 1);
+  const rgb = I === 3;
+  const slots = (rgb ? 1 : 0) + I;
+  const tileW = kW * cell;
+  const tileH = kH * cell;
+  const blockW = slots * tileW + (slots - 1) * TILE_GAP;
+  const blockH = LABEL_HEIGHT + tileH + (I > 1 ? LABEL_HEIGHT : 0);
+  const columns = options.columns ?? Math.max(1, Math.min(O, Math.floor((900 + BLOCK_GAP) / (blockW + BLOCK_GAP))));
+  checkInteger(who, 'columns', columns, 1);
+  const rows = Math.ceil(O / columns);
+  const width = columns * blockW + (columns - 1) * BLOCK_GAP;
+  const height = rows * blockH + (rows - 1) * BLOCK_GAP;
+
+  let m = 0;
+  let nonFinite = 0;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (Number.isFinite(v)) m = Math.max(m, Math.abs(v));
+    else nonFinite++;
+  }
+  const range = m > 0 ? m : 1; // an all-zero layer still needs a scale
+
+  const cells: Cell[] = [];
+  const composite: (Omit<Cell, 'w' | 'channel'> & { rgb: string })[] = [];
+  const labels: { x: number; y: number; text: string }[] = [];
+  const channelNames = rgb ? ['R', 'G', 'B'] : Array.from({ length: I }, (_, i) => `in ${i}`);
+  const plane = kH * kW;
+  for (let o = 0; o < O; o++) {
+    const bx = (o % columns) * (blockW + BLOCK_GAP);
+    const by = Math.floor(o / columns) * (blockH + BLOCK_GAP);
+    const ty = by + LABEL_HEIGHT;
+    labels.push({ x: bx + blockW / 2, y: by + LABEL_HEIGHT - 4, text: `filter ${o}` });
+    const tileX = (slot: number): number => bx + slot * (tileW + TILE_GAP);
+    for (let i = 0; i < I; i++) {
+      const sx = tileX((rgb ? 1 : 0) + i);
+      for (let y = 0; y < kH; y++) {
+        for (let x = 0; x < kW; x++) {
+          const v = data[(o * I + i) * plane + y * kW + x];
+          const at = { x0: sx + x * cell, x1: sx + (x + 1) * cell, y0: ty + y * cell, y1: ty + (y + 1) * cell };
+          cells.push({ ...at, w: Number.isFinite(v) ? v : null, filter: o, channel: channelNames[i] });
+        }
+      }
+      if (I > 1) labels.push({ x: sx + tileW / 2, y: ty + tileH + LABEL_HEIGHT - 4, text: channelNames[i] });
+    }
+    if (rgb) {
+      const sx = tileX(0);
+      labels.push({ x: sx + tileW / 2, y: ty + tileH + LABEL_HEIGHT - 4, text: 'RGB' });
+      for (let y = 0; y < kH; y++) {
+        for (let x = 0; x < kW; x++) {
+          const at = { x0: sx + x * cell, x1: sx + (x + 1) * cell, y0: ty + y * cell, y1: ty + (y + 1) * cell, filter: o };
+          const vs = [0, 1, 2].map((c) => data[(o * 3 + c) * plane + y * kW + x]);
+          const color = vs.every(Number.isFinite) ? `#${vs.map((v) => hexByte(0.5 + v / (2 * range))).join('')}` : NON_FINITE;
+          composite.push({ ...at, rgb: color });
+        }
+      }
+    }
+  }
+
+  // Identity scales: a field's value is its pixel position.
+  const at = (field: string, size: number) => ({
+    field,
+    type: 'quantitative',
+    scale: { domain: [0, size], range: [0, size], nice: false, zero: false },
+    axis: null,
+  });
+  const position = { x: at('x0', width), x2: { field: 'x1' }, y: at('y0', height), y2: { field: 'y1' } };
+  const layer: Record<string, unknown>[] = [
+    {
+      data: { values: cells.filter((c) => c.w !== null) },
+      mark: { type: 'rect' },
+      encoding: {
+        ...position,
+        color: {
+          field: 'w',
+          type: 'quantitative',
+          title: 'weight',
+          scale: { scheme: 'redblue', domain: [-range, range], domainMid: 0 },
+          legend: { orient: 'right', gradientLength: Math.max(60, Math.min(height, 240)), format: '~g' },
+        },
+        tooltip: [{ field: 'filter' }, { field: 'channel' }, { field: 'w', format: '.4g' }],
+      },
+    },
+    {
+      data: { values: labels },
+      mark: { type: 'text', baseline: 'alphabetic', align: 'center', fontSize: 11, color: '#333' },
+      encoding: { x: at('x', width), y: at('y', height), text: { field: 'text' } },
+    },
+  ];
+  if (composite.length > 0) {
+    layer.push({
+      data: { values: composite },
+      mark: { type: 'rect' },
+      encoding: { ...position, fill: { field: 'rgb', type: 'nominal', scale: null, legend: null } },
+    });
+  }
+  if (nonFinite > 0) {
+    layer.push({
+      data: { values: cells.filter((c) => c.w === null) },
+      mark: { type: 'rect', color: NON_FINITE },
+      encoding: position,
+    });
+  }
+
+  const notes = [`shape [${shape.join(', ')}]`, `one colour scale for all filters, symmetric about 0 (max |w| = ${m.toPrecision(3)})`];
+  if (rgb) notes.push('RGB tile: each channel 0.5 + w/(2·max|w|)');
+  if (nonFinite > 0) notes.push(`${nonFinite} non-finite weight(s) in magenta`);
+  return {
+    $schema: VEGA_LITE_SCHEMA,
+    title: { text: options.title ?? 'Filters', subtitle: notes },
+    config: chartConfig(),
+    width,
+    height,
+    layer,
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * Charts to files, in Node: a Vega-Lite spec (see curves.ts, filters.ts) is
+ * compiled by vega-lite, laid out and drawn to SVG by a headless vega View,
+ * and rasterised to PNG by resvg (prebuilt binaries, nothing to compile).
+ * The three packages are optional peer dependencies, loaded on first use.
+ *
+ * resvg draws text with the fonts it finds and silently leaves text out when
+ * it finds none, which on a bare CI machine would give a chart without a
+ * single label. So before the first PNG that has text, the renderer draws a
+ * probe word with the same font settings and fails loudly if nothing was drawn.
+ */
+import { writeFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { CHART_FONT, type ChartSpec } from './spec.js';
+
+export interface RenderChartOptions {
+  /** 'png' (default) or 'svg'. */
+  format?: 'svg' | 'png';
+  /** PNG pixels per chart pixel (default 2, sharp on high-density screens). */
+  scale?: number;
+  /** Font files to load besides (or, with `systemFonts: false`, instead of) the system fonts. */
+  fontFiles?: readonly string[];
+  /** Directories of font files to load. */
+  fontDirs?: readonly string[];
+  /** Load the fonts installed on the system (default true). */
+  systemFonts?: boolean;
+}
+
+const INSTALL = '`npm install vega vega-lite @resvg/resvg-js`';
+
+/** Import an optional peer dependency, naming the packages to install when it is missing. */
+async function load<T>(who: string, name: string, importer: () => Promise<T>): Promise<T> {
+  try {
+    return await importer();
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    if (err.code === 'ERR_MODULE_NOT_FOUND' || err.code === 'MODULE_NOT_FOUND') {
+      throw new Error(`${who}: the optional package "${name}" is not installed; charts need vega, vega-lite and @resvg/resvg-js: add them with ${INSTALL}`);
+    }
+    throw new Error(`${who}: the package "${name}" could not be loaded: ${String(err.message ?? e).split('\n')[0]}`);
+  }
+}
+
+function checkSpec(who: string, spec: ChartSpec): void {
+  if (typeof spec !== 'object' || spec === null || typeof spec.$schema !== 'string' || !spec.$schema.includes('vega-lite')) {
+    const got = typeof spec === 'object' && spec !== null ? `an object with $schema ${JSON.stringify(spec.$schema)}` : String(spec);
+    throw new Error(`${who}: expects a Vega-Lite spec (an object whose $schema names vega-lite, as trainingCurvesSpec returns), got ${got}`);
+  }
+}
+
+/** Vega-Lite → Vega → SVG text. The charts' font is the default where the spec sets none. */
+async function toSvg(who: string, spec: ChartSpec): Promise<string> {
+  const vl = await load(who, 'vega-lite', () => import('vega-lite'));
+  const vega = await load(who, 'vega', () => import('vega'));
+  const compiled = vl.compile(spec as unknown as Parameters<typeof vl.compile>[0], { config: { font: CHART_FONT } });
+  const view = new vega.View(vega.parse(compiled.spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+type ResvgModule = typeof import('@resvg/resvg-js');
+type FontOptions = NonNullable<NonNullable<ConstructorParameters<ResvgModule['Resvg']>[1]>['font']>;
+
+/** Font settings already shown to draw text, by their JSON. */
+const fontsThatDraw = new Set<string>();
+
+function checkFontsDraw(who: string, Resvg: ResvgModule['Resvg'], font: FontOptions): void {
+  const key = JSON.stringify(font);
+  if (fontsThatDraw.has(key)) return;
+  const probe = `<svg xmlns="http://www.w3.org/2000/svg" width="80" height="24"><text x="2" y="18" font-size="16" font-family="${CHART_FONT}">Hg 0.1</text></svg>`;
+  // Text that no font can draw is dropped from the tree, so the probe has no bounding box.
+  if (new Resvg(probe, { font, logLevel: 'off' }).getBBox() === undefined) {
+    const searched = [
+      font.loadSystemFonts ? 'the system fonts' : null,
+      font.fontFiles?.length ? `${font.fontFiles.length} font file(s)` : null,
+      font.fontDirs?.length ? `the directories ${font.fontDirs.join(', ')}` : null,
+    ].filter((s) => s !== null);
+    throw new Error(
+      `${who}: no font was found to draw the chart's text (searched ${searched.length ? searched.join(', ') : 'nothing'}), ` +
+        'so the PNG would have no labels; install a font (Debian/Ubuntu: `apt-get install fonts-dejavu-core`) ' +
+        "or pass { fontFiles: ['/path/to/font.ttf'] }",
+    );
+  }
+  fontsThatDraw.add(key);
+}
+
+/**
+ * Render a Vega-Lite spec (from `trainingCurvesSpec`, `filterGridSpec`, or
+ * your own) to SVG text or PNG bytes. Needs the optional packages vega,
+ * vega-lite and, for PNG, @resvg/resvg-js. A PNG is drawn with the system
+ * fonts (Helvetica, Arial, Liberation Sans or DejaVu Sans, whichever comes
+ * first); when no font at all can be found it throws rather than write a
+ * chart without text.
+ */
+export function renderChart(spec: ChartSpec, options: RenderChartOptions & { format: 'svg' }): Promise<string>;
+export function renderChart(spec: ChartSpec, options?: RenderChartOptions & { format?: 'png' }): Promise<Uint8Array>;
+export function renderChart(spec: ChartSpec, options?: RenderChartOptions): Promise<string | Uint8Array>;
+export async function renderChart(spec: ChartSpec, options: RenderChartOptions = {}): Promise<string | Uint8Array> {
+  return render('renderChart', spec, options);
+}
+
+async function render(who: string, spec: ChartSpec, options: RenderChartOptions): Promise<string | Uint8Array> {
+  checkSpec(who, spec);
+  const format = options.format ?? 'png';
+  if (format !== 'png' && format !== 'svg') throw new Error(`${who}: format must be 'png' or 'svg', got ${JSON.stringify(format)}`);
+  const scale = options.scale ?? 2;
+  if (!(Number.isFinite(scale) && scale > 0 && scale <= 16)) throw new Error(`${who}: scale must be a number in (0, 16], got ${String(scale)}`);
+  const svg = await toSvg(who, spec);
+  if (format === 'svg') return svg;
+  const resvg = await load(who, '@resvg/resvg-js', () => import('@resvg/resvg-js'));
+  const font: FontOptions = {
+    loadSystemFonts: options.systemFonts ?? true,
+    fontFiles: [...(options.fontFiles ?? [])],
+    fontDirs: [...(options.fontDirs ?? [])],
+  };
+  // broken on purpose
+  const png = new resvg.Resvg(svg, { font, fitTo: { mode: 'zoom', value: scale }, background: 'white', logLevel: 'off' }).render().asPng();
+  return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
+}
+
+/**
+ * Render a Vega-Lite spec to `path`, as PNG or SVG by the file's extension
+ * (`.png`, `.svg`); options as `renderChart`'s.
+ */
+export async function writeChart(path: string, spec: ChartSpec, options: Omit<RenderChartOptions, 'format'> = {}): Promise<void> {
+  const ext = extname(path).toLowerCase();
+  if (ext !== '.png' && ext !== '.svg') {
+    throw new Error(`writeChart: cannot tell the format of ${JSON.stringify(path)} from its extension; name the file .png or .svg`);
+  }
+  const out = await render('writeChart', spec, { ...options, format: ext === '.svg' ? 'svg' : 'png' });
+  await writeFile(path, out);
+}

@@ -1,0 +1,43 @@
+/**
+ * What Striate's chart builders return: plain Vega-Lite specifications
+ * (https://vega.github.io/vega-lite/), data inlined. They are JSON-like
+ * objects with no behaviour, so the same spec can be embedded in a page
+ * (vega-embed), saved as JSON, or rendered to SVG/PNG in Node with
+ * `renderChart` from 'striate/node'.
+ *
+ * The type is deliberately loose: Striate's published types must not depend
+ * on vega-lite, which is an optional peer dependency.
+ */
+
+/** A Vega-Lite specification: an object with a `$schema` naming a Vega-Lite version. */
+export interface ChartSpec {
+  readonly $schema: string;
+  readonly [key: string]: unknown;
+}
+
+/** The Vega-Lite schema the builders write. */
+export const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
+/**
+ * The font family list charts ask for. Unquoted names on purpose: resvg
+ * reads a quoted second entry of a family list as missing. Liberation Sans
+ * (metrics of Arial) and DejaVu Sans are what a Debian machine with
+ * fontconfig or Chromium has; other systems find Helvetica or Arial.
+ */
+export const CHART_FONT = 'Helvetica, Arial, Liberation Sans, DejaVu Sans, sans-serif';
+
+/** Config shared by the builders: the font everywhere, no frame around the view. */
+export function chartConfig(): Record<string, unknown> {
+  return {
+    font: CHART_FONT,
+    view: { stroke: null },
+    title: { fontSize: 15, subtitleFontSize: 12, subtitleColor: '#555', anchor: 'start' },
+    axis: { labelFontSize: 11, titleFontSize: 12, grid: true, gridColor: '#e8e8e8' },
+    legend: { labelFontSize: 11, titleFontSize: 12 },
+  };
+}
+
+/** Throws when `v` is not an integer ≥ `min` (an option of a chart builder). */
+export function checkInteger(who: string, name: string, v: number, min: number): void {
+  if (!Number.isInteger(v) || v < min) throw new Error(`${who}: ${name} must be an integer >= ${min}, got ${String(v)}`);
+}
