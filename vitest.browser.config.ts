@@ -5,8 +5,10 @@
  * browser, and the machine is small.
  */
 import { defineConfig } from 'vitest/config';
+import { striateAlias } from './scripts/striate-alias.js';
 
 export default defineConfig({
+  resolve: { alias: striateAlias },
   test: {
     include: ['test/browser/**/*.browser.ts'],
     globalSetup: ['test/browser/setup.ts'],

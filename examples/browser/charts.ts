@@ -2,7 +2,8 @@
  * Live loss and accuracy charts (uPlot). Both share the x axis, the training
  * step over the whole run. Step values arrive every few milliseconds; the
  * charts keep them in plain arrays and redraw at most once per animation
- * frame.
+ * frame. They follow their element's width as the page is resized, and
+ * before the first step show their axes and a line saying what will appear.
  */
 import uPlot from 'uplot';
 
@@ -41,7 +42,10 @@ class LiveChart {
   private readonly data: Series = { x: [], raw: [], smooth: [], test: [] };
   private frame = 0;
 
-  constructor(el: HTMLElement, opts: { yLabel: string; raw: string; smooth: string; test: string; log?: boolean; percent?: boolean }) {
+  constructor(
+    private readonly el: HTMLElement,
+    private readonly opts: { yLabel: string; raw: string; smooth: string; test: string; empty: string; log?: boolean; percent?: boolean },
+  ) {
     const fmt0 = opts.percent ? (v: number) => `${(v * 100).toFixed(1)}%` : (v: number) => v.toFixed(3);
     // The legend shows the values under the cursor, and the latest ones when the cursor is elsewhere.
     const fmt = (u: uPlot, v: number | null, s: number, idx: number | null): string => {
@@ -59,9 +63,10 @@ class LiveChart {
         cursor: { drag: { x: false, y: false }, points: { size: 6 } },
         legend: { show: true, live: true },
         scales: {
-          x: { time: false },
+          // Without data (before the first step) the axes still show a typical range.
+          x: { time: false, range: (_u, min, max) => (min == null || max == null || min === max ? [0, Math.max(100, max ?? 0)] : [min, max]) },
           y: opts.log
-            ? { distr: 3, log: 10 }
+            ? { distr: 3, log: 10, range: (_u, min, max) => (min == null || max == null ? [0.1, 10] : uPlot.rangeLog(min, max, 10, true)) }
             : { range: (_u, _min, max) => [0, Math.max(1, max ?? 1)] },
         },
         axes: axes(opts.yLabel, opts.percent ? (_u, splits) => splits.map((v) => `${Math.round(v * 100)}%`) : undefined),
@@ -76,9 +81,11 @@ class LiveChart {
       el,
     );
     new ResizeObserver(() => this.plot.setSize({ width: el.clientWidth, height: CHART_HEIGHT })).observe(el);
+    this.showEmpty(true);
   }
 
   addStep(step: number, raw: number, smooth: number): void {
+    if (this.data.x.length === 0) this.showEmpty(false);
     this.data.x.push(step);
     this.data.raw.push(raw);
     this.data.smooth.push(smooth);
@@ -96,7 +103,14 @@ class LiveChart {
 
   clear(): void {
     this.data.x.length = this.data.raw.length = this.data.smooth.length = this.data.test.length = 0;
+    this.showEmpty(true);
     this.redraw();
+  }
+
+  /** The line in the empty plot saying what will appear there (CSS draws it from `data-empty`). */
+  private showEmpty(empty: boolean): void {
+    if (empty) this.el.dataset.empty = this.opts.empty;
+    else delete this.el.dataset.empty;
   }
 
   private redraw(): void {
@@ -110,11 +124,25 @@ class LiveChart {
 }
 
 export function lossChart(el: HTMLElement): LiveChart {
-  return new LiveChart(el, { yLabel: 'cross-entropy (log scale)', raw: 'batch', smooth: 'train (smoothed)', test: 'test', log: true });
+  return new LiveChart(el, {
+    yLabel: 'cross-entropy (log scale)',
+    raw: 'batch',
+    smooth: 'train (smoothed)',
+    test: 'test',
+    empty: 'Press Train: the loss of every batch appears here.',
+    log: true,
+  });
 }
 
 export function accuracyChart(el: HTMLElement): LiveChart {
-  return new LiveChart(el, { yLabel: 'accuracy', raw: 'batch', smooth: 'train (smoothed)', test: 'test', percent: true });
+  return new LiveChart(el, {
+    yLabel: 'accuracy',
+    raw: 'batch',
+    smooth: 'train (smoothed)',
+    test: 'test',
+    empty: 'Press Train: the accuracy of every batch appears here.',
+    percent: true,
+  });
 }
 
 export type { LiveChart };

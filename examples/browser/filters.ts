@@ -3,7 +3,7 @@
  * filter, blue for negative weights, white for zero, red for positive, on one
  * colour scale shared by all filters (so their strengths compare).
  */
-import type { TensorValue } from '../../src/index.js';
+import type { TensorValue } from 'striate';
 
 function colour(v: number): [number, number, number] {
   // Diverging blue–white–red (ColorBrewer RdBu ends).

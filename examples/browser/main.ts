@@ -3,30 +3,23 @@
  * backend the visitor picks, with live charts, the first layer's filters, and
  * a drawing pad classified as the network learns.
  *
- * `?backend=webgl2` (or webgpu, webasm, webasm-threads, cpu) picks the first
- * backend; `?autostart` starts training when the page is ready.
+ * The default backend is the fastest here, measured at load (picker.ts);
+ * `?backend=webgl2` (or webgpu, webasm, webasm-threads, cpu) picks one
+ * instead; `?autostart` starts training when the page is ready (after the
+ * measurement, when there is one).
  */
 import { animationFrameScheduler, auditTime, combineLatest, filter, map, merge, type Observable, startWith, switchMap, zip } from 'rxjs';
-import { buildModel, compile, input, lenet5, type Params, relu, smoothSteps, type StepEvent, type TrainEvent } from '../../src/index.js';
+import { buildModel, compile, input, lenet5, type Params, relu, smoothSteps, type StepEvent, type TrainEvent } from 'striate';
 import { type BrowserBackend, browserUnavailableReason } from './backends.js';
 import { accuracyChart, lossChart } from './charts.js';
 import { DrawingPad, drawInput } from './digit.js';
 import { drawFilters } from './filters.js';
 import { fetchSubset } from './mnist-subset.js';
+import { backendPicker, choices, labelOf, provisionalBackend } from './picker.js';
 import { classifier, type Prediction } from './predict.js';
 import { type SessionEvent, type SessionStatus, TrainingSession } from './session.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
-
-/** The backends the picker offers, in order of preference. */
-const choices: { backend: BrowserBackend; label: string }[] = [
-  { backend: 'webgpu', label: 'WebGPU' },
-  { backend: 'webgl2', label: 'WebGL2' },
-  { backend: 'webasm-threads', label: `WASM ×${navigator.hardwareConcurrency || 1}` },
-  { backend: 'webasm', label: 'WASM' },
-  { backend: 'cpu', label: 'CPU' },
-];
-const labelOf = (b: string): string => choices.find((c) => c.backend === b)?.label ?? b;
 
 const EPOCHS = 10;
 const BATCH_SIZE = 32;
@@ -73,32 +66,19 @@ async function main(): Promise<void> {
   $('data-info').textContent =
     `the first ${data.train.count.toLocaleString('en-US')} MNIST training images; ` +
     `${data.test.count.toLocaleString('en-US')} test images for the test curve.`;
-  const asked = params.get('backend') as BrowserBackend | null;
+  const asked = params.get('backend');
   const usable = choices.filter((c) => availability.get(c.backend) === null).map((c) => c.backend);
-  if (usable.length === 0) {
-    setStatus('error', 'No backend works in this browser (see the notes below).');
-  }
-  const initial = asked && usable.includes(asked) ? asked : (usable[0] ?? 'cpu');
+  const session = new TrainingSession({ model, data, epochs: EPOCHS, batchSize: BATCH_SIZE, seed: 1, lr: 1e-3 }, provisionalBackend(asked, usable));
 
-  const session = new TrainingSession({ model, data, epochs: EPOCHS, batchSize: BATCH_SIZE, seed: 1, lr: 1e-3 }, initial);
-
-  // Backend picker.
+  // Backend picker: the visitor's choice, else the fastest measured here.
   const picker = $('backends');
-  const notes: string[] = [];
-  for (const c of choices) {
-    const reason = availability.get(c.backend) ?? null;
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.setAttribute('role', 'radio');
-    b.dataset.backend = c.backend;
-    b.textContent = c.label;
-    b.disabled = reason !== null;
-    b.title = reason ? `${c.label} is not available: ${reason}` : `Train on ${c.backend}`;
-    if (reason) notes.push(`${c.label}: ${reason}.`);
-    b.addEventListener('click', () => session.setBackend(c.backend));
-    picker.append(b);
+  const backendChoice = backendPicker({ picker, note: $('backend-choice'), session, model, batchSize: BATCH_SIZE, availability, asked });
+  const notes = choices.flatMap((c) => (availability.get(c.backend) ? [`${c.label}: ${availability.get(c.backend)}.`] : []));
+  if (asked !== null && !choices.some((c) => c.backend === asked)) {
+    notes.unshift(`?backend=${asked} is not one of ${choices.map((c) => c.backend).join(', ')}.`);
+  } else if (asked !== null && !usable.includes(asked as BrowserBackend)) {
+    notes.unshift(`Asked for ${labelOf(asked)}, which is not available here.`);
   }
-  if (asked && !usable.includes(asked)) notes.unshift(`Asked for ${labelOf(asked)}, which is not available here; using ${labelOf(initial)}.`);
   $('backend-notes').textContent = notes.length ? `Not available here — ${notes.join(' ')}` : '';
 
   // Controls.
@@ -130,7 +110,7 @@ async function main(): Promise<void> {
       done: `Finished ${EPOCHS} epochs on ${name}`,
       error: `Stopped: ${s.error}`,
     }[s.phase];
-    setStatus(s.phase, text);
+    setStatus(usable.length === 0 ? 'error' : s.phase, usable.length === 0 ? 'No backend works in this browser (see the notes below).' : text);
   });
 
   // Charts and numbers, fed by the training events (smoothing restarts with each reset).
@@ -213,9 +193,14 @@ async function main(): Promise<void> {
     testAccuracy: () => [...history.testAccuracy],
     predictions: () => latest,
     availability: () => Object.fromEntries(availability),
+    picker: () => backendChoice.state(),
   };
 
-  if (params.has('autostart') && usable.length > 0) session.start();
+  // Autostart trains on the backend asked for, or else on the one the measurement picks.
+  if (params.has('autostart') && usable.length > 0) {
+    if (backendChoice.state().pickedBy !== 'url') await backendChoice.settled;
+    session.start();
+  }
 }
 
 main().catch((e: Error) => {

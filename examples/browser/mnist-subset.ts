@@ -12,7 +12,7 @@
  * images); the page inflates it with `DecompressionStream`. This module is
  * platform-neutral: Node writes the file with it, the browser reads it.
  */
-import type { Dataset } from '../../src/data/batches.js';
+import type { Dataset } from 'striate';
 
 export const SUBSET_MAGIC = 0x4d525453; // 'STRM' read as little-endian uint32
 export const SUBSET_VERSION = 1;
@@ -80,10 +80,17 @@ export function decodeSubset(bytes: Uint8Array): MnistSubset {
   return { train, test, rows: h.rows, cols: h.cols };
 }
 
-/** Fetch and inflate the subset in a browser. */
+/** Fetch and inflate the subset in a browser; a failed request is an error that names the address. */
 export async function fetchSubset(url: string): Promise<MnistSubset> {
-  const res = await fetch(url);
-  if (!res.ok || !res.body) throw new Error(`MNIST subset: GET ${url} answered ${res.status}; run \`npm run demo:data\` to make the file`);
+  const res = await fetch(url).catch((e: Error) => {
+    throw new Error(`MNIST subset: GET ${url} failed (${e.message}); check the connection and reload`);
+  });
+  if (!res.ok || !res.body) {
+    throw new Error(
+      `MNIST subset: GET ${url} answered ${res.status} ${res.statusText}; the file belongs next to the page's index.html ` +
+        '(`npm run demo:data` makes it, `npm run demo:build` copies it there)',
+    );
+  }
   let bytes = new Uint8Array(await res.arrayBuffer());
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     const inflated = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));

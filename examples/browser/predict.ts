@@ -5,7 +5,7 @@
  * milliseconds in plain JavaScript, and it never competes with the training
  * run for the device).
  */
-import { buildModel, compile, type Model, type Params, softmax } from '../../src/index.js';
+import { buildModel, compile, type Model, type Params, softmax } from 'striate';
 
 export interface Prediction {
   readonly digit: number;

@@ -6,9 +6,8 @@
  * before the next step. Pausing is therefore an unsubscribe, and resuming a
  * new subscription that starts from where the last one stopped
  * (`initial: { params, optimizer, epoch, step }`). The parameters and
- * optimizer state after every step are caught by wrapping the optimizer
- * (its `step` is a pure function; the wrapper only records what it returns),
- * since step events carry numbers, not state.
+ * optimizer state after every step come with its step event
+ * (`snapshots: true`): the run's own frozen state, shared, not copied.
  * `train()` resumes inside an epoch at its next batch, so a paused and
  * resumed run sees the same batches, in the same order, as one never paused.
  *
@@ -21,8 +20,7 @@
  */
 import { type Draft, castDraft, freeze, produce } from 'immer';
 import { BehaviorSubject, distinctUntilChanged, map, type Observable, Subject, type Subscription } from 'rxjs';
-import type { Dataset } from '../../src/data/batches.js';
-import { adam, type BackendName, initParams, type Model, type Optimizer, type OptimizerState, type Params, train, type TrainEvent } from '../../src/index.js';
+import { adam, type BackendName, type Dataset, initParams, type Model, type Optimizer, type OptimizerState, type Params, train, type TrainEvent } from 'striate';
 
 export type Phase = 'idle' | 'starting' | 'running' | 'paused' | 'done' | 'error';
 
@@ -108,23 +106,12 @@ export class TrainingSession {
     });
     const { params, optimizer, seed } = this.state$.value;
     const { model, data, batchSize } = this.options;
-    // Record each update as the optimizer makes it; the step event follows in the same tick.
-    const inner = this.optimizer;
-    let pending: { params: Params; state: OptimizerState } | null = null;
-    const recording: Optimizer = {
-      name: inner.name,
-      config: inner.config,
-      init: (p) => inner.init(p),
-      step: (p, g, st, at) => {
-        const r = inner.step(p, g, st, at);
-        pending = { params: r.params, state: r.state };
-        return r;
-      },
-    };
     this.subscription = train({
       model,
       data,
-      optimizer: recording,
+      optimizer: this.optimizer,
+      // Each step event carries the state after it: parameters, optimizer state, step count.
+      snapshots: true,
       epochs: this.options.epochs - s.epoch,
       batchSize,
       backend: s.backend,
@@ -135,15 +122,12 @@ export class TrainingSession {
       next: (e) => {
         if (e.type === 'step') {
           // Parameters, optimizer state and step count change together, in one new record.
-          const update = pending;
-          pending = null;
+          const state = e.state!;
           this.update((d) => {
-            if (update) {
-              d.params = castDraft(update.params);
-              d.optimizer = castDraft(update.state);
-            }
+            d.params = castDraft(state.params);
+            d.optimizer = castDraft(state.optimizer);
             d.status.phase = 'running';
-            d.status.step += 1;
+            d.status.step = state.step;
           });
         } else if (e.type === 'epoch') {
           this.update((d) => {

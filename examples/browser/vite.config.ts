@@ -3,6 +3,10 @@
  * this config writes it to dist/demo. Both are cross-origin isolated
  * (COOP/COEP), which SharedArrayBuffer, and so gpu.js's threaded wasm
  * backend ('webasm-threads'), needs.
+ *
+ * The build refers to its files relatively (`base: './'`), and the page
+ * fetches the MNIST subset relative to itself, so dist/demo works from any
+ * path: `/`, or `/demo/` on GitHub Pages.
  */
 import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
@@ -19,6 +23,7 @@ export const isolationHeaders = {
 
 export default defineConfig({
   root: here,
+  base: './',
   plugins: [browserGuard()],
   resolve: { alias: striateAlias },
   server: { headers: isolationHeaders, port: 5173, host: '127.0.0.1' },
