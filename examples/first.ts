@@ -1,5 +1,5 @@
 // The README's first example: a small conv graph, its gradient, run on the reference backend.
-import { compile, conv2d, grad, input, maxPool2d, mul, relu, sum } from '../src/index.js';
+import { compile, conv2d, grad, input, maxPool2d, mul, relu, sum } from 'striate';
 
 const x = input('x', [2, 3, 9, 9]); // named graph input, static shape (NCHW)
 const w = input('w', [4, 3, 3, 3]); // filters [out, in, kH, kW]

@@ -19,6 +19,6 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 4096,
-    rollupOptions: { input: { conformance: resolve(here, 'conformance.html') } },
+    rollupOptions: { input: { conformance: resolve(here, 'conformance.html'), guide: resolve(here, 'guide.html') } },
   },
 });

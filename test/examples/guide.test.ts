@@ -1,0 +1,121 @@
+/**
+ * The README's guide (Build and train your own model, Save, load and predict,
+ * Look inside, Custom training): each example under examples/guide/ runs as a
+ * user runs it (`tsx examples/guide/<file>.ts`), and its output is checked
+ * for what the README says of it; every line of code the README shows is in
+ * the file it links to. The browser example runs in
+ * test/browser/guide.browser.ts.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+let dir = '';
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'striate-guide-test-'));
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** Run an example with tsx and resolve to what it printed; reject with its stderr when it fails. */
+function runExample(file: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, ['--import', 'tsx', `examples/guide/${file}`, ...args], { cwd: root, timeout: 90_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${file} failed: ${err.message}\n${stderr}`)) : resolve(stdout),
+    ),
+  );
+}
+
+/** The numbers in the lines of `out` that match `pattern`, one array per line. */
+function numbers(out: string, pattern: RegExp): number[][] {
+  return [...out.matchAll(new RegExp(pattern.source, 'gm'))].map((m) => m.slice(1).map(Number));
+}
+
+describe('examples/guide', () => {
+  it("README: every TypeScript snippet of the guide is code from the example file it links to", async () => {
+    const readme = await readFile(join(root, 'README.md'), 'utf8');
+    const guide = readme.slice(readme.indexOf('## Install'), readme.indexOf('## A first example'));
+    const snippets = [...guide.matchAll(/```ts\n([\s\S]*?)```/g)];
+    expect(snippets.length).toBeGreaterThanOrEqual(6);
+    for (const snippet of snippets) {
+      const before = guide.slice(0, snippet.index);
+      const file = [...before.matchAll(/\]\((examples\/guide\/[\w-]+\.ts)\)/g)].at(-1)?.[1];
+      expect(file, `no example file is linked before the snippet\n${snippet[1]}`).toBeDefined();
+      const lines = new Set((await readFile(join(root, file!), 'utf8')).split('\n').map((l) => l.trim()));
+      // Elisions (`/* the layers above */`, `// ... fill them ...`) stand for code shown elsewhere.
+      const shown = snippet[1].split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.includes('/*') && !l.startsWith('// ...'));
+      for (const line of shown) expect(lines.has(line), `README shows a line that is not in ${file}: ${line}`).toBe(true);
+    }
+  });
+
+  it('train-your-own.ts: prints the summary, one line per epoch, and a top-1 and top-5 error', async () => {
+    const out = await runExample('train-your-own.ts');
+    expect(out).toContain('stripes-net (input [N,1,16,16])');
+    expect(out).toMatch(/^conv1 +conv2d +\[N,8,16,16\] +208$/m);
+    expect(out).toMatch(/^fc +dense +\[N,10\] +1,450$/m);
+    expect(out).toContain('total parameters: 2,826');
+    const epochs = numbers(out, /^epoch (\d+): train loss ([\d.]+), test accuracy ([\d.]+)%/);
+    expect(epochs.map(([e]) => e)).toEqual([1, 2, 3]);
+    const [loss1, loss3] = [epochs[0][1], epochs[2][1]];
+    expect(loss3).toBeLessThan(loss1 / 2);
+    const accuracy = epochs[2][2] / 100;
+    expect(accuracy).toBeGreaterThan(0.85); // the README says about 95%
+    const [[top1, top5]] = numbers(out, /^test error: top-1 ([\d.]+)%, top-5 ([\d.]+)% \(500 images\)$/);
+    // evaluate() on the final parameters measures what the last epoch's evaluation did.
+    expect(top1 / 100).toBeCloseTo(1 - accuracy, 6);
+    expect(top5).toBeLessThanOrEqual(top1);
+    expect(top5).toBeLessThan(2);
+  });
+
+  it('save-load-predict.ts: loads the checkpoint without the model code and predicts what the trained model predicted', async () => {
+    const checkpoint = join(dir, 'checkpoint');
+    const out = await runExample('save-load-predict.ts', checkpoint);
+    expect(out).toContain(`saved to ${checkpoint}`);
+    const manifest = JSON.parse(await readFile(join(checkpoint, 'manifest.json'), 'utf8'));
+    expect(manifest.model.name).toBe('mini-lenet'); // the description travels with the weights
+    expect(out).toContain('loaded "mini-lenet", meta {"trainedOn":2000}');
+    const rows = numbers(out, /^digit (\d) is a (\d): top 3 (\d) \(([\d.]+)%\), (\d) \(([\d.]+)%\), (\d) \(([\d.]+)%\)$/);
+    expect(rows.map(([i]) => i)).toEqual([0, 1, 2, 3]);
+    let correct = 0;
+    for (const [, label, c1, p1, c2, p2, c3, p3] of rows) {
+      expect(new Set([c1, c2, c3]).size).toBe(3);
+      expect(p1).toBeGreaterThanOrEqual(p2);
+      expect(p2).toBeGreaterThanOrEqual(p3);
+      if (c1 === label) correct++;
+    }
+    expect(correct).toBeGreaterThanOrEqual(3);
+    expect(out).toContain('predictions equal those before saving: true');
+  });
+
+  it('look-inside.ts: feature maps by layer name, a filter chart, nearest neighbours and the top 5', async () => {
+    const out = await runExample('look-inside.ts', dir);
+    expect(out).toContain('relu1 (feature maps): shape [500,6,24,24]; features: shape [500,192]');
+    const png = await readFile(join(dir, 'filters.png'));
+    expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    expect(out).toContain(`wrote ${join(dir, 'filters.png')}`);
+    const [[label, ...neighbours]] = numbers(out, /^test digit 0 is a (\d); its 5 nearest neighbours are (\d), (\d), (\d), (\d), (\d)$/);
+    expect(label).toBe(7);
+    expect(neighbours.filter((n) => n === label).length).toBeGreaterThanOrEqual(4);
+    const [top5] = numbers(out, /^its top 5 classes: (\d) \([\d.]+%\), (\d) \([\d.]+%\), (\d) \([\d.]+%\), (\d) \([\d.]+%\), (\d) \([\d.]+%\)$/);
+    expect(top5[0]).toBe(label);
+    expect(new Set(top5).size).toBe(5);
+  });
+
+  it('custom-training.ts: a custom loss, a frozen layer, a batch transform and snapshots', async () => {
+    const out = await runExample('custom-training.ts');
+    const snapshots = numbers(out, /^step (\d+): loss ([\d.]+), \|fc\.w\| ([\d.]+)$/);
+    // 2,000 images in batches of 32: 62 steps an epoch, 124 in all, a snapshot every 25.
+    expect(snapshots.map(([step]) => step)).toEqual([25, 50, 75, 100]);
+    expect(snapshots[3][1]).toBeLessThan(snapshots[0][1]);
+    const epochs = numbers(out, /^epoch (\d): test accuracy ([\d.]+)%$/);
+    expect(epochs.map(([e]) => e)).toEqual([1, 2]);
+    expect(epochs[1][1]).toBeGreaterThan(60);
+    expect(out).toContain('conv1.w unchanged: true; conv2.w unchanged: false');
+  });
+});
