@@ -1,28 +1,52 @@
 /**
  * `npm start`: train LeNet-5 on MNIST, with a progress bar, a test evaluation
- * and a checkpoint after each epoch, and two pictures at the end:
- * out/filters.png (the first layer's filters) and out/curves.png (loss and
- * accuracy). `--json` prints one JSON event per line instead of the bar.
+ * and a checkpoint after each epoch, and two charts, rewritten after each
+ * epoch: out/curves.png (loss and accuracy) and out/filters.png (the first
+ * layer's filters), each also as .svg. `--json` prints one JSON event per
+ * line instead of the bar.
  *
  *   npm start -- --epochs 1 --limit 2000
  *   npm start -- --optimizer sgd --lr 0.05 --json > run.jsonl
+ *
+ * Written as a user of the package would: it imports 'striate' and 'striate/node' only.
  */
-import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { access, mkdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import type { Subscription } from 'rxjs';
-import { autoBackendReport, resolveAutoBackend } from '../src/backend/auto.js';
-import { compile, type BackendName } from '../src/backend/compile.js';
-import { input } from '../src/ops/input.js';
-import { loadMnist } from '../src/data/mnist.js';
-import { formatSummary, lenet5, summary, toTensorGroup } from '../src/nn/index.js';
-import { saveCheckpoint } from '../src/train/checkpoint.js';
-import { DEFAULT_BACKEND } from '../src/train/defaults.js';
-import { adam, optimizerTensors, sgd, type Optimizer } from '../src/train/optimizers.js';
-import { constantLr, cosineDecay, type Schedule } from '../src/train/schedules.js';
-import { train, type EpochEvent, type TrainEvent, type TrainState } from '../src/train/train.js';
-import { createImage, filterGrid, lineChart, type RgbaImage, writePng } from '../src/viz/png.js';
+import {
+  DEFAULT_BACKEND,
+  adam,
+  autoBackendReport,
+  backendNames,
+  compile,
+  constantLr,
+  cosineDecay,
+  enableNodeWebGPU,
+  filterGridSpec,
+  formatSummary,
+  input,
+  lenet5,
+  nn,
+  optimizerTensors,
+  resolveAutoBackend,
+  sgd,
+  summary,
+  train,
+  trainingCurvesSpec,
+  type BackendName,
+  type EpochEvent,
+  type Optimizer,
+  type Schedule,
+  type TrainEvent,
+  type TrainState,
+} from 'striate';
+import { loadMnist, saveCheckpoint, writeChart } from 'striate/node';
+
+/** The sizes of MNIST's splits, the most --limit and --limit-test can keep. */
+const MNIST_SIZE = { train: 60000, test: 10000 } as const;
 
 const DEFAULTS = {
   epochs: 10,
@@ -37,7 +61,7 @@ const DEFAULTS = {
 
 const USAGE = `Usage: npm start -- [options]      (or: tsx examples/train-lenet.ts [options])
 
-Train LeNet-5 on MNIST and write a checkpoint, filters.png and curves.png.
+Train LeNet-5 on MNIST and write a checkpoint, curves.png and filters.png (and .svg).
 
 Options:
   --epochs N          passes over the training set (default ${DEFAULTS.epochs})
@@ -45,11 +69,13 @@ Options:
   --lr X              peak learning rate (default ${DEFAULTS.lr.adam} for adam, ${DEFAULTS.lr.sgd} for sgd)
   --optimizer NAME    adam or sgd (SGD with Nesterov momentum 0.9) (default ${DEFAULTS.optimizer})
   --schedule NAME     cosine (decay to 0 over the run) or constant (default ${DEFAULTS.schedule})
-  --backend NAME      compute backend (default ${DEFAULTS.backend})
+  --backend NAME      compute backend (default ${DEFAULTS.backend}): ${backendNames.join(', ')}
+                      ("auto" measures which is fastest here; webgpu needs \`npm install webgpu\`,
+                      headlessgl \`npm install gl\` and an X display)
   --seed N            seed of initialisation, shuffling and dropout (default ${DEFAULTS.seed})
   --out DIR           output directory (default ${DEFAULTS.out})
-  --limit N           train on the first N training images only (default all 60000)
-  --limit-test N      evaluate on the first N test images only (default all 10000)
+  --limit N           train on the first N training images only (default all ${MNIST_SIZE.train})
+  --limit-test N      evaluate on the first N test images only (default all ${MNIST_SIZE.test})
   --json              print one JSON event per line instead of the progress bar
   -h, --help          show this help
 `;
@@ -70,14 +96,18 @@ interface Config {
 
 class UsageError extends Error {}
 
-function integer(flag: string, text: string | undefined, min: number, fallback?: number): number | undefined {
+function integer(flag: string, text: string | undefined, min: number, fallback?: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (text === undefined) return fallback;
   const v = Number(text);
-  if (!/^[+-]?\d+$/.test(text.trim()) || !Number.isSafeInteger(v) || v < min) {
-    throw new UsageError(`--${flag} must be an integer >= ${min}, got ${JSON.stringify(text)}`);
+  if (!/^[+-]?\d+$/.test(text.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`--${flag} must be an integer ${range}, got ${JSON.stringify(text)}`);
   }
   return v;
 }
+
+/** A decimal number such as 0.001, 3e-4 or .5; Number() would also take 0x10, 0b1 and Infinity. */
+const DECIMAL = /^\+?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 function choice<T extends string>(flag: string, text: string | undefined, options: readonly T[], fallback: T): T {
   if (text === undefined) return fallback;
@@ -116,12 +146,14 @@ function parseFlags(argv: string[]): Config | null {
   let lr: number = DEFAULTS.lr[optimizer];
   if (values.lr !== undefined) {
     lr = Number(values.lr);
-    if (values.lr.trim() === '' || !Number.isFinite(lr) || lr <= 0) throw new UsageError(`--lr must be a number > 0, got ${JSON.stringify(values.lr)}`);
+    if (!DECIMAL.test(values.lr.trim()) || !Number.isFinite(lr) || lr <= 0) {
+      throw new UsageError(`--lr must be a number > 0 written in decimal (e.g. 0.001 or 1e-3), got ${JSON.stringify(values.lr)}`);
+    }
   }
   const backend = values.backend ?? DEFAULTS.backend;
-  if (backend === '') throw new UsageError('--backend must name a backend');
+  if (backend === '') throw new UsageError(`--backend must name a backend: ${backendNames.join(', ')}`);
   if (values.out !== undefined && values.out === '') throw new UsageError('--out must name a directory');
-  return {
+  const config: Config = {
     epochs: integer('epochs', values.epochs, 1, DEFAULTS.epochs)!,
     batchSize: integer('batch-size', values['batch-size'], 1, DEFAULTS.batchSize)!,
     lr,
@@ -130,82 +162,51 @@ function parseFlags(argv: string[]): Config | null {
     backend,
     seed: integer('seed', values.seed, 0, DEFAULTS.seed)!,
     out: values.out ?? DEFAULTS.out,
-    limit: integer('limit', values.limit, 1),
-    limitTest: integer('limit-test', values['limit-test'], 1),
+    limit: integer('limit', values.limit, 1, undefined, MNIST_SIZE.train),
+    limitTest: integer('limit-test', values['limit-test'], 1, undefined, MNIST_SIZE.test),
     json: values.json ?? false,
   };
+  const examples = config.limit ?? MNIST_SIZE.train;
+  if (config.batchSize > examples) {
+    throw new UsageError(`--batch-size ${config.batchSize} is more than the ${examples} training images; lower it or raise --limit`);
+  }
+  return config;
+}
+
+/**
+ * Make sure --out is a directory we can write into, creating it if needed,
+ * before any time is spent training. Throws UsageError with a plain reason.
+ * The missing levels are made one at a time: `mkdir -p` in Node loops for
+ * ever where the kernel refuses new entries (under /proc, say).
+ */
+async function checkOutDir(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let at = dir;
+  let found = await stat(at).catch(() => null);
+  while (!found && dirname(at) !== at) {
+    missing.unshift(at);
+    at = dirname(at);
+    found = await stat(at).catch(() => null);
+  }
+  if (found && !found.isDirectory()) {
+    throw new UsageError(at === dir ? `--out ${dir}: this is a file, not a directory` : `--out ${dir}: ${at} is a file, not a directory`);
+  }
+  try {
+    for (const level of missing) await mkdir(level);
+    await access(dir, constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EACCES' || code === 'EPERM' ? 'permission denied'
+      : code === 'EROFS' ? 'the file system is read-only'
+      : 'the directory cannot be created';
+    throw new UsageError(`--out ${dir}: cannot write there (${why}); choose a directory you can write to`);
+  }
 }
 
 function makeOptimizer(c: Config): Optimizer {
   const lr: Schedule = c.schedule === 'cosine' ? cosineDecay(c.lr) : constantLr(c.lr);
   return c.optimizer === 'adam' ? adam({ lr }) : sgd({ lr, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
-}
-
-/** Images stacked top to bottom, left-aligned, on white. */
-function stack(images: readonly RgbaImage[]): RgbaImage {
-  const width = Math.max(...images.map((i) => i.width));
-  const out = createImage(width, images.reduce((h, i) => h + i.height, 0), '#ffffff');
-  let y0 = 0;
-  for (const img of images) {
-    for (let y = 0; y < img.height; y++) {
-      out.data.set(img.data.subarray(y * img.width * 4, (y + 1) * img.width * 4), ((y0 + y) * width) * 4);
-    }
-    y0 += img.height;
-  }
-  return out;
-}
-
-/** Debiased moving average of a series (as the smooth operator), for the curves. */
-function smoothed(values: readonly number[], weight: number): number[] {
-  let s = 0;
-  return values.map((x, i) => {
-    s = weight * s + (1 - weight) * x;
-    return s / (1 - weight ** (i + 1));
-  });
-}
-
-/** Per-step curves plus the test numbers of each epoch, held as a step function over that epoch's steps. */
-class Curves {
-  readonly loss: number[] = [];
-  readonly accuracy: number[] = [];
-  readonly testLoss: number[] = [];
-  readonly testAccuracy: number[] = [];
-
-  step(loss: number, accuracy: number): void {
-    this.loss.push(loss);
-    this.accuracy.push(accuracy);
-  }
-
-  epoch(e: EpochEvent): void {
-    const n = this.loss.length - this.testLoss.length;
-    for (let i = 0; i < n; i++) {
-      this.testLoss.push(e.testLoss ?? NaN);
-      this.testAccuracy.push(e.testAccuracy ?? NaN);
-    }
-  }
-
-  image(): RgbaImage {
-    const w = this.loss.length > 200 ? 0.98 : 0.9;
-    // The loss spans orders of magnitude (2.3 at the start, ~0.01 at the end): plot its log10.
-    const log10 = (xs: number[]): number[] => xs.map((v) => (v > 0 ? Math.log10(v) : NaN));
-    const lossChart = lineChart(
-      [
-        { name: 'train loss (smoothed)', values: log10(smoothed(this.loss, w)) },
-        { name: 'test loss (end of epoch)', values: log10(this.testLoss) },
-      ],
-      { title: 'log10 loss per step', width: 800, height: 360 },
-    );
-    // Accuracy: the last 10% are where a good network lives; the first steps are off the bottom.
-    const lowest = Math.min(0.9, ...this.testAccuracy.filter((v) => Number.isFinite(v)));
-    const accChart = lineChart(
-      [
-        { name: 'train accuracy (smoothed)', values: smoothed(this.accuracy, w) },
-        { name: 'test accuracy (end of epoch)', values: this.testAccuracy },
-      ],
-      { title: 'accuracy per step', width: 800, height: 360, yRange: [Math.max(0, Math.floor(lowest * 20) / 20), 1] },
-    );
-    return stack([lossChart, accChart]);
-  }
 }
 
 async function disposeIfPossible(f: unknown): Promise<void> {
@@ -229,15 +230,25 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const c = config;
+  const usageError = (message: string): number => {
+    process.stderr.write(`train-lenet: ${message}\n\n${USAGE}`);
+    return 2;
+  };
+  const out = resolve(c.out);
   try {
+    await checkOutDir(out);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    return usageError(err.message);
+  }
+  try {
+    // In Node, WebGPU needs navigator.gpu made from the webgpu package first; 'auto' does this itself.
+    if (c.backend === 'webgpu') await enableNodeWebGPU();
     // Refuse an unknown or unavailable backend up front, as a bad flag.
     await disposeIfPossible(compile(input('probe', [1]), { backend: c.backend as BackendName }));
   } catch (err) {
-    process.stderr.write(`train-lenet: --backend ${c.backend}: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
+    return usageError(`--backend ${c.backend}: ${(err as Error).message}`);
   }
-  const out = resolve(c.out);
-  await mkdir(out, { recursive: true });
   const log = (line: string): void => {
     if (!c.json) process.stdout.write(`${line}\n`);
   };
@@ -252,17 +263,21 @@ async function main(argv: string[]): Promise<number> {
       .filter((r) => r.msPerStep !== null)
       .map((r) => `${r.backend} ${r.msPerStep!.toFixed(1)} ms`)
       .join(', ');
-    backendText = `auto = ${chosen} (probe step: ${timings})`;
+    const skipped = report.filter((r) => r.msPerStep === null).map((r) => r.backend);
+    backendText = `auto = ${chosen} (probe step: ${timings}${skipped.length ? `; not measured: ${skipped.join(', ')}` : ''})`;
   }
   const model = lenet5();
   const data = await loadMnist({ limitTrain: c.limit, limitTest: c.limitTest });
+  // Every flag has been checked by now: the summary opens the run proper.
   log(formatSummary(summary(model)));
   log(
     `\ntraining on ${data.train.count} images, testing on ${data.test.count}; ${c.epochs} epoch(s), batch ${c.batchSize}, ` +
       `${c.optimizer} lr ${c.lr} (${c.schedule}), backend ${backendText}, seed ${c.seed}\n`,
   );
 
-  const curves = new Curves();
+  // The step and epoch events so far, from which the curves are drawn.
+  const history: TrainEvent[] = [];
+  const charts = ['curves.png', 'curves.svg', 'filters.png', 'filters.svg'].map((f) => join(out, f));
   const stepsPerEpoch = Math.floor(data.train.count / c.batchSize);
   const bar = c.json
     ? null
@@ -279,9 +294,9 @@ async function main(argv: string[]): Promise<number> {
   let seen = 0;
 
   const saveOutputs = async (state: TrainState, e: EpochEvent): Promise<void> => {
-    curves.epoch(e);
+    history.push(e);
     await saveCheckpoint(join(out, 'checkpoint'), {
-      params: toTensorGroup(state.params),
+      params: nn.toTensorGroup(state.params),
       optimizer: optimizerTensors(state.optimizer),
       meta: {
         model: model.name,
@@ -296,9 +311,10 @@ async function main(argv: string[]): Promise<number> {
         testAccuracy: e.testAccuracy,
       },
     });
-    const w = state.params['conv1.w'];
-    await writePng(join(out, 'filters.png'), filterGrid(w.data, w.shape, { scale: 12, padding: 4, columns: 6 }));
-    await writePng(join(out, 'curves.png'), curves.image());
+    const curves = trainingCurvesSpec(history, { title: `LeNet-5 on MNIST: ${c.optimizer}, lr ${c.lr} (${c.schedule}), batch ${c.batchSize}` });
+    const filters = filterGridSpec(state.params['conv1.w'], { title: `conv1 filters after epoch ${e.epoch}`, cellSize: 14 });
+    const [curvesPng, curvesSvg, filtersPng, filtersSvg] = charts;
+    await Promise.all([writeChart(curvesPng, curves), writeChart(curvesSvg, curves), writeChart(filtersPng, filters), writeChart(filtersSvg, filters)]);
   };
 
   const onEvent = (e: TrainEvent): void => {
@@ -306,7 +322,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(e.type === 'done' ? { type: e.type, testAccuracy: e.testAccuracy, seconds: e.seconds } : e)}\n`);
     }
     if (e.type === 'step') {
-      curves.step(e.loss, e.accuracy);
+      history.push(e);
       seen++;
       const w = Math.min(0.95, 1 - 1 / seen);
       smoothLoss = w * smoothLoss + (1 - w) * e.loss;
@@ -328,7 +344,7 @@ async function main(argv: string[]): Promise<number> {
     } else {
       log(
         `\ndone: test accuracy ${pct(e.testAccuracy)} after ${c.epochs} epoch(s) in ${e.seconds.toFixed(1)} s\n` +
-          `wrote ${join(out, 'checkpoint')}/, ${join(out, 'filters.png')}, ${join(out, 'curves.png')}`,
+          `wrote ${join(out, 'checkpoint')}/, ${charts.join(', ')}`,
       );
     }
   };

@@ -18,8 +18,8 @@ const repo = resolve(import.meta.dirname, '..');
 /** Packages that cannot run in a browser. */
 const nodePackages = new Set(['pngjs', 'gl', 'webgpu', 'cli-progress']);
 
-/** Striate's own files that import Node modules (fs, zlib, pngjs): never part of a browser bundle. */
-const nodeFiles = new Set(['src/data/mnist.ts', 'src/train/checkpoint.ts', 'src/viz/png.ts', 'src/node.ts'].map((f) => resolve(repo, f)));
+/** Striate's own files that import Node modules (fs, zlib, child_process): never part of a browser bundle. */
+const nodeFiles = new Set(['src/data/mnist.ts', 'src/train/checkpoint.ts', 'src/viz/render.ts', 'src/node.ts'].map((f) => resolve(repo, f)));
 
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 

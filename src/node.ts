@@ -1,7 +1,7 @@
 /**
  * Striate for Node: everything in the platform-neutral entry (`./index.ts`,
  * which browsers bundle) plus the modules that need Node's file system,
- * zlib or pngjs. Browser bundles must not import this file (the demo's and
+ * zlib or the chart renderer (vega, resvg). Browser bundles must not import this file (the demo's and
  * the browser tests' Vite builds refuse it: scripts/browser-guard.ts).
  */
 export * from './index.js';

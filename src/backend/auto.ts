@@ -7,6 +7,11 @@
  * process. The reference
  * backend is the oracle, not a candidate. The measurements are kept in
  * `autoBackendReport()`.
+ *
+ * In Node, WebGPU is a candidate only on a hardware adapter: when Dawn offers
+ * nothing but a CPU renderer (llvmpipe, SwiftShader), WebGPU is skipped
+ * unmeasured, since it is many times slower there than WebAssembly and
+ * compiling its kernels would only lengthen the probe.
  */
 import { grad } from '../autodiff/grad.js';
 import { add } from '../ops/add.js';
@@ -18,17 +23,23 @@ import { relu } from '../ops/relu.js';
 import { flatten } from '../ops/reshape.js';
 import { softmaxCrossEntropy } from '../ops/softmaxCrossEntropy.js';
 import type { Tensor } from '../graph/tensor.js';
+import type { BackendName } from './compiled.js';
 import { GpuJsFunction } from './gpujs/executor.js';
 import { type GpuJsBackend, gpuJsBackends, unavailableReason } from './gpujs/gpu.js';
-import { enableNodeWebGPU } from './gpujs/node-webgpu.js';
+import { enableNodeWebGPU, probeNodeWebGPUAdapter } from './gpujs/node-webgpu.js';
 
+/** One backend that `'auto'` considered: its time per probe step, or why it was not measured. */
 export interface AutoCandidate {
+  /** The backend this row is about. */
   readonly backend: GpuJsBackend;
   /** Milliseconds per step, or null when the backend is not available or failed. */
   readonly msPerStep: number | null;
   /** Why the backend was not measured, or how it failed. */
   readonly note?: string;
 }
+
+/** Every name `compile` and `train` accept as `backend`: `'auto'`, `'reference'`, then the gpu.js backends. */
+export const backendNames: readonly BackendName[] = ['auto', 'reference', ...gpuJsBackends];
 
 let decision: Promise<{ backend: GpuJsBackend; candidates: AutoCandidate[] }> | null = null;
 
@@ -67,11 +78,27 @@ function probeGraph(): { outputs: Tensor[]; feeds: Record<string, Float32Array> 
 
 function measure(): Promise<{ backend: GpuJsBackend; candidates: AutoCandidate[] }> {
   decision ??= (async () => {
-    await enableNodeWebGPU().catch(() => undefined);
+    // In Node, ask a child process first which adapter Dawn has, and load Dawn here only for a
+    // hardware one: loading it prints native notices on stderr (see node-webgpu.ts).
+    const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+    const probed = isNode ? await probeNodeWebGPUAdapter() : null;
+    const softwareAdapter = typeof probed === 'object' && probed?.software ? probed : null;
+    let webgpuProblem = typeof probed === 'string' ? probed : null;
+    if (webgpuProblem === null && softwareAdapter === null) {
+      // Why WebGPU cannot be used says more than "navigator.gpu is not set up".
+      webgpuProblem = await enableNodeWebGPU().then(
+        () => null,
+        (e: Error) => e.message,
+      );
+    }
     const { outputs, feeds } = probeGraph();
     const candidates: AutoCandidate[] = [];
     for (const backend of gpuJsBackends) {
-      const reason = unavailableReason(backend);
+      if (backend === 'webgpu' && softwareAdapter) {
+        candidates.push({ backend, msPerStep: null, note: `skipped: the only WebGPU adapter is a software renderer (${softwareAdapter.name}); use backend "webgpu" to run on it anyway` });
+        continue;
+      }
+      const reason = (backend === 'webgpu' ? webgpuProblem : null) ?? unavailableReason(backend);
       if (reason) {
         candidates.push({ backend, msPerStep: null, note: reason });
         continue;

@@ -9,6 +9,7 @@
 import type { TrainEvent } from '../train/train.js';
 import { type ChartSpec, VEGA_LITE_SCHEMA, chartConfig, checkInteger } from './spec.js';
 
+/** Size and title of the chart `trainingCurvesSpec` makes. */
 export interface TrainingCurvesOptions {
   /** Width of the plot area in pixels (default 720). */
   width?: number;
@@ -79,7 +80,7 @@ export function trainingCurvesSpec(events: Iterable<TrainEvent>, options: Traini
   const epochs: { step: number; epoch: number; testLoss: number | null; testAccuracy: number | null }[] = [];
   for (const e of events) {
     if (e.type === 'step') steps.push({ step: steps.length + 1, epoch: e.epoch, loss: e.loss, accuracy: e.accuracy });
-    else if (e.type === 'epoch') epochs.push({ step: 0, epoch: e.epoch, testLoss: e.testLoss, testAccuracy: e.testAccuracy });
+    else if (e.type === 'epoch') epochs.push({ step: steps.length, epoch: e.epoch, testLoss: e.testLoss, testAccuracy: e.testAccuracy });
   }
   if (steps.length === 0) throw new Error(`${who}: the events hold no step event, so there is nothing to plot; pass the events train() emitted`);
   const smoothing = options.smoothing ?? (steps.length > 200 ? 0.98 : 0.9);

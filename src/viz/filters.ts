@@ -13,10 +13,13 @@ import { type ChartSpec, VEGA_LITE_SCHEMA, chartConfig, checkInteger } from './s
 
 /** Weights of a convolution, shaped [outChannels, inChannels, kH, kW] (a parameter value from `train`). */
 export interface FilterWeights {
+  /** The weights, row-major in `shape`'s order. */
   readonly data: ArrayLike<number>;
+  /** [outChannels, inChannels, kH, kW]. */
   readonly shape: readonly number[];
 }
 
+/** Layout and title of the grid `filterGridSpec` makes. */
 export interface FilterGridOptions {
   /** Side of one weight's square in pixels (default: a tile about 60 pixels wide, at least 4 per weight). */
   cellSize?: number;

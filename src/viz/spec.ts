@@ -11,6 +11,7 @@
 
 /** A Vega-Lite specification: an object with a `$schema` naming a Vega-Lite version. */
 export interface ChartSpec {
+  /** The Vega-Lite JSON schema URL, which names the version the spec is written for. */
   readonly $schema: string;
   readonly [key: string]: unknown;
 }

@@ -104,7 +104,8 @@ export function unavailableReason(backend: GpuJsBackend): string | null {
       return GPU.isWebGPUSupported
         ? null
         : isNode
-          ? 'navigator.gpu is not set up: call `await enableNodeWebGPU()` first (needs the "webgpu" package and a Vulkan driver; see README, Backends)'
+          ? 'navigator.gpu is not set up: WebGPU in Node needs the optional "webgpu" package (`npm install webgpu`), a Vulkan driver, ' +
+            'and `await enableNodeWebGPU()` before compile (the CLI and backend "auto" do this themselves; see README, Backends)'
           : 'this browser does not expose navigator.gpu (WebGPU)';
     case 'webgl2':
       if (isNode) return 'webgl2 runs only in a browser; use "headlessgl" in Node';

@@ -1,0 +1,32 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { autoBackendReport, backendNames, resolveAutoBackend } from 'striate';
+import { gpuJsBackends } from '../../src/backend/gpujs/gpu.js';
+import { disableNodeWebGPU, probeNodeWebGPUAdapter } from '../../src/backend/gpujs/node-webgpu.js';
+
+afterAll(async () => {
+  await disableNodeWebGPU();
+});
+
+describe("backend 'auto'", () => {
+  it('lists every backend name compile takes', () => {
+    expect(backendNames).toEqual(['auto', 'reference', ...gpuJsBackends]);
+  });
+
+  it('considers every gpu.js backend, picks the fastest measured, and skips WebGPU on a software adapter', async () => {
+    const report = await autoBackendReport();
+    expect(report.map((c) => c.backend)).toEqual([...gpuJsBackends]);
+    const measured = report.filter((c) => c.msPerStep !== null).sort((a, b) => a.msPerStep! - b.msPerStep!);
+    expect(await resolveAutoBackend()).toBe(measured[0].backend);
+    const webgpu = report.find((c) => c.backend === 'webgpu')!;
+    const adapter = await probeNodeWebGPUAdapter();
+    if (typeof adapter === 'string') {
+      // The reason names what is missing, not an API a CLI user cannot call.
+      expect(webgpu.note).toMatch(/^webgpu: /);
+    } else if (adapter.software) {
+      expect(webgpu.msPerStep).toBeNull();
+      expect(webgpu.note).toBe(`skipped: the only WebGPU adapter is a software renderer (${adapter.name}); use backend "webgpu" to run on it anyway`);
+    } else {
+      expect(webgpu.note ?? '').not.toMatch(/skipped/);
+    }
+  }, 120_000);
+});
