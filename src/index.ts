@@ -1,6 +1,7 @@
 /** Striate's public API. */
 export { Tensor, formatGraph, topologicalOrder, type Shape } from './graph/tensor.js';
 export type { DType } from './graph/tensor.js';
+export { StriateError } from './graph/error.js';
 export type {
   OpName,
   OpAttrs,

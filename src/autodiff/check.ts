@@ -9,6 +9,8 @@
  * must equal <J^T c, t> (from the VJP). For small functions the full Jacobian
  * can be compared entry by entry as well.
  */
+import { checkOptions, describeValue, fail } from '../graph/error.js';
+import { checkShape } from '../graph/shape.js';
 import { type Shape, type Tensor, sizeOf } from '../graph/tensor.js';
 import { input } from '../ops/input.js';
 import { ReferenceFunction } from '../backend/reference/interpreter.js';
@@ -60,10 +62,23 @@ export function checkGradients(
   inputs: readonly GradientCheckInput[],
   options: CheckGradientsOptions = {},
 ): GradientCheckReport {
-  const { eps = 1e-6, rtol = 1e-6, atol = 1e-9, directions = 3, fullJacobianUpTo = 0, seed = 1 } = options;
+  const who = 'checkGradients';
+  if (typeof fn !== 'function') fail(who, `fn must be a function of tensors, got ${describeValue(fn)}`, `fn ${describeValue(fn)}`, 'a function (...xs: Tensor[]) => Tensor');
+  if (!Array.isArray(inputs)) fail(who, `inputs must be an array of { shape, data }, got ${describeValue(inputs)}`, `inputs ${describeValue(inputs)}`, 'an array of { shape, data }');
+  const known = ['eps', 'rtol', 'atol', 'directions', 'fullJacobianUpTo', 'seed'];
+  const { eps = 1e-6, rtol = 1e-6, atol = 1e-9, directions = 3, fullJacobianUpTo = 0, seed = 1 } = checkOptions(who, options, known, '{ rtol: 1e-5 }') ?? {};
   inputs.forEach((x, i) => {
+    if (typeof x !== 'object' || x === null || (!ArrayBuffer.isView(x.data) && !Array.isArray(x.data))) {
+      fail(who, `input ${i} must be { shape, data }, got ${describeValue(x)}`, `input ${i} ${describeValue(x)}`, '{ shape, data } with data an array of numbers');
+    }
+    checkShape(who, x.shape, `input ${i}'s shape`);
     if (x.data.length !== sizeOf(x.shape)) {
-      throw new Error(`checkGradients: input ${i} has ${x.data.length} values but shape [${x.shape.join(',')}] needs ${sizeOf(x.shape)}`);
+      fail(
+        'checkGradients',
+        `input ${i} has ${x.data.length} values but shape [${x.shape.join(',')}] needs ${sizeOf(x.shape)}`,
+        `input ${i} of ${x.data.length} values`,
+        `${sizeOf(x.shape)} values, one per element of shape [${x.shape.join(',')}]`,
+      );
     }
   });
   const xs = inputs.map((x, i) => input(`x${i}`, x.shape));

@@ -5,6 +5,7 @@
  * is an ordinary graph that compiles and runs like any other, and can itself be
  * differentiated (second-order gradients).
  */
+import { describeValue, fail } from '../graph/error.js';
 import { Tensor, shapeToString, sizeOf, topologicalOrder } from '../graph/tensor.js';
 import { broadcastsTo, sameShape } from '../graph/shape.js';
 import { add } from '../ops/add.js';
@@ -18,10 +19,15 @@ import { sumTo } from '../ops/sumTo.js';
  * a zero gradient.
  */
 export function grad(y: Tensor, xs: readonly Tensor[]): Tensor[] {
+  if (!(y instanceof Tensor)) fail('grad', `y must be a Tensor, got ${describeValue(y)}`, `y ${describeValue(y)}`, 'a scalar Tensor');
+  checkTensors('grad', 'xs', xs, 'grad(y, [x])');
   if (sizeOf(y.shape) !== 1) {
-    throw new Error(
-      `grad: the output must be a scalar (one element), got shape ${shapeToString(y.shape)}; ` +
+    fail(
+      'grad',
+      `the output must be a scalar (one element), got shape ${shapeToString(y.shape)}; ` +
         `reduce it first (e.g. sum or mean) or use vjp(ys, xs, cotangents)`,
+      `y of shape ${shapeToString(y.shape)}`,
+      'a scalar y (one element)',
     );
   }
   return vjp([y], xs, [ones(y.shape)]);
@@ -33,12 +39,25 @@ export function grad(y: Tensor, xs: readonly Tensor[]): Tensor[] {
  * the contributions of a node used several times (fan-out) happen here, once.
  */
 export function vjp(ys: readonly Tensor[], xs: readonly Tensor[], cotangents: readonly Tensor[]): Tensor[] {
+  checkTensors('vjp', 'ys', ys, 'vjp([y], xs, [c])');
+  checkTensors('vjp', 'xs', xs, 'vjp(ys, [x], cotangents)');
+  checkTensors('vjp', 'cotangents', cotangents, 'vjp([y], xs, [c])');
   if (ys.length !== cotangents.length) {
-    throw new Error(`vjp: got ${ys.length} outputs but ${cotangents.length} cotangents; give one cotangent per output`);
+    fail(
+      'vjp',
+      `got ${ys.length} outputs but ${cotangents.length} cotangents; give one cotangent per output`,
+      `${cotangents.length} cotangents`,
+      `${ys.length} cotangents, one per output`,
+    );
   }
   ys.forEach((y, i) => {
     if (!sameShape(y.shape, cotangents[i].shape)) {
-      throw new Error(`vjp: cotangent ${i} has shape ${shapeToString(cotangents[i].shape)} but output ${i} has shape ${shapeToString(y.shape)}`);
+      fail(
+        'vjp',
+        `cotangent ${i} has shape ${shapeToString(cotangents[i].shape)} but output ${i} has shape ${shapeToString(y.shape)}`,
+        `cotangent ${i} of shape ${shapeToString(cotangents[i].shape)}`,
+        `shape ${shapeToString(y.shape)}, that of output ${i}`,
+      );
     }
   });
   const order = topologicalOrder(ys);
@@ -72,6 +91,21 @@ export function vjp(ys: readonly Tensor[], xs: readonly Tensor[], cotangents: re
     });
   }
   return xs.map((x) => cot.get(x.id) ?? zeros(x.shape));
+}
+
+/**
+ * Check that `v` is an array of tensors (`what` names the argument of `op`);
+ * a lone Tensor is refused with the spelling to use instead (`hint`), since
+ * these functions take and return arrays.
+ */
+function checkTensors(op: string, what: string, v: unknown, hint: string): asserts v is readonly Tensor[] {
+  if (!Array.isArray(v)) {
+    const lone = v instanceof Tensor ? `; for one tensor write ${hint}` : '';
+    fail(op, `${what} must be an array of tensors, got ${describeValue(v)}${lone}`, `${what} ${describeValue(v)}`, 'an array of tensors');
+  }
+  v.forEach((t, i) => {
+    if (!(t instanceof Tensor)) fail(op, `${what}[${i}] is ${describeValue(t)}, expected a Tensor`, `${what}[${i}] ${describeValue(t)}`, 'a Tensor');
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
 /** Shapes, and the shape arithmetic shared by the ops, the autodiff and the backends. */
+import { describeValue, fail } from './error.js';
 
 /** A static tensor shape, outermost axis first. */
 export type Shape = readonly number[];
@@ -11,6 +12,31 @@ export function sizeOf(shape: Shape): number {
 
 export function shapeToString(shape: Shape): string {
   return `[${shape.join(',')}]`;
+}
+
+/**
+ * Check that `shape` is a static shape Striate can index: an array of
+ * positive safe integers (`[]` for a scalar; a dimension of 0 is refused, as
+ * everywhere in Striate) whose product, the element count, is at most
+ * `Number.MAX_SAFE_INTEGER`, so that every flat index is an exact integer.
+ * What a backend can address is smaller and checked when it compiles.
+ * `op` names the op for the error, `what` the shape (`'shape'`, `'target'`).
+ */
+export function checkShape(op: string, shape: unknown, what = 'shape'): asserts shape is Shape {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 1)) {
+    const got = Array.isArray(shape) ? JSON.stringify(shape) : describeValue(shape);
+    fail(op, `${what} must be an array of positive integers, got ${got}`, `${what} ${got}`, 'an array of positive integers');
+  }
+  const size = sizeOf(shape);
+  if (!Number.isSafeInteger(size)) {
+    fail(
+      op,
+      `${what} ${shapeToString(shape)} has ${size.toPrecision(3)} elements, more than 2^53 - 1, the most whose flat indices are exact; ` +
+        `split the tensor or use smaller dimensions`,
+      `${what} ${shapeToString(shape)} (${size.toPrecision(3)} elements)`,
+      'at most 2^53 - 1 elements',
+    );
+  }
 }
 
 
@@ -36,9 +62,12 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): Shape {
     const da = a[a.length - rank + i] ?? 1;
     const db = b[b.length - rank + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new Error(
-        `${op}: shapes ${shapeToString(a)} and ${shapeToString(b)} do not broadcast ` +
+      fail(
+        op,
+        `shapes ${shapeToString(a)} and ${shapeToString(b)} do not broadcast ` +
           `(dimension ${i} of the result: ${da} vs ${db}; each pair must be equal or 1)`,
+        `shapes ${shapeToString(a)} and ${shapeToString(b)}`,
+        `shapes whose dimensions, aligned from the right, are equal or 1 (dimension ${i}: ${da} vs ${db})`,
       );
     }
     out[i] = da === 1 ? db : da;

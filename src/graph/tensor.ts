@@ -6,7 +6,8 @@
  * the old ones, never modify them.
  */
 import type { OpAttrs, OpName } from '../ops/attrs.js';
-import { type Shape, shapeToString, sizeOf } from './shape.js';
+import { describeValue, fail } from './error.js';
+import { checkShape, type Shape, shapeToString, sizeOf } from './shape.js';
 
 export { type Shape, shapeToString, sizeOf } from './shape.js';
 /** A tensor's element type. Devices compute in float32; the reference backend computes the same graph in float64. */
@@ -42,7 +43,11 @@ export class Tensor<O extends OpName = OpName> {
   /**
    * The inputs, attributes and shape are copied and deeply frozen, so that
    * neither the caller's arrays nor a later `node.attrs.stride[0] = 2` can
-   * change what a built node computes.
+   * change what a built node computes. Throws a `StriateError` when the
+   * inputs are not an array of tensors or the shape is not an array of
+   * positive integers with at most 2^53 - 1 elements; whether the node is a
+   * valid `op` of its inputs is checked by the op functions, and again by
+   * `compile` for nodes built with `new`.
    */
   constructor(
     /** The op that computes this tensor. */
@@ -51,6 +56,9 @@ export class Tensor<O extends OpName = OpName> {
     attrs: Readonly<OpAttrs[O]>,
     shape: Shape,
   ) {
+    const name = typeof op === 'string' ? op : 'Tensor';
+    checkInputs(name, inputs);
+    checkShape(name, shape);
     this.id = nextId++;
     this.inputs = Object.freeze([...inputs]);
     this.attrs = frozenCopy(attrs, `${op} attributes`);
@@ -72,6 +80,14 @@ export class Tensor<O extends OpName = OpName> {
   toString(): string {
     return formatGraph([this]);
   }
+}
+
+/** Check that a node's `inputs` are an array of tensors; `op` names the node for the error. */
+export function checkInputs(op: string, inputs: unknown): asserts inputs is readonly Tensor[] {
+  if (!Array.isArray(inputs)) fail(op, `inputs must be an array of tensors, got ${describeValue(inputs)}`, `inputs ${describeValue(inputs)}`, 'an array of tensors');
+  inputs.forEach((t, i) => {
+    if (!(t instanceof Tensor)) fail(op, `input ${i} is ${describeValue(t)}, expected a Tensor`, describeValue(t), 'a Tensor');
+  });
 }
 
 /**

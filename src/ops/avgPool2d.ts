@@ -16,9 +16,9 @@
  */
 import type { Tensor } from '../graph/tensor.js';
 import { avgPool2dBackward } from './avgPool2dBackward.js';
-import { checkCountIncludePad, decodeWindow, pool2dAttrs, pool2dShape, poolGeometry, windowCountSource, windowSpans, type Pool2dOptions } from './pool2dGeometry.js';
+import { decodeWindow, pool2dAttrs, pool2dShape, poolGeometry, windowCountSource, windowSpans, type Pool2dOptions } from './pool2dGeometry.js';
 import { k } from '../kernel/source.js';
-import { makeNode, opError, type OpDef } from './op.js';
+import { checkBoolean, checkInputCount, makeNode, type OpDef } from './op.js';
 
 // y = A x with A[o, i] = 1 / count(o) when cell i lies in window o, else 0.
 // y is linear in x, so the VJP is A^T g: each input cell gathers g / count(o)
@@ -26,8 +26,8 @@ import { makeNode, opError, type OpDef } from './op.js';
 export const avgPool2dOp: OpDef<'avgPool2d'> = {
   name: 'avgPool2d',
   shape: (inputs, attrs) => {
-    if (inputs.length !== 1) opError('avgPool2d', `takes 1 input (x), got ${inputs.length}`);
-    checkCountIncludePad('avgPool2d', attrs.countIncludePad);
+    checkInputCount('avgPool2d', inputs, 1, 'x');
+    checkBoolean('avgPool2d', 'countIncludePad', attrs.countIncludePad);
     return pool2dShape('avgPool2d', inputs[0], attrs);
   },
   vjp: (g, { inputs: [x], attrs: { size, stride, pads, countIncludePad } }) => [
@@ -95,8 +95,7 @@ export interface AvgPool2dOptions extends Pool2dOptions {
  * ```
  */
 export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor<'avgPool2d'> {
-  const attrs = pool2dAttrs('avgPool2d', x, options);
-  const countIncludePad = options.countIncludePad ?? false;
-  checkCountIncludePad('avgPool2d', countIncludePad);
+  const attrs = pool2dAttrs('avgPool2d', x, options, ['size', 'stride', 'padding', 'countIncludePad']);
+  const countIncludePad = checkBoolean('avgPool2d', 'countIncludePad', options.countIncludePad ?? false);
   return makeNode(avgPool2dOp, [x], { ...attrs, countIncludePad });
 }

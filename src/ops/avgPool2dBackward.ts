@@ -13,10 +13,10 @@ import { type Tensor, shapeToString } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import type { AvgPool2dBackwardAttrs } from './attrs.js';
 import { avgPool2dOp } from './avgPool2d.js';
-import { checkCountIncludePad, coveringSource, decodeCell, gatherCovering, pool2dShape, poolGeometry, windowCountSource, windowSpans } from './pool2dGeometry.js';
+import { coveringSource, decodeCell, gatherCovering, pool2dShape, poolGeometry, windowCountSource, windowSpans } from './pool2dGeometry.js';
 import { checkRank4 } from './window.js';
 import { k } from '../kernel/source.js';
-import { checkInt, makeNode, opError, type OpDef } from './op.js';
+import { checkBoolean, checkInputCount, checkInt, makeNode, opError, type OpDef, requiredOptions } from './op.js';
 
 // dx = A^T dy is linear in dy, so its VJP is (A^T)^T g = A g: mean pooling of
 // g with the same attributes, avgPool2d(g).
@@ -24,15 +24,20 @@ export const avgPool2dBackwardOp: OpDef<'avgPool2dBackward'> = {
   name: 'avgPool2dBackward',
   shape: (inputs, attrs) => {
     const op = 'avgPool2dBackward';
-    if (inputs.length !== 1) opError(op, `takes 1 input (dy), got ${inputs.length}`);
+    checkInputCount(op, inputs, 1, 'dy');
     const [dy] = inputs;
     const { inputShape } = attrs;
     checkRank4(op, 'inputShape', inputShape);
     inputShape.forEach((d, i) => checkInt(op, `inputShape[${i}]`, d, 1));
-    checkCountIncludePad(op, attrs.countIncludePad);
+    checkBoolean(op, 'countIncludePad', attrs.countIncludePad);
     const expected = pool2dShape(op, inputShape, attrs);
     if (!sameShape(dy, expected)) {
-      opError(op, `dy has shape ${shapeToString(dy)} but pooling an input of shape ${shapeToString(inputShape)} gives ${shapeToString(expected)}; dy must have that shape`);
+      opError(
+        op,
+        `dy has shape ${shapeToString(dy)} but pooling an input of shape ${shapeToString(inputShape)} gives ${shapeToString(expected)}; dy must have that shape`,
+        `dy ${shapeToString(dy)}`,
+        `dy ${shapeToString(expected)}`,
+      );
     }
     return inputShape;
   },
@@ -65,6 +70,9 @@ export const avgPool2dBackwardOp: OpDef<'avgPool2dBackward'> = {
 
 /** The input gradient of `avgPool2d` given the output gradient `dy`; `attrs` are the pooling's plus its input shape. */
 export function avgPool2dBackward(dy: Tensor, attrs: AvgPool2dBackwardAttrs): Tensor<'avgPool2dBackward'> {
-  const { size, stride, pads, countIncludePad, inputShape } = attrs;
-  return makeNode(avgPool2dBackwardOp, [dy], { size, stride, pads, countIncludePad, inputShape: [...inputShape] });
+  const keys = ['size', 'stride', 'pads', 'countIncludePad', 'inputShape'];
+  const { size, stride, pads, countIncludePad, inputShape } = requiredOptions('avgPool2dBackward', attrs, keys, '{ size, stride, pads, countIncludePad, inputShape }');
+  // Copied so that a caller mutating its array later cannot change the node; the shape rule validates.
+  const shape = Array.isArray(inputShape) ? [...inputShape] : inputShape;
+  return makeNode(avgPool2dBackwardOp, [dy], { size, stride, pads, countIncludePad, inputShape: shape });
 }

@@ -1,3 +1,4 @@
+import { describeValue } from '../graph/error.js';
 import { Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
 import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
@@ -10,10 +11,15 @@ import { copyStrided } from './transpose.js';
 export const concatOp: OpDef<'concat'> = {
   name: 'concat',
   shape: (inputs, { axis }) => {
-    if (inputs.length === 0) opError('concat', 'needs at least one tensor, got none');
+    if (inputs.length === 0) opError('concat', 'needs at least one tensor, got none', 'no inputs', 'at least one tensor');
     const [first] = inputs;
     if (!Number.isInteger(axis) || axis < 0 || axis >= first.length) {
-      opError('concat', `axis ${axis} is out of range for tensors of rank ${first.length} (input 0 has shape ${shapeToString(first)})`);
+      opError(
+        'concat',
+        `axis ${axis} is out of range for tensors of rank ${first.length} (input 0 has shape ${shapeToString(first)})`,
+        `axis ${describeValue(axis)}`,
+        `an integer axis in [0, ${first.length - 1}]`,
+      );
     }
     let total = 0;
     inputs.forEach((s, i) => {
@@ -23,6 +29,8 @@ export const concatOp: OpDef<'concat'> = {
           'concat',
           `input ${i} has shape ${shapeToString(s)} but input 0 has shape ${shapeToString(first)}; ` +
             `every input must have rank ${first.length} and the same dimensions except along axis ${axis}`,
+          `input ${i} ${shapeToString(s)}`,
+          `rank ${first.length} and the dimensions of input 0 ${shapeToString(first)} except along axis ${axis}`,
         );
       }
       total += s[axis];
@@ -69,12 +77,13 @@ export const concatOp: OpDef<'concat'> = {
 /** Join tensors along `axis` (negative counts from the end); all other dimensions must agree. */
 export function concat(xs: readonly Tensor[], axis: number): Tensor<'concat'> {
   if (!Array.isArray(xs) || xs.length === 0) {
-    opError('concat', `needs a non-empty array of tensors, got ${Array.isArray(xs) ? 'an empty array' : typeof xs}`);
+    opError('concat', `needs a non-empty array of tensors, got ${Array.isArray(xs) ? 'an empty array' : describeValue(xs)}`, describeValue(xs), 'a non-empty array of tensors');
   }
   // makeNode names a non-tensor input; the axis can only be resolved against a tensor.
   if (!(xs[0] instanceof Tensor)) return makeNode(concatOp, [...xs], { axis });
+  if (typeof axis !== 'number') opError('concat', `axis must be an integer, got ${describeValue(axis)}`, `axis ${describeValue(axis)}`, 'an integer axis');
   const rank = xs[0].rank;
-  if (rank === 0) opError('concat', 'cannot concatenate scalars (rank 0); reshape them to [1] first');
+  if (rank === 0) opError('concat', 'cannot concatenate scalars (rank 0); reshape them to [1] first', 'a scalar (shape [])', 'tensors of rank >= 1');
   const [a] = normalizeAxes('concat', axis, rank);
   return makeNode(concatOp, [...xs], { axis: a });
 }

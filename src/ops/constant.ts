@@ -1,11 +1,12 @@
-import { Tensor, type Shape, sizeOf } from '../graph/tensor.js';
-import { checkShape } from './input.js';
+import { describeValue } from '../graph/error.js';
+import { checkShape } from '../graph/shape.js';
+import { Tensor, type Shape, shapeToString, sizeOf } from '../graph/tensor.js';
 import { opError, type OpDef } from './op.js';
 
 /** A tensor whose values are part of the graph. Its data travels to devices as a buffer, never as source. */
 export const constantOp: OpDef<'constant'> = {
   name: 'constant',
-  shape: () => opError('constant', 'build constants with constant(), scalar(), zeros() or fill()'),
+  shape: () => opError('constant', 'build constants with constant(), scalar(), zeros() or fill()', 'a constant built by makeNode', 'constant(), scalar(), zeros() or fill()'),
   vjp: () => [],
   reference: (_inputs, { value }) => Float64Array.from(value),
   kernel: 'upload',
@@ -23,20 +24,41 @@ export const constantOp: OpDef<'constant'> = {
  * ```
  */
 export function constant(value: ArrayLike<number>, shape: Shape): Tensor<'constant'> {
-  checkShapeOrScalar(shape);
-  if (value.length !== sizeOf(shape)) {
-    opError('constant', `${value.length} values do not fill shape [${shape.join(',')}] (${sizeOf(shape)} elements)`);
+  checkConstantShape(shape);
+  if (typeof value !== 'object' || value === null || typeof value.length !== 'number') {
+    opError('constant', `value must be an array of numbers, got ${describeValue(value)}`, `value ${describeValue(value)}`, 'an array or typed array of numbers');
   }
-  const data = Array.from(value, Number);
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) opError('constant', `value ${i} is ${data[i]}; constants must be finite`);
-  }
+  const data = Array.from(value);
+  checkConstantValue(data, shape);
   return new Tensor('constant', [], { value: data }, shape);
+}
+
+/**
+ * A constant's values against its shape: one finite number per element
+ * (checked again by `compile` for nodes built with `new`).
+ */
+export function checkConstantValue(value: unknown, shape: Shape): void {
+  if (!Array.isArray(value) || value.length !== sizeOf(shape)) {
+    const count = Array.isArray(value) ? `${value.length} values` : describeValue(value);
+    opError(
+      'constant',
+      `${count} do not fill shape [${shape.join(',')}] (${sizeOf(shape)} elements)`,
+      count,
+      `${sizeOf(shape)} values, one per element of shape [${shape.join(',')}]`,
+    );
+  }
+  for (let i = 0; i < value.length; i++) {
+    const v: unknown = value[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      const shown = typeof v === 'number' ? String(v) : describeValue(v);
+      opError('constant', `value ${i} is ${shown}; constants must be finite numbers`, `value ${i} = ${shown}`, 'finite numbers');
+    }
+  }
 }
 
 /** A constant of `shape` with every element `v` (finite). */
 export function fill(shape: Shape, v: number): Tensor<'constant'> {
-  checkShapeOrScalar(shape);
+  checkConstantShape(shape);
   return constant(new Array<number>(sizeOf(shape)).fill(v), shape);
 }
 
@@ -52,7 +74,19 @@ export function toTensor(v: Tensor | number): Tensor {
   return typeof v === 'number' ? scalar(v) : v;
 }
 
-function checkShapeOrScalar(shape: Shape): void {
-  if (Array.isArray(shape) && shape.length === 0) return;
+/** The most elements a JavaScript array holds: a constant keeps its values in the graph as one. */
+const MAX_CONSTANT_SIZE = 2 ** 32 - 1;
+
+function checkConstantShape(shape: Shape): void {
   checkShape('constant', shape);
+  const size = sizeOf(shape);
+  if (size > MAX_CONSTANT_SIZE) {
+    opError(
+      'constant',
+      `shape ${shapeToString(shape)} has ${size} elements, more than the ${MAX_CONSTANT_SIZE} a constant can hold ` +
+        `(its values live in the graph as a JavaScript array); feed large tensors as inputs`,
+      `shape ${shapeToString(shape)} (${size} elements)`,
+      `at most ${MAX_CONSTANT_SIZE} elements`,
+    );
+  }
 }

@@ -11,13 +11,14 @@
  * conv2dBackpropFilter, whose own VJPs are convolutions again, so gradients
  * of any order are graphs of these three ops (the rules: convGeometry.ts).
  */
+import { checkOptions } from '../graph/error.js';
 import { type Shape, Tensor, shapeToString } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import type { Conv2dAttrs } from './attrs.js';
 import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
 import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
 import { checkGeometry, convOutputHW, expectShape, geometryOf, need4, resolveGeometry, tapRanges } from './convGeometry.js';
-import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
+import { checkBoolean, checkInputCount, checkTensor, type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
 import { reluBackward } from './reluBackward.js';
 import { reluSource } from './relu.js';
 import { sum } from './sum.js';
@@ -40,17 +41,21 @@ export interface Conv2dOptions {
 // Shape rule
 
 export function conv2dShape(inputs: readonly Shape[], attrs: Conv2dAttrs): Shape {
-  const expected = attrs.hasBias ? 3 : 2;
-  if (inputs.length !== expected) {
-    opError('conv2d', `takes ${expected} inputs (x, w${attrs.hasBias ? ', bias' : ''}), got ${inputs.length}`);
-  }
+  checkBoolean('conv2d', 'hasBias', attrs.hasBias);
+  checkBoolean('conv2d', 'relu', attrs.relu);
+  checkInputCount('conv2d', inputs, attrs.hasBias ? 3 : 2, attrs.hasBias ? 'x, w, bias' : 'x, w');
   const [x, w, b] = inputs;
   checkRank4('conv2d', 'input', x, '[N,C,H,W]');
   checkRank4('conv2d', 'filter', w, '[O,C,kH,kW]');
   checkGeometry('conv2d', attrs);
   const [oH, oW] = convOutputHW('conv2d', x, w, attrs);
   if (b !== undefined && !sameShape(b, [w[0]])) {
-    opError('conv2d', `bias must have shape [${w[0]}] (one value per output channel of filter ${shapeToString(w)}), got ${shapeToString(b)}`);
+    opError(
+      'conv2d',
+      `bias must have shape [${w[0]}] (one value per output channel of filter ${shapeToString(w)}), got ${shapeToString(b)}`,
+      `bias ${shapeToString(b)}`,
+      `shape [${w[0]}], one value per output channel of filter ${shapeToString(w)}`,
+    );
   }
   return [x[0], w[0], oH, oW];
 }
@@ -209,11 +214,13 @@ export const conv2dOp: OpDef<'conv2d'> = {
  * const y = conv2d(x, w, { stride: 2, padding: 'same', bias: b });
  * ```
  */
-export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor<'conv2d'> {
+export function conv2d(x: Tensor, w: Tensor, options?: Conv2dOptions): Tensor<'conv2d'> {
   need4('conv2d', 'input', x, '[N,C,H,W]');
   need4('conv2d', 'filter', w, '[O,C,kH,kW]');
-  const geometry = resolveGeometry('conv2d', options, [x.shape[2], x.shape[3]], [w.shape[2], w.shape[3]]);
-  const hasBias = options.bias !== undefined;
-  const inputs = hasBias ? [x, w, options.bias as Tensor] : [x, w];
+  const { bias, ...window } = checkOptions('conv2d', options, ['stride', 'padding', 'dilation', 'bias'], "{ stride: 2, padding: 'same' }") ?? {};
+  const geometry = resolveGeometry('conv2d', window, [x.shape[2], x.shape[3]], [w.shape[2], w.shape[3]]);
+  const hasBias = bias !== undefined;
+  if (hasBias) checkTensor('conv2d', 'bias', bias);
+  const inputs = hasBias ? [x, w, bias] : [x, w];
   return makeNode(conv2dOp, inputs, { ...geometry, hasBias, relu: false });
 }

@@ -24,14 +24,14 @@ import {
   outputRanges,
   resolveGeometry,
 } from './convGeometry.js';
-import { type KernelContext, type KernelStages, type NDArray, makeNode, opError, type OpDef } from './op.js';
+import { checkInputCount, type KernelContext, type KernelStages, type NDArray, makeNode, opError, type OpDef, requiredOptions } from './op.js';
 import { decode, type Grid, gridOf, guarded, intLet, join, k, rangeTest, type Src } from '../kernel/source.js';
 import { checkRank4, type Padding } from './window.js';
 
 const OP = 'conv2dBackpropFilter';
 
 export function conv2dBackpropFilterShape(inputs: readonly Shape[], attrs: Conv2dBackpropFilterAttrs): Shape {
-  if (inputs.length !== 2) opError(OP, `takes 2 inputs (x, dy), got ${inputs.length}`);
+  checkInputCount(OP, inputs, 2, 'x, dy');
   const [x, dy] = inputs;
   const ws = attrs.filterShape;
   checkRank4(OP, 'input', x, '[N,C,H,W]');
@@ -45,6 +45,8 @@ export function conv2dBackpropFilterShape(inputs: readonly Shape[], attrs: Conv2
       OP,
       `dy has shape ${shapeToString(dy)} but conv2d of the input ${shapeToString(x)} with a filter ${shapeToString(ws)} ` +
         `(${describeGeometry(attrs)}) gives ${shapeToString(expected)}`,
+      `dy ${shapeToString(dy)}`,
+      `dy ${shapeToString(expected)}`,
     );
   }
   return ws;
@@ -237,8 +239,8 @@ export interface Conv2dBackpropFilterOptions {
 export function conv2dBackpropFilter(x: Tensor, dy: Tensor, options: Conv2dBackpropFilterOptions): Tensor<'conv2dBackpropFilter'> {
   need4(OP, 'input', x, '[N,C,H,W]');
   need4(OP, 'dy', dy, '[N,O,oH,oW]');
-  const filterShape = options?.filterShape;
+  const { filterShape, ...window } = requiredOptions(OP, options, ['filterShape', 'stride', 'padding', 'dilation'], '{ filterShape: [4, 3, 3, 3] }');
   checkRank4(OP, 'filterShape', filterShape, '[O,C,kH,kW]');
-  const geometry: ConvGeometry = resolveGeometry(OP, options, [x.shape[2], x.shape[3]], [filterShape[2], filterShape[3]]);
+  const geometry: ConvGeometry = resolveGeometry(OP, window, [x.shape[2], x.shape[3]], [filterShape[2], filterShape[3]]);
   return makeNode(conv2dBackpropFilterOp, [x, dy], { ...geometry, filterShape: [...filterShape] });
 }

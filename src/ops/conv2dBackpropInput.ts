@@ -29,14 +29,14 @@ import {
   resolveGeometry,
   unitSteps,
 } from './convGeometry.js';
-import { type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
+import { checkInputCount, type KernelContext, type NDArray, makeNode, opError, type OpDef, requiredOptions } from './op.js';
 import { decode, guarded, intLet, join, k, type Src } from '../kernel/source.js';
 import { checkRank4, type Padding } from './window.js';
 
 const OP = 'conv2dBackpropInput';
 
 export function conv2dBackpropInputShape(inputs: readonly Shape[], attrs: Conv2dBackpropInputAttrs): Shape {
-  if (inputs.length !== 2) opError(OP, `takes 2 inputs (dy, w), got ${inputs.length}`);
+  checkInputCount(OP, inputs, 2, 'dy, w');
   const [dy, w] = inputs;
   const xs = attrs.inputShape;
   checkRank4(OP, 'dy', dy, '[N,O,oH,oW]');
@@ -50,6 +50,8 @@ export function conv2dBackpropInputShape(inputs: readonly Shape[], attrs: Conv2d
       OP,
       `dy has shape ${shapeToString(dy)} but conv2d of an input ${shapeToString(xs)} with filter ${shapeToString(w)} ` +
         `(${describeGeometry(attrs)}) gives ${shapeToString(expected)}`,
+      `dy ${shapeToString(dy)}`,
+      `dy ${shapeToString(expected)}`,
     );
   }
   return xs;
@@ -234,8 +236,8 @@ export interface Conv2dBackpropInputOptions {
 export function conv2dBackpropInput(dy: Tensor, w: Tensor, options: Conv2dBackpropInputOptions): Tensor<'conv2dBackpropInput'> {
   need4(OP, 'dy', dy, '[N,O,oH,oW]');
   need4(OP, 'filter', w, '[O,C,kH,kW]');
-  const inputShape = options?.inputShape;
+  const { inputShape, ...window } = requiredOptions(OP, options, ['inputShape', 'stride', 'padding', 'dilation'], '{ inputShape: [1, 3, 8, 8] }');
   checkRank4(OP, 'inputShape', inputShape, '[N,C,H,W]');
-  const geometry: ConvGeometry = resolveGeometry(OP, options, [inputShape[2], inputShape[3]], [w.shape[2], w.shape[3]]);
+  const geometry: ConvGeometry = resolveGeometry(OP, window, [inputShape[2], inputShape[3]], [w.shape[2], w.shape[3]]);
   return makeNode(conv2dBackpropInputOp, [dy, w], { ...geometry, inputShape: [...inputShape] });
 }

@@ -14,12 +14,13 @@
  *
  * Inputs (x, w[, b]) as conv2d's; attrs: the convolution's and the pool's.
  */
+import { describeValue } from '../graph/error.js';
 import type { Shape, Tensor } from '../graph/tensor.js';
 import type { Conv2dMaxPoolAttrs } from './attrs.js';
 import { conv2dOp, conv2dShape, conv2dVjp } from './conv2d.js';
 import { maxPool2dOp } from './maxPool2d.js';
 import { maxPool2dBackward } from './maxPool2dBackward.js';
-import { type KernelContext, makeNode, type NDArray, type OpDef } from './op.js';
+import { type KernelContext, makeNode, type NDArray, opError, type OpDef } from './op.js';
 import { pool2dShape } from './pool2dGeometry.js';
 import { takesFirstMaxSource } from './reduce.js';
 import { reluSource } from './relu.js';
@@ -32,6 +33,10 @@ function convShapeOf(inputs: readonly Shape[], attrs: Conv2dMaxPoolAttrs): Shape
 }
 
 function conv2dMaxPoolShape(inputs: readonly Shape[], attrs: Conv2dMaxPoolAttrs): Shape {
+  for (const part of ['conv', 'pool'] as const) {
+    const v: unknown = attrs[part];
+    if (typeof v !== 'object' || v === null) opError(OP, `attrs.${part} must be an object, got ${describeValue(v)}`, `${part} ${describeValue(v)}`, `the ${part === 'conv' ? 'convolution' : 'pooling'}'s attributes`);
+  }
   return pool2dShape(OP, convShapeOf(inputs, attrs), attrs.pool);
 }
 

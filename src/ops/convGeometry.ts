@@ -28,8 +28,8 @@
 import { type Shape, Tensor, shapeToString } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import type { Conv2dAttrs, Pads2d, Pair } from './attrs.js';
-import { opError } from './op.js';
-import { type Padding, checkPads, checkRank4, effectiveSize, resolvePads, toPair, windowOutput2d } from './window.js';
+import { checkTensor, opError } from './op.js';
+import { type Padding, checkPads, checkPair, checkRank4, effectiveSize, resolvePads, toPair, windowOutput2d } from './window.js';
 
 /** The geometry every convolution op carries: stride, dilation and explicit zero padding. */
 export type ConvGeometry = Pick<Conv2dAttrs, 'stride' | 'dilation' | 'pads'>;
@@ -42,8 +42,8 @@ export function unitSteps({ stride, dilation }: Pick<ConvGeometry, 'stride' | 'd
 
 /** Validate the geometry attributes: they reach kernel source, so they must be integers. */
 export function checkGeometry(op: string, attrs: ConvGeometry): void {
-  toPair(op, 'stride', attrs.stride as [number, number], 1);
-  toPair(op, 'dilation', attrs.dilation as [number, number], 1);
+  checkPair(op, 'stride', attrs.stride, 1);
+  checkPair(op, 'dilation', attrs.dilation, 1);
   checkPads(op, attrs.pads);
 }
 
@@ -56,7 +56,12 @@ export function convOutputHW(op: string, xShape: Shape, wShape: Shape, g: ConvGe
   const [, C, H, W] = xShape;
   const [, wc, kH, kW] = wShape;
   if (C !== wc) {
-    opError(op, `${inputName} has ${C} channels but the filter expects ${wc} (filter shape ${shapeToString(wShape)})`);
+    opError(
+      op,
+      `${inputName} has ${C} channels but the filter expects ${wc} (filter shape ${shapeToString(wShape)})`,
+      `filters ${shapeToString(wShape)} (${wc} input channels)`,
+      `${C} input channels, those of the input ${shapeToString(xShape)}`,
+    );
   }
   const eff: Pair = [effectiveSize(kH, g.dilation[0]), effectiveSize(kW, g.dilation[1])];
   return windowOutput2d(op, `the ${kH}x${kW} filter (dilated to ${eff[0]}x${eff[1]})`, [H, W], g.pads, eff, g.stride);
@@ -99,7 +104,7 @@ export function expectShape(op: string, what: string, t: Tensor, shape: Shape): 
 
 /** Check that `t` is a Tensor of rank 4 before its shape is used to resolve options. */
 export function need4(op: string, what: string, t: unknown, layout: string): Tensor {
-  if (!(t instanceof Tensor)) opError(op, `${what} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
+  checkTensor(op, what, t);
   checkRank4(op, what, t.shape, layout);
   return t;
 }

@@ -7,7 +7,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { broadcastIndex, broadcastShapes, sameShape } from '../graph/shape.js';
 import type { OpName } from './attrs.js';
 import { toTensor } from './constant.js';
-import { makeNode, opError, type OpDef } from './op.js';
+import { checkInputCount, makeNode, type OpDef } from './op.js';
 import { decode, ident, k, offset, type Src } from '../kernel/source.js';
 
 /** An elementwise op's rules, in the order of every op file: VJP, reference, kernel. */
@@ -24,7 +24,10 @@ export function defineUnary<O extends OpName>(name: O, rules: ElementwiseRules<O
   const { vjp, reference: f, kernel: expr } = rules;
   return {
     name,
-    shape: (inputs) => (inputs.length === 1 ? inputs[0] : opError(name, `takes 1 input, got ${inputs.length}`)),
+    shape: (inputs) => {
+      checkInputCount(name, inputs, 1);
+      return inputs[0];
+    },
     vjp,
     reference: ([x]) => {
       const out = new Float64Array(x.data.length);
@@ -39,8 +42,10 @@ export function defineBinary<O extends OpName>(name: O, rules: ElementwiseRules<
   const { vjp, reference: f, kernel: expr } = rules;
   return {
     name,
-    shape: (inputs) =>
-      inputs.length === 2 ? broadcastShapes(name, inputs[0], inputs[1]) : opError(name, `takes 2 inputs, got ${inputs.length}`),
+    shape: (inputs) => {
+      checkInputCount(name, inputs, 2);
+      return broadcastShapes(name, inputs[0], inputs[1]);
+    },
     vjp,
     reference: ([a, b], _attrs, outShape) => {
       const out = new Float64Array(a.data.length > b.data.length ? a.data.length : b.data.length);

@@ -1,3 +1,5 @@
+import { describeValue } from '../graph/error.js';
+import { checkShape } from '../graph/shape.js';
 import { Tensor, type Shape } from '../graph/tensor.js';
 import { opError, type OpDef } from './op.js';
 
@@ -9,7 +11,9 @@ export const inputOp: OpDef<'input'> = {
     return [];
   },
   vjp: () => [],
-  reference: () => opError('input', 'an input has no computation; the backend reads it from the feeds'),
+  reference: () => {
+    throw new Error('input: an input has no computation; the backend reads it from the feeds (a bug in Striate)');
+  },
   kernel: 'upload',
 };
 
@@ -30,15 +34,19 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_.:/-]*$/;
  * ```
  */
 export function input(name: string, shape: Shape): Tensor<'input'> {
-  if (typeof name !== 'string' || !NAME.test(name)) {
-    opError('input', `name must start with a letter or _ and hold only letters, digits and _ . : / -, got ${JSON.stringify(name)}`);
-  }
+  checkInputName(name);
   checkShape('input', shape);
   return new Tensor('input', [], Object.freeze({ name }), [...shape]);
 }
 
-export function checkShape(op: string, shape: Shape): void {
-  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 1)) {
-    opError(op, `shape must be an array of positive integers, got ${JSON.stringify(shape)}`);
+/** An input's name, as {@link input} documents it (checked again by `compile` for nodes built with `new`). */
+export function checkInputName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    opError(
+      'input',
+      `name must start with a letter or _ and hold only letters, digits and _ . : / -, got ${JSON.stringify(name) ?? String(name)}`,
+      `name ${describeValue(name)}`,
+      'a name that starts with a letter or _ and holds only letters, digits and _ . : / -',
+    );
   }
 }

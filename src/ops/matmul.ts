@@ -1,5 +1,6 @@
+import { checkOptions } from '../graph/error.js';
 import { type Shape, type Tensor, shapeToString } from '../graph/tensor.js';
-import { type KernelContext, makeNode, opError, type OpDef } from './op.js';
+import { checkBoolean, checkInputCount, type KernelContext, makeNode, opError, type OpDef } from './op.js';
 import { decode, intLet, join, k, type Src } from '../kernel/source.js';
 import { reluBackward } from './reluBackward.js';
 import { reluSource } from './relu.js';
@@ -42,9 +43,9 @@ function dims(a: Shape, b: Shape, tA: boolean, tB: boolean): [number, number, nu
 
 export const matmulOp: OpDef<'matmul'> = {
   name: 'matmul',
-  shape: (inputs, { transposeA: tA, transposeB: tB, hasBias }) => {
-    const expected = hasBias ? 3 : 2;
-    if (inputs.length !== expected) opError('matmul', `takes ${expected} inputs${hasBias ? ' (a, b, bias)' : ''}, got ${inputs.length}`);
+  shape: (inputs, { transposeA: tA, transposeB: tB, hasBias, relu }) => {
+    for (const [flag, v] of Object.entries({ transposeA: tA, transposeB: tB, hasBias, relu })) checkBoolean('matmul', flag, v);
+    checkInputCount('matmul', inputs, hasBias ? 3 : 2, hasBias ? 'a, b, bias' : undefined);
     const [a, b] = inputs;
     for (const [what, s, d] of [['a', a, tA ? '[K, M] (transposeA)' : '[M, K]'], ['b', b, tB ? '[N, K] (transposeB)' : '[K, N]']] as const) {
       if (s.length !== 2) {
@@ -52,6 +53,8 @@ export const matmulOp: OpDef<'matmul'> = {
           'matmul',
           `${what} has shape ${shapeToString(s)} (rank ${s.length}) but matmul multiplies 2-D matrices, ${what} ${d}; ` +
             `reshape a batch into rows first`,
+          `${what} ${shapeToString(s)}`,
+          `a 2-D matrix ${what} ${d}`,
         );
       }
     }
@@ -60,10 +63,20 @@ export const matmulOp: OpDef<'matmul'> = {
     if (K !== kB) {
       const aSide = tA ? `transposed a ${shapeToString(a)} has ${K} columns` : `a ${shapeToString(a)} has ${K} columns`;
       const bSide = tB ? `transposed b ${shapeToString(b)} has ${kB} rows` : `b ${shapeToString(b)} has ${kB} rows`;
-      opError('matmul', `inner dimensions differ: ${aSide} but ${bSide}; expected a ${tA ? '[K, M]' : '[M, K]'} and b ${tB ? '[N, K]' : '[K, N]'}`);
+      opError(
+        'matmul',
+        `inner dimensions differ: ${aSide} but ${bSide}; expected a ${tA ? '[K, M]' : '[M, K]'} and b ${tB ? '[N, K]' : '[K, N]'}`,
+        `a ${shapeToString(a)} and b ${shapeToString(b)}`,
+        `b with ${K} ${tB ? 'columns' : 'rows'}, the inner dimension of a`,
+      );
     }
     if (hasBias && (inputs[2].length !== 1 || inputs[2][0] !== N)) {
-      opError('matmul', `bias must have shape [${N}] (one value per output column), got ${shapeToString(inputs[2])}`);
+      opError(
+        'matmul',
+        `bias must have shape [${N}] (one value per output column), got ${shapeToString(inputs[2])}`,
+        `bias ${shapeToString(inputs[2])}`,
+        `shape [${N}], one value per output column`,
+      );
     }
     return [M, N];
   },
@@ -156,10 +169,12 @@ export interface MatmulOptions {
  * const dh = matmul(g, w, { transposeB: true });        // g wᵀ
  * ```
  */
-export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor<'matmul'> {
-  for (const flag of ['transposeA', 'transposeB'] as const) {
-    const v = options[flag];
-    if (v !== undefined && typeof v !== 'boolean') opError('matmul', `${flag} must be true or false, got ${typeof v} ${String(v)}`);
-  }
-  return makeNode(matmulOp, [a, b], { transposeA: options.transposeA ?? false, transposeB: options.transposeB ?? false, hasBias: false, relu: false });
+export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor<'matmul'> {
+  const { transposeA = false, transposeB = false } = checkOptions('matmul', options, ['transposeA', 'transposeB'], '{ transposeB: true }') ?? {};
+  return makeNode(matmulOp, [a, b], {
+    transposeA: checkBoolean('matmul', 'transposeA', transposeA),
+    transposeB: checkBoolean('matmul', 'transposeB', transposeB),
+    hasBias: false,
+    relu: false,
+  });
 }

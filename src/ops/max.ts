@@ -1,10 +1,10 @@
 import type { Tensor } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
-import { maxMask, checkReduceAxes } from './maxMask.js';
+import { maxMask } from './maxMask.js';
 import { mul } from './mul.js';
-import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
+import { makeNode, type OpDef } from './op.js';
 import { k } from '../kernel/source.js';
-import { keptShape, reduceKernel, reduceReference, reducedShape, takesFirstMax, takesFirstMaxSource } from './reduce.js';
+import { keptShape, reduceAttrs, reduceKernel, reduceReference, reduceShape, takesFirstMax, takesFirstMaxSource } from './reduce.js';
 import { reshape } from './reshape.js';
 import type { ReduceOptions } from './sum.js';
 
@@ -16,11 +16,7 @@ import type { ReduceOptions } from './sum.js';
 // group's first NaN.
 export const maxOp: OpDef<'max'> = {
   name: 'max',
-  shape: (inputs, attrs) => {
-    if (inputs.length !== 1) opError('max', `takes 1 input, got ${inputs.length}`);
-    checkReduceAxes('max', inputs[0], attrs.axes);
-    return reducedShape(inputs[0], attrs);
-  },
+  shape: (inputs, attrs) => reduceShape('max', inputs, attrs),
   vjp: (g, { inputs: [x], attrs: { axes } }) => {
     const kept = keptShape(x.shape, axes);
     return [mul(sameShape(g.shape, kept) ? g : reshape(g, kept), maxMask(x, axes))];
@@ -34,6 +30,6 @@ export const maxOp: OpDef<'max'> = {
 };
 
 /** The largest element over `axes` (all axes when omitted). */
-export function max(x: Tensor, options: ReduceOptions = {}): Tensor<'max'> {
-  return makeNode(maxOp, [x], { axes: normalizeAxes('max', options.axes, x.rank), keepDims: options.keepDims ?? false });
+export function max(x: Tensor, options?: ReduceOptions): Tensor<'max'> {
+  return makeNode(maxOp, [x], reduceAttrs('max', x, options));
 }

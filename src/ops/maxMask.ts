@@ -1,14 +1,14 @@
-import { type Shape, type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
-import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
+import { type Tensor, sizeOf } from '../graph/tensor.js';
+import { checkInputCount, makeNode, normalizeAxes, type OpDef } from './op.js';
 import { decode, ident, k, offset } from '../kernel/source.js';
-import { groupIndex, keptShape, takesFirstMax, takesFirstMaxSource } from './reduce.js';
+import { checkReduceAxes, groupIndex, keptShape, takesFirstMax, takesFirstMaxSource } from './reduce.js';
 
 // The mask is piecewise constant in x (it changes only where the maximum
 // changes hands, a set of measure zero): its derivative is 0 wherever it exists.
 export const maxMaskOp: OpDef<'maxMask'> = {
   name: 'maxMask',
   shape: (inputs, { axes }) => {
-    if (inputs.length !== 1) opError('maxMask', `takes 1 input, got ${inputs.length}`);
+    checkInputCount('maxMask', inputs, 1);
     checkReduceAxes('maxMask', inputs[0], axes);
     return inputs[0];
   },
@@ -55,13 +55,4 @@ export const maxMaskOp: OpDef<'maxMask'> = {
 /** 1 at the first maximum (row-major) of each group that `max(x, { axes })` reduces, 0 elsewhere (the first NaN, where the group holds one). */
 export function maxMask(x: Tensor, axes?: number | readonly number[]): Tensor<'maxMask'> {
   return makeNode(maxMaskOp, [x], { axes: normalizeAxes('maxMask', axes, x.rank) });
-}
-
-/** Reduction axes as the attributes hold them: sorted, distinct, in [0, rank). */
-export function checkReduceAxes(op: string, x: Shape, axes: readonly number[]): void {
-  const ok =
-    Array.isArray(axes) && axes.every((a, i) => Number.isInteger(a) && a >= 0 && a < x.length && (i === 0 || a > axes[i - 1]));
-  if (!ok) {
-    opError(op, `axes ${JSON.stringify(axes)} must be sorted, distinct axes in [0, ${x.length - 1}] of shape ${shapeToString(x)}`);
-  }
 }

@@ -20,7 +20,7 @@
  */
 import type { Tensor } from '../graph/tensor.js';
 import { maxPool2dBackward } from './maxPool2dBackward.js';
-import { makeNode, opError, type OpDef } from './op.js';
+import { checkInputCount, makeNode, type OpDef } from './op.js';
 import { argmaxSource, decodeWindow, firstArgmax, pool2dAttrs, pool2dShape, type Pool2dOptions, poolGeometry } from './pool2dGeometry.js';
 import { k } from '../kernel/source.js';
 
@@ -31,7 +31,7 @@ import { k } from '../kernel/source.js';
 export const maxPool2dOp: OpDef<'maxPool2d'> = {
   name: 'maxPool2d',
   shape: (inputs, attrs) => {
-    if (inputs.length !== 1) opError('maxPool2d', `takes 1 input (x), got ${inputs.length}`);
+    checkInputCount('maxPool2d', inputs, 1, 'x');
     return pool2dShape('maxPool2d', inputs[0], attrs);
   },
   vjp: (g, { inputs: [x], attrs }) => [maxPool2dBackward(x, g, attrs)],

@@ -14,7 +14,7 @@ import type { Pool2dAttrs } from './attrs.js';
 import { argmaxSource, coveringSource, decodeCell, firstArgmax, gatherCovering, poolGeometry, pool2dShape } from './pool2dGeometry.js';
 import { k } from '../kernel/source.js';
 import { maxPool2dSelect } from './maxPool2dSelect.js';
-import { makeNode, opError, type OpDef } from './op.js';
+import { checkInputCount, makeNode, opError, type OpDef, requiredOptions } from './op.js';
 
 // dx = P(x)^T dy is linear in dy, so its VJP wrt dy is P(x) g: read g at each
 // window's first maximum, which is maxPool2dSelect(x, g). Wrt x: P(x) is
@@ -22,11 +22,16 @@ import { makeNode, opError, type OpDef } from './op.js';
 export const maxPool2dBackwardOp: OpDef<'maxPool2dBackward'> = {
   name: 'maxPool2dBackward',
   shape: (inputs, attrs) => {
-    if (inputs.length !== 2) opError('maxPool2dBackward', `takes 2 inputs (x, dy), got ${inputs.length}`);
+    checkInputCount('maxPool2dBackward', inputs, 2, 'x, dy');
     const [x, dy] = inputs;
     const expected = pool2dShape('maxPool2dBackward', x, attrs);
     if (!sameShape(dy, expected)) {
-      opError('maxPool2dBackward', `dy has shape ${shapeToString(dy)} but pooling x ${shapeToString(x)} gives ${shapeToString(expected)}; dy must have that shape`);
+      opError(
+        'maxPool2dBackward',
+        `dy has shape ${shapeToString(dy)} but pooling x ${shapeToString(x)} gives ${shapeToString(expected)}; dy must have that shape`,
+        `dy ${shapeToString(dy)}`,
+        `dy ${shapeToString(expected)}`,
+      );
     }
     return x;
   },
@@ -54,5 +59,6 @@ export const maxPool2dBackwardOp: OpDef<'maxPool2dBackward'> = {
 
 /** The input gradient of `maxPool2d(x, ...)` given the output gradient `dy`; `attrs` are the pooling's. */
 export function maxPool2dBackward(x: Tensor, dy: Tensor, attrs: Pool2dAttrs): Tensor<'maxPool2dBackward'> {
-  return makeNode(maxPool2dBackwardOp, [x, dy], { size: attrs.size, stride: attrs.stride, pads: attrs.pads });
+  const { size, stride, pads } = requiredOptions('maxPool2dBackward', attrs, ['size', 'stride', 'pads'], '{ size, stride, pads }');
+  return makeNode(maxPool2dBackwardOp, [x, dy], { size, stride, pads });
 }

@@ -13,18 +13,23 @@ import type { Pool2dAttrs } from './attrs.js';
 import { argmaxSource, decodeWindow, firstArgmax, poolGeometry, pool2dShape } from './pool2dGeometry.js';
 import { k } from '../kernel/source.js';
 import { maxPool2dBackward } from './maxPool2dBackward.js';
-import { makeNode, opError, type OpDef } from './op.js';
+import { checkInputCount, makeNode, opError, type OpDef, requiredOptions } from './op.js';
 
 // y = P(x) dx is linear in dx, so its VJP wrt dx is P(x)^T g = maxPool2dBackward(x, g).
 // Wrt x: P(x) is constant between ties, so the derivative is 0 almost everywhere (null).
 export const maxPool2dSelectOp: OpDef<'maxPool2dSelect'> = {
   name: 'maxPool2dSelect',
   shape: (inputs, attrs) => {
-    if (inputs.length !== 2) opError('maxPool2dSelect', `takes 2 inputs (x, dx), got ${inputs.length}`);
+    checkInputCount('maxPool2dSelect', inputs, 2, 'x, dx');
     const [x, dx] = inputs;
     const out = pool2dShape('maxPool2dSelect', x, attrs);
     if (!sameShape(dx, x)) {
-      opError('maxPool2dSelect', `dx has shape ${shapeToString(dx)} but x has shape ${shapeToString(x)}; they must be equal`);
+      opError(
+        'maxPool2dSelect',
+        `dx has shape ${shapeToString(dx)} but x has shape ${shapeToString(x)}; they must be equal`,
+        `dx ${shapeToString(dx)}`,
+        `dx ${shapeToString(x)}, the shape of x`,
+      );
     }
     return out;
   },
@@ -45,5 +50,6 @@ export const maxPool2dSelectOp: OpDef<'maxPool2dSelect'> = {
 
 /** `dx` read at the first maximum of each window of `x`; `attrs` are the pooling's. */
 export function maxPool2dSelect(x: Tensor, dx: Tensor, attrs: Pool2dAttrs): Tensor<'maxPool2dSelect'> {
-  return makeNode(maxPool2dSelectOp, [x, dx], { size: attrs.size, stride: attrs.stride, pads: attrs.pads });
+  const { size, stride, pads } = requiredOptions('maxPool2dSelect', attrs, ['size', 'stride', 'pads'], '{ size, stride, pads }');
+  return makeNode(maxPool2dSelectOp, [x, dx], { size, stride, pads });
 }

@@ -4,7 +4,8 @@
  * float64 reference implementation. The registry in `index.ts` is a mapped
  * type over every op name, so an op missing any of these does not compile.
  */
-import { Tensor, type Shape } from '../graph/tensor.js';
+import { checkOptions, describeValue, fail } from '../graph/error.js';
+import { checkInputs, Tensor, type Shape } from '../graph/tensor.js';
 import type { Grid, Src } from '../kernel/source.js';
 import type { OpAttrs, OpName } from './attrs.js';
 
@@ -17,8 +18,10 @@ export interface NDArray {
 export interface OpDef<O extends OpName> {
   readonly name: O;
   /**
-   * Output shape from input shapes. Throws an `Error` naming the op, what it
-   * got and what it expected when the inputs do not fit.
+   * Output shape from input shapes. Throws a StriateError naming the op, what
+   * it got and what it expected when the inputs or the attributes do not fit;
+   * it checks every attribute the kernel and the reference read, since
+   * compile runs it again on every node (validate.ts), hand-built ones too.
    */
   shape(inputs: readonly Shape[], attrs: OpAttrs[O]): Shape;
   /**
@@ -84,11 +87,7 @@ export interface KernelContext<O extends OpName> {
 
 /** Build a frozen node for `def`, checking the input shapes first. */
 export function makeNode<O extends OpName>(def: OpDef<O>, inputs: readonly Tensor[], attrs: OpAttrs[O]): Tensor<O> {
-  for (const [i, t] of inputs.entries()) {
-    if (!(t instanceof Tensor)) {
-      throw new Error(`${def.name}: input ${i} is ${describe(t)}, expected a Tensor`);
-    }
-  }
+  checkInputs(def.name, inputs);
   const shape = def.shape(
     inputs.map((t) => t.shape),
     attrs,
@@ -96,15 +95,49 @@ export function makeNode<O extends OpName>(def: OpDef<O>, inputs: readonly Tenso
   return new Tensor(def.name, inputs, attrs, shape);
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'object' ? `an object (${(v as object).constructor?.name ?? 'Object'})` : `${typeof v} ${String(v)}`;
+/**
+ * Throw a {@link StriateError} in the house style: `op: what went wrong`, with
+ * what the op got and what it expected as fields (shapes as `[2,3]`).
+ */
+export function opError(op: string, message: string, got: string, expected: string): never {
+  fail(op, message, got, expected);
 }
 
-/** Throw a shape error in the house style: `op: what went wrong`. */
-export function opError(op: string, message: string): never {
-  throw new Error(`${op}: ${message}`);
+/**
+ * A shape rule's first check: the node has `count` inputs, named in `names`
+ * for the message (`conv2d: takes 3 inputs (x, w, bias), got 2`).
+ */
+export function checkInputCount(op: string, inputs: readonly unknown[], count: number, names?: string): void {
+  if (inputs.length !== count) {
+    const takes = `${count} input${count === 1 ? '' : 's'}`;
+    opError(op, `takes ${takes}${names === undefined ? '' : ` (${names})`}, got ${inputs.length}`, `${inputs.length} inputs`, takes);
+  }
+}
+
+/** Check that an op's argument `what` is a Tensor (`conv2d: filter must be a Tensor, got null`). */
+export function checkTensor(op: string, what: string, v: unknown): asserts v is Tensor {
+  if (!(v instanceof Tensor)) opError(op, `${what} must be a Tensor, got ${describeValue(v)}`, `${what} ${describeValue(v)}`, 'a Tensor');
+}
+
+/**
+ * A builder's required options argument (pooling's `{ size }`, the backprop
+ * ops' shapes): refused when missing, else checked by `checkOptions`
+ * (src/graph/error.ts): a plain object of the `known` keys only.
+ */
+export function requiredOptions<T>(op: string, options: T, known: readonly string[], example: string): T {
+  if (options === undefined) {
+    opError(op, `options must be an object such as ${example}, got undefined`, 'undefined', `an object of options such as ${example}`);
+  }
+  return checkOptions(op, options, known, example);
+}
+
+/** Check that the flag `what` is true or false; used for options and for attributes a kernel branches on. */
+export function checkBoolean(op: string, what: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') {
+    const shown = JSON.stringify(v) ?? String(v);
+    opError(op, `${what} must be true or false, got ${shown}`, `${what} ${shown}`, 'true or false');
+  }
+  return v;
 }
 
 
@@ -112,7 +145,8 @@ export function opError(op: string, message: string): never {
 export function checkInt(op: string, what: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
-    opError(op, `${what} must be ${range}, got ${typeof v === 'number' ? v : JSON.stringify(v)}`);
+    const shown = typeof v === 'number' ? String(v) : JSON.stringify(v) ?? String(v);
+    opError(op, `${what} must be ${range}, got ${shown}`, `${what} ${shown}`, range);
   }
   return v;
 }
@@ -120,13 +154,17 @@ export function checkInt(op: string, what: string, v: unknown, min: number, max 
 /** Normalise an `axes` attribute: negative axes count from the end; duplicates and out-of-range axes are errors. */
 export function normalizeAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+  if (typeof axes !== 'number' && !Array.isArray(axes)) {
+    const what = `axes ${describeValue(axes)}`;
+    opError(op, `axes must be an integer or an array of integers, got ${describeValue(axes)}`, what, 'an integer axis or an array of them');
+  }
   const list = typeof axes === 'number' ? [axes] : [...axes];
   const out = list.map((a) => {
     if (!Number.isInteger(a) || a < -rank || a >= rank) {
-      opError(op, `axis ${a} is out of range for a tensor of rank ${rank}`);
+      opError(op, `axis ${a} is out of range for a tensor of rank ${rank}`, `axis ${a}`, `an integer axis in [${-rank}, ${rank - 1}]`);
     }
     return a < 0 ? a + rank : a;
   });
-  if (new Set(out).size !== out.length) opError(op, `axes ${JSON.stringify(list)} repeat an axis`);
+  if (new Set(out).size !== out.length) opError(op, `axes ${JSON.stringify(list)} repeat an axis`, `axes ${JSON.stringify(list)}`, 'distinct axes');
   return out.sort((a, b) => a - b);
 }

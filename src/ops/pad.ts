@@ -1,7 +1,8 @@
+import { describeValue } from '../graph/error.js';
 import { type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
 import type { Pair } from './attrs.js';
-import { makeNode, opError, type OpDef } from './op.js';
+import { checkInputCount, makeNode, opError, type OpDef } from './op.js';
 import { decode, float, ident, join, k } from '../kernel/source.js';
 import { slice } from './slice.js';
 import { copyStrided } from './transpose.js';
@@ -12,21 +13,30 @@ import { copyStrided } from './transpose.js';
 export const padOp: OpDef<'pad'> = {
   name: 'pad',
   shape: (inputs, { pads, value }) => {
-    if (inputs.length !== 1) opError('pad', `takes 1 input, got ${inputs.length}`);
+    checkInputCount('pad', inputs, 1);
     const [x] = inputs;
     if (!Array.isArray(pads) || pads.length !== x.length) {
       opError(
         'pad',
         `got ${Array.isArray(pads) ? pads.length : JSON.stringify(pads)} [before, after] pairs for a tensor of rank ${x.length} ` +
           `(shape ${shapeToString(x)}); give one pair per axis`,
+        `pads ${Array.isArray(pads) ? `of ${pads.length} pairs` : describeValue(pads)}`,
+        `${x.length} [before, after] pairs, one per axis`,
       );
     }
     pads.forEach((p, i) => {
       const ok = Array.isArray(p) && p.length === 2 && p.every((v) => Number.isInteger(v) && v >= 0);
-      if (!ok) opError('pad', `pads[${i}] is ${JSON.stringify(p)}; expected [before, after], two non-negative integers`);
+      if (!ok) {
+        opError(
+          'pad',
+          `pads[${i}] is ${JSON.stringify(p) ?? String(p)}; expected [before, after], two non-negative integers`,
+          `pads[${i}] ${JSON.stringify(p) ?? String(p)}`,
+          '[before, after], two non-negative integers',
+        );
+      }
     });
     if (typeof value !== 'number' || !Number.isFinite(value)) {
-      opError('pad', `value must be a finite number, got ${typeof value === 'number' ? value : JSON.stringify(value)}`);
+      opError('pad', `value must be a finite number, got ${typeof value === 'number' ? value : JSON.stringify(value) ?? String(value)}`, `value ${describeValue(value)}`, 'a finite number');
     }
     return x.map((d, i) => pads[i][0] + d + pads[i][1]);
   },

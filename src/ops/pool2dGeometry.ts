@@ -22,8 +22,8 @@
  */
 import { type Shape, Tensor } from '../graph/tensor.js';
 import type { Pads2d, Pool2dAttrs } from './attrs.js';
-import { checkInt, opError, type NDArray } from './op.js';
-import { checkPads, checkRank4, type Padding, resolvePads, toPair, windowOutput2d } from './window.js';
+import { checkTensor, opError, type NDArray, requiredOptions } from './op.js';
+import { checkPads, checkPair, checkRank4, type Padding, resolvePads, toPair, windowOutput2d } from './window.js';
 import { decode, type Grid, intLet, k, type Src } from '../kernel/source.js';
 import { takesFirstMax, takesFirstMaxSource } from './reduce.js';
 
@@ -42,22 +42,18 @@ export interface Pool2dOptions {
   padding?: Padding;
 }
 
-/** Turn user options into validated attributes (integers only; see attrs.ts). */
-export function pool2dAttrs(op: string, x: Tensor, options: Pool2dOptions): Pool2dAttrs {
-  if (!(x instanceof Tensor)) opError(op, `the input must be a Tensor, got ${x === null ? 'null' : typeof x}`);
+/**
+ * Turn user options into validated attributes (integers only; see attrs.ts).
+ * `keys` are the options the op takes (mean pooling adds countIncludePad).
+ */
+export function pool2dAttrs(op: string, x: Tensor, options: Pool2dOptions, keys: readonly string[] = ['size', 'stride', 'padding']): Pool2dAttrs {
+  checkTensor(op, 'the input', x);
   checkRank4(op, 'input', x.shape);
-  if (options === null || typeof options !== 'object') {
-    opError(op, `options must be an object such as { size: 2 }, got ${JSON.stringify(options)}`);
-  }
+  requiredOptions(op, options, keys, '{ size: 2 }');
   const size = toPair(op, 'size', options.size, 1);
   const stride = options.stride === undefined ? size : toPair(op, 'stride', options.stride, 1);
   const pads = resolvePads(op, options.padding ?? 'valid', [x.shape[2], x.shape[3]], size, stride);
   return { size, stride, pads };
-}
-
-/** The `countIncludePad` attribute of mean pooling (avgPool2d.ts has the rule) must be a boolean. */
-export function checkCountIncludePad(op: string, v: unknown): void {
-  if (typeof v !== 'boolean') opError(op, `countIncludePad must be true or false, got ${JSON.stringify(v)}`);
 }
 
 /**
@@ -67,11 +63,8 @@ export function checkCountIncludePad(op: string, v: unknown): void {
  */
 export function pool2dShape(op: string, x: Shape, attrs: Pool2dAttrs): Shape {
   checkRank4(op, 'input', x);
-  const { size, stride } = attrs;
-  const kh = checkInt(op, 'size[0]', size[0], 1);
-  const kw = checkInt(op, 'size[1]', size[1], 1);
-  const sh = checkInt(op, 'stride[0]', stride[0], 1);
-  const sw = checkInt(op, 'stride[1]', stride[1], 1);
+  const [kh, kw] = checkPair(op, 'size', attrs.size, 1);
+  const [sh, sw] = checkPair(op, 'stride', attrs.stride, 1);
   const pads = checkPads(op, attrs.pads);
   checkPadsBelowWindow(op, pads, [kh, kw]);
   const [ho, wo] = windowOutput2d(op, `the ${kh}x${kw} pooling window`, [x[2], x[3]], pads, [kh, kw], [sh, sw]);
@@ -92,6 +85,8 @@ function checkPadsBelowWindow(op: string, pads: Pads2d, [kh, kw]: readonly [numb
       op,
       `padding [top ${top}, bottom ${bottom}, left ${left}, right ${right}] must be smaller than the ${kh}x${kw} window ` +
         `on each side (at most ${kh - 1} rows and ${kw - 1} columns), or a window could lie wholly in the padding`,
+      `pads [${pads.join(',')}] for a ${kh}x${kw} window`,
+      `at most ${kh - 1} rows and ${kw - 1} columns of padding on each side`,
     );
   }
 }

@@ -9,10 +9,12 @@
  * NaN it is the first of the largest values. A NaN cannot come from a feed
  * (they are refused) but arises inside a graph (log or sqrt of a negative, 0/0).
  */
-import type { Shape } from '../graph/tensor.js';
+import { checkOptions } from '../graph/error.js';
+import { type Shape, type Tensor, shapeToString } from '../graph/tensor.js';
 import { stridedIndex, stridesOf } from '../graph/shape.js';
 import type { ReduceAttrs } from './attrs.js';
-import type { NDArray } from './op.js';
+import { checkBoolean, checkInputCount, checkTensor, type NDArray, normalizeAxes, opError } from './op.js';
+import type { ReduceOptions } from './sum.js';
 import { decode, type Grid, ident, k, offset, type Src } from '../kernel/source.js';
 
 /**
@@ -37,8 +39,38 @@ export function takesFirstMaxSource(v: Src, best: Src): Src {
   return k`(${v} == ${v} ? ${v} > ${best} : ${best} == ${best})`;
 }
 
+/** The shape rule of sum and max: one input, its axes as the attributes hold them, keepDims a boolean. */
+export function reduceShape(op: string, inputs: readonly Shape[], attrs: ReduceAttrs): Shape {
+  checkInputCount(op, inputs, 1);
+  const [x] = inputs;
+  checkReduceAxes(op, x, attrs.axes);
+  checkBoolean(op, 'keepDims', attrs.keepDims);
+  return reducedShape(x, attrs);
+}
+
 export function reducedShape(x: Shape, { axes, keepDims }: ReduceAttrs): Shape {
   return keepDims ? keptShape(x, axes) : x.filter((_, i) => !axes.includes(i));
+}
+
+/** Reduction axes as the attributes hold them: sorted, distinct, in [0, rank). */
+export function checkReduceAxes(op: string, x: Shape, axes: readonly number[]): void {
+  const ok =
+    Array.isArray(axes) && axes.every((a, i) => Number.isInteger(a) && a >= 0 && a < x.length && (i === 0 || a > axes[i - 1]));
+  if (!ok) {
+    opError(
+      op,
+      `axes ${JSON.stringify(axes)} must be sorted, distinct axes in [0, ${x.length - 1}] of shape ${shapeToString(x)}`,
+      `axes ${JSON.stringify(axes) ?? String(axes)}`,
+      `sorted, distinct integer axes in [0, ${x.length - 1}]`,
+    );
+  }
+}
+
+/** A reduction's options resolved against `x`: the axes normalised, keepDims a boolean (false when omitted). */
+export function reduceAttrs(op: string, x: Tensor, options: ReduceOptions | undefined): ReduceAttrs {
+  checkTensor(op, 'x', x);
+  const { axes, keepDims } = checkOptions(op, options, ['axes', 'keepDims'], '{ axes: 1, keepDims: true }') ?? {};
+  return { axes: normalizeAxes(op, axes, x.rank), keepDims: checkBoolean(op, 'keepDims', keepDims ?? false) };
 }
 
 /** The input shape with each reduced axis set to 1. */

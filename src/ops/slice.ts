@@ -1,6 +1,6 @@
 import { type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
-import { makeNode, opError, type OpDef } from './op.js';
+import { checkInputCount, checkTensor, makeNode, opError, type OpDef } from './op.js';
 import { decode, ident, join, k } from '../kernel/source.js';
 import { pad } from './pad.js';
 import { copyStrided } from './transpose.js';
@@ -11,7 +11,7 @@ import { copyStrided } from './transpose.js';
 export const sliceOp: OpDef<'slice'> = {
   name: 'slice',
   shape: (inputs, { begin, size }) => {
-    if (inputs.length !== 1) opError('slice', `takes 1 input, got ${inputs.length}`);
+    checkInputCount('slice', inputs, 1);
     const [x] = inputs;
     for (const [what, v] of [['begin', begin], ['size', size]] as const) {
       if (!Array.isArray(v) || v.length !== x.length) {
@@ -19,6 +19,8 @@ export const sliceOp: OpDef<'slice'> = {
           'slice',
           `${what} ${JSON.stringify(v)} has ${Array.isArray(v) ? v.length : 'no'} entries but the tensor has rank ${x.length} ` +
             `(shape ${shapeToString(x)}); give one entry per axis`,
+          `${what} ${JSON.stringify(v) ?? String(v)}`,
+          `${x.length} entries, one per axis`,
         );
       }
     }
@@ -29,6 +31,8 @@ export const sliceOp: OpDef<'slice'> = {
         opError(
           'slice',
           `begin[${i}] = ${b} is out of range for axis ${i} of size ${d} (shape ${shapeToString(x)}); expected an integer in [0, ${d - 1}]`,
+          `begin[${i}] ${b}`,
+          `an integer in [0, ${d - 1}]`,
         );
       }
       if (!Number.isInteger(s) || s < 1 || b + s > d) {
@@ -36,6 +40,8 @@ export const sliceOp: OpDef<'slice'> = {
           'slice',
           `size[${i}] = ${s} from begin ${b} does not fit axis ${i} of size ${d} (shape ${shapeToString(x)}); ` +
             `expected an integer in [1, ${d - b}], or -1 for the rest of the axis`,
+          `size[${i}] ${s}`,
+          `an integer in [1, ${d - b}], or -1`,
         );
       }
     });
@@ -70,6 +76,7 @@ export const sliceOp: OpDef<'slice'> = {
  * axis; a size of -1 takes the rest of that axis.
  */
 export function slice(x: Tensor, begin: readonly number[], size: readonly number[]): Tensor<'slice'> {
+  checkTensor('slice', 'x', x);
   const b = Array.isArray(begin) ? [...begin] : begin;
   // Resolve -1 only where begin is usable; the shape rule reports everything else.
   const s =

@@ -1,6 +1,7 @@
+import { describeValue } from '../graph/error.js';
 import { type Shape, Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { mul } from './mul.js';
-import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
+import { checkInputCount, makeNode, normalizeAxes, opError, type OpDef } from './op.js';
 import { k, type Src } from '../kernel/source.js';
 import { sub } from './sub.js';
 import { sum } from './sum.js';
@@ -36,17 +37,23 @@ export function softmax(x: Tensor, axis = -1): Tensor<'softmax'> {
 
 /** Shape rule of softmax and logSoftmax: one input of rank >= 1, an axis in [0, rank). */
 export function checkAxisOp(op: string, inputs: readonly Shape[], axis: number): Shape {
-  if (inputs.length !== 1) opError(op, `takes 1 input, got ${inputs.length}`);
+  checkInputCount(op, inputs, 1);
   const [x] = inputs;
-  if (x.length === 0) opError(op, 'needs a tensor of rank >= 1 to normalise along an axis, got a scalar');
+  if (x.length === 0) opError(op, 'needs a tensor of rank >= 1 to normalise along an axis, got a scalar', 'a scalar (shape [])', 'a tensor of rank >= 1');
   if (!Number.isInteger(axis) || axis < 0 || axis >= x.length) {
-    opError(op, `axis ${axis} is out of range for shape ${shapeToString(x)}; expected an integer in [0, ${x.length - 1}]`);
+    opError(
+      op,
+      `axis ${axis} is out of range for shape ${shapeToString(x)}; expected an integer in [0, ${x.length - 1}]`,
+      `axis ${describeValue(axis)}`,
+      `an integer in [0, ${x.length - 1}]`,
+    );
   }
   return x;
 }
 
 /** A negative axis counts from the end; a scalar or a non-tensor is left for makeNode and the shape rule to report. */
 export function resolveAxis(op: string, x: Tensor, axis: number): number {
+  if (typeof axis !== 'number') opError(op, `axis must be an integer, got ${describeValue(axis)}`, `axis ${describeValue(axis)}`, 'an integer axis');
   return x instanceof Tensor && x.rank > 0 ? normalizeAxes(op, axis, x.rank)[0] : axis;
 }
 

@@ -1,20 +1,20 @@
 import { type Tensor, shapeToString } from '../graph/tensor.js';
+import { checkOptions } from '../graph/error.js';
 import { sameShape } from '../graph/shape.js';
 import { logSoftmax } from './logSoftmax.js';
 import { mul } from './mul.js';
 import { neg } from './neg.js';
-import { checkLabel } from './oneHot.js';
+import { checkConstantLabels, isClassIndex, labelTestSource, NAN_UNLESS_KNOWN } from './oneHot.js';
 import { makeNode, opError, type OpDef } from './op.js';
 import { k, type Src } from '../kernel/source.js';
 import { reshape } from './reshape.js';
 import { lineStats, lineStatsSource, softmax } from './softmax.js';
-import { softmaxCrossEntropyBackward } from './softmaxCrossEntropyBackward.js';
+import { checkReduction, softmaxCrossEntropyBackward } from './softmaxCrossEntropyBackward.js';
 import { sub } from './sub.js';
 import { sum } from './sum.js';
 
 /** How {@link softmaxCrossEntropy} combines the per-row losses: their mean, their sum, or none (one loss per row). */
 export type Reduction = 'mean' | 'sum' | 'none';
-const REDUCTIONS: readonly string[] = ['mean', 'sum', 'none'];
 
 // Per row i, with lse_i = log Σ_c exp(x_ic):  loss_i = Σ_c y_ic (lse_i - x_ic),
 // y the one-hot rows of index labels or the given probabilities.
@@ -27,24 +27,32 @@ export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = {
   name: 'softmaxCrossEntropy',
   shape: (inputs, { labels: kind, reduction }) => {
     const op = 'softmaxCrossEntropy';
-    if (inputs.length !== 2) opError(op, `takes 2 inputs (logits, labels), got ${inputs.length}`);
+    if (inputs.length !== 2) opError(op, `takes 2 inputs (logits, labels), got ${inputs.length}`, `${inputs.length} inputs`, '2 inputs (logits, labels)');
     const [logits, labels] = inputs;
-    if (logits.length !== 2) opError(op, `logits must have shape [N, C] (rank 2), got ${shapeToString(logits)}`);
+    if (logits.length !== 2) opError(op, `logits must have shape [N, C] (rank 2), got ${shapeToString(logits)}`, `logits ${shapeToString(logits)}`, 'logits [N, C]');
     const [n] = logits;
     if (kind === 'index') {
       if (labels.length !== 1 || labels[0] !== n) {
-        opError(op, `index labels must have shape [${n}], one class index per row of logits ${shapeToString(logits)}, got ${shapeToString(labels)}`);
+        opError(
+          op,
+          `index labels must have shape [${n}], one class index per row of logits ${shapeToString(logits)}, got ${shapeToString(labels)}`,
+          `labels ${shapeToString(labels)}`,
+          `labels [${n}]`,
+        );
       }
     } else if (kind === 'onehot') {
       if (!sameShape(labels, logits)) {
-        opError(op, `one-hot labels must have the shape of the logits ${shapeToString(logits)}, got ${shapeToString(labels)}`);
+        opError(
+          op,
+          `one-hot labels must have the shape of the logits ${shapeToString(logits)}, got ${shapeToString(labels)}`,
+          `labels ${shapeToString(labels)}`,
+          `labels ${shapeToString(logits)}`,
+        );
       }
     } else {
-      opError(op, `the labels attribute must be "index" or "onehot", got ${JSON.stringify(kind)}`);
+      opError(op, `the labels attribute must be "index" or "onehot", got ${JSON.stringify(kind)}`, `labels ${JSON.stringify(kind)}`, '"index" or "onehot"');
     }
-    if (!REDUCTIONS.includes(reduction)) {
-      opError(op, `reduction must be "mean", "sum" or "none", got ${JSON.stringify(reduction)}`);
-    }
+    checkReduction(op, reduction);
     return reduction === 'none' ? [n] : [];
   },
   vjp: (g, { inputs: [logits, labels], attrs: { labels: kind, reduction } }) => {
@@ -67,8 +75,8 @@ export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = {
       // lse - x_k written as (m - x_k) + log Σ exp(x - m): exact when one logit dominates.
       const logTotal = Math.log(total);
       if (kind === 'index') {
-        const k = checkLabel('softmaxCrossEntropy', y, i, c);
-        losses[i] = m - x[row + k] + logTotal;
+        const k = y[i];
+        losses[i] = isClassIndex(k, c) ? m - x[row + k] + logTotal : NaN;
       } else {
         let loss = 0;
         for (let j = 0; j < c; j++) loss += y[row + j] * (m - x[row + j] + logTotal);
@@ -81,13 +89,18 @@ export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = {
     return Float64Array.of(reduction === 'mean' ? total / n : total);
   },
   // 'none': one thread per row; 'mean' and 'sum': one thread walks every row
-  // (N x C is small next to the convolutions that feed it).
+  // (N x C is small next to the convolutions that feed it). An index label
+  // that is not a class index reads the row's first logit (never out of
+  // bounds) and gives NaN.
   kernel: ({ inputs: [[n, c]], attrs: { labels: kind, reduction } }) => {
     const rowLoss = (row: Src): Src => k`${lineStatsSource(k`${row} * ${c}`, c, 1)}
     const logTotal = Math.log(total);
     ${
       kind === 'index'
-        ? k`const loss = m - x0[${row} * ${c} + Math.floor(x1[${row}] + 0.5)] + logTotal;`
+        ? k`const label = x1[${row}];
+    ${labelTestSource(k`label`, c)}
+    const picked = x0[${row} * ${c} + Math.floor((known > 0.5 ? label : 0.0) + 0.5)];
+    const loss = known > 0.5 ? m - picked + logTotal : ${NAN_UNLESS_KNOWN};`
         : k`let loss = 0.0;
     for (let t = 0; t < ${c}; t++) {
       loss += x1[${row} * ${c} + t] * (m - x0[${row} * ${c} + t] + logTotal);
@@ -113,16 +126,22 @@ export interface SoftmaxCrossEntropyOptions {
 /**
  * Cross-entropy between softmax(logits) and the labels, computed stably with
  * log-sum-exp. `logits` is `[N, C]`; `labels` is either `[N]` integer class
- * indices (stored as floats; anything else is an error when the graph runs)
- * or `[N, C]` one-hot rows or probabilities. The kind is read from the labels'
- * rank. Index labels get no gradient; probability labels do.
+ * indices (stored as floats) or `[N, C]` one-hot rows or probabilities. The
+ * kind is read from the labels' rank. Index labels get no gradient;
+ * probability labels do.
+ *
+ * Index labels are checked as {@link oneHot}'s are: a fed label that is not
+ * an integer in [0, C) is refused by `run`, naming the input and the index
+ * of the first bad value, and a constant one here; a label computed in the
+ * graph that is not one gives a NaN loss for its row (and so a NaN mean or
+ * sum) on every backend.
  */
 export function softmaxCrossEntropy(
   logits: Tensor,
   labels: Tensor,
-  options: SoftmaxCrossEntropyOptions = {},
+  options?: SoftmaxCrossEntropyOptions,
 ): Tensor<'softmaxCrossEntropy'> {
-  const reduction = options.reduction ?? 'mean';
+  const reduction = checkOptions('softmaxCrossEntropy', options, ['reduction'], "{ reduction: 'sum' }")?.reduction ?? 'mean';
   const rank = labels?.shape?.length;
   const kind = rank === 1 ? 'index' : rank === 2 ? 'onehot' : undefined;
   if (kind === undefined && Array.isArray(labels?.shape)) {
@@ -130,8 +149,12 @@ export function softmaxCrossEntropy(
       'softmaxCrossEntropy',
       `labels must be class indices [N] or one-hot rows [N, C]${Array.isArray(logits?.shape) ? ` for logits ${shapeToString(logits.shape)}` : ''}, ` +
         `got shape ${shapeToString(labels.shape)}`,
+      `labels ${shapeToString(labels.shape)}`,
+      'labels [N] or [N, C]',
     );
   }
   // A non-tensor labels argument is reported by makeNode.
-  return makeNode(softmaxCrossEntropyOp, [logits, labels], { labels: kind ?? 'index', reduction });
+  const node = makeNode(softmaxCrossEntropyOp, [logits, labels], { labels: kind ?? 'index', reduction });
+  if (kind === 'index') checkConstantLabels('softmaxCrossEntropy', labels, logits.shape[1]);
+  return node;
 }

@@ -9,9 +9,10 @@
  * Inputs (logits [N, C], labels [N], g: [N] for 'none', [] otherwise).
  */
 import { type Shape, type Tensor, shapeToString } from '../graph/tensor.js';
+import { sameShape } from '../graph/shape.js';
 import type { OpAttrs } from './attrs.js';
 import { mul } from './mul.js';
-import { checkLabel, oneHot } from './oneHot.js';
+import { checkConstantLabels, isClassIndex, labelTestSource, NAN_UNLESS_KNOWN, oneHot } from './oneHot.js';
 import { makeNode, opError, type OpDef } from './op.js';
 import { reshape } from './reshape.js';
 import { lineStats, lineStatsSource, softmax } from './softmax.js';
@@ -21,6 +22,14 @@ import { decode, float, k } from '../kernel/source.js';
 
 const OP = 'softmaxCrossEntropyBackward';
 type Attrs = OpAttrs['softmaxCrossEntropyBackward'];
+
+/** Refuse a reduction other than the three softmaxCrossEntropy knows (the kernels branch on it). */
+export function checkReduction(op: string, reduction: unknown): void {
+  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
+    const shown = JSON.stringify(reduction) ?? String(reduction);
+    opError(op, `reduction must be "mean", "sum" or "none", got ${shown}`, `reduction ${shown}`, '"mean", "sum" or "none"');
+  }
+}
 
 function gShape(n: number, reduction: Attrs['reduction']): Shape {
   return reduction === 'none' ? [n] : [];
@@ -42,14 +51,17 @@ function perRow(g: Tensor, n: number, reduction: Attrs['reduction']): Tensor {
 export const softmaxCrossEntropyBackwardOp: OpDef<'softmaxCrossEntropyBackward'> = {
   name: OP,
   shape: (inputs, { reduction }) => {
-    if (inputs.length !== 3) opError(OP, `takes 3 inputs (logits, labels, g), got ${inputs.length}`);
+    if (inputs.length !== 3) opError(OP, `takes 3 inputs (logits, labels, g), got ${inputs.length}`, `${inputs.length} inputs`, '3 inputs (logits, labels, g)');
     const [logits, labels, g] = inputs;
-    if (logits.length !== 2) opError(OP, `logits must have shape [N, C], got ${shapeToString(logits)}`);
+    checkReduction(OP, reduction);
+    if (logits.length !== 2) opError(OP, `logits must have shape [N, C], got ${shapeToString(logits)}`, `logits ${shapeToString(logits)}`, 'logits [N, C]');
     const [n] = logits;
-    if (labels.length !== 1 || labels[0] !== n) opError(OP, `labels must have shape [${n}], got ${shapeToString(labels)}`);
+    if (labels.length !== 1 || labels[0] !== n) {
+      opError(OP, `labels must have shape [${n}], got ${shapeToString(labels)}`, `labels ${shapeToString(labels)}`, `labels [${n}]`);
+    }
     const want = gShape(n, reduction);
-    if (g.length !== want.length || g.some((d, i) => d !== want[i])) {
-      opError(OP, `g must have shape ${shapeToString(want)} for reduction "${reduction}", got ${shapeToString(g)}`);
+    if (!sameShape(g, want)) {
+      opError(OP, `g must have shape ${shapeToString(want)} for reduction "${reduction}", got ${shapeToString(g)}`, `g ${shapeToString(g)}`, `g ${shapeToString(want)}`);
     }
     return logits;
   },
@@ -69,25 +81,39 @@ export const softmaxCrossEntropyBackwardOp: OpDef<'softmaxCrossEntropyBackward'>
     for (let i = 0; i < n; i++) {
       const row = i * c;
       const { m, total } = lineStats(x, row, c, 1);
-      const label = checkLabel(OP, labels.data, i, c);
+      const label = labels.data[i];
+      if (!isClassIndex(label, c)) {
+        out.fill(NaN, row, row + c);
+        continue;
+      }
       const p = reduction === 'none' ? g.data[i] : reduction === 'mean' ? g.data[0] / n : g.data[0];
       for (let t = 0; t < c; t++) out[row + t] = (Math.exp(x[row + t] - m) / total - (t === label ? 1 : 0)) * p;
     }
     return out;
   },
   // One thread per logit: its row's max and sum of exponentials (C is a
-  // class count, small), then its own term.
+  // class count, small), then its own term; NaN where the row's label is
+  // not a class index.
   kernel: ({ inputs: [[n, c]], attrs: { reduction }, out, ints, grid }) => {
     const scale = reduction === 'none' ? k`x2[row]` : reduction === 'mean' && n > 1 ? k`x2[0] * ${float(1 / n)}` : k`x2[0]`;
     return k`${decode(k`i`, out, [k`row`, k`col`], ints, grid)}
   ${lineStatsSource(k`row * ${c}`, c, 1)}
   const p = Math.exp(x0[row * ${c} + col] - m) / total;
-  const y = Math.abs(x1[row] - col) < 0.5 ? 1.0 : 0.0;
-  return (p - y) * ${scale};`;
+  const label = x1[row];
+  ${labelTestSource(k`label`, c)}
+  const y = Math.abs(label - col) < 0.5 ? 1.0 : 0.0;
+  return known > 0.5 ? (p - y) * ${scale} : ${NAN_UNLESS_KNOWN};`;
   },
 };
 
-/** The gradient of softmaxCrossEntropy(logits, labels, { reduction }) wrt the logits, for the loss's cotangent g. */
+/**
+ * The gradient of softmaxCrossEntropy(logits, labels, { reduction }) wrt the
+ * logits, for the loss's cotangent g. Labels are checked as
+ * {@link softmaxCrossEntropy}'s are; a row whose computed label is not a
+ * class index is all NaN.
+ */
 export function softmaxCrossEntropyBackward(logits: Tensor, labels: Tensor, g: Tensor, reduction: Attrs['reduction']): Tensor<'softmaxCrossEntropyBackward'> {
-  return makeNode(softmaxCrossEntropyBackwardOp, [logits, labels, g], { reduction });
+  const node = makeNode(softmaxCrossEntropyBackwardOp, [logits, labels, g], { reduction });
+  checkConstantLabels(OP, labels, logits.shape[1]);
+  return node;
 }

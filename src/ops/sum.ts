@@ -1,7 +1,7 @@
 import { type Tensor, sizeOf } from '../graph/tensor.js';
 import { broadcastTo } from './broadcastTo.js';
-import { makeNode, normalizeAxes, type OpDef } from './op.js';
-import { keptShape, reduceKernel, reduceReference, reducedShape } from './reduce.js';
+import { makeNode, type OpDef } from './op.js';
+import { keptShape, reduceAttrs, reduceKernel, reduceReference, reduceShape } from './reduce.js';
 import { k } from '../kernel/source.js';
 import { mul } from './mul.js';
 import { reshape } from './reshape.js';
@@ -9,7 +9,7 @@ import { reshape } from './reshape.js';
 // d(sum x) = broadcast(dy): every summed element receives the cotangent of its sum.
 export const sumOp: OpDef<'sum'> = {
   name: 'sum',
-  shape: ([x], attrs) => reducedShape(x, attrs),
+  shape: (inputs, attrs) => reduceShape('sum', inputs, attrs),
   vjp: (g, { inputs: [x], attrs }) => [broadcastTo(reshape(g, keptShape(x.shape, attrs.axes)), x.shape)],
   reference: ([x], { axes }) => reduceReference(x, axes, 0, (acc, v) => acc + v),
   kernel: ({ inputs: [x], attrs: { axes }, ints, grid }) =>
@@ -34,14 +34,14 @@ export interface ReduceOptions {
  * sum(x, { axes: [0], keepDims: true });     // [N, C] → [1, C]
  * ```
  */
-export function sum(x: Tensor, options: ReduceOptions = {}): Tensor<'sum'> {
-  return makeNode(sumOp, [x], { axes: normalizeAxes('sum', options.axes, x.rank), keepDims: options.keepDims ?? false });
+export function sum(x: Tensor, options?: ReduceOptions): Tensor<'sum'> {
+  return makeNode(sumOp, [x], reduceAttrs('sum', x, options));
 }
 
 /** The mean over `axes`: the sum times 1/count. */
-export function mean(x: Tensor, options: ReduceOptions = {}): Tensor {
-  const axes = normalizeAxes('mean', options.axes, x.rank);
+export function mean(x: Tensor, options?: ReduceOptions): Tensor {
+  const { axes, keepDims } = reduceAttrs('mean', x, options);
   const count = sizeOf(axes.map((a) => x.shape[a]));
-  const s = sum(x, { axes, keepDims: options.keepDims });
+  const s = sum(x, { axes, keepDims });
   return count === 1 ? s : mul(s, 1 / count);
 }

@@ -1,6 +1,6 @@
 import { type Shape, type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
-import { makeNode, opError, type OpDef } from './op.js';
+import { checkInputCount, checkTensor, makeNode, opError, type OpDef } from './op.js';
 import { decode, ident, k, join } from '../kernel/source.js';
 
 // Output axis k is input axis perm[k]. A permutation is orthogonal, so its
@@ -8,7 +8,7 @@ import { decode, ident, k, join } from '../kernel/source.js';
 export const transposeOp: OpDef<'transpose'> = {
   name: 'transpose',
   shape: (inputs, { perm }) => {
-    if (inputs.length !== 1) opError('transpose', `takes 1 input, got ${inputs.length}`);
+    checkInputCount('transpose', inputs, 1);
     const [x] = inputs;
     const isPerm =
       Array.isArray(perm) &&
@@ -20,6 +20,8 @@ export const transposeOp: OpDef<'transpose'> = {
         'transpose',
         `perm ${JSON.stringify(perm)} is not a permutation of the ${x.length} axes of shape ${shapeToString(x)} ` +
           `(expected each of 0..${x.length - 1} exactly once)`,
+        `perm ${JSON.stringify(perm) ?? String(perm)}`,
+        `a permutation of 0..${x.length - 1}`,
       );
     }
     return perm.map((p) => x[p]);
@@ -43,7 +45,9 @@ export const transposeOp: OpDef<'transpose'> = {
 
 /** Permute the axes of `x`: output axis k is input axis `perm[k]`. Without `perm`, reverse the axes (a matrix transpose for 2-D). */
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor<'transpose'> {
-  const p = perm === undefined ? x.shape.map((_, i) => x.rank - 1 - i) : [...perm];
+  checkTensor('transpose', 'x', x);
+  // Copied so that a caller mutating its array later cannot change the node; the shape rule validates.
+  const p = perm === undefined ? x.shape.map((_, i) => x.rank - 1 - i) : Array.isArray(perm) ? [...perm] : perm;
   return makeNode(transposeOp, [x], { perm: p });
 }
 

@@ -12,6 +12,7 @@
  * positions; the last `(in + before + after - k) mod s` cells are never read
  * (the stride leftovers).
  */
+import { describeValue } from '../graph/error.js';
 import { type Shape, shapeToString } from '../graph/tensor.js';
 import type { Pads2d, Pair } from './attrs.js';
 import { opError } from './op.js';
@@ -43,9 +44,23 @@ const isIntAtLeast = (v: unknown, min: number): v is number => typeof v === 'num
 export function toPair(op: string, what: string, v: number | readonly [number, number], min: number): Pair {
   const pair = typeof v === 'number' ? [v, v] : v;
   if (!Array.isArray(pair) || pair.length !== 2 || !isIntAtLeast(pair[0], min) || !isIntAtLeast(pair[1], min)) {
-    opError(op, `${what} must be an integer >= ${min} or a pair [h, w] of them, got ${show(v)}`);
+    const expected = `an integer >= ${min} or a pair [h, w] of them`;
+    opError(op, `${what} must be ${expected}, got ${show(v)}`, `${what} ${show(v)}`, expected);
   }
   return [pair[0], pair[1]];
+}
+
+/**
+ * Check a pair attribute (it reaches kernel source): an array of two integers
+ * >= `min`, rows first. Unlike the option {@link toPair} resolves, a single
+ * number is refused: a node holds the pair itself.
+ */
+export function checkPair(op: string, what: string, v: unknown, min: number): Pair {
+  if (!Array.isArray(v) || v.length !== 2 || !isIntAtLeast(v[0], min) || !isIntAtLeast(v[1], min)) {
+    const expected = `a pair [h, w] of integers >= ${min}`;
+    opError(op, `${what} must be ${expected}, got ${show(v)}`, `${what} ${show(v)}`, expected);
+  }
+  return [v[0], v[1]];
 }
 
 /** The span of a kernel of size `k` with dilation `d`: d*(k-1)+1 cells. */
@@ -73,11 +88,8 @@ export function resolvePads(op: string, padding: Padding, inHW: Pair, kernelHW: 
     const [l, r] = samePads(inHW[1], kernelHW[1], stride[1]);
     return [t, b, l, r];
   }
-  const bad = (): never =>
-    opError(
-      op,
-      `padding must be 'valid', 'same', an integer >= 0, a pair [ph, pw] or [top, bottom, left, right] of them, got ${show(padding)}`,
-    );
+  const expected = `'valid', 'same', an integer >= 0, a pair [ph, pw] or [top, bottom, left, right] of them`;
+  const bad = (): never => opError(op, `padding must be ${expected}, got ${show(padding)}`, `padding ${show(padding)}`, expected);
   if (typeof padding === 'number') return isIntAtLeast(padding, 0) ? [padding, padding, padding, padding] : bad();
   if (!Array.isArray(padding) || !padding.every((p) => isIntAtLeast(p, 0))) return bad();
   if (padding.length === 2) return [padding[0], padding[0], padding[1], padding[1]];
@@ -88,7 +100,8 @@ export function resolvePads(op: string, padding: Padding, inHW: Pair, kernelHW: 
 /** Check attribute pads (they reach kernel source): four integers >= 0. */
 export function checkPads(op: string, pads: unknown): Pads2d {
   if (!Array.isArray(pads) || pads.length !== 4 || !pads.every((p) => isIntAtLeast(p, 0))) {
-    opError(op, `pads must be four integers >= 0 [top, bottom, left, right], got ${show(pads)}`);
+    const expected = 'four integers >= 0 [top, bottom, left, right]';
+    opError(op, `pads must be ${expected}, got ${show(pads)}`, `pads ${show(pads)}`, expected);
   }
   return pads as unknown as Pads2d;
 }
@@ -100,7 +113,12 @@ export function checkPads(op: string, pads: unknown): Pads2d {
 export function windowOutput(op: string, inSize: number, padSum: number, effectiveKernel: number, stride: number): number {
   const padded = inSize + padSum;
   if (effectiveKernel > padded) {
-    opError(op, `the window of ${effectiveKernel} is larger than the padded input ${padded} (input ${inSize} plus ${padSum} padding)`);
+    opError(
+      op,
+      `the window of ${effectiveKernel} is larger than the padded input ${padded} (input ${inSize} plus ${padSum} padding)`,
+      `a window of ${effectiveKernel} over a padded input of ${padded}`,
+      `a window of at most ${padded}`,
+    );
   }
   return Math.floor((padded - effectiveKernel) / stride) + 1;
 }
@@ -120,6 +138,8 @@ export function windowOutput2d(op: string, what: string, inHW: Pair, pads: Pads2
       `${what} is larger than the padded input ${ph}x${pw} (input ${inHW[0]}x${inHW[1]}, ` +
         `pads top ${pads[0]}, bottom ${pads[1]}, left ${pads[2]}, right ${pads[3]}); ` +
         `use a smaller window, more padding or padding 'same'`,
+      `${what} over a padded input ${ph}x${pw}`,
+      `a window of at most ${ph}x${pw}`,
     );
   }
   return [
@@ -134,7 +154,7 @@ export function windowOutput2d(op: string, what: string, inHW: Pair, pads: Pads2
  */
 export function checkRank4(op: string, what: string, shape: Shape | undefined, layout = '[N, C, H, W]'): void {
   if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
-    const got = Array.isArray(shape) ? `shape ${shapeToString(shape)}${shape.length === 4 ? '' : ` (rank ${shape.length})`}` : String(shape);
-    opError(op, `${what} must have rank 4 ${layout}, got ${got}`);
+    const got = Array.isArray(shape) ? `shape ${shapeToString(shape)}${shape.length === 4 ? '' : ` (rank ${shape.length})`}` : describeValue(shape);
+    opError(op, `${what} must have rank 4 ${layout}, got ${got}`, `${what} ${got}`, `rank 4 ${layout} of positive integers`);
   }
 }

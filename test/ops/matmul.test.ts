@@ -126,7 +126,7 @@ describe('matmul', () => {
       'matmul: inner dimensions differ: transposed a [2,3] has 2 columns but transposed b [2,5] has 5 rows; expected a [K, M] and b [N, K]',
     );
     expect(() => matmul(input('a', [2, 3]), input('b', [3, 5]), { transposeB: 'yes' as unknown as boolean })).toThrow(
-      'matmul: transposeB must be true or false, got string yes',
+      'matmul: transposeB must be true or false, got "yes"',
     );
   });
 });

@@ -353,7 +353,7 @@ describe('pooling errors name the op, what it got and what it expected', () => {
     expect(() => avgPool2d(input('v', [1, 1, 1, 4, 4]), { size: 2 })).toThrow(
       'avgPool2d: input must have rank 4 [N, C, H, W], got shape [1,1,1,4,4] (rank 5)',
     );
-    expect(() => maxPool2d([1, 2] as never, { size: 2 })).toThrow('maxPool2d: the input must be a Tensor, got object');
+    expect(() => maxPool2d([1, 2] as never, { size: 2 })).toThrow('maxPool2d: the input must be a Tensor, got an array of 2');
   });
 
   it('rejects a window larger than the padded input', () => {
@@ -406,7 +406,7 @@ describe('pooling errors name the op, what it got and what it expected', () => {
       'avgPool2dBackward: inputShape must have rank 4 [N, C, H, W], got shape [2,4,4] (rank 3)',
     );
     expect(() => maxPool2dBackward(x, input('dy', [1, 2, 2, 2]), { ...a, stride: [0, 2] })).toThrow(
-      'maxPool2dBackward: stride[0] must be an integer >= 1, got 0',
+      'maxPool2dBackward: stride must be a pair [h, w] of integers >= 1, got [0,2]',
     );
     expect(() => maxPool2dSelect(x, x, { ...a, pads: [0, 0, -1, 0] })).toThrow(/^maxPool2dSelect: pads must be four integers >= 0/);
   });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compile, constant, grad, input, mean, mul, neg, reshape, sub, sum } from '../../src/index.js';
-import type { Tensor } from '../../src/index.js';
+import { StriateError, type Tensor } from '../../src/index.js';
 import { logSoftmax } from '../../src/ops/logSoftmax.js';
 import { oneHot } from '../../src/ops/oneHot.js';
 import { softmax } from '../../src/ops/softmax.js';
@@ -115,11 +115,23 @@ describe('oneHot', () => {
     expect(oneHot(input('l', [2, 5]), 3).shape).toEqual([2, 5, 3]);
   });
 
-  it('rejects labels that are not class indices when the graph runs, naming the index and value', async () => {
+  it('refuses fed labels that are not class indices when the graph runs, naming the input, the index and the value', async () => {
     const f = compile(oneHot(input('l', [3]), 3));
-    await expect(f.run({ l: [0, 1.5, 2] })).rejects.toThrow('oneHot: label 1 is 1.5; labels must be integer class indices in [0, 2]');
-    await expect(f.run({ l: [0, 1, 3] })).rejects.toThrow('oneHot: label 2 is 3;');
-    await expect(f.run({ l: [-1, 1, 2] })).rejects.toThrow('oneHot: label 0 is -1;');
+    const expected = 'an integer class index in [0, 2]';
+    await expect(f.run({ l: [0, 1.5, 2] })).rejects.toThrow('run: feed "l" holds 1.5 at index 1, but its values are class labels: integers in [0, 2]');
+    await expect(f.run({ l: [0, 1, 3] })).rejects.toThrow(expect.objectContaining({ op: 'run', got: '3 at index 2', expected }));
+    await expect(f.run({ l: [-1, 1, 2] })).rejects.toThrow(expect.objectContaining({ op: 'run', got: '-1 at index 0', expected }));
+  });
+
+  it('refuses constant labels that are not class indices when built', () => {
+    expect(() => oneHot(constant([7], [1]), 3)).toThrow(StriateError);
+    expect(() => oneHot(constant([0, 2, 3], [3]), 3)).toThrow('oneHot: constant label 2 is 3; labels must be integer class indices in [0, 2]');
+  });
+
+  it('gives a row of NaN for a computed label that is not a class index', async () => {
+    const [y] = await values([oneHot(sub(input('l', [3]), 1), 3)], { l: [3, 4, 1.5] });
+    expect(y.slice(0, 3)).toEqual([0, 0, 1]);
+    expect(y.slice(3).every(Number.isNaN)).toBe(true);
   });
 
   it('rejects a depth that is not a positive integer', () => {
@@ -254,11 +266,22 @@ describe('softmaxCrossEntropy', () => {
     expect(s[0]).toBeCloseTo(2 * Math.LN2, 15);
   });
 
-  it('rejects labels that are not class indices when the graph runs, naming the index and value', async () => {
+  it('refuses index labels that are not class indices: fed ones when the graph runs, constant ones when built', async () => {
     const f = compile(softmaxCrossEntropy(input('x', [2, 3]), input('l', [2])));
     const x = [0, 0, 0, 0, 0, 0];
-    await expect(f.run({ x, l: [0, 3] })).rejects.toThrow('softmaxCrossEntropy: label 1 is 3; labels must be integer class indices in [0, 2]');
-    await expect(f.run({ x, l: [0.5, 1] })).rejects.toThrow('softmaxCrossEntropy: label 0 is 0.5;');
+    await expect(f.run({ x, l: [0, 3] })).rejects.toThrow('run: feed "l" holds 3 at index 1, but its values are class labels: integers in [0, 2]');
+    await expect(f.run({ x, l: [0.5, 1] })).rejects.toThrow(expect.objectContaining({ op: 'run', got: '0.5 at index 0' }));
+    expect(() => softmaxCrossEntropy(input('x', [2, 3]), constant([0, 3], [2]))).toThrow(
+      expect.objectContaining({ op: 'softmaxCrossEntropy', got: 'label 3', expected: 'an integer class index in [0, 2]' }),
+    );
+  });
+
+  it('gives a NaN loss for the row of a computed label that is not a class index', async () => {
+    const x = input('x', [2, 3]);
+    const l = sub(input('l', [2]), 1);
+    const [rows, total] = await values([softmaxCrossEntropy(x, l, { reduction: 'none' }), softmaxCrossEntropy(x, l)], { x: [0, 0, 0, 0, 0, 0], l: [1, 4] });
+    expect(rows[0]).toBeCloseTo(Math.log(3), 12);
+    expect(Number.isNaN(rows[1]) && Number.isNaN(total[0])).toBe(true);
   });
 
   it('rejects shapes that do not fit', () => {
@@ -314,7 +337,18 @@ describe('softmaxCrossEntropyBackward (the index-label gradient as one op)', () 
 
   it('rejects a cotangent of the wrong shape', () => {
     expect(() => softmaxCrossEntropyBackward(input('x', [3, 4]), input('l', [3]), input('g', []), 'none')).toThrow(
-      'softmaxCrossEntropyBackward: g must have shape [3] for reduction "none", got []',
+      expect.objectContaining({
+        op: 'softmaxCrossEntropyBackward',
+        message: 'softmaxCrossEntropyBackward: g must have shape [3] for reduction "none", got []',
+        got: 'g []',
+        expected: 'g [3]',
+      }),
     );
+  });
+
+  it('gives a row of NaN for a computed label that is not a class index', async () => {
+    const [d] = await values([softmaxCrossEntropyBackward(input('x', [2, 2]), sub(input('l', [2]), 1), input('g', []), 'sum')], { x: [0, 0, 0, 0], l: [1, -1], g: [1] });
+    expect(d.slice(0, 2)).toEqual([-0.5, 0.5]);
+    expect(d.slice(2).every(Number.isNaN)).toBe(true);
   });
 });
