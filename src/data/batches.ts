@@ -11,6 +11,7 @@
  * is drawn for one batch (an augmentation's crops and flips) is reproducible
  * in the same way: from the batch alone, whatever came before it.
  */
+import { describeValue, fail } from '../graph/error.js';
 import { createRng, mixSeed } from './random.js';
 
 /** A labelled dataset: `count` samples stored back to back, e.g. an MnistSplit. */
@@ -91,18 +92,25 @@ export function epochOrder(count: number, seed: number, epoch: number): Uint32Ar
 }
 
 function checkDataset(ds: Dataset): number {
+  if (!ds || typeof ds !== 'object' || !ArrayBuffer.isView(ds.images) || !ArrayBuffer.isView(ds.labels)) {
+    const shape = '{ images: Float32Array, labels: Uint8Array, count }';
+    fail('batches', `dataset must be ${shape}, got ${describeValue(ds)}`, describeValue(ds), shape);
+  }
   const { images, labels, count } = ds;
   if (!Number.isInteger(count) || count < 0) {
-    throw new Error(`batches: dataset.count must be a non-negative integer, got ${String(count)}`);
+    fail('batches', `dataset.count must be a non-negative integer, got ${String(count)}`, `count ${String(count)}`, 'a non-negative integer');
   }
   if (labels.length !== count) {
-    throw new Error(`batches: dataset has count ${count} but ${labels.length} labels; they must match`);
+    fail('batches', `dataset has count ${count} but ${labels.length} labels; they must match`, `${labels.length} labels`, `${count} labels`);
   }
   if (count === 0) return 0;
   if (images.length % count !== 0) {
-    throw new Error(
-      `batches: dataset has ${images.length} image values, which is not a multiple of count ${count}; ` +
+    fail(
+      'batches',
+      `dataset has ${images.length} image values, which is not a multiple of count ${count}; ` +
         `each sample must have the same number of values`,
+      `${images.length} image values`,
+      `a multiple of ${count}`,
     );
   }
   return images.length / count;
@@ -120,13 +128,13 @@ function checkDataset(ds: Dataset): number {
 export function batches(dataset: Dataset, options: BatchOptions): Generator<Batch, void, undefined> {
   const { batchSize, shuffle = true, seed = 0, epoch = 0, dropLast = false } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new Error(`batches: batchSize must be a positive integer, got ${String(batchSize)}`);
+    fail('batches', `batchSize must be a positive integer, got ${String(batchSize)}`, `batchSize ${String(batchSize)}`, 'a positive integer');
   }
   if (!Number.isInteger(epoch) || epoch < 0) {
-    throw new Error(`batches: epoch must be a non-negative integer, got ${String(epoch)}`);
+    fail('batches', `epoch must be a non-negative integer, got ${String(epoch)}`, `epoch ${String(epoch)}`, 'a non-negative integer');
   }
   if (!Number.isSafeInteger(seed)) {
-    throw new Error(`batches: seed must be a safe integer, got ${String(seed)}`);
+    fail('batches', `seed must be a safe integer, got ${String(seed)}`, `seed ${String(seed)}`, 'a safe integer');
   }
   const sampleSize = checkDataset(dataset);
   const { count, images, labels } = dataset;

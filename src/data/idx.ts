@@ -9,6 +9,8 @@
  * ones, is done by `loadIdxFile` in `./mnist.ts`, which is Node-only.
  */
 
+import { fail } from '../graph/error.js';
+
 /** A parsed IDX file of unsigned bytes: its dimensions and its payload. */
 export interface IdxArray {
   /** Dimension sizes from the header, outermost first, e.g. [60000, 28, 28]. */
@@ -57,45 +59,62 @@ export function isGzip(buf: Uint8Array): boolean {
  */
 export function parseIdx(buf: Uint8Array, what: string): IdxArray {
   if (isGzip(buf)) {
-    throw new Error(
-      `parseIdx: ${what} is gzip-compressed; decompress it first ` +
-        `(loadIdxFile from src/data/mnist.ts does this automatically in Node)`,
+    fail(
+      'parseIdx',
+      `${what} is gzip-compressed; decompress it first (loadIdxFile from src/data/mnist.ts does this automatically in Node)`,
+      'gzip-compressed bytes',
+      'an uncompressed IDX file',
     );
   }
   if (buf.length < 4) {
-    throw new Error(
-      `parseIdx: ${what} is ${plural(buf.length, 'byte')} long, too short to hold the 4-byte IDX magic number; ` +
+    fail(
+      'parseIdx',
+      `${what} is ${plural(buf.length, 'byte')} long, too short to hold the 4-byte IDX magic number; ` +
         `the file is empty or truncated, download it again`,
+      plural(buf.length, 'byte'),
+      'at least 4 bytes',
     );
   }
   if (buf[0] !== 0 || buf[1] !== 0) {
-    throw new Error(
-      `parseIdx: ${what} is not an IDX file: it starts with ${hex(buf[0])} ${hex(buf[1])} ` +
+    fail(
+      'parseIdx',
+      `${what} is not an IDX file: it starts with ${hex(buf[0])} ${hex(buf[1])} ` +
         `but IDX files start with 0x00 0x00 (is it compressed, an HTML error page, or a different format?)`,
+      `bytes ${hex(buf[0])} ${hex(buf[1])}`,
+      '0x00 0x00',
     );
   }
   const type = buf[2];
   const ndims = buf[3];
   if (!(type in IDX_TYPES)) {
-    throw new Error(
-      `parseIdx: ${what} has unknown IDX type code ${hex(type)} in its magic number; ` +
+    fail(
+      'parseIdx',
+      `${what} has unknown IDX type code ${hex(type)} in its magic number; ` +
         `valid codes are 0x08, 0x09, 0x0b, 0x0c, 0x0d and 0x0e, so the file is probably corrupt`,
+      `type ${hex(type)}`,
+      'type 0x08',
     );
   }
   if (type !== UBYTE) {
-    throw new Error(
-      `parseIdx: ${what} holds ${IDX_TYPES[type]} values (type ${hex(type)}), ` +
+    fail(
+      'parseIdx',
+      `${what} holds ${IDX_TYPES[type]} values (type ${hex(type)}), ` +
         `but only unsigned byte (type 0x08) IDX files are supported, which is what MNIST uses`,
+      `type ${hex(type)}`,
+      'type 0x08',
     );
   }
   if (ndims === 0) {
-    throw new Error(`parseIdx: ${what} declares 0 dimensions; an IDX array needs at least one, so the file is corrupt`);
+    fail('parseIdx', `${what} declares 0 dimensions; an IDX array needs at least one, so the file is corrupt`, '0 dimensions', 'at least one dimension');
   }
   const headerBytes = 4 + 4 * ndims;
   if (buf.length < headerBytes) {
-    throw new Error(
-      `parseIdx: ${what} is truncated: its header declares ${plural(ndims, 'dimension')} and so needs ` +
+    fail(
+      'parseIdx',
+      `${what} is truncated: its header declares ${plural(ndims, 'dimension')} and so needs ` +
         `${headerBytes} header bytes, but the file is only ${plural(buf.length, 'byte')} long`,
+      plural(buf.length, 'byte'),
+      `at least ${headerBytes} bytes`,
     );
   }
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -108,16 +127,22 @@ export function parseIdx(buf: Uint8Array, what: string): IdxArray {
   // Doubles are exact up to 2^53; a product beyond that (or just beyond any
   // real file) means a corrupt header, and the comparison below would lie.
   if (!Number.isSafeInteger(count)) {
-    throw new Error(
-      `parseIdx: ${what} declares dimensions [${dims.join(', ')}], which is impossibly large; the header is corrupt`,
+    fail(
+      'parseIdx',
+      `${what} declares dimensions [${dims.join(', ')}], which is impossibly large; the header is corrupt`,
+      `dimensions [${dims.join(', ')}]`,
+      'at most 2^53 values',
     );
   }
   const expected = headerBytes + count;
   if (buf.length !== expected) {
     const how = buf.length < expected ? 'truncated' : 'longer than its header says (corrupt or not an IDX file)';
-    throw new Error(
-      `parseIdx: ${what} is ${how}: dimensions [${dims.join(', ')}] need ${expected} bytes ` +
+    fail(
+      'parseIdx',
+      `${what} is ${how}: dimensions [${dims.join(', ')}] need ${expected} bytes ` +
         `(${headerBytes} header + ${count} data) but it has ${buf.length}; download it again`,
+      plural(buf.length, 'byte'),
+      `${expected} bytes`,
     );
   }
   return { dims, data: buf.subarray(headerBytes) };

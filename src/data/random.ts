@@ -17,6 +17,8 @@
  * Not cryptographically secure. Do not use it for anything secret.
  */
 
+import { fail } from '../graph/error.js';
+
 export interface Rng {
   /** Uniform float in [0, 1), with 32 random bits. */
   next(): number;
@@ -43,9 +45,7 @@ function fmix32(h: number): number {
 
 function checkSeed(who: string, seed: number): void {
   if (!Number.isSafeInteger(seed)) {
-    throw new Error(
-      `${who}: seed must be a safe integer (for example 42 or Date.now()), got ${String(seed)}`,
-    );
+    fail(who, `seed must be a safe integer (for example 42 or Date.now()), got ${String(seed)}`, `seed ${String(seed)}`, 'a safe integer');
   }
 }
 
@@ -110,7 +110,7 @@ export function createRng(seed: number): Rng {
     next: () => uint32() / TWO_POW_32,
     int(n: number): number {
       if (!Number.isInteger(n) || n < 1 || n > TWO_POW_32) {
-        throw new Error(`Rng.int: n must be an integer between 1 and 2^32, got ${String(n)}`);
+        fail('Rng.int', `n must be an integer between 1 and 2^32, got ${String(n)}`, `n ${String(n)}`, 'an integer in [1, 2^32]');
       }
       // Rejection sampling: discard the top partial block of 2^32 so every residue is equally likely.
       const limit = TWO_POW_32 - (TWO_POW_32 % n);

@@ -13,9 +13,13 @@
  */
 import type { Tensor } from '../graph/tensor.js';
 import { shapeToString, sizeOf } from '../graph/tensor.js';
+import { stridesOf } from '../graph/shape.js';
+import { describeValue, fail } from '../graph/error.js';
 import type { Dataset } from '../data/batches.js';
 import { compile, type BackendName } from '../backend/compile.js';
+import { firstNonFinite } from '../backend/feeds.js';
 import { input } from '../ops/input.js';
+import { classIndexRange, isClassIndex } from '../ops/oneHot.js';
 import { softmaxCrossEntropy } from '../ops/softmaxCrossEntropy.js';
 import { buildModel, type Model } from '../nn/model.js';
 import { DEFAULT_BACKEND } from './defaults.js';
@@ -59,7 +63,12 @@ export function countCorrect(logits: ArrayLike<number>, labels: ArrayLike<number
 /** The classifier output `[batch, classes]` of a model, or a clear error. */
 export function classesOf(who: string, model: Model, output: Tensor, batchSize: number): number {
   if (output.rank !== 2 || output.shape[0] !== batchSize) {
-    throw new Error(`${who}: model "${model.name}" must map a batch of ${batchSize} to logits [${batchSize}, classes], but gives ${shapeToString(output.shape)}`);
+    fail(
+      who,
+      `model "${model.name}" must map a batch of ${batchSize} to logits [${batchSize}, classes], but gives ${shapeToString(output.shape)}`,
+      `output ${shapeToString(output.shape)}`,
+      `logits [${batchSize}, classes]`,
+    );
   }
   return output.shape[1];
 }
@@ -67,13 +76,56 @@ export function classesOf(who: string, model: Model, output: Tensor, batchSize: 
 /** Samples per example of a data set, checked against the model's input shape. */
 export function checkDataset(who: string, what: string, model: Model, data: Dataset): void {
   if (!data || !(data.images instanceof Float32Array) || !ArrayBuffer.isView(data.labels) || !Number.isInteger(data.count)) {
-    throw new Error(`${who}: ${what} must be { images: Float32Array, labels: Uint8Array, count }`);
+    const shape = '{ images: Float32Array, labels: Uint8Array, count }';
+    fail(who, `${what} must be ${shape}`, describeValue(data), shape);
   }
   const per = sizeOf(model.inputShape);
   if (data.images.length !== data.count * per || data.labels.length !== data.count) {
-    throw new Error(
-      `${who}: ${what} has ${data.count} examples, ${data.images.length} image values and ${data.labels.length} labels, ` +
+    fail(
+      who,
+      `${what} has ${data.count} examples, ${data.images.length} image values and ${data.labels.length} labels, ` +
         `but model "${model.name}" reads ${shapeToString(model.inputShape)} (${per} values) per example`,
+      `${data.count} examples, ${data.images.length} image values, ${data.labels.length} labels`,
+      `${data.count * per} image values and ${data.count} labels`,
+    );
+  }
+}
+
+/**
+ * Every example of a data set (already through checkDataset) fit to train
+ * or measure on, checked before the first step: each label a class index of
+ * the model's `classes` outputs, and each pixel a finite number. The first
+ * bad one is reported with its example index (and pixel position), instead
+ * of when its batch comes up.
+ */
+export function checkExamples(who: string, what: string, model: Model, data: Dataset, classes: number): void {
+  const { labels, images } = data;
+  for (let i = 0; i < labels.length; i++) {
+    const v = labels[i];
+    if (!isClassIndex(v, classes)) {
+      fail(
+        who,
+        `${what} label ${i} is ${v}; labels must be integer class indices in [0, ${classes - 1}] (the model has ${classes} outputs)`,
+        `label ${i} = ${v}`,
+        classIndexRange(classes),
+      );
+    }
+  }
+  const at = firstNonFinite(images);
+  if (at >= 0) {
+    const per = sizeOf(model.inputShape);
+    const example = Math.floor(at / per);
+    let rest = at - example * per;
+    const pixel = stridesOf(model.inputShape).map((stride) => {
+      const c = Math.floor(rest / stride);
+      rest -= c * stride;
+      return c;
+    });
+    fail(
+      who,
+      `${what} example ${example} holds ${images[at]} at pixel ${shapeToString(pixel)} of its ${shapeToString(model.inputShape)} image; pixels must be finite numbers`,
+      `${images[at]} at example ${example}, pixel ${shapeToString(pixel)}`,
+      'finite pixel values',
     );
   }
 }
@@ -92,7 +144,7 @@ export function paramFeeds(params: Params, names: readonly string[]): Record<str
   const out: Record<string, Float32Array> = {};
   for (const name of names) {
     const v = params[name];
-    if (v === undefined) throw new Error(`train: no value for parameter "${name}"; the parameters do not belong to this model`);
+    if (v === undefined) fail('train', `no value for parameter "${name}"; the parameters do not belong to this model`, `no "${name}"`, `a value for every parameter of the model`);
     out[name] = v.data;
   }
   return out;
@@ -167,14 +219,21 @@ export interface EvaluateOptions {
   batchSize?: number;
 }
 
-/** Mean loss and top-1 and top-5 accuracy (and error) of `params` on `data`. */
+/**
+ * Mean loss and top-1 and top-5 accuracy (and error) of `params` on `data`.
+ * Rejects with a StriateError, before the first batch runs, when `data`
+ * does not fit the model, is empty, or holds a label that is not a class
+ * index of the model's outputs or a pixel that is not finite (naming the
+ * example's index in `data`).
+ */
 export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult> {
   const { model, params, data } = options;
   checkDataset('evaluate', 'data', model, data);
-  if (data.count === 0) throw new Error('evaluate: the data set is empty');
+  if (data.count === 0) fail('evaluate', 'the data set is empty', '0 examples', 'at least one example');
   const batchSize = Math.min(options.batchSize ?? 500, data.count);
   const evaluator = new Evaluator(model, batchSize, options.backend ?? DEFAULT_BACKEND);
   try {
+    checkExamples('evaluate', 'data', model, data, evaluator.classes);
     return (await evaluator.run(params, data))!;
   } finally {
     await evaluator.dispose();

@@ -55,9 +55,10 @@ import { dropoutMask } from '../nn/layers.js';
 import { buildModel, initParams, type BuiltModel, type Model } from '../nn/model.js';
 import { findNonFinite, type Params } from '../nn/params.js';
 import { DEFAULT_BACKEND } from './defaults.js';
-import { checkDataset, classesOf, countCorrect, disposeCompiled, Evaluator, LABELS_INPUT, paramFeeds } from './evaluate.js';
+import { checkDataset, checkExamples, classesOf, countCorrect, disposeCompiled, Evaluator, LABELS_INPUT, paramFeeds } from './evaluate.js';
 import type { Optimizer, OptimizerState } from './optimizers.js';
-import { BatchTransformer, describeValue } from './transform.js';
+import { describeValue, fail } from '../graph/error.js';
+import { BatchTransformer } from './transform.js';
 
 /**
  * Everything a run has learned, as one frozen record: parameters, optimizer
@@ -307,7 +308,9 @@ function yieldToEventLoop(): Promise<void> {
 }
 
 function positiveInt(what: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`train: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    fail('train', `${what} must be a positive integer, got ${JSON.stringify(v) ?? describeValue(v)}`, `${what} ${JSON.stringify(v) ?? describeValue(v)}`, 'a positive integer');
+  }
   return v;
 }
 
@@ -323,7 +326,7 @@ function snapshotInterval(snapshots: SnapshotOptions | undefined): number {
   if (snapshots === undefined || snapshots === false) return 0;
   if (snapshots === true) return 1;
   if (snapshots !== null && typeof snapshots === 'object') return positiveInt('snapshots.every', snapshots.every);
-  throw new Error(`train: snapshots must be true, false or { every: n }, got ${JSON.stringify(snapshots)}`);
+  fail('train', `snapshots must be true, false or { every: n }, got ${JSON.stringify(snapshots)}`, `snapshots ${JSON.stringify(snapshots)}`, 'true, false or { every: n }');
 }
 
 /** The names `frozen` picks out of the model's parameter names, each entry checked. */
@@ -333,27 +336,35 @@ function frozenNames(frozen: FrozenParams | undefined, names: readonly string[])
   let picked: Set<string>;
   if (typeof frozen === 'function') {
     picked = new Set(names.filter((n) => frozen(n)));
-    if (picked.size === 0) throw new Error(`train: the frozen predicate matches none of the parameters ${list}`);
+    if (picked.size === 0) fail('train', `the frozen predicate matches none of the parameters ${list}`, 'a predicate matching none', `a predicate matching some of ${list}`);
   } else if (Array.isArray(frozen)) {
     picked = new Set();
     for (const entry of frozen as readonly unknown[]) {
       if (typeof entry !== 'string' || entry === '') {
-        throw new Error(`train: frozen entries must be parameter names or prefixes ending with '.', got ${JSON.stringify(entry)}`);
+        fail('train', `frozen entries must be parameter names or prefixes ending with '.', got ${JSON.stringify(entry)}`, `frozen entry ${JSON.stringify(entry) ?? describeValue(entry)}`, "a parameter name or a prefix ending with '.'");
       }
       const hits = entry.endsWith('.') ? names.filter((n) => n.startsWith(entry)) : names.filter((n) => n === entry);
       if (hits.length === 0) {
         const layer = !entry.endsWith('.') && names.some((n) => n.startsWith(`${entry}.`));
-        throw new Error(
-          `train: frozen entry "${entry}" matches no parameter; the parameters are ${list}` +
+        fail(
+          'train',
+          `frozen entry "${entry}" matches no parameter; the parameters are ${list}` +
             (layer ? `; to freeze every parameter of layer "${entry}", write "${entry}."` : ''),
+          `frozen entry "${entry}"`,
+          `one of ${list}, or a prefix ending with '.'`,
         );
       }
       for (const h of hits) picked.add(h);
     }
   } else {
-    throw new Error(`train: frozen must be an array of parameter names and prefixes (e.g. ['c1.']) or a predicate (name) => boolean, got ${describeValue(frozen)}`);
+    fail(
+      'train',
+      `frozen must be an array of parameter names and prefixes (e.g. ['c1.']) or a predicate (name) => boolean, got ${describeValue(frozen)}`,
+      describeValue(frozen),
+      'an array of parameter names and prefixes, or a predicate',
+    );
   }
-  if (picked.size === names.length) throw new Error(`train: frozen covers every parameter (${list}); leave at least one to train`);
+  if (picked.size === names.length) fail('train', `frozen covers every parameter (${list}); leave at least one to train`, 'every parameter frozen', 'at least one parameter to train');
   return picked;
 }
 
@@ -402,29 +413,29 @@ function buildTrainingGraph(model: Model, batchSize: number, lossFn: LossFunctio
 function customLoss(lossFn: LossFunction, built: BuiltModel, labels: Tensor<'input'>, context: LossContext): Tensor {
   const loss: unknown = lossFn(built.output, labels, context);
   if (!(loss instanceof Tensor)) {
-    throw new Error(`train: the loss function must return a Tensor (a scalar built from the logits and labels), got ${describeValue(loss)}`);
+    fail('train', `the loss function must return a Tensor (a scalar built from the logits and labels), got ${describeValue(loss)}`, describeValue(loss), 'a scalar Tensor');
   }
   if (sizeOf(loss.shape) !== 1) {
-    throw new Error(`train: the loss function must return a scalar (one element), got shape ${shapeToString(loss.shape)}; reduce it, e.g. with mean(...)`);
+    fail(
+      'train',
+      `the loss function must return a scalar (one element), got shape ${shapeToString(loss.shape)}; reduce it, e.g. with mean(...)`,
+      `shape ${shapeToString(loss.shape)}`,
+      'a scalar (one element)',
+    );
   }
   const fed = new Set([built.input.attrs.name, LABELS_INPUT, ...built.params.map((p) => p.name), ...built.masks.map((m) => m.name)]);
   for (const t of topologicalOrder([loss])) {
     const name = t.op === 'input' ? (t as Tensor<'input'>).attrs.name : null;
     if (name !== null && !fed.has(name)) {
-      throw new Error(`train: the loss reads an input "${name}" that train does not feed; build it from the logits, the labels, the parameters and constants`);
+      fail(
+        'train',
+        `the loss reads an input "${name}" that train does not feed; build it from the logits, the labels, the parameters and constants`,
+        `input "${name}"`,
+        'a loss built from the logits, the labels, the parameters and constants',
+      );
     }
   }
   return loss;
-}
-
-/** Every label a class index of the model's output. */
-function checkLabels(what: string, labels: ArrayLike<number>, classes: number): void {
-  for (let i = 0; i < labels.length; i++) {
-    const v = labels[i];
-    if (!Number.isInteger(v) || v < 0 || v >= classes) {
-      throw new Error(`train: ${what} label ${i} is ${v}; labels must be integer class indices in [0, ${classes - 1}] (the model has ${classes} outputs)`);
-    }
-  }
 }
 
 /** The entries of `params` named in `names`. */
@@ -437,7 +448,8 @@ function pick(params: Params, names: readonly string[]): Params {
  *
  * Errors come two ways. `train` itself throws, synchronously, when the
  * options are wrong: a bad count, seed or option, data that does not fit the
- * model (image size, label range), a model whose graph cannot be built or
+ * model (image size, a label out of range, a pixel that is not finite: the
+ * whole data set is checked up front), a model whose graph cannot be built or
  * has no `[N, classes]` output, a `loss` that is not a scalar, a `frozen`
  * entry that matches no parameter, `initial` parameters of the wrong shapes.
  * Everything that can only go wrong while training runs arrives through the
@@ -447,18 +459,20 @@ function pick(params: Params, names: readonly string[]): Params {
  */
 export function train(options: TrainOptions): Observable<TrainEvent> {
   const { model, data, optimizer, onEpochEnd, transform } = options;
-  if (!model || typeof model.forward !== 'function') throw new Error('train: model must be a Model (e.g. lenet5())');
-  if (!optimizer || typeof optimizer.step !== 'function') throw new Error('train: optimizer must be an Optimizer (e.g. adam() or sgd({ lr }))');
+  if (!model || typeof model.forward !== 'function') fail('train', 'model must be a Model (e.g. lenet5())', describeValue(model), 'a Model');
+  if (!optimizer || typeof optimizer.step !== 'function') {
+    fail('train', 'optimizer must be an Optimizer (e.g. adam() or sgd({ lr }))', describeValue(optimizer), 'an Optimizer');
+  }
   const epochs = positiveInt('epochs', options.epochs);
   const batchSize = positiveInt('batchSize', options.batchSize);
   const seed = options.seed ?? 0;
-  if (!Number.isSafeInteger(seed)) throw new Error(`train: seed must be a safe integer, got ${JSON.stringify(seed)}`);
+  if (!Number.isSafeInteger(seed)) fail('train', `seed must be a safe integer, got ${JSON.stringify(seed)}`, `seed ${JSON.stringify(seed) ?? describeValue(seed)}`, 'a safe integer');
   const backend = options.backend ?? DEFAULT_BACKEND;
   if (options.loss !== undefined && typeof options.loss !== 'function') {
-    throw new Error(`train: loss must be a function (logits, labels, context) => scalar Tensor, got ${describeValue(options.loss)}`);
+    fail('train', `loss must be a function (logits, labels, context) => scalar Tensor, got ${describeValue(options.loss)}`, describeValue(options.loss), 'a function');
   }
   if (transform !== undefined && typeof transform !== 'function') {
-    throw new Error(`train: transform must be an RxJS operator on batches (e.g. map((batch) => ...)), got ${describeValue(transform)}`);
+    fail('train', `transform must be an RxJS operator on batches (e.g. map((batch) => ...)), got ${describeValue(transform)}`, describeValue(transform), 'an RxJS operator');
   }
   const snapshotEvery = snapshotInterval(options.snapshots);
   checkDataset('train', 'data.train', model, data?.train);
@@ -466,41 +480,62 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
   let trainSet = data.train;
   if (options.limit !== undefined) {
     const limit = positiveInt('limit', options.limit);
-    if (limit > trainSet.count) throw new Error(`train: limit ${limit} is more than the ${trainSet.count} training examples`);
+    if (limit > trainSet.count) {
+      fail('train', `limit ${limit} is more than the ${trainSet.count} training examples`, `limit ${limit}`, `at most ${trainSet.count}`);
+    }
     trainSet = sliceDataset(trainSet, limit);
   }
   if (batchSize > trainSet.count) {
-    throw new Error(`train: batchSize ${batchSize} is more than the ${trainSet.count} training examples; lower the batch size or train on more examples`);
+    fail(
+      'train',
+      `batchSize ${batchSize} is more than the ${trainSet.count} training examples; lower the batch size or train on more examples`,
+      `batchSize ${batchSize}`,
+      `at most ${trainSet.count}`,
+    );
   }
   const testSet = data.test && data.test.count > 0 && (options.evaluate ?? true) ? data.test : null;
-  if (options.evaluate === true && testSet === null) throw new Error('train: evaluate is true but data.test is missing or empty');
+  if (options.evaluate === true && testSet === null) {
+    fail('train', 'evaluate is true but data.test is missing or empty', 'no test examples', 'data.test with examples');
+  }
   const evalBatchSize = testSet ? Math.min(positiveInt('evalBatchSize', options.evalBatchSize ?? 500), testSet.count) : 0;
   const initial = options.initial;
   const firstEpoch = initial?.epoch ?? 0;
-  if (!Number.isInteger(firstEpoch) || firstEpoch < 0) throw new Error(`train: initial.epoch must be a whole number, got ${JSON.stringify(firstEpoch)}`);
+  if (!Number.isInteger(firstEpoch) || firstEpoch < 0) {
+    fail('train', `initial.epoch must be a whole number, got ${JSON.stringify(firstEpoch)}`, `initial.epoch ${JSON.stringify(firstEpoch)}`, 'a whole number');
+  }
   const stepsPerEpoch = Math.floor(trainSet.count / batchSize);
   // A state saved inside an epoch (a paused run) resumes at its next batch:
   // initial.step counts every step taken, initial.epoch the finished epochs.
   const initialStep = initial?.step ?? firstEpoch * stepsPerEpoch;
   const doneInEpoch = initialStep - firstEpoch * stepsPerEpoch;
   if (!Number.isInteger(initialStep) || doneInEpoch < 0 || doneInEpoch >= stepsPerEpoch) {
-    throw new Error(
-      `train: initial.step ${JSON.stringify(initial?.step)} does not fall in epoch ${firstEpoch + 1} ` +
+    fail(
+      'train',
+      `initial.step ${JSON.stringify(initial?.step)} does not fall in epoch ${firstEpoch + 1} ` +
         `(steps ${firstEpoch * stepsPerEpoch}..${(firstEpoch + 1) * stepsPerEpoch - 1} with ${stepsPerEpoch} steps per epoch)`,
+      `initial.step ${JSON.stringify(initial?.step)}`,
+      `a step in ${firstEpoch * stepsPerEpoch}..${(firstEpoch + 1) * stepsPerEpoch - 1}`,
     );
   }
 
   const graph = buildTrainingGraph(model, batchSize, options.loss, options.frozen);
   const { built, classes, trainable } = graph;
-  checkLabels('data.train', trainSet.labels, classes);
-  if (testSet) checkLabels('data.test', testSet.labels, classes);
+  checkExamples('train', 'data.train', model, trainSet, classes);
+  if (testSet) checkExamples('train', 'data.test', model, testSet, classes);
   if (initial !== undefined) {
-    if (!initial.params || typeof initial.params !== 'object') throw new Error(`train: initial.params must be a Params record, got ${describeValue(initial.params)}`);
+    if (!initial.params || typeof initial.params !== 'object') {
+      fail('train', `initial.params must be a Params record, got ${describeValue(initial.params)}`, describeValue(initial.params), 'a Params record');
+    }
     for (const p of built.params) {
       const v = initial.params[p.name];
-      if (v === undefined) throw new Error(`train: the initial parameters have no "${p.name}"`);
+      if (v === undefined) fail('train', `the initial parameters have no "${p.name}"`, `no "${p.name}"`, `a value for "${p.name}" ${shapeToString(p.shape)}`);
       if (!sameShape(v.shape, p.shape)) {
-        throw new Error(`train: initial parameter "${p.name}" has shape ${shapeToString(v.shape)} but the model needs ${shapeToString(p.shape)}`);
+        fail(
+          'train',
+          `initial parameter "${p.name}" has shape ${shapeToString(v.shape)} but the model needs ${shapeToString(p.shape)}`,
+          `"${p.name}" ${shapeToString(v.shape)}`,
+          `"${p.name}" ${shapeToString(p.shape)}`,
+        );
       }
     }
   }
@@ -565,7 +600,7 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
           if (stopped()) return;
           const lossValue = out[0].data[0];
           if (!Number.isFinite(lossValue)) {
-            throw new Error(`train: loss became ${lossValue} at epoch ${e + 1}, step ${step}; lower the learning rate`);
+            fail('train', `loss became ${lossValue} at epoch ${e + 1}, step ${step}; lower the learning rate`, `loss ${lossValue}`, 'a finite loss');
           }
           const correct = countCorrect(out[1].data, labels, batchSize, classes);
           const gradients: Record<string, ArrayLike<number>> = {};
@@ -573,8 +608,11 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
           const next = optimizer.step(forOptimizer(state.params), gradients, state.optimizer, { epoch: e, stepsPerEpoch, totalSteps });
           const bad = findNonFinite(next.params);
           if (bad) {
-            throw new Error(
-              `train: parameter "${bad.name}" became ${bad.value} at epoch ${e + 1}, step ${step} (loss ${lossValue}); lower the learning rate`,
+            fail(
+              'train',
+              `parameter "${bad.name}" became ${bad.value} at epoch ${e + 1}, step ${step} (loss ${lossValue}); lower the learning rate`,
+              `"${bad.name}" ${bad.value}`,
+              'finite parameters',
             );
           }
           state = produce(state, (d) => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { countCorrect, countTopK, defineModel, evaluate, initParams, nn, predict, tensorValue, type Dataset, type Params } from 'striate';
 import { labelRank, topKRow } from '../../src/nn/ranking.js';
+import { StriateError } from '../../src/graph/error.js';
 
 /** A model whose logits are its input: one dense layer with w = I and no bias, over 7 classes. */
 const C = 7;
@@ -61,6 +62,33 @@ describe('evaluate: top-1 and top-5', () => {
       expect(labels[0] === label).toBe(top1);
       expect(labels.includes(label)).toBe(top5);
     });
+  });
+
+  it('refuses, before the first batch, a label out of range or a pixel that is not finite, with its index in the data set', async () => {
+    const images = Float32Array.from({ length: 700 * C }, (_, i) => Math.sin(i));
+    const labels = Uint8Array.from({ length: 700 }, (_, i) => i % C);
+    for (const backend of ['reference', 'cpu'] as const) {
+      // Label 620 sits in the second batch of 500; its index is the data set's, not the batch's.
+      const badLabel: Dataset = { images, labels: labels.map((l, i) => (i === 620 ? 200 : l)), count: 700 };
+      await expect(evaluate({ model: identity, params: eye, data: badLabel, backend })).rejects.toThrow(
+        expect.objectContaining({
+          op: 'evaluate',
+          message: 'evaluate: data label 620 is 200; labels must be integer class indices in [0, 6] (the model has 7 outputs)',
+          got: 'label 620 = 200',
+          expected: 'an integer class index in [0, 6]',
+        }),
+      );
+      const badPixel: Dataset = { images: images.map((v, i) => (i === 610 * C + 3 ? Infinity : v)), labels, count: 700 };
+      await expect(evaluate({ model: identity, params: eye, data: badPixel, backend })).rejects.toThrow(
+        expect.objectContaining({
+          op: 'evaluate',
+          message: 'evaluate: data example 610 holds Infinity at pixel [3] of its [7] image; pixels must be finite numbers',
+        }),
+      );
+    }
+    await expect(evaluate({ model: identity, params: eye, data: { ...data, count: 0, images: new Float32Array(0), labels: new Uint8Array(0) } })).rejects.toThrow(
+      StriateError,
+    );
   });
 
   it('gives top-5 accuracy 1 with fewer than 5 classes', async () => {

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Dataset } from '../../src/data/batches.js';
+import { StriateError } from '../../src/graph/error.js';
 import { createRng } from '../../src/data/random.js';
 import { loadMnist, type Mnist } from '../../src/data/mnist.js';
 import { add } from '../../src/ops/add.js';
@@ -261,5 +262,24 @@ describe('train (synthetic data)', () => {
     expect(() => train({ ...base, data: { train: data.train, test: badTest } })).toThrow(/^train: data.test label 2 is 12/);
     // Not evaluated, not checked.
     expect(() => train({ ...base, data: { train: data.train, test: badTest }, evaluate: false })).not.toThrow();
+  });
+
+  it('refuses a pixel that is not finite when called, naming the data set, the example and the pixel', () => {
+    const base = { model: tiny(), data, optimizer: adam(), epochs: 1, batchSize: 32 };
+    const withPixel = (set: Dataset, at: number, v: number): Dataset => ({ ...set, images: set.images.map((x, i) => (i === at ? v : x)) });
+    // Example 50 of the training set, pixel (0, 2, 3) of its 1x6x6 image: index 50 * 36 + 2 * 6 + 3.
+    const nanPixel = () => train({ ...base, data: { ...data, train: withPixel(data.train, 50 * 36 + 15, NaN) } });
+    expect(nanPixel).toThrow(StriateError);
+    expect(nanPixel).toThrow(expect.objectContaining({
+      op: 'train',
+      message: 'train: data.train example 50 holds NaN at pixel [0,2,3] of its [1,6,6] image; pixels must be finite numbers',
+      got: 'NaN at example 50, pixel [0,2,3]',
+      expected: 'finite pixel values',
+    }));
+    expect(() => train({ ...base, data: { ...data, test: withPixel(data.test, 7 * 36, -Infinity) } })).toThrow(
+      'train: data.test example 7 holds -Infinity at pixel [0,0,0] of its [1,6,6] image',
+    );
+    // Past the examples trained on (limit), not checked.
+    expect(() => train({ ...base, limit: 40, data: { ...data, train: withPixel(data.train, 50 * 36, NaN) } })).not.toThrow();
   });
 });
