@@ -22,6 +22,7 @@ import { maxPool2d } from '../ops/maxPool2d.js';
 import { relu } from '../ops/relu.js';
 import { flatten } from '../ops/reshape.js';
 import { softmaxCrossEntropy } from '../ops/softmaxCrossEntropy.js';
+import { fail } from '../graph/error.js';
 import type { Tensor } from '../graph/tensor.js';
 import type { BackendName } from './compiled.js';
 import { GpuJsFunction } from './gpujs/executor.js';
@@ -119,7 +120,8 @@ function measure(): Promise<{ backend: GpuJsBackend; candidates: AutoCandidate[]
     }
     const measured = candidates.filter((c) => c.msPerStep !== null).sort((a, b) => a.msPerStep! - b.msPerStep!);
     if (measured.length === 0) {
-      throw new Error(`compile: backend "auto" found no working backend: ${candidates.map((c) => `${c.backend}: ${c.note}`).join('; ')}`);
+      const notes = candidates.map((c) => `${c.backend}: ${c.note}`).join('; ');
+      fail('compile', `backend "auto" found no working backend: ${notes}`, notes, 'one backend that works here');
     }
     return { backend: measured[0].backend, candidates };
   })();

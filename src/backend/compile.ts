@@ -1,12 +1,14 @@
 import type { Observable, ObservableInput } from 'rxjs';
 import { run$ } from './reactive.js';
-import { type Tensor, topologicalOrder } from '../graph/tensor.js';
+import { checkOptions, describeValue, fail } from '../graph/error.js';
+import { Tensor, topologicalOrder } from '../graph/tensor.js';
 import { resolveAutoBackend } from './auto.js';
 import { collectInputs, type Feeds, type InputSpec } from './feeds.js';
 import { GpuJsFunction } from './gpujs/executor.js';
 import { type GpuJsBackend, gpuJsBackends } from './gpujs/gpu.js';
 import { ReferenceFunction } from './reference/interpreter.js';
-import type { BackendName, CompiledFunction, RunResult } from './compiled.js';
+import { validateGraph } from '../ops/validate.js';
+import { type BackendName, type CompiledFunction, disposedError, type RunResult } from './compiled.js';
 
 export type { BackendName, CompiledFunction, RunResult } from './compiled.js';
 
@@ -47,11 +49,12 @@ export class AutoFunction implements CompiledFunction {
   }
 
   async run(feeds: Feeds): Promise<RunResult[]> {
-    if (this.disposed) throw new Error('run: this compiled function has been disposed');
+    if (this.disposed) throw disposedError();
     this.inner ??= resolveAutoBackend().then((b) => (this.resolved = new GpuJsFunction(this.outputs, b)));
     return (await this.inner).run(feeds);
   }
 
+  /** As GpuJsFunction.dispose: runs started before finish first; later ones reject. */
   async dispose(): Promise<void> {
     this.disposed = true;
     if (this.inner) await this.inner.then((f) => f.dispose(), () => undefined);
@@ -69,13 +72,28 @@ export function compile(outputs: Tensor | readonly Tensor[], options: { backend:
 export function compile(outputs: Tensor | readonly Tensor[], options: { backend: 'auto' }): AutoFunction;
 export function compile(outputs: Tensor | readonly Tensor[], options?: CompileOptions): CompiledFunction;
 export function compile(outputs: Tensor | readonly Tensor[], options: CompileOptions = {}): CompiledFunction {
-  const list = Array.isArray(outputs) ? (outputs as readonly Tensor[]) : [outputs as Tensor];
-  if (list.length === 0) throw new Error('compile: give at least one output tensor');
+  const list = checkOutputs(outputs);
+  checkOptions('compile', options, ['backend'], "{ backend: 'webasm' }");
+  // A Tensor built by hand (`new Tensor(...)`) has not met its op's shape
+  // rule: every node is checked again before a kernel sees its attributes.
+  validateGraph(topologicalOrder(list));
   const backend = options.backend ?? 'reference';
   if (backend === 'reference') return new ReferenceFunction(list);
   if (backend === 'auto') return new AutoFunction(list);
   if ((gpuJsBackends as readonly string[]).includes(backend)) return new GpuJsFunction(list, backend as GpuJsBackend);
-  throw new Error(
-    `compile: unknown backend ${JSON.stringify(backend)}; the backends are "reference", "auto", ${gpuJsBackends.map((b) => `"${b}"`).join(', ')}`,
-  );
+  const names = `"reference", "auto", ${gpuJsBackends.map((b) => `"${b}"`).join(', ')}`;
+  fail('compile', `unknown backend ${JSON.stringify(backend)}; the backends are ${names}`, `backend ${describeValue(backend)}`, `one of ${names}`);
+}
+
+const expectedOutputs = 'a Tensor or an array of Tensors';
+
+/** The outputs as a non-empty array of tensors, or a StriateError naming what was given. */
+function checkOutputs(outputs: unknown): readonly Tensor[] {
+  if (outputs instanceof Tensor) return [outputs];
+  if (!Array.isArray(outputs)) fail('compile', `outputs must be ${expectedOutputs}, got ${describeValue(outputs)}`, describeValue(outputs), expectedOutputs);
+  if (outputs.length === 0) fail('compile', 'give at least one output tensor', 'an empty array', expectedOutputs);
+  outputs.forEach((t, i) => {
+    if (!(t instanceof Tensor)) fail('compile', `output ${i} is ${describeValue(t)}, not a Tensor`, `output ${i}: ${describeValue(t)}`, expectedOutputs);
+  });
+  return outputs;
 }

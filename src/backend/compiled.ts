@@ -3,7 +3,8 @@
  * implement (the reference interpreter, gpu.js, and `'auto'`).
  */
 import type { Observable, ObservableInput } from 'rxjs';
-import type { Tensor } from '../graph/tensor.js';
+import { fail, StriateError } from '../graph/error.js';
+import { shapeToString, sizeOf, type Tensor } from '../graph/tensor.js';
 import type { Feeds, InputSpec } from './feeds.js';
 import type { GpuJsBackend } from './gpujs/gpu.js';
 
@@ -47,6 +48,55 @@ export interface CompiledFunction<D extends Float32Array | Float64Array = Float3
    * (see run$ in reactive.ts); unsubscribing starts no further runs.
    */
   run$(feeds$: ObservableInput<Feeds>): Observable<RunResult<D>[]>;
-  /** Release the device memory; the function cannot run afterwards. Settles once released. */
+  /**
+   * Release the device memory; the function cannot run afterwards. Runs
+   * already started are not cut short: they finish first, and the memory is
+   * released after them; a run started afterwards rejects with a
+   * {@link StriateError}. Settles once released; disposing again is harmless.
+   */
   dispose(): Promise<void>;
+}
+
+/** What one backend can address: the most elements one tensor may have there, and why. */
+export interface SizeLimit {
+  /** The most elements of one tensor. */
+  readonly elements: number;
+  /** Why, in words: what the backend stores a tensor in, and how it indexes it. */
+  readonly why: string;
+}
+
+/** The largest JavaScript typed array in V8 (Node, Chrome): 2^32 elements. */
+export const TYPED_ARRAY_LIMIT = 2 ** 32;
+
+/** A count for a message: digits with separators, or three significant digits beyond 2^53. */
+export function formatCount(n: number): string {
+  return Number.isSafeInteger(n) ? n.toLocaleString('en-US') : n.toPrecision(3);
+}
+
+/**
+ * Refuse, before any kernel is built or memory taken, a graph with a tensor
+ * larger than `backend` can address (inputs, constants and intermediates
+ * included), naming the node and the limit.
+ */
+export function checkSizes(backend: BackendName, nodes: readonly Tensor[], limit: SizeLimit): void {
+  for (const node of nodes) {
+    const n = sizeOf(node.shape);
+    if (n <= limit.elements) continue;
+    const what = `${node.op} ${shapeToString(node.shape)}`;
+    fail(
+      'compile',
+      `${what} has ${formatCount(n)} elements, more than backend "${backend}" can hold in one tensor ` +
+        `(${formatCount(limit.elements)}: ${limit.why}); use a smaller batch or smaller dimensions, or another backend`,
+      `${what} (${formatCount(n)} elements)`,
+      `at most ${formatCount(limit.elements)} elements per tensor on backend "${backend}"`,
+    );
+  }
+}
+
+/** What a run of a disposed compiled function rejects with, on every backend. */
+export function disposedError(): StriateError {
+  return new StriateError('run', 'this compiled function has been disposed', {
+    got: 'a disposed compiled function',
+    expected: 'a compiled function that has not been disposed; compile the graph again',
+  });
 }

@@ -7,6 +7,7 @@
  * ```
  */
 import { concatMap, defer, from, type Observable, type ObservableInput } from 'rxjs';
+import { describeValue, fail } from '../graph/error.js';
 import type { Feeds } from './feeds.js';
 
 /** Anything with `run(feeds)`, e.g. what `compile` returns. */
@@ -23,6 +24,8 @@ export interface Runnable<R> {
  * error; unsubscribing starts no further runs.
  */
 export function run$<R>(f: Runnable<R>, feeds$: ObservableInput<Feeds>): Observable<R> {
-  if (!f || typeof f.run !== 'function') throw new Error('run$: the first argument must have a run(feeds) method, e.g. what compile() returns');
+  if (!f || typeof f.run !== 'function') {
+    fail('run$', 'the first argument must have a run(feeds) method, e.g. what compile() returns', describeValue(f), 'an object with a run(feeds) method');
+  }
   return from(feeds$).pipe(concatMap((feeds) => defer(() => f.run(feeds))));
 }

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { autoBackendReport, backendNames, resolveAutoBackend } from 'striate';
-import { gpuJsBackends } from '../../src/backend/gpujs/gpu.js';
+import { autoBackendReport, backendNames, compile, input, mul, resolveAutoBackend, StriateError } from 'striate';
+import { gpuCacheStats, gpuJsBackends } from '../../src/backend/gpujs/gpu.js';
 import { disableNodeWebGPU, probeNodeWebGPUAdapter } from '../../src/backend/gpujs/node-webgpu.js';
 
 afterAll(async () => {
@@ -28,5 +28,18 @@ describe("backend 'auto'", () => {
     } else {
       expect(webgpu.note ?? '').not.toMatch(/skipped/);
     }
+  }, 120_000);
+
+  it('lets its first run finish when disposed during it, then refuses to run and gives its backend back', async () => {
+    const backend = await resolveAutoBackend();
+    const users = gpuCacheStats()[backend]?.users ?? 0;
+    const f = compile(mul(input('x', [3]), 2), { backend: 'auto' });
+    const running = f.run({ x: [1, 2, 3] });
+    const disposed = f.dispose();
+    expect(Array.from((await running)[0].data)).toEqual([2, 4, 6]);
+    await disposed;
+    expect(gpuCacheStats()[backend]?.users ?? 0).toBe(users);
+    await expect(f.run({ x: [1, 2, 3] })).rejects.toThrow(StriateError);
+    await f.dispose();
   }, 120_000);
 });

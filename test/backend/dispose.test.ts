@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { compile } from '../../src/backend/compile.js';
 import { liveDeviceTensors, releaseIdleGpus } from '../../src/backend/gpujs/gpu.js';
 import { disableNodeWebGPU } from '../../src/backend/gpujs/node-webgpu.js';
-import { input, mul, relu } from '../../src/index.js';
+import { input, mul, relu, StriateError } from '../../src/index.js';
 import { backendStatuses } from './backends.js';
 
 const statuses = await backendStatuses();
@@ -27,6 +27,7 @@ describe.each(statuses.filter((s) => s.reason === null))('dispose on backend $ba
     await f2.dispose();
     expect(Array.from((await f1.run({ x: [5, 6, 7, 8] }))[0].data)).toEqual([10, 12, 14, 16]);
     await expect(f2.run({ z: new Float32Array(8) })).rejects.toThrow('run: this compiled function has been disposed');
+    await expect(f2.run({ z: new Float32Array(8) })).rejects.toThrow(StriateError);
     await f1.dispose();
     expect(liveDeviceTensors()).toBe(before);
   });

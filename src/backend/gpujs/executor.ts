@@ -22,9 +22,18 @@ import { type Shape, type Tensor, sizeOf, topologicalOrder } from '../../graph/t
 import { opDef } from '../../ops/index.js';
 import type { KernelStage } from '../../ops/op.js';
 import { collectInputs, type Feeds, type InputSpec, validateFeeds } from '../feeds.js';
-import type { CompiledFunction, RunResult } from '../compiled.js';
+import { checkSizes, type CompiledFunction, disposedError, formatCount, type RunResult } from '../compiled.js';
+import { fail } from '../../graph/error.js';
 import { type Grid, gridOf, isSrc, type Src } from '../../kernel/source.js';
-import { type GpuJsBackend, type GpuHandle, type GpuPipeline, acquireGpu, expectedExecution } from './gpu.js';
+import {
+  type GpuJsBackend,
+  type GpuHandle,
+  type GpuPipeline,
+  acquireGpu,
+  expectedExecution,
+  WASM_MEMORY_BYTES,
+  WASM_SPARE_PAGES,
+} from './gpu.js';
 
 /** Where a value of the plan lives. */
 type Slot =
@@ -71,11 +80,16 @@ export class GpuJsFunction implements CompiledFunction<Float32Array> {
   private readonly argConstants: (Float32Array | null)[] = [];
   private readonly steps: Step[] = [];
   private readonly planSteps: PlanStep[] = [];
-  private readonly outSlots: Slot[];
+  private readonly argSizes: number[] = []; // elements of each argument
+  private outSlots: Slot[] = [];
   private readonly kernels = new Map<string, { source: Src; size: number; grid: Grid | null }>();
   private pipeline: GpuPipeline | null = null;
   private checked = false;
   private disposed = false;
+  /** Runs started and not yet settled: dispose waits for them. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  /** What dispose returns, once called. */
+  private released: Promise<void> | null = null;
 
   constructor(
     /** The graph's outputs, in the order `run` returns them. */
@@ -84,12 +98,24 @@ export class GpuJsFunction implements CompiledFunction<Float32Array> {
     readonly backend: GpuJsBackend,
   ) {
     this.handle = acquireGpu(backend);
+    try {
+      this.inputs = this.planGraph();
+    } catch (e) {
+      void this.handle.release(null); // nothing built yet: only the instance's count to give back
+      throw e;
+    }
+  }
+
+  /** Plan the graph (see the top of this file); returns its inputs. */
+  private planGraph(): readonly InputSpec[] {
+    const outputs = this.outputs;
     // Planned from the fused graph (same inputs, same output shapes); the
     // wasm backends rewrite it further for their tuned kernels.
     const fused = fuseForDevice(outputs);
     const planned = this.handle.ints ? wasmRewrites(fused) : fused;
     const order = topologicalOrder(planned);
-    this.inputs = collectInputs(order);
+    checkSizes(this.backend, order, this.handle.limit);
+    const inputs = collectInputs(order);
 
     const slotOf = new Map<number, Slot>();
     // The nodes whose buffers are read back: each output, through reshapes.
@@ -107,12 +133,14 @@ export class GpuJsFunction implements CompiledFunction<Float32Array> {
         if (index === undefined) {
           index = this.argNames.push(name) - 1;
           this.argConstants.push(null);
+          this.argSizes.push(sizeOf(node.shape));
           inputArg.set(name, index);
         }
         slotOf.set(node.id, { kind: 'arg', index });
       } else if (node.op === 'constant') {
         const index = this.argNames.push(null) - 1;
         this.argConstants.push(Float32Array.from((node as Tensor<'constant'>).attrs.value));
+        this.argSizes.push(sizeOf(node.shape));
         slotOf.set(node.id, { kind: 'arg', index });
       } else if (def.kernel === 'alias') {
         slotOf.set(node.id, slotOf.get(node.inputs[0].id)!); // same flat data
@@ -151,6 +179,51 @@ export class GpuJsFunction implements CompiledFunction<Float32Array> {
       }
     }
     this.outSlots = planned.map((o) => slotOf.get(o.id)!);
+    if (this.handle.ints) this.checkWasmMemory();
+    return inputs;
+  }
+
+  /**
+   * The wasm backends run a plan in one wasm32 memory holding every input,
+   * constant and plan buffer at once. Its size is worked out here as gpu.js
+   * lays it out (web-assembly/pipeline-executor.js: each argument a step reads
+   * once, then the buffers of pipeline.js's assignBuffers, which shares a
+   * buffer between steps of the same output shape after its last read, each
+   * region 16-byte aligned) and refused when it exceeds 4 GiB.
+   */
+  private checkWasmMemory(): void {
+    const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
+    let bytes = 16; // the threaded executor's control words
+    const readArgs = new Set(this.steps.flatMap((step) => step.args.filter((a) => a.kind === 'arg').map((a) => a.index)));
+    for (const index of readArgs) bytes += align16(this.argSizes[index] * 4);
+    // assignBuffers: a buffer is free once its occupant's last reader has run, and only for the same output shape.
+    const lastRead = this.steps.map(() => -1);
+    this.steps.forEach((step, i) => step.args.forEach((a) => a.kind === 'step' && (lastRead[a.index] = Math.max(lastRead[a.index], i))));
+    for (const slot of this.outSlots) if (slot.kind === 'step') lastRead[slot.index] = this.steps.length;
+    const buffers: { shape: string; freeAfter: number }[] = [];
+    this.steps.forEach((step, i) => {
+      const { size, grid } = this.kernels.get(step.kernelKey)!;
+      const shape = grid ? grid.join('x') : String(size);
+      let buffer = buffers.find((b) => b.freeAfter < i && b.shape === shape);
+      if (!buffer) {
+        buffer = { shape, freeAfter: -1 };
+        buffers.push(buffer);
+        bytes += align16(size * 4);
+      }
+      buffer.freeAfter = lastRead[i];
+    });
+    const limit = WASM_MEMORY_BYTES - WASM_SPARE_PAGES * 65536;
+    if (bytes > limit) {
+      const gib = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
+      fail(
+        'compile',
+        `the graph needs ${gib(bytes)} of WebAssembly memory at once (its inputs, constants and ${buffers.length} intermediate buffers, ` +
+          `${formatCount(bytes)} bytes), more than the ${gib(limit)} backend "${this.backend}" can address (a wasm32 memory is 4 GiB, of which gpu.js keeps 1 MiB); ` +
+          'use a smaller batch or smaller dimensions, or another backend',
+        `a plan of ${formatCount(bytes)} bytes`,
+        `at most ${formatCount(limit)} bytes of WebAssembly memory`,
+      );
+    }
   }
 
   /** The kernel steps of the plan, in run order (for profiling and inspection). */
@@ -162,8 +235,16 @@ export class GpuJsFunction implements CompiledFunction<Float32Array> {
     return run$(this, feeds$);
   }
 
-  async run(feeds: Feeds): Promise<RunResult<Float32Array>[]> {
-    if (this.disposed) throw new Error('run: this compiled function has been disposed');
+  run(feeds: Feeds): Promise<RunResult<Float32Array>[]> {
+    if (this.disposed) return Promise.reject(disposedError());
+    const running = this.runOnce(feeds);
+    this.inFlight.add(running);
+    const settled = (): void => void this.inFlight.delete(running);
+    running.then(settled, settled);
+    return running;
+  }
+
+  private async runOnce(feeds: Feeds): Promise<RunResult<Float32Array>[]> {
     const fed = validateFeeds(this.inputs, feeds);
     const args = this.argNames.map((name, i) => this.argConstants[i] ?? toFloat32(fed.get(name!)!));
     let results: Float32Array[] = [];
@@ -185,16 +266,21 @@ export class GpuJsFunction implements CompiledFunction<Float32Array> {
   }
 
   /**
-   * Release the pipeline's device memory. The compiled function cannot run
-   * afterwards. The promise settles once the memory is released (after a run
-   * still in flight).
+   * Release the pipeline's device memory and the kernels only this graph
+   * used. Runs started before are not cut short: they finish (or fail) as
+   * they would have, and the memory is released after them; runs started
+   * afterwards reject with a StriateError. The promise settles once the
+   * memory is released; disposing again returns the same promise.
    */
   dispose(): Promise<void> {
-    if (this.disposed) return Promise.resolve();
-    this.disposed = true;
-    const pipeline = this.pipeline;
-    this.pipeline = null;
-    return this.handle.release(pipeline);
+    this.released ??= (async () => {
+      this.disposed = true;
+      await Promise.allSettled([...this.inFlight]);
+      const pipeline = this.pipeline;
+      this.pipeline = null;
+      await this.handle.release(pipeline);
+    })();
+    return this.released;
   }
 
   private buildPipeline(): GpuPipeline {

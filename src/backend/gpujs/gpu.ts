@@ -9,7 +9,10 @@
  * Striate asks for exactly the backend named and checks what ran.
  */
 import gpujs from 'gpu.js';
+import { fail } from '../../graph/error.js';
 import { type Grid, intLet, k, type Src } from '../../kernel/source.js';
+import { disposedError, type SizeLimit, TYPED_ARRAY_LIMIT } from '../compiled.js';
+import { nodeWebGPUStorageLimit } from './node-webgpu.js';
 import { tuneGpuJsWasm } from './wasm/tuning.js';
 
 const { GPU } = gpujs as unknown as { GPU: GpuStatic };
@@ -36,6 +39,8 @@ interface GpuStatic {
 }
 
 interface GpuInstance {
+  /** The kernel class of the mode (its `features` hold the GL limits). */
+  readonly Kernel?: { readonly features?: { readonly maxTextureSize?: number } | null } | null;
   createKernel(source: string, settings: object): KernelFn;
   createPipeline(fn: (...args: unknown[]) => unknown, settings?: object): GpuPipeline;
   readonly pipelines?: unknown[];
@@ -119,6 +124,8 @@ export function unavailableReason(backend: GpuJsBackend): string | null {
 export interface GpuHandle {
   /** Whether kernels on this backend index with integer locals (KernelContext.ints). */
   readonly ints: boolean;
+  /** The most elements one tensor may have here, and why (checked when a graph compiles). */
+  readonly limit: SizeLimit;
   /** The kernel for `source` on a thread grid [z, y, x] (see gridOf; [1, 1, n] is a flat one). */
   kernel(source: Src, grid: Grid, inputs: number): KernelFn;
   pipeline(fn: (...args: unknown[]) => unknown): GpuPipeline;
@@ -129,10 +136,17 @@ export interface GpuHandle {
   release(pipeline: GpuPipeline | null): Promise<void>;
 }
 
+/** A cached kernel and how many live compiled graphs use it. */
+interface CachedKernel {
+  readonly fn: KernelFn;
+  users: number;
+}
+
 interface SharedGpu {
   gpu: GpuInstance;
   users: number;
-  kernels: Map<string, KernelFn>;
+  /** Kernels by grid and source: those in use, and up to IDLE_KERNELS unused ones, least recently released first. */
+  kernels: Map<string, CachedKernel>;
   /** Pipelines whose destruction waits until no graph uses this instance (GL family; see release). */
   deferred: GpuPipeline[];
 }
@@ -152,10 +166,22 @@ const modeOf: Record<GpuJsBackend, string> = {
   webgl: 'webgl',
 };
 
-/** A reference-counted gpu.js instance for `backend`, with a kernel cache shared by every compiled graph. */
+/**
+ * How many kernels no live graph uses are kept per backend, for the next
+ * graph of the same shapes (an evaluation graph compiled again, say); the
+ * least recently released beyond this bound are destroyed. Kernels a live
+ * graph uses are never evicted, so the cache holds the live graphs' kernels
+ * plus at most this many.
+ */
+export const IDLE_KERNELS = 32;
+
+/**
+ * A reference-counted gpu.js instance for `backend`, with a kernel cache
+ * shared by every compiled graph (see IDLE_KERNELS for its bound).
+ */
 export function acquireGpu(backend: GpuJsBackend): GpuHandle {
   const reason = unavailableReason(backend);
-  if (reason) throw new Error(`compile: backend "${backend}" is not available: ${reason}`);
+  if (reason) fail('compile', `backend "${backend}" is not available: ${reason}`, `backend "${backend}"`, 'a backend available here (see unavailableReason)');
   // The wasm backends' adjustments to gpu.js, made when one is first used
   // (they change the shared gpu.js module: see wasm/tuning.ts).
   if (isWasmBackend(backend)) tuneGpuJsWasm(gpujs);
@@ -165,18 +191,25 @@ export function acquireGpu(backend: GpuJsBackend): GpuHandle {
     shared.set(backend, entry);
   }
   entry.users++;
-  const e = entry;
-  let released = false;
+  // Dropped on release, so that a disposed graph pins neither the instance nor its kernels.
+  let e: SharedGpu | null = entry;
+  const used = new Set<string>();
   const ints = isWasmBackend(backend);
+  const live = (): SharedGpu => {
+    if (e === null) throw disposedError();
+    return e;
+  };
   return {
     ints,
+    limit: sizeLimit(backend, entry.gpu),
     kernel(source, grid, inputs) {
+      const cache = live();
       const key = `${grid.join('x')}|${source.text}`;
-      let fn = e.kernels.get(key);
-      if (!fn) {
+      let cached = cache.kernels.get(key);
+      if (!cached) {
         const [z, y, x] = grid;
         if (!ints && (z !== 1 || y !== 1)) throw new Error(`compile: backend "${backend}" runs flat kernels only, got a grid [${grid}] (a bug in Striate)`);
-        fn = e.gpu.createKernel(wrap(source, inputs, ints, grid).text, {
+        const fn = cache.gpu.createKernel(wrap(source, inputs, ints, grid).text, {
           output: z === 1 && y === 1 ? [x] : [x, y, z],
           // Every loop bound is a literal from a validated shape; never let gpu.js cap it.
           loopMaxIterations: 1 << 30,
@@ -185,41 +218,128 @@ export function acquireGpu(backend: GpuJsBackend): GpuHandle {
           dynamicOutput: false,
           dynamicArguments: false,
         });
-        e.kernels.set(key, fn);
+        cached = { fn, users: 0 };
       }
-      return fn;
+      // (Re)inserted: the map's order is the order idle kernels are evicted in.
+      cache.kernels.delete(key);
+      cache.kernels.set(key, cached);
+      if (!used.has(key)) {
+        used.add(key);
+        cached.users++;
+      }
+      return cached.fn;
     },
     pipeline(fn) {
-      return e.gpu.createPipeline(fn, backend === 'webasm' ? { threads: false } : {});
+      return live().gpu.createPipeline(fn, backend === 'webasm' ? { threads: false } : {});
     },
     async release(pipeline) {
-      if (released) return;
-      released = true;
-      e.users--;
-      if (pipeline === null) return;
-      // gpu.js 2.24 on GL: destroying one pipeline makes the next run of
-      // every other live pipeline on the same context return its previous
-      // result (a stale texture readback; later runs are right again). So on
-      // the GL family a plan is destroyed only once no graph uses the
-      // context any more; its memory stays counted until then.
-      if (!glFamily(backend)) {
-        await pipeline.destroy();
-        return;
+      if (e === null) return;
+      const cache = e;
+      e = null;
+      cache.users--;
+      for (const key of used) {
+        const cached = cache.kernels.get(key)!;
+        cached.users--;
+        // Last released, last evicted.
+        cache.kernels.delete(key);
+        cache.kernels.set(key, cached);
       }
-      e.deferred.push(pipeline);
-      if (e.users === 0) {
-        const all = e.deferred.splice(0);
-        await Promise.all(all.map((p) => p.destroy()));
+      used.clear();
+      if (pipeline !== null) {
+        // gpu.js 2.24 on GL: destroying one pipeline makes the next run of
+        // every other live pipeline on the same context return its previous
+        // result (a stale texture readback; later runs are right again). So on
+        // the GL family a plan is destroyed only once no graph uses the
+        // context any more; its memory stays counted until then.
+        if (!glFamily(backend)) await pipeline.destroy();
+        else {
+          cache.deferred.push(pipeline);
+          if (cache.users === 0) await Promise.all(cache.deferred.splice(0).map((p) => p.destroy()));
+        }
       }
+      evictIdleKernels(cache);
     },
   };
+}
+
+/** Bytes of one wasm32 memory: 65,536 pages of 64 KiB. */
+export const WASM_MEMORY_BYTES = 2 ** 32;
+
+/** Pages gpu.js's wasm modules declare beyond their data (web-assembly/kernel.js, _assembleModule). */
+export const WASM_SPARE_PAGES = 16;
+
+/**
+ * Flat indices on the GL and WebGPU backends are float32: exact integers up
+ * to 2^24, but decoding one into coordinates divides in floats, which is
+ * exact only below 2^22 (kernel/source.ts, decode). Beyond that a kernel
+ * reads or writes the wrong element without a word, so larger tensors are
+ * refused there.
+ */
+const FLOAT_INDEX_LIMIT = 2 ** 22;
+
+/** What one tensor may hold on `backend`, the instance's own limits read where it has them. */
+function sizeLimit(backend: GpuJsBackend, gpu: GpuInstance): SizeLimit {
+  const floatIndex = { elements: FLOAT_INDEX_LIMIT, why: 'its kernels index with float32, whose decoded flat indices are exact only below 2^22' };
+  switch (backend) {
+    case 'cpu':
+      return { elements: TYPED_ARRAY_LIMIT, why: 'a JavaScript typed array holds at most 2^32 elements' };
+    case 'webasm':
+    case 'webasm-threads':
+      return {
+        elements: Math.floor((WASM_MEMORY_BYTES - WASM_SPARE_PAGES * 65536) / 4),
+        why: 'a wasm32 memory addresses 4 GiB, of which gpu.js keeps 1 MiB, and holds float32 values',
+      };
+    case 'headlessgl':
+    case 'webgl2':
+    case 'webgl': {
+      // A kernel's output is a texture of one float32 per texel, at most maxTextureSize on a side.
+      const side = gpu.Kernel?.features?.maxTextureSize;
+      return side !== undefined && side * side < FLOAT_INDEX_LIMIT
+        ? { elements: side * side, why: `this GL context's textures are at most ${side} x ${side} texels, one value each` }
+        : floatIndex;
+    }
+    case 'webgpu': {
+      // Each tensor is one storage buffer; gpu.js asks the device for the adapter's own limit
+      // (known in Node once enableNodeWebGPU has run; elsewhere the 128 MiB every device has).
+      const bytes = nodeWebGPUStorageLimit() ?? 2 ** 27;
+      return bytes / 4 < FLOAT_INDEX_LIMIT
+        ? { elements: Math.floor(bytes / 4), why: `this WebGPU device binds at most ${bytes} bytes per storage buffer (maxStorageBufferBindingSize, maxBufferSize)` }
+        : floatIndex;
+    }
+  }
+}
+
+/** Destroy the least recently released kernels no live graph uses, beyond IDLE_KERNELS. */
+function evictIdleKernels(cache: SharedGpu): void {
+  let idle = 0;
+  for (const c of cache.kernels.values()) if (c.users === 0) idle++;
+  for (const [key, c] of cache.kernels) {
+    if (idle <= IDLE_KERNELS) break;
+    if (c.users > 0) continue;
+    c.fn.destroy?.();
+    cache.kernels.delete(key);
+    idle--;
+  }
+}
+
+/**
+ * For tests: per backend with a gpu.js instance, the compiled graphs using
+ * it, and its cached kernels, in use and idle.
+ */
+export function gpuCacheStats(): Partial<Record<GpuJsBackend, { users: number; kernels: number; idle: number }>> {
+  const stats: Partial<Record<GpuJsBackend, { users: number; kernels: number; idle: number }>> = {};
+  for (const [backend, entry] of shared) {
+    const idle = [...entry.kernels.values()].filter((c) => c.users === 0).length;
+    stats[backend] = { users: entry.users, kernels: entry.kernels.size, idle };
+  }
+  return stats;
 }
 
 /** Destroy every gpu.js instance no compiled graph uses any more (kernels included). */
 export function releaseIdleGpus(): void {
   for (const [backend, entry] of shared) {
     if (entry.users === 0) {
-      for (const fn of entry.kernels.values()) fn.destroy?.();
+      for (const { fn } of entry.kernels.values()) fn.destroy?.();
       entry.gpu.destroy();
       shared.delete(backend);
     }

@@ -21,12 +21,13 @@
  * restored and whatever else was written there is passed on.
  */
 import gpujs from 'gpu.js';
+import { fail } from '../../graph/error.js';
 
 /** `import(specifier)` that bundlers leave alone: only ever called in Node. */
 const importInNode = <T>(specifier: string): Promise<T> => import(/* @vite-ignore */ specifier) as Promise<T>;
 
 /** What `enableNodeWebGPU` found: whether it made `navigator` itself, and the adapter Dawn offers. */
-let state: { created: boolean; adapter: NodeWebGPUAdapter } | null = null;
+let state: { created: boolean; adapter: NodeWebGPUAdapter; storageBytes: number | null } | null = null;
 
 /** The adapter behind Node's `navigator.gpu`. */
 export interface NodeWebGPUAdapter {
@@ -39,6 +40,15 @@ export interface NodeWebGPUAdapter {
 /** The adapter `enableNodeWebGPU` set up, or null before (and in browsers). */
 export function nodeWebGPUAdapter(): NodeWebGPUAdapter | null {
   return state?.adapter ?? null;
+}
+
+/**
+ * The most bytes one storage buffer may hold on the adapter `enableNodeWebGPU`
+ * set up (the smaller of its maxStorageBufferBindingSize and maxBufferSize,
+ * which gpu.js asks its device for), or null before, and in browsers.
+ */
+export function nodeWebGPUStorageLimit(): number | null {
+  return state?.storageBytes ?? null;
 }
 
 /** One of Dawn's limit notices (see the top of this file), with its line end. */
@@ -105,17 +115,24 @@ export async function enableNodeWebGPU(): Promise<void> {
   } catch (e) {
     const err = e as { code?: string; message?: string };
     if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes("'webgpu'")) {
-      throw new Error(
-        'webgpu: the optional "webgpu" package is not installed; add it with `npm install webgpu` to use WebGPU in Node (it also needs a Vulkan driver; see README, Backends)',
+      fail(
+        'webgpu',
+        'the optional "webgpu" package is not installed; add it with `npm install webgpu` to use WebGPU in Node (it also needs a Vulkan driver; see README, Backends)',
+        'no "webgpu" package',
+        'the "webgpu" package installed (`npm install webgpu`)',
       );
     }
-    throw new Error(`webgpu: the "webgpu" package is installed but could not be loaded (${String(err.message).split('\n')[0]}); \`npm rebuild webgpu\` may help`);
+    const why = String(err.message).split('\n')[0];
+    fail('webgpu', `the "webgpu" package is installed but could not be loaded (${why}); \`npm rebuild webgpu\` may help`, `a "webgpu" package that fails to load: ${why}`, 'a "webgpu" package that loads', e);
   }
   const gpu = mod.create([]) as { requestAdapter(): Promise<GpuAdapterLike | null> };
   const adapter = await withoutDawnNotices(() => gpu.requestAdapter()).catch(() => null);
   if (!adapter) {
-    throw new Error(
-      'webgpu: no WebGPU adapter was found (Dawn needs a Vulkan driver: on Debian 12 install mesa-vulkan-drivers and libvulkan1 from bookworm-backports; see README, Backends)',
+    fail(
+      'webgpu',
+      'no WebGPU adapter was found (Dawn needs a Vulkan driver: on Debian 12 install mesa-vulkan-drivers and libvulkan1 from bookworm-backports; see README, Backends)',
+      'no WebGPU adapter',
+      'a WebGPU adapter (a Vulkan driver for Dawn)',
     );
   }
   Object.assign(globalThis, mod.globals);
@@ -128,7 +145,9 @@ export async function enableNodeWebGPU(): Promise<void> {
   } else {
     Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true, writable: true });
   }
-  state = { created, adapter: describeAdapter(adapter) };
+  const limits = adapter.limits;
+  const storageBytes = limits ? Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) : NaN;
+  state = { created, adapter: describeAdapter(adapter), storageBytes: Number.isFinite(storageBytes) ? storageBytes : null };
 }
 
 /**
@@ -164,6 +183,7 @@ export async function probeNodeWebGPUAdapter(): Promise<NodeWebGPUAdapter | stri
 
 /** The part of a GPUAdapter read here (`info` since WebGPU 2024; Dawn also sets `isFallbackAdapter`). */
 interface GpuAdapterLike {
+  readonly limits?: { readonly maxStorageBufferBindingSize: number; readonly maxBufferSize: number };
   readonly info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
   readonly isFallbackAdapter?: boolean;
 }

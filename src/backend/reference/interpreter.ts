@@ -9,7 +9,7 @@ import { type Tensor, topologicalOrder } from '../../graph/tensor.js';
 import { opDef } from '../../ops/index.js';
 import type { NDArray } from '../../ops/op.js';
 import { collectInputs, type Feeds, type InputSpec, validateFeeds } from '../feeds.js';
-import type { CompiledFunction, RunResult } from '../compiled.js';
+import { checkSizes, type CompiledFunction, disposedError, type RunResult, TYPED_ARRAY_LIMIT } from '../compiled.js';
 
 /**
  * A graph compiled for the `'reference'` backend: each run interprets the
@@ -23,12 +23,14 @@ export class ReferenceFunction implements CompiledFunction<Float64Array> {
   private readonly order: Tensor[];
   /** For each step, the values that can be dropped after it (last use). */
   private readonly frees: number[][];
+  private disposed = false;
 
   constructor(
     /** The graph's outputs, in the order `run` returns them. */
     readonly outputs: readonly Tensor[],
   ) {
     this.order = topologicalOrder(outputs);
+    checkSizes('reference', this.order, { elements: TYPED_ARRAY_LIMIT, why: 'each value is a Float64Array, and a JavaScript typed array holds at most 2^32 elements' });
     this.inputs = collectInputs(this.order);
     const keep = new Set(outputs.map((o) => o.id));
     const lastUse = new Map<number, number>();
@@ -37,8 +39,9 @@ export class ReferenceFunction implements CompiledFunction<Float64Array> {
     for (const [id, step] of lastUse) if (!keep.has(id)) this.frees[step].push(id);
   }
 
-  /** Nothing to release on the reference backend; present so every compiled function can be disposed alike. */
+  /** Nothing to release on the reference backend, but as on every backend, the function cannot run afterwards. */
   dispose(): Promise<void> {
+    this.disposed = true;
     return Promise.resolve();
   }
 
@@ -50,8 +53,9 @@ export class ReferenceFunction implements CompiledFunction<Float64Array> {
     return this.runSync(feeds);
   }
 
-  /** Synchronous run; the reference backend needs no device round trip. Throws on bad feeds, as `run` rejects. */
+  /** Synchronous run; the reference backend needs no device round trip. Throws on bad feeds or after dispose, as `run` rejects. */
   runSync(feeds: Feeds): RunResult<Float64Array>[] {
+    if (this.disposed) throw disposedError();
     const fed = validateFeeds(this.inputs, feeds);
     const values = new Map<number, NDArray>();
     this.order.forEach((node, step) => {
