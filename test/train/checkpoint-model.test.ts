@@ -13,11 +13,13 @@ import {
   paramShapes,
   predict,
   saveCheckpoint,
+  StriateError,
   toTensorGroup,
   type Layer,
   type Model,
 } from 'striate/node';
 import { randomValues } from '../helpers.js';
+import { reseal } from './fixtures/checkpoint-files.js';
 
 /** A model with a residual block inside a scope, and dropout. */
 const resnetish = (): Model =>
@@ -81,6 +83,7 @@ describe('checkpoints with a model description', () => {
     const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
     expect('model' in manifest).toBe(false);
     expect((await loadCheckpoint(dir)).model).toBeNull();
+    await expect(loadModel(dir)).rejects.toThrow(expect.objectContaining({ op: 'loadModel', expected: 'a description in the checkpoint, or options.model' }));
     await expect(loadModel(dir)).rejects.toThrow(
       `loadModel: the checkpoint in ${dir} has no model description (it was saved without { model }); give the model as loadModel(dir, { model })`,
     );
@@ -88,6 +91,17 @@ describe('checkpoints with a model description', () => {
     expect(loaded.model).toBe(model);
     expect(loaded.params['fc3.b'].data).toEqual(params['fc3.b'].data);
     await expect(loadModel(dir, { model: resnetish() })).rejects.toThrow(/does not match the model/);
+    await expect(loadModel(dir, { model: 'lenet5' as unknown as Model })).rejects.toThrow(expect.objectContaining({ op: 'loadModel', got: 'model string "lenet5"' }));
+  });
+
+  it('loadModel loads an older kept save', async () => {
+    const model = lenet5();
+    await saveCheckpoint(dir, { model, params: toTensorGroup(initParams(model, 1)), meta: { epoch: 1 } });
+    await saveCheckpoint(dir, { model, params: toTensorGroup(initParams(model, 2)), meta: { epoch: 2 } });
+    expect((await loadModel(dir)).meta).toEqual({ epoch: 2 });
+    const first = await loadModel(dir, { save: 1 });
+    expect(first.meta).toEqual({ epoch: 1 });
+    expect(first.params['conv1.w'].data).toEqual(initParams(model, 1)['conv1.w'].data);
   });
 
   it('refuses to save a model it cannot describe, or parameters that are not its own', async () => {
@@ -117,21 +131,25 @@ describe('checkpoints with a model description', () => {
     const wider = JSON.parse(text);
     wider.model.forward.children[0].options.filters = 8; // conv1 now 8 filters: conv1.w, conv1.b and conv2.w disagree
     await writeFile(path, JSON.stringify(wider));
+    await expect(loadModel(dir)).rejects.toThrow(/manifest\.json fails its checksum/); // an edit by hand
+    // Sealed again, so that the checks behind the manifest's checksum are the ones that refuse it.
+    await writeFile(path, reseal(wider));
     const err = (await loadCheckpoint(dir).catch((e: Error) => e)) as Error;
+    expect(err).toBeInstanceOf(StriateError);
     expect(err.message).toMatch(/^loadCheckpoint: the parameters in .* do not match the checkpoint's own model description \(3 problems\)/);
     expect(err.message).toMatch(/"conv1.w" has shape \[6,1,5,5\] in the checkpoint but its model description expects \[8,1,5,5\]/);
     await expect(loadModel(dir)).rejects.toThrow(/do not match the checkpoint's own model description/);
 
     const unknown = JSON.parse(text);
     unknown.model.forward.children[1].kind = 'swish';
-    await writeFile(path, JSON.stringify(unknown));
+    await writeFile(path, reseal(unknown));
     await expect(loadCheckpoint(dir)).rejects.toThrow(
       /^loadCheckpoint: the model description in .*manifest\.json cannot be read: modelFromJson: forward\.children\[1\] has unknown layer kind "swish"/,
     );
 
     const notAnObject = JSON.parse(text);
     notAnObject.model = 'lenet5';
-    await writeFile(path, JSON.stringify(notAnObject));
+    await writeFile(path, reseal(notAnObject));
     await expect(loadCheckpoint(dir)).rejects.toThrow(/is not a valid checkpoint manifest: "model" must be a model description object, got "lenet5"/);
   });
 });
