@@ -7,6 +7,7 @@
  * compose as functions do, so a residual block is `(x, ctx) => add(body(x,
  * ctx), x)` and `sequential` is just a left fold.
  */
+import { describeValue, fail } from '../graph/error.js';
 import { type Shape, type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import { input } from '../ops/input.js';
@@ -53,10 +54,20 @@ export interface LayerInfo {
 
 const LAYER_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
-/** Layer names become parameter name prefixes (`conv1` → `conv1.w`), so they are simple identifiers. */
-export function checkLayerName(who: string, name: unknown): string {
+/**
+ * Layer names become parameter name prefixes (`conv1` → `conv1.w`), so they
+ * are simple identifiers. `where` places the name in the message (a path in
+ * a model description).
+ */
+export function checkLayerName(who: string, name: unknown, where?: string): string {
   if (typeof name !== 'string' || !LAYER_NAME.test(name)) {
-    throw new Error(`${who}: layer name must start with a letter or _ and hold only letters, digits, _ and -, got ${JSON.stringify(name)}`);
+    const shown = typeof name === 'string' ? JSON.stringify(name) : describeValue(name);
+    fail(
+      who,
+      `${where ? `${where}: ` : ''}layer name must start with a letter or _ and hold only letters, digits, _ and -, got ${shown}`,
+      `name ${shown}`,
+      'a name of letters, digits, _ and -, starting with a letter or _',
+    );
   }
   return name;
 }
@@ -114,12 +125,20 @@ export class LayerContext {
     const prev = this.tensors.get(name);
     if (prev) {
       if (prev.owner !== owner) {
-        throw new Error(`nn: two layers both have a parameter named "${name}"; give every layer a unique name (apply the same layer value twice to share weights)`);
+        fail(
+          'nn',
+          `two layers both have a parameter named "${name}"; give every layer a unique name (apply the same layer value twice to share weights)`,
+          `two layers with the parameter "${name}"`,
+          'a unique name for every layer',
+        );
       }
       if (!sameShape(prev.tensor.shape, shape)) {
-        throw new Error(
-          `nn: layer parameter "${name}" was first built with shape ${shapeToString(prev.tensor.shape)} and now with ${shapeToString(shape)}; ` +
+        fail(
+          'nn',
+          `layer parameter "${name}" was first built with shape ${shapeToString(prev.tensor.shape)} and now with ${shapeToString(shape)}; ` +
             `a layer applied twice (shared weights) needs inputs with the same channels/features`,
+          `"${name}" of shape ${shapeToString(shape)}`,
+          `shape ${shapeToString(prev.tensor.shape)}, as first built`,
         );
       }
       return prev.tensor;
@@ -133,7 +152,7 @@ export class LayerContext {
   /** The graph input for a dropout mask of `shape` (training graphs only). */
   mask(name: string, shape: Shape, rate: number): Tensor<'input'> {
     if (this.tensors.has(name) || this.masks.some((m) => m.name === name)) {
-      throw new Error(`nn: the name "${name}" is used twice; give every dropout layer a unique name`);
+      fail('nn', `the name "${name}" is used twice; give every dropout layer a unique name`, `"${name}" used twice`, 'a unique name for every dropout layer');
     }
     const tensor = input(name, shape);
     this.masks.push(Object.freeze({ name, shape: tensor.shape, rate }));

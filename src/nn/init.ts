@@ -15,6 +15,7 @@
  * - LeCun: Var(w) = 1 / fanIn.
  * A uniform distribution on [-a, a] has variance a²/3, so a = sqrt(3·Var).
  */
+import { describeValue, fail } from '../graph/error.js';
 import { type Shape, sizeOf } from '../graph/tensor.js';
 import type { Rng } from '../data/random.js';
 
@@ -75,7 +76,10 @@ const descriptions = new WeakMap<Initializer, InitializerJson>(
 
 /** Every value `v` (biases: zeros). Uses no random numbers. */
 export function constantInit(v: number): Initializer {
-  if (!Number.isFinite(v)) throw new Error(`constantInit: value must be finite, got ${v}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) {
+    const shown = typeof v === 'number' ? String(v) : describeValue(v);
+    fail('constantInit', `value must be finite, got ${shown}`, `value ${shown}`, 'a finite number');
+  }
   const init: Initializer = (shape) => new Float32Array(sizeOf(shape)).fill(v);
   descriptions.set(init, Object.freeze({ constant: v }));
   return init;
@@ -92,6 +96,7 @@ export const onesInit: Initializer = constantInit(1);
  * layers does not change the initial values of the others.
  */
 export function hashName(name: string): number {
+  if (typeof name !== 'string') fail('hashName', `name must be a string, got ${describeValue(name)}`, describeValue(name), 'a string');
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) {
     h ^= name.charCodeAt(i);
@@ -105,16 +110,15 @@ export function initializerToJson(init: Initializer): InitializerJson | undefine
   return descriptions.get(init);
 }
 
-/** The initialiser a description names; `who` prefixes the error for anything else. */
-export function initializerFromJson(who: string, json: unknown): Initializer {
+/** The initialiser a description names; for anything else an error of `who`, placed by `where` (the option's path). */
+export function initializerFromJson(who: string, json: unknown, where?: string): Initializer {
   if (typeof json === 'string' && Object.hasOwn(NAMED, json)) return NAMED[json as NamedInitializer];
   if (json !== null && typeof json === 'object' && !Array.isArray(json)) {
     const keys = Object.keys(json);
     const v = (json as { constant?: unknown }).constant;
     if (keys.length === 1 && keys[0] === 'constant' && typeof v === 'number' && Number.isFinite(v)) return constantInit(v);
   }
-  throw new Error(
-    `${who}: unknown initialiser ${JSON.stringify(json)}; expected one of ${Object.keys(NAMED).map((n) => `"${n}"`).join(', ')} ` +
-      `or { "constant": <finite number> }`,
-  );
+  const expected = `one of ${Object.keys(NAMED).map((n) => `"${n}"`).join(', ')} or { "constant": <finite number> }`;
+  const shown = JSON.stringify(json) ?? describeValue(json);
+  fail(who, `${where ? `${where}: ` : ''}unknown initialiser ${shown}; expected ${expected}`, `initialiser ${shown}`, expected);
 }

@@ -15,6 +15,8 @@
  * a model made of these layers can be saved as JSON (`modelToJson`) and built
  * again without the code that made it.
  */
+import { describeValue, fail } from '../graph/error.js';
+import { checkShape } from '../graph/shape.js';
 import { type Shape, type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import type { Rng } from '../data/random.js';
 import { add } from '../ops/add.js';
@@ -31,28 +33,42 @@ import { tanh as tanhOp } from '../ops/tanh.js';
 import type { Padding } from '../ops/window.js';
 import { checkLayerName, type Layer } from './context.js';
 import { glorotUniform, heNormal, type Initializer, zerosInit } from './init.js';
-import { describeLayer, pickOptions } from './spec.js';
+import { checkOptions, describeLayer, pickOptions, showValue as shown } from './spec.js';
 
 export type { Layer } from './context.js';
 
 function pair(who: string, what: string, v: number | readonly [number, number]): [number, number] {
-  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (!(Array.isArray(v) ? v.length === 2 : true) || !p.every((d) => Number.isInteger(d) && d >= 1)) {
-    throw new Error(`${who}: ${what} must be a positive integer or a pair [h, w] of them, got ${JSON.stringify(v)}`);
+  const p = typeof v === 'number' ? [v, v] : Array.isArray(v) && v.length === 2 ? [v[0], v[1]] : null;
+  if (p === null || !p.every((d) => Number.isInteger(d) && d >= 1)) {
+    fail(who, `${what} must be a positive integer or a pair [h, w] of them, got ${shown(v)}`, `${what} ${shown(v)}`, 'a positive integer or a pair [h, w] of them');
   }
-  return p;
+  return p as [number, number];
 }
 
 function positiveInt(who: string, what: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    throw new Error(`${who}: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
+    fail(who, `${what} must be a positive integer, got ${shown(v)}`, `${what} ${shown(v)}`, 'a positive integer');
   }
   return v;
 }
 
+function optionalBoolean(who: string, what: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') fail(who, `${what} must be true or false, got ${shown(v)}`, `${what} ${shown(v)}`, 'true or false');
+  return v;
+}
+
+function optionalInitializer(who: string, what: string, v: unknown, fallback: Initializer): Initializer {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'function') {
+    fail(who, `${what} must be an initialiser (a function such as heNormal or constantInit(0)), got ${describeValue(v)}`, `${what} ${describeValue(v)}`, 'an initialiser function');
+  }
+  return v as Initializer;
+}
+
 function needRank(who: string, name: string, x: Tensor, rank: number, layout: string): void {
   if (x.rank !== rank) {
-    throw new Error(`${who} "${name}": expects an input of rank ${rank} ${layout}, got shape ${shapeToString(x.shape)}`);
+    fail(who, `"${name}" expects an input of rank ${rank} ${layout}, got shape ${shapeToString(x.shape)}`, `shape ${shapeToString(x.shape)}`, `rank ${rank} ${layout}`);
   }
 }
 
@@ -87,13 +103,15 @@ export interface Conv2dLayerOptions {
 export function conv2d(name: string, options: Conv2dLayerOptions): Layer {
   const who = 'nn.conv2d';
   checkLayerName(who, name);
+  const keys = ['filters', 'size', 'stride', 'padding', 'dilation', 'bias', 'init', 'biasInit'] as const;
+  checkOptions(who, options, keys);
   const filters = positiveInt(who, 'filters', options?.filters);
   const [kH, kW] = pair(who, 'size', options.size);
-  const spec = pickOptions(options, ['filters', 'size', 'stride', 'padding', 'dilation', 'bias', 'init', 'biasInit']);
+  const spec = pickOptions(options, keys);
   const { stride, padding, dilation } = spec;
-  const useBias = options.bias ?? true;
-  const init = options.init ?? heNormal;
-  const biasInit = options.biasInit ?? zerosInit;
+  const useBias = optionalBoolean(who, 'bias', options.bias, true);
+  const init = optionalInitializer(who, 'init', options.init, heNormal);
+  const biasInit = optionalInitializer(who, 'biasInit', options.biasInit, zerosInit);
   const owner = {};
   const layer: Layer = (x, ctx) => {
     const full = ctx.qualify(name);
@@ -127,15 +145,17 @@ export interface DenseLayerOptions {
 export function dense(name: string, options: DenseLayerOptions): Layer {
   const who = 'nn.dense';
   checkLayerName(who, name);
+  const keys = ['units', 'bias', 'init', 'biasInit'] as const;
+  checkOptions(who, options, keys);
   const units = positiveInt(who, 'units', options?.units);
-  const useBias = options.bias ?? true;
-  const init = options.init ?? heNormal;
-  const biasInit = options.biasInit ?? zerosInit;
+  const useBias = optionalBoolean(who, 'bias', options.bias, true);
+  const init = optionalInitializer(who, 'init', options.init, heNormal);
+  const biasInit = optionalInitializer(who, 'biasInit', options.biasInit, zerosInit);
   const owner = {};
   const layer: Layer = (x, ctx) => {
     const full = ctx.qualify(name);
     if (x.rank !== 2) {
-      throw new Error(`${who} "${full}": expects an input [N, features], got shape ${shapeToString(x.shape)}; put flatten() before it`);
+      fail(who, `"${full}" expects an input [N, features], got shape ${shapeToString(x.shape)}; put flatten() before it`, `shape ${shapeToString(x.shape)}`, 'rank 2 [N, features]');
     }
     const fanIn = x.shape[1];
     const w = ctx.param(`${full}.w`, [fanIn, units], init, { fanIn, fanOut: units }, owner);
@@ -144,7 +164,7 @@ export function dense(name: string, options: DenseLayerOptions): Layer {
     ctx.record(full, 'dense', y, b ? [w, b] : [w]);
     return y;
   };
-  return describeLayer(layer, { kind: 'dense', name, options: pickOptions(options, ['units', 'bias', 'init', 'biasInit']) });
+  return describeLayer(layer, { kind: 'dense', name, options: pickOptions(options, keys) });
 }
 
 // ---------------------------------------------------------------------------
@@ -166,8 +186,9 @@ function simple(
   autoKind: string,
   options: NamedOptions | undefined,
   f: (x: Tensor, name: string) => Tensor,
-  spec?: object,
+  spec?: { readonly keys: readonly string[]; readonly options: object },
 ): Layer {
+  checkOptions(`nn.${kind}`, options, ['name', ...(spec?.keys ?? [])]);
   if (options?.name !== undefined) checkLayerName(`nn.${kind}`, options.name);
   const layer: Layer = (x, ctx) => {
     const name = options?.name !== undefined ? ctx.qualify(options.name) : ctx.autoName(autoKind);
@@ -175,7 +196,7 @@ function simple(
     ctx.record(name, kind, y);
     return y;
   };
-  return describeLayer(layer, { kind, ...(options?.name !== undefined ? { name: options.name } : {}), ...(spec ? { options: spec } : {}) });
+  return describeLayer(layer, { kind, ...(options?.name !== undefined ? { name: options.name } : {}), ...(spec ? { options: spec.options } : {}) });
 }
 
 /** max(x, 0), elementwise. */
@@ -190,7 +211,10 @@ export const flatten = (options?: NamedOptions): Layer => simple('flatten', 'fla
 
 /** Max pooling (`size`, `stride` defaults to `size`, `padding`), as the maxPool2d op. */
 export function maxPool2d(options: Pool2dOptions & NamedOptions): Layer {
-  const pool = pickOptions(options, ['size', 'stride', 'padding']);
+  const keys = ['size', 'stride', 'padding'] as const;
+  checkOptions('nn.maxPool2d', options, ['name', ...keys]);
+  if (options === undefined) fail('nn.maxPool2d', 'give the pooling window, e.g. maxPool2d({ size: 2 })', 'no options', 'options with a size');
+  const pool = pickOptions(options, keys);
   return simple(
     'maxPool2d',
     'pool',
@@ -199,13 +223,16 @@ export function maxPool2d(options: Pool2dOptions & NamedOptions): Layer {
       needRank('nn.maxPool2d', name, x, 4, '[N, C, H, W]');
       return maxPool2dOp(x, pool);
     },
-    pool,
+    { keys, options: pool },
   );
 }
 
 /** Mean pooling, as the avgPool2d op. */
 export function avgPool2d(options: AvgPool2dOptions & NamedOptions): Layer {
-  const pool = pickOptions(options, ['size', 'stride', 'padding', 'countIncludePad']);
+  const keys = ['size', 'stride', 'padding', 'countIncludePad'] as const;
+  checkOptions('nn.avgPool2d', options, ['name', ...keys]);
+  if (options === undefined) fail('nn.avgPool2d', 'give the pooling window, e.g. avgPool2d({ size: 2 })', 'no options', 'options with a size');
+  const pool = pickOptions(options, keys);
   return simple(
     'avgPool2d',
     'pool',
@@ -214,7 +241,7 @@ export function avgPool2d(options: AvgPool2dOptions & NamedOptions): Layer {
       needRank('nn.avgPool2d', name, x, 4, '[N, C, H, W]');
       return avgPool2dOp(x, pool);
     },
-    pool,
+    { keys, options: pool },
   );
 }
 
@@ -228,9 +255,7 @@ export function avgPool2d(options: AvgPool2dOptions & NamedOptions): Layer {
 export function dropout(name: string, rate: number): Layer {
   const who = 'nn.dropout';
   checkLayerName(who, name);
-  if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {
-    throw new Error(`${who}: rate must be a probability in [0, 1), got ${JSON.stringify(rate)}`);
-  }
+  checkRate(who, rate);
   const layer: Layer = (x, ctx) => {
     const full = ctx.qualify(name);
     const y = ctx.training && rate > 0 ? mul(x, ctx.mask(`${full}.mask`, x.shape, rate)) : x;
@@ -240,8 +265,20 @@ export function dropout(name: string, rate: number): Layer {
   return describeLayer(layer, { kind: 'dropout', name, options: Object.freeze({ rate }) });
 }
 
+function checkRate(who: string, rate: unknown): void {
+  if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {
+    fail(who, `rate must be a probability in [0, 1), got ${shown(rate)}`, `rate ${shown(rate)}`, 'a probability in [0, 1)');
+  }
+}
+
 /** A dropout mask of `shape`: 0 with probability `rate`, else 1/(1 − rate). */
 export function dropoutMask(shape: Shape, rate: number, rng: Rng): Float32Array {
+  const who = 'dropoutMask';
+  checkShape(who, shape);
+  checkRate(who, rate);
+  if (rng === null || typeof rng !== 'object' || typeof rng.next !== 'function') {
+    fail(who, `rng must be a random generator (createRng(seed)), got ${describeValue(rng)}`, describeValue(rng), 'a random generator with next()');
+  }
   const keep = 1 - rate;
   const scale = 1 / keep;
   const out = new Float32Array(sizeOf(shape));
@@ -256,7 +293,7 @@ export function dropoutMask(shape: Shape, rate: number, rng: Rng): Float32Array 
 export function sequential(...layers: readonly (Layer | readonly Layer[])[]): Layer {
   const list = layers.flat() as Layer[];
   list.forEach((l, i) => {
-    if (typeof l !== 'function') throw new Error(`nn.sequential: item ${i} is ${typeof l}, expected a layer (a function)`);
+    if (typeof l !== 'function') fail('nn.sequential', `item ${i} is ${describeValue(l)}, expected a layer (a function)`, `item ${i}: ${describeValue(l)}`, 'a layer (a function)');
   });
   return describeLayer((x, ctx) => list.reduce((h, layer) => layer(h, ctx), x), { kind: 'sequential', children: Object.freeze(list) });
 }
@@ -264,7 +301,7 @@ export function sequential(...layers: readonly (Layer | readonly Layer[])[]): La
 /** Build `layer` with every name inside prefixed by `name.`: `scope('block1', conv2d('conv1', ...))` reads `block1.conv1.w`. */
 export function scope(name: string, layer: Layer): Layer {
   checkLayerName('nn.scope', name);
-  if (typeof layer !== 'function') throw new Error(`nn.scope "${name}": the layer is ${typeof layer}, expected a layer (a function)`);
+  if (typeof layer !== 'function') fail('nn.scope', `the layer of scope "${name}" is ${describeValue(layer)}, expected a layer (a function)`, describeValue(layer), 'a layer (a function)');
   return describeLayer((x, ctx) => ctx.within(name, () => layer(x, ctx)), { kind: 'scope', name, children: Object.freeze([layer]) });
 }
 
@@ -273,18 +310,28 @@ export function scope(name: string, layer: Layer): Layer {
  * identity unless given (e.g. a strided 1×1 convolution when shapes change).
  */
 export function residual(body: Layer, shortcut?: Layer, options?: NamedOptions): Layer {
-  if (options?.name !== undefined) checkLayerName('nn.residual', options.name);
-  if (typeof body !== 'function') throw new Error(`nn.residual: the body is ${typeof body}, expected a layer (a function)`);
+  const who = 'nn.residual';
+  checkOptions(who, options, ['name']);
+  if (options?.name !== undefined) checkLayerName(who, options.name);
+  if (typeof body !== 'function') fail(who, `the body is ${describeValue(body)}, expected a layer (a function)`, `body ${describeValue(body)}`, 'a layer (a function)');
   if (shortcut !== undefined && typeof shortcut !== 'function') {
-    throw new Error(`nn.residual: the shortcut is ${typeof shortcut}, expected a layer (a function) or nothing (the identity)`);
+    fail(
+      who,
+      `the shortcut is ${describeValue(shortcut)}, expected a layer (a function) or nothing (the identity)`,
+      `shortcut ${describeValue(shortcut)}`,
+      'a layer (a function) or undefined',
+    );
   }
   const layer: Layer = (x, ctx) => {
     const y = body(x, ctx);
     const s = shortcut ? shortcut(x, ctx) : x;
     if (y.shape.length !== s.shape.length || y.shape.some((d, i) => d !== s.shape[i])) {
-      throw new Error(
-        `nn.residual: the body gives ${shapeToString(y.shape)} but the shortcut gives ${shapeToString(s.shape)}; ` +
+      fail(
+        who,
+        `the body gives ${shapeToString(y.shape)} but the shortcut gives ${shapeToString(s.shape)}; ` +
           `give a shortcut layer (e.g. a 1x1 conv2d with the body's stride) that matches`,
+        `body ${shapeToString(y.shape)}, shortcut ${shapeToString(s.shape)}`,
+        'a shortcut of the shape of the body',
       );
     }
     const out = add(y, s);

@@ -12,10 +12,12 @@
  * fc1 256·120+120 = 30,840, fc2 120·84+84 = 10,164, fc3 84·10+10 = 850;
  * 44,426 in all.
  */
+import { fail } from '../graph/error.js';
 import type { Shape } from '../graph/tensor.js';
 import { conv2d, dense, dropout, flatten, logitInit, maxPool2d, relu } from './layers.js';
 import type { Layer } from './context.js';
 import { defineModel, type Model } from './model.js';
+import { checkOptions, showValue } from './spec.js';
 
 /** Options of `lenet5`. */
 export interface LeNet5Options {
@@ -29,7 +31,11 @@ export interface LeNet5Options {
 
 /** LeNet-5 as described in the file comment: 44,426 parameters for 28×28 digits and 10 classes. */
 export function lenet5(options: LeNet5Options = {}): Model {
+  checkOptions('lenet5', options, ['inputShape', 'classes', 'dropout']);
   const rate = options.dropout ?? 0;
+  if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {
+    fail('lenet5', `dropout must be a rate in [0, 1) (0: no dropout), got ${showValue(rate)}`, `dropout ${showValue(rate)}`, 'a rate in [0, 1)');
+  }
   const drop = (name: string): Layer[] => (rate > 0 ? [dropout(name, rate)] : []);
   return defineModel('LeNet-5', options.inputShape ?? [1, 28, 28], [
     conv2d('conv1', { filters: 6, size: 5 }),

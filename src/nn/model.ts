@@ -4,13 +4,16 @@
  * makes a graph whose parameters are named inputs; `initParams` makes their
  * first values; `summary` lists its layers.
  */
-import { type Shape, type Tensor, sizeOf } from '../graph/tensor.js';
+import { describeValue, fail } from '../graph/error.js';
+import { checkShape } from '../graph/shape.js';
+import { type Shape, Tensor, sizeOf } from '../graph/tensor.js';
 import { createRng, mixSeed } from '../data/random.js';
 import { input } from '../ops/input.js';
 import { type Layer, type LayerInfo, LayerContext, type MaskSpec, type ParamSpec } from './context.js';
 import { hashName } from './init.js';
 import { type Params, tensorValue } from './params.js';
 import { sequential } from './layers.js';
+import { checkOptions, showValue } from './spec.js';
 
 /** A model: its name, the shape of one example, and the layer that maps a batch to logits. */
 export interface Model {
@@ -24,9 +27,19 @@ export interface Model {
 
 /** A model from its layers (applied in order) or a single layer function. */
 export function defineModel(name: string, inputShape: Shape, layers: Layer | readonly Layer[]): Model {
-  if (typeof name !== 'string' || name === '') throw new Error('defineModel: give the model a name');
+  const who = 'defineModel';
+  if (typeof name !== 'string' || name === '') fail(who, 'give the model a name', `name ${showValue(name)}`, 'a non-empty string');
   if (!Array.isArray(inputShape) || inputShape.length === 0 || inputShape.some((d) => !Number.isInteger(d) || d < 1)) {
-    throw new Error(`defineModel: inputShape must be the shape of one example (no batch dimension), e.g. [1, 28, 28], got ${JSON.stringify(inputShape)}`);
+    fail(
+      who,
+      `inputShape must be the shape of one example (no batch dimension), e.g. [1, 28, 28], got ${showValue(inputShape)}`,
+      `inputShape ${showValue(inputShape)}`,
+      'a non-empty array of positive integers',
+    );
+  }
+  checkShape(who, inputShape, 'inputShape');
+  if (typeof layers !== 'function' && !Array.isArray(layers)) {
+    fail(who, `layers must be a layer or an array of layers, got ${describeValue(layers)}`, describeValue(layers), 'a layer (a function) or an array of layers');
   }
   const forward = typeof layers === 'function' ? layers : sequential(...(layers as readonly Layer[]));
   return Object.freeze({ name, inputShape: Object.freeze([...inputShape]), forward });
@@ -60,18 +73,36 @@ export interface BuiltModel {
   readonly layerOutputs: readonly Tensor[];
 }
 
+/** Refuse anything but a `Model` (`who` names the caller). */
+export function checkModel(who: string, model: unknown): asserts model is Model {
+  const m = model as Partial<Model> | null;
+  if (m === null || typeof m !== 'object' || typeof m.forward !== 'function' || !Array.isArray(m.inputShape)) {
+    fail(who, `model must be a Model (e.g. lenet5() or defineModel(...)), got ${describeValue(model)}`, describeValue(model), 'a Model');
+  }
+}
+
 /** Build `model` into a graph for a batch of `batchSize` examples (see `BuiltModel`). */
 export function buildModel(model: Model, options: BuildOptions = {}): BuiltModel {
+  const who = 'buildModel';
+  checkModel(who, model);
+  checkOptions(who, options, ['batchSize', 'training', 'inputName']);
   const batchSize = options.batchSize ?? 1;
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new Error(`buildModel: batchSize must be a positive integer, got ${String(batchSize)}`);
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+    fail(who, `batchSize must be a positive integer, got ${String(batchSize)}`, `batchSize ${showValue(batchSize)}`, 'a positive integer');
   }
+  const training = options.training ?? false;
+  if (typeof training !== 'boolean') fail(who, `training must be true or false, got ${showValue(training)}`, `training ${showValue(training)}`, 'true or false');
   const inputName = options.inputName ?? 'x';
   const x = input(inputName, [batchSize, ...model.inputShape]);
-  const ctx = new LayerContext(options.training ?? false);
+  const ctx = new LayerContext(training);
   const output = model.forward(x, ctx);
+  if (!(output instanceof Tensor)) {
+    fail(who, `model "${model.name}" maps its input to ${describeValue(output)}; a layer must return a Tensor`, describeValue(output), 'a Tensor');
+  }
   for (const name of [...ctx.params.map((p) => p.name), ...ctx.masks.map((m) => m.name)]) {
-    if (name === inputName) throw new Error(`buildModel: model "${model.name}" has a parameter named "${name}", the name of its input`);
+    if (name === inputName) {
+      fail(who, `model "${model.name}" has a parameter named "${name}", the name of its input`, `parameter "${name}"`, `a name other than the input's, "${inputName}"`);
+    }
   }
   const tensors = new Map<string, Tensor<'input'>>();
   // Parameters are the model's graph inputs other than x and the masks.
@@ -109,15 +140,22 @@ export function layerOutput(built: BuiltModel, name: string): Tensor {
 
 /** `layerOutput`, with `who` naming the caller in errors. */
 export function findLayerOutput(who: string, built: BuiltModel, name: string): Tensor {
-  if (typeof name !== 'string') throw new Error(`${who}: a layer name must be a string, got ${JSON.stringify(name)}`);
+  if (built === null || typeof built !== 'object' || !Array.isArray(built.layers) || !Array.isArray(built.layerOutputs)) {
+    fail(who, `expected a built model (from buildModel), got ${describeValue(built)}`, describeValue(built), 'a BuiltModel');
+  }
+  if (typeof name !== 'string') fail(who, `a layer name must be a string, got ${showValue(name)}`, `name ${showValue(name)}`, 'a layer name (a string)');
   const found = built.layers.flatMap((l, i) => (l.name === name ? [i] : []));
+  const names = built.layers.map((l) => l.name).join(', ');
   if (found.length === 0) {
-    throw new Error(`${who}: the model has no layer named "${name}"; its layers are ${built.layers.map((l) => l.name).join(', ')}`);
+    fail(who, `the model has no layer named "${name}"; its layers are ${names}`, `layer "${name}"`, `one of ${names}`);
   }
   if (found.length > 1) {
-    throw new Error(
-      `${who}: layer "${name}" is applied ${found.length} times (shared weights), so it has ${found.length} outputs; ` +
+    fail(
+      who,
+      `layer "${name}" is applied ${found.length} times (shared weights), so it has ${found.length} outputs; ` +
         `ask for a layer that follows one of its applications instead`,
+      `layer "${name}", applied ${found.length} times`,
+      'a layer applied once',
     );
   }
   return built.layerOutputs[found[0]];
@@ -125,6 +163,7 @@ export function findLayerOutput(who: string, built: BuiltModel, name: string): T
 
 /** Parameter shapes by name: the `expect` of `loadCheckpoint`. */
 export function paramShapes(model: Model): Record<string, number[]> {
+  checkModel('paramShapes', model);
   return Object.fromEntries(buildModel(model).params.map((p) => [p.name, [...p.shape]]));
 }
 
@@ -134,11 +173,21 @@ export function paramShapes(model: Model): Record<string, number[]> {
  * `conv1.w` do not change when a layer is added elsewhere.
  */
 export function initParams(model: Model, seed: number): Params {
+  const who = 'initParams';
+  checkModel(who, model);
+  if (!Number.isSafeInteger(seed)) {
+    fail(who, `seed must be a safe integer (for example 42 or Date.now()), got ${showValue(seed)}`, `seed ${showValue(seed)}`, 'a safe integer');
+  }
   const out: Record<string, ReturnType<typeof tensorValue>> = {};
   for (const p of buildModel(model).params) {
     const data = p.init(p.shape, p.fans, createRng(mixSeed(seed, hashName(p.name))));
     if (!(data instanceof Float32Array) || data.length !== sizeOf(p.shape)) {
-      throw new Error(`initParams: the initialiser of "${p.name}" must return a Float32Array of ${sizeOf(p.shape)} values`);
+      fail(
+        who,
+        `the initialiser of "${p.name}" must return a Float32Array of ${sizeOf(p.shape)} values`,
+        describeValue(data),
+        `a Float32Array(${sizeOf(p.shape)})`,
+      );
     }
     out[p.name] = tensorValue(p.shape, data);
   }
@@ -159,6 +208,7 @@ export interface ModelSummary {
 
 /** Each layer's output shape and parameter count, and the total. */
 export function summary(model: Model): ModelSummary {
+  checkModel('summary', model);
   const built = buildModel(model);
   return Object.freeze({
     name: model.name,
@@ -170,6 +220,9 @@ export function summary(model: Model): ModelSummary {
 
 /** The summary as a text table. */
 export function formatSummary(s: ModelSummary): string {
+  if (s === null || typeof s !== 'object' || !Array.isArray(s.layers) || !Array.isArray(s.inputShape)) {
+    fail('formatSummary', `expected a model summary (from summary(model)), got ${describeValue(s)}`, describeValue(s), 'a ModelSummary');
+  }
   const batched = (shape: Shape): string => `[N,${shape.join(',')}]`;
   const rows = s.layers.map((l) => [l.name, l.kind, batched(l.outputShape), l.paramCount.toLocaleString('en-US')]);
   const head = ['layer', 'kind', 'output shape', 'params'];

@@ -23,11 +23,13 @@
  */
 import { compile, type BackendName, type CompiledFunction, type RunResult } from '../backend/compile.js';
 import type { Feeds } from '../backend/feeds.js';
+import { describeValue, fail } from '../graph/error.js';
 import { sameShape } from '../graph/shape.js';
 import { type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
-import { buildModel, type BuiltModel, findLayerOutput, type Model } from './model.js';
-import type { Params } from './params.js';
+import { buildModel, type BuiltModel, checkModel, findLayerOutput, type Model } from './model.js';
+import { checkParamRecord, type Params } from './params.js';
 import { topKRow } from './ranking.js';
+import { checkOptions, showValue } from './spec.js';
 
 /** Options of `createPredictor` (and of the one-shot `predict` and `layerOutputs`). */
 export interface PredictorOptions {
@@ -126,31 +128,36 @@ const DEFAULT_PREDICT_BACKEND: BackendName = 'auto';
 const DEFAULT_PREDICTOR_BATCH = 32;
 const DEFAULT_ONE_SHOT_BATCH = 500;
 
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
-  if (Array.isArray(v)) return 'an array';
-  return typeof v;
-}
-
 /** Check that `params` hold every parameter the graph reads, with its shape. Extra entries are ignored. */
 function checkParams(who: string, model: Model, built: BuiltModel, params: Params): void {
   if (params === null || typeof params !== 'object') {
-    throw new Error(`${who}: params must be a record of parameter values by name (e.g. initParams(model, seed)), got ${typeName(params)}`);
+    fail(who, `params must be a record of parameter values by name (e.g. initParams(model, seed)), got ${describeValue(params)}`, describeValue(params), 'a record of parameter values');
   }
   for (const p of built.params) {
     const v = Object.hasOwn(params, p.name) ? params[p.name] : undefined;
     if (v === undefined) {
-      throw new Error(
-        `${who}: params has no "${p.name}" (shape ${shapeToString(p.shape)}), which model "${model.name}" reads; ` +
+      fail(
+        who,
+        `params has no "${p.name}" (shape ${shapeToString(p.shape)}), which model "${model.name}" reads; ` +
           `give the parameters of this model (from training, loadModel or initParams)`,
+        `no "${p.name}"`,
+        `"${p.name}" of shape ${shapeToString(p.shape)}`,
       );
     }
+    if (v === null || typeof v !== 'object') {
+      fail(who, `parameter "${p.name}" must be a { shape, data } value, got ${describeValue(v)}`, `"${p.name}": ${describeValue(v)}`, `a { shape, data } value of shape ${shapeToString(p.shape)}`);
+    }
     if (!Array.isArray(v.shape) || !sameShape(v.shape, p.shape)) {
-      throw new Error(`${who}: parameter "${p.name}" has shape ${shapeToString(v.shape ?? [])} but model "${model.name}" needs ${shapeToString(p.shape)}`);
+      const got = Array.isArray(v.shape) ? shapeToString(v.shape) : describeValue(v.shape);
+      fail(who, `parameter "${p.name}" has shape ${got} but model "${model.name}" needs ${shapeToString(p.shape)}`, `"${p.name}" of shape ${got}`, `shape ${shapeToString(p.shape)}`);
     }
     if (!(v.data instanceof Float32Array) || v.data.length !== sizeOf(p.shape)) {
-      throw new Error(`${who}: parameter "${p.name}" must hold a Float32Array of ${sizeOf(p.shape)} values, got ${typeName(v.data)}`);
+      fail(
+        who,
+        `parameter "${p.name}" must hold a Float32Array of ${sizeOf(p.shape)} values, got ${describeValue(v.data)}`,
+        `"${p.name}" data ${describeValue(v.data)}`,
+        `a Float32Array(${sizeOf(p.shape)})`,
+      );
     }
   }
 }
@@ -188,17 +195,26 @@ class ModelPredictor implements Predictor {
 
   async predict(images: Float32Array, options: PredictOptions = {}): Promise<Prediction> {
     const who = 'predict';
+    checkOptions(who, options, ['topK', 'params']);
     const out = this.built.output;
     if (out.rank !== 2) {
-      throw new Error(
-        `${who}: model "${this.model.name}" gives ${shapeToString(out.shape)}, not logits [${this.batchSize}, classes]; ` +
+      fail(
+        who,
+        `model "${this.model.name}" gives ${shapeToString(out.shape)}, not logits [${this.batchSize}, classes]; ` +
           `predict is for classifiers; read other models with outputs()`,
+        `output ${shapeToString(out.shape)}`,
+        `logits [${this.batchSize}, classes]`,
       );
     }
     const classes = out.shape[1];
     const k = options.topK ?? Math.min(5, classes);
     if (!Number.isInteger(k) || k < 1 || k > classes) {
-      throw new Error(`${who}: topK must be an integer from 1 to ${classes} (the number of classes), got ${JSON.stringify(options.topK)}`);
+      fail(
+        who,
+        `topK must be an integer from 1 to ${classes} (the number of classes), got ${showValue(options.topK)}`,
+        `topK ${showValue(options.topK)}`,
+        `an integer in [1, ${classes}]`,
+      );
     }
     const params = this.paramsFor(who, options.params);
     const count = this.countOf(who, images);
@@ -228,8 +244,14 @@ class ModelPredictor implements Predictor {
 
   async outputs(images: Float32Array, layerNames: readonly string[], options: OutputsOptions = {}): Promise<LayerOutputs> {
     const who = 'layerOutputs';
+    checkOptions(who, options, ['params']);
     if (!Array.isArray(layerNames) || layerNames.length === 0) {
-      throw new Error(`${who}: give a non-empty array of layer names, e.g. ['conv1', 'relu1'], got ${JSON.stringify(layerNames)}`);
+      fail(
+        who,
+        `give a non-empty array of layer names, e.g. ['conv1', 'relu1'], got ${showValue(layerNames)}`,
+        `layerNames ${showValue(layerNames)}`,
+        'a non-empty array of layer names',
+      );
     }
     const names = [...new Set(layerNames)];
     const tensors = names.map((name) => findLayerOutput(who, this.built, name));
@@ -268,7 +290,7 @@ class ModelPredictor implements Predictor {
   }
 
   private checkUsable(who: string): void {
-    if (this.disposed) throw new Error(`${who}: this predictor has been disposed; make a new one with createPredictor`);
+    if (this.disposed) fail(who, 'this predictor has been disposed; make a new one with createPredictor', 'a disposed predictor', 'a predictor not yet disposed');
   }
 
   private paramsFor(who: string, override: Params | undefined): Params {
@@ -284,13 +306,21 @@ class ModelPredictor implements Predictor {
       if (name === INPUT || this.paramNames.has(name)) continue;
       const v = Object.hasOwn(this.stats, name) ? this.stats[name] : undefined;
       if (v === undefined) {
-        throw new Error(
-          `${who}: model "${this.model.name}" reads "${name}" (shape ${shapeToString(shape)}), which is not a parameter; ` +
+        fail(
+          who,
+          `model "${this.model.name}" reads "${name}" (shape ${shapeToString(shape)}), which is not a parameter; ` +
             `give its value in the stats option (a TrainState's stats)`,
+          `no stats "${name}"`,
+          `stats "${name}" of shape ${shapeToString(shape)}`,
         );
       }
       if (!sameShape(v.shape, shape)) {
-        throw new Error(`${who}: stats "${name}" has shape ${shapeToString(v.shape)} but model "${this.model.name}" reads ${shapeToString(shape)}`);
+        fail(
+          who,
+          `stats "${name}" has shape ${shapeToString(v.shape)} but model "${this.model.name}" reads ${shapeToString(shape)}`,
+          `stats "${name}" of shape ${shapeToString(v.shape)}`,
+          `shape ${shapeToString(shape)}`,
+        );
       }
     }
   }
@@ -300,12 +330,15 @@ class ModelPredictor implements Predictor {
     const per = this.perExample;
     const shape = shapeToString(this.model.inputShape);
     if (!(images instanceof Float32Array)) {
-      throw new Error(`${who}: images must be a Float32Array of count × ${per} values (${shape} per example), got ${typeName(images)}`);
+      fail(who, `images must be a Float32Array of count × ${per} values (${shape} per example), got ${describeValue(images)}`, `images ${describeValue(images)}`, `a Float32Array of count × ${per} values`);
     }
     if (images.length % per !== 0) {
-      throw new Error(
-        `${who}: images holds ${images.length} values, which is not a whole number of examples: ` +
+      fail(
+        who,
+        `images holds ${images.length} values, which is not a whole number of examples: ` +
           `model "${this.model.name}" reads ${shape} (${per} values) per example`,
+        `${images.length} image values`,
+        `a multiple of ${per}`,
       );
     }
     return images.length / per;
@@ -341,18 +374,20 @@ class ModelPredictor implements Predictor {
 }
 
 function positiveInt(who: string, what: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${who}: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) fail(who, `${what} must be a positive integer, got ${showValue(v)}`, `${what} ${showValue(v)}`, 'a positive integer');
   return v;
 }
 
-function makePredictor(who: string, model: Model, params: Params, options: PredictorOptions, defaultBatch: number): ModelPredictor {
-  if (!model || typeof model.forward !== 'function' || !Array.isArray(model.inputShape)) {
-    throw new Error(`${who}: model must be a Model (e.g. lenet5() or defineModel(...)), got ${typeName(model)}`);
-  }
-  if (options === null || typeof options !== 'object') throw new Error(`${who}: options must be an object, got ${typeName(options)}`);
+/** The options a predictor is made with; the one-shot `predict` takes `topK` besides. */
+const PREDICTOR_OPTIONS = ['backend', 'batchSize', 'stats'];
+
+function makePredictor(who: string, model: Model, params: Params, options: PredictorOptions, defaultBatch: number, known = PREDICTOR_OPTIONS): ModelPredictor {
+  checkModel(who, model);
+  if (options === null || typeof options !== 'object') fail(who, `options must be an object, got ${describeValue(options)}`, describeValue(options), 'an object of options');
+  checkOptions(who, options, known);
   const batchSize = positiveInt(who, 'batchSize', options.batchSize ?? defaultBatch);
   const stats = options.stats ?? {};
-  if (stats === null || typeof stats !== 'object') throw new Error(`${who}: stats must be a record of values by input name, got ${typeName(stats)}`);
+  checkParamRecord(who, stats, 'stats');
   return new ModelPredictor(who, model, params, options.backend ?? DEFAULT_PREDICT_BACKEND, batchSize, stats);
 }
 
@@ -385,7 +420,7 @@ export async function predict(
   images: Float32Array,
   options: PredictorOptions & Pick<PredictOptions, 'topK'> = {},
 ): Promise<Prediction> {
-  const predictor = makePredictor('predict', model, params, options, oneShotBatch(model, images, options));
+  const predictor = makePredictor('predict', model, params, options, oneShotBatch(model, images, options), [...PREDICTOR_OPTIONS, 'topK']);
   try {
     return await predictor.predict(images, { topK: options.topK });
   } finally {

@@ -28,11 +28,12 @@
  * built once, so an option the constructors accept but the ops refuse (a
  * window larger than its input) fails here, not later.
  */
+import { describeValue, fail, StriateError } from '../graph/error.js';
 import { checkLayerName, type Layer } from './context.js';
 import { type Initializer, initializerFromJson, initializerToJson } from './init.js';
 import { avgPool2d, conv2d, dense, dropout, flatten, maxPool2d, relu, residual, scope, sequential, sigmoid, tanh } from './layers.js';
-import { buildModel, defineModel, type Model } from './model.js';
-import { type LayerKind, layerSpec } from './spec.js';
+import { buildModel, checkModel, defineModel, type Model } from './model.js';
+import { type LayerKind, layerSpec, showValue } from './spec.js';
 
 /** The `format` field of a model description. */
 export const MODEL_FORMAT = 'striate-model';
@@ -163,6 +164,21 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
 }
 
+/**
+ * Run `f`; a `StriateError` from it (a constructor refusing an option, a
+ * model that does not build) becomes one of `who`, its message placed by
+ * `context` and its got and expected kept. Anything else is passed on as is:
+ * it is not the description's fault.
+ */
+function within<T>(who: string, context: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof StriateError) fail(who, `${context}${err.message}`, err.got, err.expected, err);
+    throw err;
+  }
+}
+
 /** `sequential[2] > scope "block1"`: where a layer sits, for errors. */
 function step(path: string, kind: string, name: string | undefined, index?: number): string {
   const here = `${kind}${name !== undefined ? ` "${name}"` : ''}`;
@@ -180,7 +196,7 @@ function step(path: string, kind: string, name: string | undefined, index?: numb
  */
 export function modelToJson(model: Model): ModelJson {
   const who = 'modelToJson';
-  if (!model || typeof model.forward !== 'function') throw new Error(`${who}: expected a Model (e.g. lenet5() or defineModel(...)), got ${typeof model}`);
+  checkModel(who, model);
   const uses = new Map<Layer, number>();
   countUses(who, model, model.forward, '', uses);
   const ids = new Map<Layer, number>();
@@ -203,10 +219,13 @@ function countUses(who: string, model: Model, layer: Layer, path: string, uses: 
   const spec = layerSpec(layer);
   if (!spec) {
     const what = layer.name ? `a plain function "${layer.name}"` : 'an anonymous plain function';
-    throw new Error(
-      `${who}: model "${model.name}" has a layer that is ${what}${path ? ` (at ${path})` : ''}, which cannot be described as JSON; ` +
+    fail(
+      who,
+      `model "${model.name}" has a layer that is ${what}${path ? ` (at ${path})` : ''}, which cannot be described as JSON; ` +
         `build the model from built-in layers (nn.conv2d, nn.dense, nn.relu, nn.sequential, nn.scope, nn.residual, ...), ` +
         `or save the weights only (saveCheckpoint without model) and rebuild the model in code to load them`,
+      `a layer that is ${what}`,
+      'built-in layers only',
     );
   }
   spec.children?.forEach((child, i) => countUses(who, model, child, step(path, spec.kind, spec.name, i), uses));
@@ -236,16 +255,21 @@ function writeOption(who: string, where: string, rule: KindRule, key: string, v:
   if (type === 'initializer') {
     const json = initializerToJson(v as Initializer);
     if (json === undefined) {
-      throw new Error(
-        `${who}: ${where} has a custom initialiser for "${key}", which cannot be described as JSON; ` +
+      fail(
+        who,
+        `${where} has a custom initialiser for "${key}", which cannot be described as JSON; ` +
           `use a built-in one (heNormal, heUniform, glorotNormal, glorotUniform, lecunNormal, constantInit(v)), ` +
           `or save the weights only (saveCheckpoint without model)`,
+        `a custom initialiser for "${key}"`,
+        'a built-in initialiser',
       );
     }
     return json as JsonValue;
   }
   const problem = type === undefined ? 'not an option of this layer' : optionProblem(type, v);
-  if (problem !== null) throw new Error(`${who}: ${where} has option "${key}" = ${JSON.stringify(v)}, which cannot be saved: expected ${problem}`);
+  if (problem !== null) {
+    fail(who, `${where} has option "${key}" = ${showValue(v)}, which cannot be saved: expected ${problem}`, `${key} ${showValue(v)}`, problem);
+  }
   return Array.isArray(v) ? [...(v as JsonValue[])] : (v as JsonValue);
 }
 
@@ -261,101 +285,98 @@ function writeOption(who: string, where: string, rule: KindRule, key: string, v:
  */
 export function modelFromJson(json: unknown): Model {
   const who = 'modelFromJson';
-  if (typeof json === 'string') throw new Error(`${who}: expected the parsed description (JSON.parse(text)), got a string`);
-  if (!isPlainObject(json)) throw new Error(`${who}: expected a model description object { format, version, name, inputShape, forward }, got ${json === null ? 'null' : typeof json}`);
-  if (json.format !== MODEL_FORMAT) throw new Error(`${who}: "format" is ${JSON.stringify(json.format)}, expected "${MODEL_FORMAT}"; this is not a Striate model description`);
+  const description = 'a model description object { format, version, name, inputShape, forward }';
+  if (typeof json === 'string') fail(who, 'expected the parsed description (JSON.parse(text)), got a string', 'a string', description);
+  if (!isPlainObject(json)) fail(who, `expected ${description}, got ${json === null ? 'null' : typeof json}`, describeValue(json), description);
+  if (json.format !== MODEL_FORMAT) {
+    fail(who, `"format" is ${showValue(json.format)}, expected "${MODEL_FORMAT}"; this is not a Striate model description`, `format ${showValue(json.format)}`, `format "${MODEL_FORMAT}"`);
+  }
   if (json.version !== MODEL_FORMAT_VERSION) {
     const newer = typeof json.version === 'number' && json.version > MODEL_FORMAT_VERSION;
-    throw new Error(
-      `${who}: the description has format version ${JSON.stringify(json.version)}, but this Striate reads only version ${MODEL_FORMAT_VERSION}` +
+    fail(
+      who,
+      `the description has format version ${showValue(json.version)}, but this Striate reads only version ${MODEL_FORMAT_VERSION}` +
         (newer ? '; it was written by a newer Striate, load it with that version' : ''),
+      `version ${showValue(json.version)}`,
+      `version ${MODEL_FORMAT_VERSION}`,
     );
   }
   checkKeys(who, 'the description', json, ['format', 'version', 'name', 'inputShape', 'forward']);
-  if (typeof json.name !== 'string') throw new Error(`${who}: "name" must be a string, got ${JSON.stringify(json.name)}`);
+  if (typeof json.name !== 'string') fail(who, `"name" must be a string, got ${showValue(json.name)}`, `name ${showValue(json.name)}`, 'a string');
   const forward = readLayer(who, json.forward, 'forward', new Map());
-  let model: Model;
-  try {
-    model = defineModel(json.name, json.inputShape as number[], forward);
-  } catch (err) {
-    throw new Error(`${who}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    buildModel(model);
-  } catch (err) {
-    throw new Error(`${who}: model "${model.name}" does not build: ${(err as Error).message}`, { cause: err });
-  }
+  const model = within(who, '', () => defineModel(json.name as string, json.inputShape as number[], forward));
+  within(who, `model "${model.name}" does not build: `, () => buildModel(model));
   return model;
 }
 
 function checkKeys(who: string, where: string, o: Record<string, unknown>, allowed: readonly string[]): void {
   for (const key of Object.keys(o)) {
     if (!allowed.includes(key)) {
-      throw new Error(`${who}: ${where} has an unknown field "${key}"; the fields are ${allowed.map((k) => `"${k}"`).join(', ')}`);
+      const fields = allowed.map((k) => `"${k}"`).join(', ');
+      fail(who, `${where} has an unknown field "${key}"; the fields are ${fields}`, `field "${key}"`, `one of ${fields}`);
     }
   }
 }
 
 function readLayer(who: string, json: unknown, path: string, defined: Map<number, Layer>): Layer {
-  if (!isPlainObject(json)) throw new Error(`${who}: ${path} must be a layer object { kind, name?, options?, children? }, got ${JSON.stringify(json)}`);
+  const layerObject = 'a layer object { kind, name?, options?, children? }';
+  if (!isPlainObject(json)) fail(who, `${path} must be ${layerObject}, got ${showValue(json)}`, showValue(json), layerObject);
   const kind = json.kind;
   if (kind === 'shared') {
     checkKeys(who, `${path} (shared)`, json, ['kind', 'id']);
     const layer = typeof json.id === 'number' ? defined.get(json.id) : undefined;
-    if (!layer) throw new Error(`${who}: ${path} refers to layer id ${JSON.stringify(json.id)}, but no layer before it has that id`);
+    if (!layer) {
+      fail(who, `${path} refers to layer id ${showValue(json.id)}, but no layer before it has that id`, `id ${showValue(json.id)}`, 'the id of a layer before it');
+    }
     return layer;
   }
   if (typeof kind !== 'string' || !Object.hasOwn(KINDS, kind)) {
-    throw new Error(`${who}: ${path} has unknown layer kind ${JSON.stringify(kind)}; the kinds are ${KIND_NAMES} and "shared"`);
+    fail(who, `${path} has unknown layer kind ${showValue(kind)}; the kinds are ${KIND_NAMES} and "shared"`, `kind ${showValue(kind)}`, `one of ${KIND_NAMES}, "shared"`);
   }
   const rule = KINDS[kind as LayerKind];
   const name = json.name;
   const where = `${path} (${kind}${typeof name === 'string' ? ` "${name}"` : ''})`;
   checkKeys(who, where, json, ['kind', 'name', 'options', 'children', 'id']);
 
-  if (rule.name === 'none' && name !== undefined) throw new Error(`${who}: ${where} takes no name, got ${JSON.stringify(name)}`);
-  if (rule.name === 'required' && name === undefined) throw new Error(`${who}: ${where} needs a "name"`);
-  if (name !== undefined) checkLayerName(`${who}: ${where}`, name);
+  if (rule.name === 'none' && name !== undefined) fail(who, `${where} takes no name, got ${showValue(name)}`, `name ${showValue(name)}`, 'no name');
+  if (rule.name === 'required' && name === undefined) fail(who, `${where} needs a "name"`, 'no name', 'a "name"');
+  if (name !== undefined) checkLayerName(who, name, where);
 
   const given = json.options ?? {};
-  if (!isPlainObject(given)) throw new Error(`${who}: ${where} "options" must be an object, got ${JSON.stringify(given)}`);
+  if (!isPlainObject(given)) fail(who, `${where} "options" must be an object, got ${showValue(given)}`, `options ${showValue(given)}`, 'an object');
   const known = Object.keys(rule.options);
   const options: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(given)) {
     const type = Object.hasOwn(rule.options, key) ? rule.options[key] : undefined;
     if (type === undefined) {
-      throw new Error(`${who}: ${where} has an unknown option "${key}"; the options of ${kind} are ${known.length ? known.map((k) => `"${k}"`).join(', ') : 'none'}`);
+      const list = known.length ? known.map((k) => `"${k}"`).join(', ') : 'none';
+      fail(who, `${where} has an unknown option "${key}"; the options of ${kind} are ${list}`, `option "${key}"`, known.length ? `one of ${list}` : 'no options');
     }
     if (type === 'initializer') {
-      options[key] = initializerFromJson(`${who}: ${where} option "${key}"`, v);
+      options[key] = initializerFromJson(who, v, `${where} option "${key}"`);
       continue;
     }
     const problem = optionProblem(type, v);
-    if (problem !== null) throw new Error(`${who}: ${where} option "${key}" must be ${problem}, got ${JSON.stringify(v)}`);
+    if (problem !== null) fail(who, `${where} option "${key}" must be ${problem}, got ${showValue(v)}`, `${key} ${showValue(v)}`, problem);
     options[key] = Array.isArray(v) ? [...v] : v;
   }
   for (const key of rule.required) {
-    if (!Object.hasOwn(options, key)) throw new Error(`${who}: ${where} needs the option "${key}"`);
+    if (!Object.hasOwn(options, key)) fail(who, `${where} needs the option "${key}"`, `no option "${key}"`, `the option "${key}"`);
   }
 
   const list = json.children ?? [];
-  if (!Array.isArray(list)) throw new Error(`${who}: ${where} "children" must be an array, got ${JSON.stringify(list)}`);
+  if (!Array.isArray(list)) fail(who, `${where} "children" must be an array, got ${showValue(list)}`, `children ${showValue(list)}`, 'an array of layers');
   const [least, most] = rule.children;
   if (list.length < least || list.length > most) {
     const wanted = least === most ? `${least}` : most === Infinity ? `at least ${least}` : `${least} to ${most}`;
-    throw new Error(`${who}: ${where} must have ${wanted} children, got ${list.length}`);
+    fail(who, `${where} must have ${wanted} children, got ${list.length}`, `${list.length} children`, `${wanted} children`);
   }
   const children = list.map((child, i) => readLayer(who, child, `${path}.children[${i}]`, defined));
 
-  let layer: Layer;
-  try {
-    layer = rule.build(name as string | undefined, options, children);
-  } catch (err) {
-    throw new Error(`${who}: ${where}: ${(err as Error).message}`, { cause: err });
-  }
+  const layer = within(who, `${where}: `, () => rule.build(name as string | undefined, options, children));
   if (json.id !== undefined) {
     if (!isPositiveInt(json.id) || defined.has(json.id as number)) {
-      throw new Error(`${who}: ${where} has id ${JSON.stringify(json.id)}; an id must be a positive integer used by one layer only`);
+      fail(who, `${where} has id ${showValue(json.id)}; an id must be a positive integer used by one layer only`, `id ${showValue(json.id)}`, 'a positive integer used by one layer only');
     }
     defined.set(json.id as number, layer);
   }

@@ -64,3 +64,5 @@ export function pickOptions<T extends object, K extends keyof T & string>(option
   }
   return Object.freeze(out) as Readonly<Pick<T, K>>;
 }
+
+export { checkOptions, showValue } from '../graph/error.js';

@@ -6,13 +6,18 @@
  * ```
  */
 import { asyncScheduler, filter, map, Observable, type MonoTypeOperatorFunction, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { describeValue, fail, StriateError } from '../graph/error.js';
+import { checkOptions, showValue } from '../nn/spec.js';
 import type { StepEvent, TrainEvent } from './train.js';
 
 function checkWeight(who: string, weight: number): void {
   if (typeof weight !== 'number' || !(weight >= 0 && weight < 1)) {
-    throw new Error(`${who}: weight must be in [0, 1), got ${JSON.stringify(weight)}`);
+    fail(who, `weight must be in [0, 1), got ${showValue(weight)}`, `weight ${showValue(weight)}`, 'a number in [0, 1)');
   }
 }
+
+/** The event types a training stream carries. */
+const EVENT_TYPES: readonly TrainEvent['type'][] = ['step', 'epoch', 'done'];
 
 /**
  * A debiased exponential moving average (TensorBoard's smoothing):
@@ -61,7 +66,18 @@ export function smoothSteps(weight: number): MonoTypeOperatorFunction<TrainEvent
       const loss = ema(weight);
       const accuracy = ema(weight);
       return source.subscribe({
-        next: (e) => subscriber.next(e.type === 'step' ? Object.freeze({ ...e, loss: loss(e.loss), accuracy: accuracy(e.accuracy) }) : e),
+        next: (e) => {
+          if (e === null || typeof e !== 'object') {
+            subscriber.error(
+              new StriateError('smoothSteps', `expects training events, got ${describeValue(e)}; use smooth() for a stream of numbers`, {
+                got: describeValue(e),
+                expected: 'a training event { type, ... }',
+              }),
+            );
+            return;
+          }
+          subscriber.next(e.type === 'step' ? Object.freeze({ ...e, loss: loss(e.loss), accuracy: accuracy(e.accuracy) }) : e);
+        },
         error: (err) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });
@@ -88,8 +104,16 @@ export interface ThrottleLatestOptions<T> {
  * ```
  */
 export function throttleLatest<T>(ms: number, options: ThrottleLatestOptions<T> = {}): MonoTypeOperatorFunction<T> {
+  const who = 'throttleLatest';
   if (typeof ms !== 'number' || !(ms >= 0) || !Number.isFinite(ms)) {
-    throw new Error(`throttleLatest: ms must be a finite number >= 0, got ${JSON.stringify(ms)}`);
+    fail(who, `ms must be a finite number >= 0, got ${showValue(ms)}`, `ms ${showValue(ms)}`, 'a finite number >= 0');
+  }
+  checkOptions(who, options, ['passThrough', 'scheduler']);
+  if (options.passThrough !== undefined && typeof options.passThrough !== 'function') {
+    fail(who, `passThrough must be a function (value) => boolean, got ${describeValue(options.passThrough)}`, `passThrough ${describeValue(options.passThrough)}`, 'a function');
+  }
+  if (options.scheduler !== undefined && (options.scheduler === null || typeof options.scheduler.schedule !== 'function')) {
+    fail(who, `scheduler must be an RxJS scheduler, got ${describeValue(options.scheduler)}`, `scheduler ${describeValue(options.scheduler)}`, 'an RxJS SchedulerLike');
   }
   const passThrough = options.passThrough ?? (() => false);
   const scheduler = options.scheduler ?? asyncScheduler;
@@ -155,6 +179,10 @@ export function throttleSteps(ms: number, scheduler?: SchedulerLike): MonoTypeOp
  * is an Observable of `EpochEvent`.
  */
 export function ofType<K extends TrainEvent['type']>(type: K): OperatorFunction<TrainEvent, Extract<TrainEvent, Record<'type', K>>> {
+  if (!EVENT_TYPES.includes(type)) {
+    const types = EVENT_TYPES.map((t) => `'${t}'`).join(', ');
+    fail('ofType', `unknown event type ${showValue(type)}; the types are ${types}`, `type ${showValue(type)}`, `one of ${types}`);
+  }
   return filter((e): e is Extract<TrainEvent, Record<'type', K>> => e.type === type);
 }
 

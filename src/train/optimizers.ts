@@ -24,8 +24,10 @@
  *     p ← p − η · (m / (1 − β1^t)) / (sqrt(v / (1 − β2^t)) + ε)
  */
 import { isDraftable, produce } from 'immer';
+import { describeValue, fail } from '../graph/error.js';
 import type { Gradients, Params, TensorValue } from '../nn/params.js';
-import { tensorValue } from '../nn/params.js';
+import { checkParamRecord, tensorValue } from '../nn/params.js';
+import { checkOptions, showValue } from '../nn/spec.js';
 import { type LearningRate, resolveLearningRate, type ScheduleContext } from './schedules.js';
 
 /** Optimizer state: the number of steps taken and per-parameter slots (e.g. `velocity`, or `m` and `v`). */
@@ -70,7 +72,7 @@ export interface Optimizer {
    * only their slots: slots the state holds for other parameters (ones that
    * `train` keeps frozen) are kept by identity.
    *
-   * @throws Error when `state` did not come from `init` or `step`, when a
+   * @throws StriateError when `state` did not come from `init` or `step`, when a
    * parameter is not a plain `{ shape, data }` record or has no gradient of
    * its size, when the state lacks a slot for it, or when the learning-rate
    * schedule gives a negative or non-finite rate.
@@ -109,18 +111,25 @@ export interface AdamOptions {
 function checkLr(who: string, lr: LearningRate): void {
   if (typeof lr === 'function') return;
   if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
-    throw new Error(`${who}: lr must be a finite number >= 0 or a schedule, got ${JSON.stringify(lr)}`);
+    fail(who, `lr must be a finite number >= 0 or a schedule, got ${showValue(lr)}`, `lr ${showValue(lr)}`, 'a finite number >= 0 or a schedule');
   }
 }
 
 function checkIn(who: string, what: string, v: number, lo: number, hi: number, hiOpen = true): number {
   if (typeof v !== 'number' || !(v >= lo && (hiOpen ? v < hi : v <= hi))) {
-    throw new Error(`${who}: ${what} must be in [${lo}, ${hi}${hiOpen ? ')' : ']'}, got ${JSON.stringify(v)}`);
+    const range = `[${lo}, ${hi}${hiOpen ? ')' : ']'}`;
+    fail(who, `${what} must be in ${range}, got ${showValue(v)}`, `${what} ${showValue(v)}`, `a number in ${range}`);
   }
   return v;
 }
 
-function zerosLike(params: Params): Params {
+function checkBoolean(who: string, what: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') fail(who, `${what} must be true or false, got ${showValue(v)}`, `${what} ${showValue(v)}`, 'true or false');
+  return v;
+}
+
+function zerosLike(who: string, params: Params): Params {
+  checkParamRecord(`${who}.init`, params);
   const out: Record<string, TensorValue> = {};
   for (const [name, v] of Object.entries(params)) out[name] = tensorValue(v.shape, new Float32Array(v.data.length));
   return Object.freeze(out);
@@ -133,28 +142,43 @@ function freezeState(step: number, slots: Record<string, Params>): OptimizerStat
 /** Check that every parameter has a gradient of its size and the state has every slot entry. */
 function checkStep(who: string, params: Params, grads: Gradients, state: OptimizerState, slotNames: readonly string[]): void {
   if (!state || typeof state.step !== 'number' || !state.slots) {
-    throw new Error(`${who}: state must come from this optimizer's init() or a previous step()`);
+    fail(who, "state must come from this optimizer's init() or a previous step()", `state ${describeValue(state)}`, 'an OptimizerState from init() or step()');
+  }
+  checkParamRecord(who, params);
+  if (grads === null || typeof grads !== 'object') {
+    fail(who, `grads must be a record of gradients by parameter name, got ${describeValue(grads)}`, `grads ${describeValue(grads)}`, 'a record of gradients');
   }
   for (const [name, p] of Object.entries(params)) {
     // immer drafts plain objects only; anything else it would hand to the
     // step as is, and assigning its `data` would write into the caller's value.
-    if (!isDraftable(p)) throw new Error(`${who}: parameter "${name}" must be a plain { shape, data } record (see tensorValue)`);
-    const g = grads[name];
-    if (g === undefined) throw new Error(`${who}: no gradient for parameter "${name}"`);
+    if (!isDraftable(p)) fail(who, `parameter "${name}" must be a plain { shape, data } record (see tensorValue)`, `"${name}": ${describeValue(p)}`, 'a plain { shape, data } record');
+    const g = Object.hasOwn(grads, name) ? grads[name] : undefined;
+    if (g === undefined) fail(who, `no gradient for parameter "${name}"`, `no gradient for "${name}"`, 'a gradient for every parameter');
+    if (!ArrayBuffer.isView(g) && !Array.isArray(g)) {
+      fail(who, `the gradient of "${name}" must be an array of numbers, got ${describeValue(g)}`, `gradient of "${name}": ${describeValue(g)}`, 'a Float32Array, Float64Array or array of numbers');
+    }
     if (g.length !== p.data.length) {
-      throw new Error(`${who}: the gradient of "${name}" has ${g.length} values but the parameter has ${p.data.length}`);
+      fail(who, `the gradient of "${name}" has ${g.length} values but the parameter has ${p.data.length}`, `${g.length} gradient values`, `${p.data.length} values`);
     }
     for (const s of slotNames) {
       const slot = state.slots[s]?.[name];
-      if (slot === undefined || slot.data.length !== p.data.length) {
-        throw new Error(`${who}: the optimizer state has no "${s}" of the size of "${name}"; was it made for other parameters?`);
+      if (slot === undefined || slot === null || !(slot.data instanceof Float32Array) || slot.data.length !== p.data.length) {
+        fail(
+          who,
+          `the optimizer state has no "${s}" of the size of "${name}"; was it made for other parameters?`,
+          `state without "${s}" for "${name}"`,
+          `a "${s}" of ${p.data.length} values`,
+        );
       }
-      if (!isDraftable(slot)) throw new Error(`${who}: the optimizer state's "${s}" of "${name}" must be a plain { shape, data } record`);
+      if (!isDraftable(slot)) {
+        fail(who, `the optimizer state's "${s}" of "${name}" must be a plain { shape, data } record`, `"${s}" of "${name}": ${describeValue(slot)}`, 'a plain { shape, data } record');
+      }
     }
   }
 }
 
-function context(state: OptimizerState, at: Partial<Omit<ScheduleContext, 'step'>> | undefined): ScheduleContext {
+function context(who: string, state: OptimizerState, at: Partial<Omit<ScheduleContext, 'step'>> | undefined): ScheduleContext {
+  checkOptions(who, at, ['epoch', 'stepsPerEpoch', 'totalSteps']);
   return {
     step: state.step,
     epoch: at?.epoch ?? 0,
@@ -166,27 +190,28 @@ function context(state: OptimizerState, at: Partial<Omit<ScheduleContext, 'step'
 /**
  * Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay.
  *
- * @throws Error when `lr` is missing, negative or not finite, when `momentum`
+ * @throws StriateError when `lr` is missing, negative or not finite, when `momentum`
  * is outside [0, 1), `weightDecay` is negative, or `nesterov` is set without
  * momentum.
  */
 export function sgd(options: SgdOptions): Optimizer {
   const who = 'sgd';
-  if (!options || options.lr === undefined) throw new Error('sgd: give a learning rate, e.g. sgd({ lr: 0.01, momentum: 0.9 })');
+  checkOptions(who, options, ['lr', 'momentum', 'nesterov', 'weightDecay']);
+  if (!options || options.lr === undefined) fail(who, 'give a learning rate, e.g. sgd({ lr: 0.01, momentum: 0.9 })', 'no lr', 'an lr option');
   checkLr(who, options.lr);
   const momentum = checkIn(who, 'momentum', options.momentum ?? 0, 0, 1);
-  const nesterov = options.nesterov ?? false;
+  const nesterov = checkBoolean(who, 'nesterov', options.nesterov ?? false);
   const weightDecay = checkIn(who, 'weightDecay', options.weightDecay ?? 0, 0, Infinity);
-  if (nesterov && momentum === 0) throw new Error('sgd: Nesterov momentum needs momentum > 0');
+  if (nesterov && momentum === 0) fail(who, 'Nesterov momentum needs momentum > 0', 'nesterov with momentum 0', 'momentum > 0');
   const slotNames = momentum > 0 ? ['velocity'] : [];
   const lrOption = options.lr;
   return Object.freeze({
     name: 'sgd',
     config: Object.freeze({ lr: options.lr, momentum, nesterov, weightDecay }),
-    init: (params: Params) => freezeState(0, momentum > 0 ? { velocity: zerosLike(params) } : {}),
+    init: (params: Params) => freezeState(0, momentum > 0 ? { velocity: zerosLike(who, params) } : {}),
     step(params: Params, grads: Gradients, state: OptimizerState, at?: Partial<Omit<ScheduleContext, 'step'>>): StepResult {
       checkStep(who, params, grads, state, slotNames);
-      const lr = resolveLearningRate(lrOption, context(state, at));
+      const lr = resolveLearningRate(lrOption, context(who, state, at), who);
       const next = produce({ params, optimizer: state }, (d) => {
         for (const [name, p] of Object.entries(params)) {
           // Read the previous values from the base records, write new arrays into the draft.
@@ -218,27 +243,30 @@ export function sgd(options: SgdOptions): Optimizer {
 /**
  * Adam, with optional L2 or decoupled (AdamW) weight decay.
  *
- * @throws Error when `lr` is negative or not finite, when `beta1` or `beta2`
+ * @throws StriateError when `lr` is negative or not finite, when `beta1` or `beta2`
  * is outside [0, 1), `epsilon` is not a finite number > 0, or `weightDecay`
  * is negative.
  */
 export function adam(options: AdamOptions = {}): Optimizer {
   const who = 'adam';
+  checkOptions(who, options, ['lr', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'decoupled']);
   const lrOption = options.lr ?? 1e-3;
   checkLr(who, lrOption);
   const beta1 = checkIn(who, 'beta1', options.beta1 ?? 0.9, 0, 1);
   const beta2 = checkIn(who, 'beta2', options.beta2 ?? 0.999, 0, 1);
   const epsilon = options.epsilon ?? 1e-8;
-  if (!(epsilon > 0) || !Number.isFinite(epsilon)) throw new Error(`adam: epsilon must be a finite number > 0, got ${JSON.stringify(epsilon)}`);
+  if (typeof epsilon !== 'number' || !(epsilon > 0) || !Number.isFinite(epsilon)) {
+    fail(who, `epsilon must be a finite number > 0, got ${showValue(epsilon)}`, `epsilon ${showValue(epsilon)}`, 'a finite number > 0');
+  }
   const weightDecay = checkIn(who, 'weightDecay', options.weightDecay ?? 0, 0, Infinity);
-  const decoupled = options.decoupled ?? false;
+  const decoupled = checkBoolean(who, 'decoupled', options.decoupled ?? false);
   return Object.freeze({
     name: 'adam',
     config: Object.freeze({ lr: lrOption, beta1, beta2, epsilon, weightDecay, decoupled }),
-    init: (params: Params) => freezeState(0, { m: zerosLike(params), v: zerosLike(params) }),
+    init: (params: Params) => freezeState(0, { m: zerosLike(who, params), v: zerosLike(who, params) }),
     step(params: Params, grads: Gradients, state: OptimizerState, at?: Partial<Omit<ScheduleContext, 'step'>>): StepResult {
       checkStep(who, params, grads, state, ['m', 'v']);
-      const lr = resolveLearningRate(lrOption, context(state, at));
+      const lr = resolveLearningRate(lrOption, context(who, state, at), who);
       const t = state.step + 1;
       const c1 = 1 - beta1 ** t;
       const c2 = 1 - beta2 ** t;
@@ -287,6 +315,9 @@ export function optimizerTensors(state: OptimizerState): Record<
     data: Float32Array;
   }
 > {
+  if (state === null || typeof state !== 'object' || state.slots === null || typeof state.slots !== 'object') {
+    fail('optimizerTensors', `state must be an optimizer state (from init() or step()), got ${describeValue(state)}`, describeValue(state), 'an OptimizerState');
+  }
   const out: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const [slot, values] of Object.entries(state.slots)) {
     for (const [name, v] of Object.entries(values)) out[`${slot}/${name}`] = { shape: [...v.shape], data: v.data };
@@ -298,15 +329,17 @@ export function optimizerTensors(state: OptimizerState): Record<
  * The inverse of `optimizerTensors`: a state at `step` whose slots are the
  * `slot/parameter` entries of `tensors`, sharing their arrays.
  *
- * @throws Error when `step` is not a whole number >= 0 or a key is not of
+ * @throws StriateError when `step` is not a whole number >= 0 or a key is not of
  * the form `slot/parameter`.
  */
 export function optimizerStateFromTensors(step: number, tensors: Readonly<Record<string, { shape: readonly number[]; data: Float32Array }>>): OptimizerState {
-  if (!Number.isInteger(step) || step < 0) throw new Error(`optimizerStateFromTensors: step must be a whole number, got ${JSON.stringify(step)}`);
+  const who = 'optimizerStateFromTensors';
+  if (!Number.isSafeInteger(step) || step < 0) fail(who, `step must be a whole number, got ${showValue(step)}`, `step ${showValue(step)}`, 'a whole number');
+  checkParamRecord(who, tensors, 'tensors');
   const slots: Record<string, Record<string, TensorValue>> = {};
   for (const [key, v] of Object.entries(tensors)) {
     const cut = key.indexOf('/');
-    if (cut <= 0) throw new Error(`optimizerStateFromTensors: "${key}" is not of the form slot/parameter`);
+    if (cut <= 0 || cut === key.length - 1) fail(who, `"${key}" is not of the form slot/parameter`, `key "${key}"`, 'a key of the form slot/parameter');
     const slot = key.slice(0, cut);
     (slots[slot] ??= {})[key.slice(cut + 1)] = tensorValue(v.shape, v.data);
   }

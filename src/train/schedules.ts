@@ -8,6 +8,9 @@
  * ```
  */
 
+import { describeValue, fail } from '../graph/error.js';
+import { checkOptions, showValue } from '../nn/spec.js';
+
 /** Where training is when a step is taken. */
 export interface ScheduleContext {
   /** Updates applied before this one (0 for the first step). */
@@ -32,16 +35,33 @@ export type LearningRate = number | Schedule;
 
 function checkRate(who: string, what: string, v: number): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw new Error(`${who}: ${what} must be a finite number >= 0, got ${JSON.stringify(v)}`);
+    fail(who, `${what} must be a finite number >= 0, got ${showValue(v)}`, `${what} ${showValue(v)}`, 'a finite number >= 0');
   }
   return v;
 }
 
-/** The rate at `at`, checked. */
-export function resolveLearningRate(lr: LearningRate, at: ScheduleContext): number {
+/** The options object of a schedule, checked: an object whose keys are all `known`. */
+function scheduleOptions<T extends object>(who: string, options: T, known: readonly string[]): T {
+  if (options === undefined) fail(who, `give the options (${known.join(', ')})`, 'no options', `an object with ${known.join(', ')}`);
+  return checkOptions(who, options, known);
+}
+
+/**
+ * The rate at `at`, checked. `who` names the optimizer asking, for the error
+ * when a schedule gives a rate that is negative or not a finite number.
+ */
+export function resolveLearningRate(lr: LearningRate, at: ScheduleContext, who = 'resolveLearningRate'): number {
+  if (at === null || typeof at !== 'object' || !Number.isInteger(at.step)) {
+    fail(who, `the schedule context must be { step, epoch, stepsPerEpoch, totalSteps }, got ${describeValue(at)}`, describeValue(at), 'a ScheduleContext');
+  }
   const v = typeof lr === 'function' ? lr(at) : lr;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw new Error(`learning rate schedule gave ${String(v)} at step ${at.step}; a learning rate must be a finite number >= 0`);
+    fail(
+      who,
+      `learning rate schedule gave ${String(v)} at step ${at.step}; a learning rate must be a finite number >= 0`,
+      `rate ${showValue(v)} at step ${at.step}`,
+      'a finite number >= 0',
+    );
   }
   return v;
 }
@@ -54,10 +74,13 @@ export function constantLr(lr: number): Schedule {
 
 /** lr · factor^⌊epoch / every⌋: e.g. divide by 10 every 30 epochs. */
 export function stepDecay(lr: number, options: { every: number; factor?: number }): Schedule {
-  checkRate('stepDecay', 'lr', lr);
-  const { every } = options;
+  const who = 'stepDecay';
+  checkRate(who, 'lr', lr);
+  const { every } = scheduleOptions(who, options, ['every', 'factor']);
   const factor = options.factor ?? 0.1;
-  if (!Number.isInteger(every) || every < 1) throw new Error(`stepDecay: every must be a positive number of epochs, got ${JSON.stringify(every)}`);
+  if (!Number.isInteger(every) || every < 1) {
+    fail(who, `every must be a positive number of epochs, got ${showValue(every)}`, `every ${showValue(every)}`, 'a positive integer (epochs)');
+  }
   checkRate('stepDecay', 'factor', factor);
   return ({ epoch }) => lr * factor ** Math.floor(epoch / every);
 }
@@ -67,13 +90,18 @@ export function stepDecay(lr: number, options: { every: number; factor?: number 
  * defaults to one epoch, so `rate` is the factor per epoch.
  */
 export function exponentialDecay(lr: number, options: { rate: number; every?: number }): Schedule {
-  checkRate('exponentialDecay', 'lr', lr);
-  checkRate('exponentialDecay', 'rate', options.rate);
-  const { rate, every } = options;
-  if (every !== undefined && !(every > 0)) throw new Error(`exponentialDecay: every must be a positive number of steps, got ${JSON.stringify(every)}`);
+  const who = 'exponentialDecay';
+  checkRate(who, 'lr', lr);
+  const { rate, every } = scheduleOptions(who, options, ['rate', 'every']);
+  checkRate(who, 'rate', rate);
+  if (every !== undefined && !(typeof every === 'number' && every > 0 && Number.isFinite(every))) {
+    fail(who, `every must be a positive number of steps, got ${showValue(every)}`, `every ${showValue(every)}`, 'a finite number > 0 (steps)');
+  }
   return ({ step, stepsPerEpoch }) => {
     const period = every ?? stepsPerEpoch;
-    if (!Number.isFinite(period)) throw new Error('exponentialDecay: give `every` (in steps); the number of steps per epoch is not known here');
+    if (!Number.isFinite(period)) {
+      fail(who, 'give `every` (in steps); the number of steps per epoch is not known here', 'no every, stepsPerEpoch unknown', 'an every option (in steps)');
+    }
     return lr * rate ** (step / period);
   };
 }
@@ -85,13 +113,20 @@ export function exponentialDecay(lr: number, options: { rate: number; every?: nu
  * at `final`.
  */
 export function cosineDecay(lr: number, options: { final?: number; warmup?: number; steps?: number } = {}): Schedule {
-  checkRate('cosineDecay', 'lr', lr);
-  const final = checkRate('cosineDecay', 'final', options.final ?? 0);
+  const who = 'cosineDecay';
+  checkRate(who, 'lr', lr);
+  checkOptions(who, options, ['final', 'warmup', 'steps']);
+  const final = checkRate(who, 'final', options.final ?? 0);
   const warmup = options.warmup ?? 0;
-  if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`cosineDecay: warmup must be a whole number of steps, got ${JSON.stringify(warmup)}`);
+  if (!Number.isInteger(warmup) || warmup < 0) {
+    fail(who, `warmup must be a whole number of steps, got ${showValue(warmup)}`, `warmup ${showValue(warmup)}`, 'a whole number of steps');
+  }
+  if (options.steps !== undefined && !(Number.isInteger(options.steps) && options.steps >= 1)) {
+    fail(who, `steps must be a positive whole number of steps, got ${showValue(options.steps)}`, `steps ${showValue(options.steps)}`, 'a positive integer');
+  }
   return ({ step, totalSteps }) => {
     const steps = options.steps ?? totalSteps;
-    if (!Number.isFinite(steps)) throw new Error('cosineDecay: give `steps`; the length of the run is not known here');
+    if (!Number.isFinite(steps)) fail(who, 'give `steps`; the length of the run is not known here', 'no steps, run length unknown', 'a steps option');
     if (step < warmup) return (lr * (step + 1)) / warmup;
     const span = Math.max(1, steps - warmup);
     const t = Math.min(1, (step - warmup) / span);

@@ -17,6 +17,7 @@
  */
 import { isObservable, of, type MonoTypeOperatorFunction, type Subscription } from 'rxjs';
 import type { Batch } from '../data/batches.js';
+import { describeValue, StriateError } from '../graph/error.js';
 
 /** What a transformed batch must look like: the training graph's batch, image size and classes. */
 export interface BatchShape {
@@ -53,9 +54,25 @@ export class BatchTransformer {
         finish();
       };
       const fail = (err: unknown): void =>
-        settle(() => reject(new Error(`train: the transform failed on the batch of ${where}: ${messageOf(err)}`, { cause: err })));
+        settle(() =>
+          reject(
+            new StriateError(
+              'train',
+              `the transform failed on the batch of ${where}: ${messageOf(err)}`,
+              { got: `a transform that failed: ${messageOf(err)}`, expected: 'a transform that emits one batch per batch' },
+              { cause: err },
+            ),
+          ),
+        );
       const miscount = (got: string): void =>
-        settle(() => reject(new Error(`train: the transform emitted ${got} for the batch of ${where}; it must emit exactly one batch for each batch, then complete`)));
+        settle(() =>
+          reject(
+            new StriateError('train', `the transform emitted ${got} for the batch of ${where}; it must emit exactly one batch for each batch, then complete`, {
+              got: `${got} for one batch`,
+              expected: 'exactly one batch for each batch',
+            }),
+          ),
+        );
       const next = (b: unknown): void => {
         outputs.push(b);
         if (outputs.length > 1) {
@@ -84,7 +101,14 @@ export class BatchTransformer {
         return;
       }
       if (!isObservable(output)) {
-        settle(() => reject(new Error(`train: the transform must return an Observable of batches (an RxJS operator such as map(...)), got ${describeValue(output)}`)));
+        settle(() =>
+          reject(
+            new StriateError('train', `the transform must return an Observable of batches (an RxJS operator such as map(...)), got ${describeValue(output)}`, {
+              got: describeValue(output),
+              expected: 'an Observable of batches',
+            }),
+          ),
+        );
         return;
       }
       // A synchronous operator settles inside subscribe(), before `subscription` is set.
@@ -108,7 +132,7 @@ export class BatchTransformer {
 function checkBatch(out: unknown, shape: BatchShape, where: string): Batch {
   const { batchSize, sampleSize, classes } = shape;
   const refuse = (what: string, expected: string): never => {
-    throw new Error(`train: the transform emitted ${what} for the batch of ${where}; ${expected}`);
+    throw new StriateError('train', `the transform emitted ${what} for the batch of ${where}; ${expected}`, { got: what, expected });
   };
   if (out === null || typeof out !== 'object') refuse(describeValue(out), 'it must emit a Batch { images, labels, size, ... }');
   const { images, labels, size } = out as Partial<Batch>;
@@ -122,18 +146,6 @@ function checkBatch(out: unknown, shape: BatchShape, where: string): Batch {
   const bad = labels.findIndex((label) => label >= classes);
   if (bad >= 0) refuse(`label ${bad} = ${labels[bad]}`, `labels must be class indices in [0, ${classes - 1}]`);
   return out as Batch;
-}
-
-/** A short description of a value for an error message: `Float64Array(288)`, `an array of 8`, `undefined`. */
-export function describeValue(v: unknown): string {
-  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as ArrayLike<number>).length})`;
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  if (v === null || v === undefined) return String(v);
-  if (typeof v === 'object') {
-    const name = Object.getPrototypeOf(v)?.constructor?.name;
-    return name && name !== 'Object' ? `a ${name}` : `an object with keys ${Object.keys(v).join(', ') || '(none)'}`;
-  }
-  return `${typeof v} ${String(v)}`;
 }
 
 function messageOf(err: unknown): string {

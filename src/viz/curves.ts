@@ -6,8 +6,10 @@
  *
  * Pure data in, spec out: no Node APIs, so pages use it as Node does.
  */
+import { describeValue, fail } from '../graph/error.js';
+import { checkOptions, showValue } from '../nn/spec.js';
 import type { TrainEvent } from '../train/train.js';
-import { type ChartSpec, VEGA_LITE_SCHEMA, chartConfig, checkInteger } from './spec.js';
+import { type ChartSpec, MAX_CHART_SIDE, VEGA_LITE_SCHEMA, chartConfig, checkInteger, checkTitle } from './spec.js';
 
 /** Size and title of the chart `trainingCurvesSpec` makes. */
 export interface TrainingCurvesOptions {
@@ -71,20 +73,34 @@ function smoothed(values: readonly number[], weight: number): number[] {
  */
 export function trainingCurvesSpec(events: Iterable<TrainEvent>, options: TrainingCurvesOptions = {}): ChartSpec {
   const who = 'trainingCurvesSpec';
+  if (events === null || typeof (events as Partial<Iterable<unknown>>)?.[Symbol.iterator] !== 'function' || typeof events === 'string') {
+    fail(who, `events must be an iterable of the events train() emitted, got ${describeValue(events)}`, describeValue(events), 'an iterable of training events');
+  }
+  checkOptions(who, options, ['width', 'height', 'smoothing', 'title']);
   const width = options.width ?? 720;
   const height = options.height ?? 240;
-  checkInteger(who, 'width', width, 100);
-  checkInteger(who, 'height', height, 60);
+  checkInteger(who, 'width', width, 100, MAX_CHART_SIDE);
+  checkInteger(who, 'height', height, 60, MAX_CHART_SIDE);
+  checkTitle(who, options.title);
 
   const steps: { step: number; epoch: number; loss: number; accuracy: number }[] = [];
   const epochs: { step: number; epoch: number; testLoss: number | null; testAccuracy: number | null }[] = [];
+  let index = 0;
   for (const e of events) {
+    if (e === null || typeof e !== 'object') {
+      fail(who, `event ${index} is ${describeValue(e)}, not a training event`, describeValue(e), 'a training event { type, ... }');
+    }
     if (e.type === 'step') steps.push({ step: steps.length + 1, epoch: e.epoch, loss: e.loss, accuracy: e.accuracy });
     else if (e.type === 'epoch') epochs.push({ step: steps.length, epoch: e.epoch, testLoss: e.testLoss, testAccuracy: e.testAccuracy });
+    index++;
   }
-  if (steps.length === 0) throw new Error(`${who}: the events hold no step event, so there is nothing to plot; pass the events train() emitted`);
+  if (steps.length === 0) {
+    fail(who, 'the events hold no step event, so there is nothing to plot; pass the events train() emitted', 'no step event', 'at least one step event');
+  }
   const smoothing = options.smoothing ?? (steps.length > 200 ? 0.98 : 0.9);
-  if (!(smoothing >= 0 && smoothing < 1)) throw new Error(`${who}: smoothing must be in [0, 1), got ${String(smoothing)}`);
+  if (typeof smoothing !== 'number' || !(smoothing >= 0 && smoothing < 1)) {
+    fail(who, `smoothing must be in [0, 1), got ${showValue(smoothing)}`, `smoothing ${showValue(smoothing)}`, 'a number in [0, 1)');
+  }
 
   const rows: Row[] = [];
   for (const metric of ['loss', 'accuracy'] as const) {

@@ -9,7 +9,9 @@
  * The layout is computed here in pixels and drawn with rect marks on
  * identity scales, so the picture does not depend on facet sizing rules.
  */
-import { type ChartSpec, VEGA_LITE_SCHEMA, chartConfig, checkInteger } from './spec.js';
+import { describeValue, fail } from '../graph/error.js';
+import { checkOptions, showValue } from '../nn/spec.js';
+import { type ChartSpec, VEGA_LITE_SCHEMA, chartConfig, checkInteger, checkTitle } from './spec.js';
 
 /** Weights of a convolution, shaped [outChannels, inChannels, kH, kW] (a parameter value from `train`). */
 export interface FilterWeights {
@@ -58,13 +60,23 @@ const hexByte = (v: number): string => Math.round(Math.min(1, Math.max(0, v)) * 
  */
 export function filterGridSpec(weights: FilterWeights, options: FilterGridOptions = {}): ChartSpec {
   const who = 'filterGridSpec';
+  if (weights === null || typeof weights !== 'object') {
+    fail(who, `weights must be a { data, shape } value (e.g. params['conv1.w']), got ${describeValue(weights)}`, describeValue(weights), 'a { data, shape } value');
+  }
+  checkOptions(who, options, ['cellSize', 'columns', 'title']);
+  checkTitle(who, options.title);
   const { data, shape } = weights;
-  if (shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
-    throw new Error(`${who}: weights must be shaped [outChannels, inChannels, kH, kW] with positive integers, got [${shape.join(', ')}]`);
+  const layout = '[outChannels, inChannels, kH, kW]';
+  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
+    const got = Array.isArray(shape) ? `[${shape.join(', ')}]` : describeValue(shape);
+    fail(who, `weights must be shaped ${layout} with positive integers, got ${got}`, `shape ${got}`, `a shape ${layout} of positive integers`);
+  }
+  if (!Array.isArray(data) && !(ArrayBuffer.isView(data) && !(data instanceof DataView))) {
+    fail(who, `weights' data must be an array or typed array of numbers, got ${describeValue(data)}`, `data ${describeValue(data)}`, 'an array or typed array of numbers');
   }
   const [O, I, kH, kW] = shape;
   if (data.length !== O * I * kH * kW) {
-    throw new Error(`${who}: shape [${shape.join(', ')}] needs ${O * I * kH * kW} weights but got ${data.length}`);
+    fail(who, `shape [${shape.join(', ')}] needs ${O * I * kH * kW} weights but got ${data.length}`, `${data.length} weights`, `${O * I * kH * kW} weights`);
   }
   const cell = options.cellSize ?? Math.max(4, Math.round(60 / Math.max(kH, kW)));
   checkInteger(who, 'cellSize', cell, 1);
@@ -84,6 +96,7 @@ export function filterGridSpec(weights: FilterWeights, options: FilterGridOption
   let nonFinite = 0;
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
+    if (typeof v !== 'number') fail(who, `weight ${i} is ${showValue(v)}, not a number`, `weight ${i}: ${showValue(v)}`, 'numbers');
     if (Number.isFinite(v)) m = Math.max(m, Math.abs(v));
     else nonFinite++;
   }

@@ -9,6 +9,9 @@
  * on vega-lite, which is an optional peer dependency.
  */
 
+import { fail } from '../graph/error.js';
+import { showValue } from '../nn/spec.js';
+
 /** A Vega-Lite specification: an object with a `$schema` naming a Vega-Lite version. */
 export interface ChartSpec {
   /** The Vega-Lite JSON schema URL, which names the version the spec is written for. */
@@ -38,7 +41,21 @@ export function chartConfig(): Record<string, unknown> {
   };
 }
 
-/** Throws when `v` is not an integer ≥ `min` (an option of a chart builder). */
-export function checkInteger(who: string, name: string, v: number, min: number): void {
-  if (!Number.isInteger(v) || v < min) throw new Error(`${who}: ${name} must be an integer >= ${min}, got ${String(v)}`);
+/**
+ * The largest width or height, in pixels, a chart builder lays out: the
+ * canvas limit of the common browsers, and far more than a readable chart needs.
+ */
+export const MAX_CHART_SIDE = 16384;
+
+/** Throws when `v` is not an integer in [`min`, `max`] (an option of a chart builder). */
+export function checkInteger(who: string, name: string, v: number, min: number, max = Infinity): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    const range = max === Infinity ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
+    fail(who, `${name} must be ${range}, got ${showValue(v)}`, `${name} ${showValue(v)}`, range);
+  }
+}
+
+/** Throws when `v` is given and is not a string (a chart's title). */
+export function checkTitle(who: string, v: unknown): void {
+  if (v !== undefined && typeof v !== 'string') fail(who, `title must be a string, got ${showValue(v)}`, `title ${showValue(v)}`, 'a string');
 }

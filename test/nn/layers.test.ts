@@ -51,7 +51,8 @@ describe('layers', () => {
 
   it('dense on an image asks for flatten()', () => {
     const m = defineModel('m', [1, 4, 4], [dense('d', { units: 3 })]);
-    expect(() => buildModel(m)).toThrow(/nn.dense "d": expects an input \[N, features\], got shape \[1,1,4,4\]; put flatten\(\) before it/);
+    expect(() => buildModel(m)).toThrow(/^nn.dense: "d" expects an input \[N, features\], got shape \[1,1,4,4\]; put flatten\(\) before it/);
+    expect(() => buildModel(m)).toThrow(expect.objectContaining({ op: 'nn.dense', got: 'shape [1,1,4,4]' }));
   });
 
   it('refuses bad names and options with messages', () => {

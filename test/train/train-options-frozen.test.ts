@@ -123,7 +123,7 @@ describe('train with frozen parameters', () => {
     expect(() => train({ ...options, frozen: () => false })).toThrow(`train: the frozen predicate matches none of the parameters ${list}`);
     expect(() => train({ ...options, frozen: ['c1.', 'd1.', 'out.'] })).toThrow(`train: frozen covers every parameter (${list}); leave at least one to train`);
     expect(() => train({ ...options, frozen: 'c1.' as never })).toThrow(
-      "train: frozen must be an array of parameter names and prefixes (e.g. ['c1.']) or a predicate (name) => boolean, got string c1.",
+      `train: frozen must be an array of parameter names and prefixes (e.g. ['c1.']) or a predicate (name) => boolean, got string "c1."`,
     );
     expect(() => train({ ...options, frozen: ['c1.', 3] as never })).toThrow("train: frozen entries must be parameter names or prefixes ending with '.', got 3");
     expect(() => train({ ...options, frozen: [] })).not.toThrow();

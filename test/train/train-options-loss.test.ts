@@ -102,7 +102,7 @@ describe('train with a custom loss', () => {
 
   it('is checked when train is called', () => {
     const options = { ...base, optimizer: sgd({ lr: 0.1 }) };
-    expect(() => train({ ...options, loss: 'mse' as never })).toThrow('train: loss must be a function (logits, labels, context) => scalar Tensor, got string mse');
+    expect(() => train({ ...options, loss: 'mse' as never })).toThrow('train: loss must be a function (logits, labels, context) => scalar Tensor, got string "mse"');
     expect(() => train({ ...options, loss: (logits, labels) => softmaxCrossEntropy(logits, labels, { reduction: 'none' }) })).toThrow(
       'train: the loss function must return a scalar (one element), got shape [16]; reduce it, e.g. with mean(...)',
     );

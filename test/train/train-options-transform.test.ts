@@ -140,7 +140,7 @@ describe('train with a transform', () => {
 
   it('is checked when train is called', () => {
     expect(() => train({ ...base, optimizer: adam(), transform: 'flip' as never })).toThrow(
-      'train: transform must be an RxJS operator on batches (e.g. map((batch) => ...)), got string flip',
+      'train: transform must be an RxJS operator on batches (e.g. map((batch) => ...)), got string "flip"',
     );
   });
 

@@ -81,6 +81,7 @@ describe('trainingCurvesSpec', () => {
   it('refuses an empty history and bad options', () => {
     expect(() => trainingCurvesSpec([])).toThrow(/trainingCurvesSpec: the events hold no step event/);
     expect(() => trainingCurvesSpec(run(1, 3), { smoothing: 1 })).toThrow(/smoothing must be in \[0, 1\), got 1/);
-    expect(() => trainingCurvesSpec(run(1, 3), { width: 10 })).toThrow(/width must be an integer >= 100, got 10/);
+    expect(() => trainingCurvesSpec(run(1, 3), { width: 10 })).toThrow(/width must be an integer in \[100, 16384\], got 10/);
+    expect(() => trainingCurvesSpec(run(1, 3), { width: 1e9 })).toThrow(expect.objectContaining({ op: 'trainingCurvesSpec', got: 'width 1000000000' }));
   });
 });
