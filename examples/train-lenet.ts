@@ -10,8 +10,7 @@
  *
  * Written as a user of the package would: it imports 'striate' and 'striate/node' only.
  */
-import { constants } from 'node:fs';
-import { access, mkdir, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
@@ -96,18 +95,41 @@ interface Config {
 
 class UsageError extends Error {}
 
-function integer(flag: string, text: string | undefined, min: number, fallback?: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (text === undefined) return fallback;
+/**
+ * The spellings a number may take on the command line: plain decimal digits, for integers;
+ * and with a fraction or exponent (0.001, 3e-4, .5), for --lr. Number() would also take
+ * ' 1', '', '0x10', '0b1', '+1' and 'Infinity'.
+ */
+const INTEGER = /^\d+$/;
+const DECIMAL = /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** What an integer option may be: at least `min`, at most `max` (for the reason `why`, if given). */
+interface IntegerRange {
+  min: number;
+  max?: number;
+  why?: string;
+}
+
+/** The integer `text` spells, or undefined where the option was not given. */
+function integer(flag: string, text: string | undefined, { min, max = Number.MAX_SAFE_INTEGER, why }: IntegerRange): number | undefined {
+  if (text === undefined) return undefined;
   const v = Number(text);
-  if (!/^[+-]?\d+$/.test(text.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+  if (!INTEGER.test(text) || !Number.isSafeInteger(v) || v < min || v > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}${why ? ` (${why})` : ''}`;
     throw new UsageError(`--${flag} must be an integer ${range}, got ${JSON.stringify(text)}`);
   }
   return v;
 }
 
-/** A decimal number such as 0.001, 3e-4 or .5; Number() would also take 0x10, 0b1 and Infinity. */
-const DECIMAL = /^\+?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+/** The number > 0 that `text` spells, or `fallback` where the option was not given. */
+function positive(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const v = Number(text);
+  if (!DECIMAL.test(text) || !Number.isFinite(v) || v <= 0) {
+    throw new UsageError(`--${flag} must be a number > 0 written in decimal (e.g. 0.001 or 1e-3), got ${JSON.stringify(text)}`);
+  }
+  return v;
+}
 
 function choice<T extends string>(flag: string, text: string | undefined, options: readonly T[], fallback: T): T {
   if (text === undefined) return fallback;
@@ -117,12 +139,13 @@ function choice<T extends string>(flag: string, text: string | undefined, option
 
 /** Parse the command line; throws UsageError on anything wrong. Returns null for --help. */
 function parseFlags(argv: string[]): Config | null {
-  let values;
+  let parsed;
   try {
-    ({ values } = parseArgs({
+    parsed = parseArgs({
       args: argv,
       strict: true,
       allowPositionals: false,
+      tokens: true,
       options: {
         epochs: { type: 'string' },
         'batch-size': { type: 'string' },
@@ -137,33 +160,35 @@ function parseFlags(argv: string[]): Config | null {
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
-    }));
+    });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  const { values, tokens } = parsed;
+  // parseArgs keeps the last of a repeated option: refuse, since either reading may be the intended one.
+  const given = new Set<string>();
+  for (const t of tokens) {
+    if (t.kind !== 'option') continue;
+    if (given.has(t.name)) throw new UsageError(`--${t.name} is given more than once; give it once`);
+    given.add(t.name);
+  }
   if (values.help) return null;
   const optimizer = choice('optimizer', values.optimizer, ['adam', 'sgd'] as const, DEFAULTS.optimizer);
-  let lr: number = DEFAULTS.lr[optimizer];
-  if (values.lr !== undefined) {
-    lr = Number(values.lr);
-    if (!DECIMAL.test(values.lr.trim()) || !Number.isFinite(lr) || lr <= 0) {
-      throw new UsageError(`--lr must be a number > 0 written in decimal (e.g. 0.001 or 1e-3), got ${JSON.stringify(values.lr)}`);
-    }
-  }
+  const lr = positive('lr', values.lr, DEFAULTS.lr[optimizer]);
   const backend = values.backend ?? DEFAULTS.backend;
   if (backend === '') throw new UsageError(`--backend must name a backend: ${backendNames.join(', ')}`);
   if (values.out !== undefined && values.out === '') throw new UsageError('--out must name a directory');
   const config: Config = {
-    epochs: integer('epochs', values.epochs, 1, DEFAULTS.epochs)!,
-    batchSize: integer('batch-size', values['batch-size'], 1, DEFAULTS.batchSize)!,
+    epochs: integer('epochs', values.epochs, { min: 1 }) ?? DEFAULTS.epochs,
+    batchSize: integer('batch-size', values['batch-size'], { min: 1 }) ?? DEFAULTS.batchSize,
     lr,
     optimizer,
     schedule: choice('schedule', values.schedule, ['cosine', 'constant'] as const, DEFAULTS.schedule),
     backend,
-    seed: integer('seed', values.seed, 0, DEFAULTS.seed)!,
+    seed: integer('seed', values.seed, { min: 0 }) ?? DEFAULTS.seed,
     out: values.out ?? DEFAULTS.out,
-    limit: integer('limit', values.limit, 1, undefined, MNIST_SIZE.train),
-    limitTest: integer('limit-test', values['limit-test'], 1, undefined, MNIST_SIZE.test),
+    limit: integer('limit', values.limit, { min: 1, max: MNIST_SIZE.train, why: `MNIST has ${MNIST_SIZE.train} training images` }),
+    limitTest: integer('limit-test', values['limit-test'], { min: 1, max: MNIST_SIZE.test, why: `MNIST has ${MNIST_SIZE.test} test images` }),
     json: values.json ?? false,
   };
   const examples = config.limit ?? MNIST_SIZE.train;
@@ -173,13 +198,37 @@ function parseFlags(argv: string[]): Config | null {
   return config;
 }
 
+/** Where the run writes under --out: saveCheckpoint's directory and the charts. */
+const CHECKPOINT_DIR = 'checkpoint';
+const CHART_FILES = ['curves.png', 'curves.svg', 'filters.png', 'filters.svg'];
+
+/** Why a file system call failed, in words, for the errors a wrong --out gives. */
+function reason(err: unknown): string {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'no space left';
+    case 'EISDIR':
+      return 'it is a directory';
+    case 'ENOENT':
+      return 'the file system takes no new files there';
+    default:
+      return (err as Error).message;
+  }
+}
+
 /**
- * Make sure --out is a directory we can write into, creating it if needed,
- * before any time is spent training. Throws UsageError with a plain reason.
- * The missing levels are made one at a time: `mkdir -p` in Node loops for
- * ever where the kernel refuses new entries (under /proc, say).
+ * Make `dir` and the levels above it that are missing, and write a probe file
+ * in it: access() says yes to root where the file system still refuses (under
+ * /proc or /sys). The levels are made one at a time: `mkdir -p` in Node loops
+ * for ever where the kernel refuses new entries (under /proc, say).
  */
-async function checkOutDir(dir: string): Promise<void> {
+async function makeWritableDir(out: string, dir: string): Promise<void> {
   const missing: string[] = [];
   let at = dir;
   let found = await stat(at).catch(() => null);
@@ -189,18 +238,35 @@ async function checkOutDir(dir: string): Promise<void> {
     found = await stat(at).catch(() => null);
   }
   if (found && !found.isDirectory()) {
-    throw new UsageError(at === dir ? `--out ${dir}: this is a file, not a directory` : `--out ${dir}: ${at} is a file, not a directory`);
+    throw new UsageError(at === out ? `--out ${out}: this is a file, not a directory` : `--out ${out}: ${at} is a file, not a directory`);
   }
+  const probe = join(dir, `.train-lenet-probe-${process.pid}`);
   try {
     for (const level of missing) await mkdir(level);
-    await access(dir, constants.W_OK);
+    await (await open(probe, 'wx')).close();
+    await rm(probe);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'EACCES' || code === 'EPERM' ? 'permission denied'
-      : code === 'EROFS' ? 'the file system is read-only'
-      : 'the directory cannot be created';
-    throw new UsageError(`--out ${dir}: cannot write there (${why}); choose a directory you can write to`);
+    const where = dir === out ? '' : ` in ${dir}`;
+    throw new UsageError(`--out ${out}: cannot write${where} (${reason(err)}); choose a directory you can write to`);
+  }
+}
+
+/**
+ * Make sure the run can write all it writes under --out, before any time is
+ * spent training: --out and its checkpoint directory (made if missing) take a
+ * file, and each chart that is there already can be opened for writing.
+ * Throws UsageError naming the path and the reason in words.
+ */
+async function checkOutDir(out: string): Promise<void> {
+  await makeWritableDir(out, out);
+  await makeWritableDir(out, join(out, CHECKPOINT_DIR));
+  for (const chart of CHART_FILES.map((f) => join(out, f))) {
+    try {
+      await (await open(chart, 'r+')).close();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new UsageError(`--out ${out}: cannot write ${chart} (${reason(err)}); move it away or choose another directory`);
+    }
   }
 }
 
@@ -277,7 +343,7 @@ async function main(argv: string[]): Promise<number> {
 
   // The step and epoch events so far, from which the curves are drawn.
   const history: TrainEvent[] = [];
-  const charts = ['curves.png', 'curves.svg', 'filters.png', 'filters.svg'].map((f) => join(out, f));
+  const charts = CHART_FILES.map((f) => join(out, f));
   const stepsPerEpoch = Math.floor(data.train.count / c.batchSize);
   const bar = c.json
     ? null
@@ -295,7 +361,7 @@ async function main(argv: string[]): Promise<number> {
 
   const saveOutputs = async (state: TrainState, e: EpochEvent): Promise<void> => {
     history.push(e);
-    await saveCheckpoint(join(out, 'checkpoint'), {
+    await saveCheckpoint(join(out, CHECKPOINT_DIR), {
       params: nn.toTensorGroup(state.params),
       optimizer: optimizerTensors(state.optimizer),
       meta: {
@@ -344,7 +410,7 @@ async function main(argv: string[]): Promise<number> {
     } else {
       log(
         `\ndone: test accuracy ${pct(e.testAccuracy)} after ${c.epochs} epoch(s) in ${e.seconds.toFixed(1)} s\n` +
-          `wrote ${join(out, 'checkpoint')}/, ${charts.join(', ')}`,
+          `wrote ${join(out, CHECKPOINT_DIR)}/, ${charts.join(', ')}`,
       );
     }
   };

@@ -66,8 +66,8 @@ describe('train-lenet CLI', () => {
   });
 
   it.each([
-    [['--limit', '70000'], /--limit must be an integer from 1 to 60000, got "70000"/],
-    [['--limit-test', '10001'], /--limit-test must be an integer from 1 to 10000, got "10001"/],
+    [['--limit', '70000'], /--limit must be an integer from 1 to 60000 \(MNIST has 60000 training images\), got "70000"/],
+    [['--limit-test', '10001'], /--limit-test must be an integer from 1 to 10000 \(MNIST has 10000 test images\), got "10001"/],
     [['--lr', '0x10'], /--lr must be a number > 0 written in decimal \(e.g. 0.001 or 1e-3\), got "0x10"/],
     [['--lr', 'Infinity'], /--lr must be a number > 0 written in decimal/],
     [['--batch-size', '100', '--limit', '64'], /--batch-size 100 is more than the 64 training images; lower it or raise --limit/],
@@ -85,7 +85,7 @@ describe('train-lenet CLI', () => {
   it.skipIf(process.platform !== 'linux')('refuses an --out that cannot be created, in plain words', async () => {
     const r = await cli(['--out', '/proc/striate-out']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('train-lenet: --out /proc/striate-out: cannot write there (the directory cannot be created); choose a directory you can write to');
+    expect(r.stderr).toContain('train-lenet: --out /proc/striate-out: cannot write (the file system takes no new files there); choose a directory you can write to');
   });
 
   it('a plain run (backend auto) prints nothing on stderr and writes the charts as PNG and SVG', async () => {
