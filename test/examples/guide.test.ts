@@ -54,6 +54,15 @@ describe('examples/guide', () => {
     }
   });
 
+  it('errors.ts: prints the op, got and expected of three StriateErrors, as the README shows', async () => {
+    const out = await runExample('errors.ts');
+    const readme = await readFile(join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Errors'));
+    const shown = /```text\n([\s\S]*?)```/.exec(section)![1];
+    expect(out).toBe(shown);
+    expect(out.split('\n')[0]).toMatch(/^conv2d \| filters \[4,2,3,3\]/);
+  });
+
   it('train-your-own.ts: prints the summary, one line per epoch, and a top-1 and top-5 error', async () => {
     const out = await runExample('train-your-own.ts');
     expect(out).toContain('stripes-net (input [N,1,16,16])');
