@@ -3,6 +3,8 @@
  * and the gradient property used by every op's test file.
  */
 import fc from 'fast-check';
+import { expect } from 'vitest';
+import { StriateError } from '../src/graph/error.js';
 import type { Tensor } from '../src/graph/tensor.js';
 import type { Shape } from '../src/graph/tensor.js';
 import { sizeOf } from '../src/graph/tensor.js';
@@ -57,3 +59,17 @@ export function expectGradientsMatch(
 }
 
 export const propertyRuns = Number(process.env.STRIATE_PROPERTY_RUNS ?? 60);
+
+/** The StriateError `f` throws (from `op`, when given); fails the test when `f` throws anything else or nothing. */
+export function striateError(f: () => unknown, op?: string): StriateError {
+  let error: unknown = null;
+  try {
+    f();
+  } catch (e) {
+    error = e;
+  }
+  expect(error, 'expected a StriateError, but nothing was thrown').not.toBeNull();
+  expect(error).toBeInstanceOf(StriateError);
+  if (op !== undefined) expect((error as StriateError).op).toBe(op);
+  return error as StriateError;
+}

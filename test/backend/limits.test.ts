@@ -8,8 +8,9 @@ import { compile } from '../../src/backend/compile.js';
 import type { BackendName } from '../../src/backend/compiled.js';
 import { releaseIdleGpus } from '../../src/backend/gpujs/gpu.js';
 import { disableNodeWebGPU } from '../../src/backend/gpujs/node-webgpu.js';
-import { add, broadcastTo, input, matmul, mul, relu, StriateError, type Tensor, transpose } from '../../src/index.js';
+import { add, broadcastTo, input, matmul, mul, relu, type Tensor, transpose } from '../../src/index.js';
 import { backendStatuses, unavailableBackendTest } from './backends.js';
+import { striateError } from '../helpers.js';
 
 const statuses = await backendStatuses();
 
@@ -18,16 +19,6 @@ afterAll(async () => {
   await disableNodeWebGPU();
 });
 
-/** The StriateError `f` throws (failing the test when it throws anything else or nothing). */
-function striateError(f: () => unknown): StriateError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(StriateError);
-    return e as StriateError;
-  }
-  throw new Error('expected a StriateError, but nothing was thrown');
-}
 
 describe('compile arguments', () => {
   const t = relu(input('x', [2]));

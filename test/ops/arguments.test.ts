@@ -26,18 +26,11 @@ import {
   transpose,
   zeros,
 } from '../../src/index.js';
+import { striateError } from '../helpers.js';
 
 /** `f` throws a StriateError from `op` (whose message matches `message`, when given), not a TypeError from deep inside. */
 function refusedBy(op: string, f: () => unknown, message?: RegExp | string): StriateError {
-  let error: unknown;
-  try {
-    f();
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(StriateError);
-  const e = error as StriateError;
-  expect(e.op).toBe(op);
+  const e = striateError(f, op);
   expect(e.got).not.toBe('');
   expect(e.expected).not.toBe('');
   if (message !== undefined) expect(e.message).toMatch(message);

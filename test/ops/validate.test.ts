@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  StriateError,
   Tensor,
   add,
   avgPool2d,
@@ -49,6 +48,7 @@ import { conv2dMaxPool } from '../../src/ops/conv2dMaxPool.js';
 import { ops } from '../../src/ops/index.js';
 import { maxMask } from '../../src/ops/maxMask.js';
 import { validateGraph } from '../../src/ops/validate.js';
+import { striateError } from '../helpers.js';
 
 const x4 = input('x', [1, 2, 6, 6]);
 const w4 = input('w', [3, 2, 3, 3]);
@@ -143,15 +143,6 @@ const cases: { readonly [O in OpName]: { readonly node: () => Tensor<O>; readonl
 const handBuilt = (node: Tensor, patch: object, shape = node.shape): Tensor =>
   new Tensor(node.op, node.inputs, { ...node.attrs, ...patch } as never, shape);
 
-function refusal(f: () => void): StriateError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(StriateError);
-    return e as StriateError;
-  }
-  throw new Error('expected a StriateError');
-}
 
 describe('validateGraph', () => {
   it('has a case for every op in the registry', () => {
@@ -166,12 +157,12 @@ describe('validateGraph', () => {
       expect(() => validateGraph([handBuilt(t, {})])).not.toThrow();
       // An input's shape is its own: only its attributes can be wrong.
       if (op !== 'input') {
-        const wrongShape = refusal(() => validateGraph([handBuilt(t, {}, [...t.shape, 2])]));
+        const wrongShape = striateError(() => validateGraph([handBuilt(t, {}, [...t.shape, 2])]));
         expect(wrongShape.op).toBe(op);
         expect(wrongShape.message).toMatch(new RegExp(`^${op}: node %\\d+ is invalid: `));
       }
       for (const patch of bad) {
-        const e = refusal(() => validateGraph([handBuilt(t, patch)]));
+        const e = striateError(() => validateGraph([handBuilt(t, patch)]));
         expect(e.op).toBe(op);
         expect(e.message).toMatch(new RegExp(`^${op}: node %\\d+ is invalid: `));
       }
@@ -181,22 +172,22 @@ describe('validateGraph', () => {
   it('names the node of a negative stride, with the fields of the shape rule', () => {
     const good = conv2d(x4, w4);
     const node = new Tensor('conv2d', [x4, w4], { ...good.attrs, stride: [-1, 1] }, good.shape);
-    const e = refusal(() => validateGraph(topologicalOrder([node])));
+    const e = striateError(() => validateGraph(topologicalOrder([node])));
     expect(e.message).toBe(`conv2d: node %${node.id} is invalid: stride must be a pair [h, w] of integers >= 1, got [-1,1]`);
     expect(e).toMatchObject({ op: 'conv2d', got: 'stride [-1,1]', expected: 'a pair [h, w] of integers >= 1' });
   });
 
   it('refuses an unknown op, a wrong input count and attributes that are not an object', () => {
-    expect(refusal(() => validateGraph([new Tensor('conv3d' as never, [], {} as never, [2])]))).toMatchObject({ op: 'conv3d' });
-    expect(refusal(() => validateGraph([new Tensor('relu', [], {} as never, [2, 2])])).message).toMatch(/^relu: node %\d+ is invalid: takes 1 input, got 0$/);
-    expect(refusal(() => validateGraph([new Tensor('sum', [m], null as never, [])])).message).toMatch(/^sum: node %\d+ is invalid: its attributes are null$/);
-    expect(refusal(() => validateGraph([new Tensor('input', [m], { name: 'x' }, [2, 3])])).message).toMatch(/takes 0 inputs, got 1/);
+    expect(striateError(() => validateGraph([new Tensor('conv3d' as never, [], {} as never, [2])]))).toMatchObject({ op: 'conv3d' });
+    expect(striateError(() => validateGraph([new Tensor('relu', [], {} as never, [2, 2])])).message).toMatch(/^relu: node %\d+ is invalid: takes 1 input, got 0$/);
+    expect(striateError(() => validateGraph([new Tensor('sum', [m], null as never, [])])).message).toMatch(/^sum: node %\d+ is invalid: its attributes are null$/);
+    expect(striateError(() => validateGraph([new Tensor('input', [m], { name: 'x' }, [2, 3])])).message).toMatch(/takes 0 inputs, got 1/);
   });
 
   it('refuses a node whose inputs are not Tensors', () => {
     const node = Object.assign(Object.create(Tensor.prototype), { id: -1, op: 'relu', inputs: [{ shape: [2] }], attrs: {}, shape: [2] });
-    expect(refusal(() => validateGraph([node])).message).toMatch(/^relu: node %-1 is invalid: input 0 is an object with keys shape/);
-    expect(refusal(() => validateGraph(['x' as never]))).toMatchObject({ op: 'compile' });
+    expect(striateError(() => validateGraph([node])).message).toMatch(/^relu: node %-1 is invalid: input 0 is an object with keys shape/);
+    expect(striateError(() => validateGraph(['x' as never]))).toMatchObject({ op: 'compile' });
   });
 
   it('accepts a whole LeNet-5 training graph: forward, loss and every gradient', () => {
