@@ -1,3 +1,5 @@
+import { fail } from '../graph/error.js';
+
 /**
  * A small seeded PRNG for reproducible shuffling and initialisation.
  *
@@ -16,8 +18,6 @@
  *
  * Not cryptographically secure. Do not use it for anything secret.
  */
-
-import { fail } from '../graph/error.js';
 
 export interface Rng {
   /** Uniform float in [0, 1), with 32 random bits. */

@@ -20,6 +20,7 @@
  * Striate passes on with its cause.
  */
 export class StriateError extends Error {
+  /** Always `'StriateError'`, as `Error`'s `name` is for the built-in errors. */
   override readonly name = 'StriateError';
   /** What refused the input: an op (`'conv2d'`), a stage (`'compile'`, `'run'`) or a function (`'train'`, `'loadCheckpoint'`). */
   readonly op: string;

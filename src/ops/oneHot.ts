@@ -35,7 +35,7 @@ export const oneHotOp: OpDef<'oneHot'> = {
  * integers in [0, depth) stored as floats; the result has shape `[...S, depth]`,
  * 1 at each label's class and 0 elsewhere.
  *
- * Labels are checked on the host, on every backend (see {@link labelPath}):
+ * Labels are checked on the host, on every backend (see `labelPath` in src/ops/oneHot.ts):
  * a graph input that reaches `labels` through ops that only move values is
  * refused by `run` when a fed value is not such an integer, and a constant
  * is refused here, when the op is built. A label computed in the graph
