@@ -31,15 +31,16 @@ function params(): TensorGroup {
 
 const expected = { 'conv1.w': [6, 1, 5, 5], 'conv1.b': [6], 'fc.w': [10, 84] };
 
-describe('checkpoint', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'striate-ckpt-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+/** Every test gets a fresh directory of its own. */
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'striate-ckpt-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
+describe('checkpoint', () => {
   it('round-trips params, optimizer state and metadata exactly', async () => {
     const p = params();
     p['fc.w'].data[3] = Number.NaN; // special values survive too, when allowed
@@ -304,14 +305,6 @@ describe('checkpoint', () => {
 });
 
 describe('checkpoint saves', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'striate-ckpt-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
   /** Params whose values all say which save they are. */
   const numbered = (i: number): TensorGroup => ({ w: { shape: [3], data: new Float32Array(3).fill(i) } });
 
@@ -380,14 +373,6 @@ describe('checkpoint saves', () => {
 });
 
 describe('manifest integrity', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'striate-ckpt-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
   const adam = (): CheckpointContents => ({
     params: { 'conv.w': tensor([2, 3]), 'fc.w': tensor([3, 2], 10), 'fc.b': tensor([2], 20) },
     optimizer: { 'm/conv.w': tensor([2, 3], 30), 'v/conv.w': tensor([2, 3], 40), 'm/fc.b': tensor([2], 50), 'v/fc.b': tensor([2], 60) },
