@@ -35,6 +35,7 @@ export { reshape, flatten } from './ops/reshape.js';
 export { broadcastTo } from './ops/broadcastTo.js';
 export { sum, mean, type ReduceOptions } from './ops/sum.js';
 export { grad, vjp } from './autodiff/grad.js';
+export { jvp } from './autodiff/jvp.js';
 export { checkGradients, type CheckGradientsOptions, type GradientCheckReport } from './autodiff/check.js';
 export type { GradientCheckInput } from './autodiff/check.js';
 export { compile, type CompileOptions, type BackendName, type CompiledFunction } from './backend/compile.js';

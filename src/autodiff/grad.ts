@@ -98,7 +98,7 @@ export function vjp(ys: readonly Tensor[], xs: readonly Tensor[], cotangents: re
  * a lone Tensor is refused with the spelling to use instead (`hint`), since
  * these functions take and return arrays.
  */
-function checkTensors(op: string, what: string, v: unknown, hint: string): asserts v is readonly Tensor[] {
+export function checkTensors(op: string, what: string, v: unknown, hint: string): asserts v is readonly Tensor[] {
   if (!Array.isArray(v)) {
     const lone = v instanceof Tensor ? `; for one tensor write ${hint}` : '';
     fail(op, `${what} must be an array of tensors, got ${describeValue(v)}${lone}`, `${what} ${describeValue(v)}`, 'an array of tensors');

@@ -5,6 +5,7 @@ import { binary, defineBinary } from './elementwise.js';
 // d(a + b) = da + db
 export const addOp = defineBinary('add', {
   vjp: (g) => [g, g],
+  jvp: ([ta, tb]) => (ta && tb ? add(ta, tb) : ta ?? tb),
   reference: (a, b) => a + b,
   kernel: (a, b) => k`(${a} + ${b})`,
 });
@@ -23,3 +24,11 @@ export const addOp = defineBinary('add', {
  * ```
  */
 export const add = (a: Tensor | number, b: Tensor | number): Tensor<'add'> => binary(addOp, a, b);
+
+/**
+ * The sum of the terms that are not null, or null when all are: how a JVP
+ * rule adds the contributions of its inputs' tangents (null: a zero tangent).
+ */
+export function addAll(terms: readonly (Tensor | null)[]): Tensor | null {
+  return terms.reduce<Tensor | null>((s, t) => (t === null ? s : s === null ? t : add(s, t)), null);
+}

@@ -33,6 +33,7 @@ export const avgPool2dOp: OpDef<'avgPool2d'> = {
   vjp: (g, { inputs: [x], attrs: { size, stride, pads, countIncludePad } }) => [
     avgPool2dBackward(g, { size, stride, pads, countIncludePad, inputShape: x.shape }),
   ],
+  jvp: ([t], { attrs }) => makeNode(avgPool2dOp, [t!], attrs), // linear: the tangent pooled alike
   reference: ([x], attrs) => {
     const g = poolGeometry(x.shape, attrs);
     const { r0, r1, c0, c1 } = windowSpans(g);

@@ -44,6 +44,7 @@ export const avgPool2dBackwardOp: OpDef<'avgPool2dBackward'> = {
   vjp: (g, { attrs: { size, stride, pads, countIncludePad } }) => [
     makeNode(avgPool2dOp, [g], { size, stride, pads, countIncludePad }),
   ],
+  jvp: ([t], { attrs }) => makeNode(avgPool2dBackwardOp, [t!], attrs), // linear in dy
   // A gather, as a device kernel would run it: each input cell visits the
   // windows that cover it and adds dy / count of each.
   reference: ([dy], attrs) => {

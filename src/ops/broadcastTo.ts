@@ -22,6 +22,8 @@ export const broadcastToOp: OpDef<'broadcastTo'> = {
     return shape;
   },
   vjp: (g, { inputs: [x] }) => [sumTo(g, x.shape)],
+  // Linear: the tangent is repeated the same way.
+  jvp: ([t], { attrs }) => makeNode(broadcastToOp, [t!], attrs),
   reference: ([x], _attrs, out) => {
     const idx = broadcastIndex(x.shape, out);
     const res = new Float64Array(idx.length);

@@ -3,6 +3,7 @@ import { Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
 import { makeNode, normalizeAxes, opError, type OpDef } from './op.js';
 import { decode, ident, join, k, type Src } from '../kernel/source.js';
+import { zeros } from './constant.js';
 import { slice } from './slice.js';
 import { copyStrided } from './transpose.js';
 
@@ -45,6 +46,8 @@ export const concatOp: OpDef<'concat'> = {
       return slice(g, begin, x.shape);
     });
   },
+  // Linear in each input: the tangents joined alike, zeros for an input without one.
+  jvp: (tangents, { inputs, attrs }) => makeNode(concatOp, inputs.map((x, i) => tangents[i] ?? zeros(x.shape)), attrs),
   reference: (inputs, { axis }, out) => {
     const res = new Float64Array(sizeOf(out));
     const outStrides = stridesOf(out);

@@ -8,6 +8,7 @@ export const constantOp: OpDef<'constant'> = {
   name: 'constant',
   shape: () => opError('constant', 'build constants with constant(), scalar(), zeros() or fill()', 'a constant built by makeNode', 'constant(), scalar(), zeros() or fill()'),
   vjp: () => [],
+  jvp: () => null, // a constant's tangent is zero
   reference: (_inputs, { value }) => Float64Array.from(value),
   kernel: 'upload',
 };

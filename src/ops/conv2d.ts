@@ -19,7 +19,9 @@ import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
 import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
 import { checkGeometry, convOutputHW, expectShape, geometryOf, need4, resolveGeometry, tapRanges } from './convGeometry.js';
 import { checkBoolean, checkInputCount, checkTensor, type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
+import { addAll } from './add.js';
 import { reluBackward } from './reluBackward.js';
+import { reshape } from './reshape.js';
 import { reluSource } from './relu.js';
 import { sum } from './sum.js';
 import { decode, guarded, intLet, join, k, rangeTest, type Src } from '../kernel/source.js';
@@ -87,6 +89,21 @@ export function conv2dVjp(gOut: Tensor, node: Tensor<'conv2d'>): readonly (Tenso
   expectShape('conv2d', 'dw', dw, w.shape);
   if (!node.attrs.hasBias) return [dx, dw];
   return [dx, dw, sum(g, { axes: [0, 2, 3] })];
+}
+
+// Forwards: the convolution is bilinear in (x, w) and affine in the bias, so
+//   dz = conv2d(dx, w) + conv2d(x, dw) + db (one value per output channel),
+// with the node's geometry; a fused relu passes dz where y > 0, as in the VJP.
+export function conv2dJvp([tx, tw, tb]: readonly (Tensor | null)[], node: Tensor<'conv2d'>): Tensor | null {
+  const [x, w] = node.inputs;
+  const attrs = { ...node.attrs, hasBias: false, relu: false };
+  const O = w.shape[0];
+  const dz = addAll([
+    tx && makeNode(conv2dOp, [tx, w], attrs),
+    tw && makeNode(conv2dOp, [x, tw], attrs),
+    tb ? reshape(tb, [1, O, 1, 1]) : null,
+  ]);
+  return node.attrs.relu && dz ? reluBackward(node, dz) : dz;
 }
 
 // ---------------------------------------------------------------------------
@@ -201,6 +218,7 @@ export const conv2dOp: OpDef<'conv2d'> = {
   name: 'conv2d',
   shape: conv2dShape,
   vjp: conv2dVjp,
+  jvp: conv2dJvp,
   reference: conv2dReference,
   kernel: conv2dKernel,
 };

@@ -11,6 +11,7 @@
 import type { Shape, Tensor } from '../graph/tensor.js';
 import { shapeToString } from '../graph/tensor.js';
 import type { Conv2dBackpropFilterAttrs } from './attrs.js';
+import { addAll } from './add.js';
 import { conv2dOp } from './conv2d.js';
 import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
 import {
@@ -64,6 +65,12 @@ function conv2dBackpropFilterVjp(gw: Tensor, node: Tensor<'conv2dBackpropFilter'
   expectShape(OP, 'd x', dx, x.shape);
   expectShape(OP, 'd dy', ddy, dy.shape);
   return [dx, ddy];
+}
+
+// Forwards: bilinear in (x, dy), so d = conv2dBackpropFilter(dx, dy) + conv2dBackpropFilter(x, d dy).
+function conv2dBackpropFilterJvp([tx, tdy]: readonly (Tensor | null)[], node: Tensor<'conv2dBackpropFilter'>): Tensor | null {
+  const [x, dy] = node.inputs;
+  return addAll([tx && makeNode(conv2dBackpropFilterOp, [tx, dy], node.attrs), tdy && makeNode(conv2dBackpropFilterOp, [x, tdy], node.attrs)]);
 }
 
 function conv2dBackpropFilterReference(inputs: readonly NDArray[], attrs: Conv2dBackpropFilterAttrs, outShape: Shape): Float64Array {
@@ -213,6 +220,7 @@ export const conv2dBackpropFilterOp: OpDef<'conv2dBackpropFilter'> = {
   name: OP,
   shape: conv2dBackpropFilterShape,
   vjp: conv2dBackpropFilterVjp,
+  jvp: conv2dBackpropFilterJvp,
   reference: conv2dBackpropFilterReference,
   kernel: conv2dBackpropFilterKernel,
 };

@@ -15,6 +15,7 @@
 import type { Shape, Tensor } from '../graph/tensor.js';
 import { shapeToString } from '../graph/tensor.js';
 import type { Conv2dBackpropInputAttrs } from './attrs.js';
+import { addAll } from './add.js';
 import { conv2dOp } from './conv2d.js';
 import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
 import {
@@ -73,6 +74,12 @@ export function conv2dBackpropInputVjp(gx: Tensor, node: Tensor<'conv2dBackpropI
   expectShape(OP, 'd dy', ddy, dy.shape);
   expectShape(OP, 'd w', dw, w.shape);
   return [ddy, dw];
+}
+
+// Forwards: bilinear in (dy, w), so d = conv2dBackpropInput(d dy, w) + conv2dBackpropInput(dy, dw).
+function conv2dBackpropInputJvp([tdy, tw]: readonly (Tensor | null)[], node: Tensor<'conv2dBackpropInput'>): Tensor | null {
+  const [dy, w] = node.inputs;
+  return addAll([tdy && makeNode(conv2dBackpropInputOp, [tdy, w], node.attrs), tw && makeNode(conv2dBackpropInputOp, [dy, tw], node.attrs)]);
 }
 
 function conv2dBackpropInputReference(inputs: readonly NDArray[], attrs: Conv2dBackpropInputAttrs, outShape: Shape): Float64Array {
@@ -210,6 +217,7 @@ export const conv2dBackpropInputOp: OpDef<'conv2dBackpropInput'> = {
   name: OP,
   shape: conv2dBackpropInputShape,
   vjp: conv2dBackpropInputVjp,
+  jvp: conv2dBackpropInputJvp,
   reference: conv2dBackpropInputReference,
   kernel: conv2dBackpropInputKernel,
 };

@@ -17,7 +17,8 @@
 import { describeValue } from '../graph/error.js';
 import type { Shape, Tensor } from '../graph/tensor.js';
 import type { Conv2dMaxPoolAttrs } from './attrs.js';
-import { conv2dOp, conv2dShape, conv2dVjp } from './conv2d.js';
+import { conv2dJvp, conv2dOp, conv2dShape, conv2dVjp } from './conv2d.js';
+import { maxPool2dSelect } from './maxPool2dSelect.js';
 import { maxPool2dOp } from './maxPool2d.js';
 import { maxPool2dBackward } from './maxPool2dBackward.js';
 import { type KernelContext, makeNode, type NDArray, opError, type OpDef } from './op.js';
@@ -46,6 +47,14 @@ function conv2dMaxPoolShape(inputs: readonly Shape[], attrs: Conv2dMaxPoolAttrs)
 function conv2dMaxPoolVjp(g: Tensor, node: Tensor<'conv2dMaxPool'>): readonly (Tensor | null)[] {
   const z = makeNode(conv2dOp, node.inputs, node.attrs.conv);
   return conv2dVjp(maxPool2dBackward(z, g, node.attrs.pool), z);
+}
+
+// Forwards: the convolution's tangent (its relu included), read at each
+// window's first maximum of the convolution, as maxPool2d's JVP reads it.
+function conv2dMaxPoolJvp(tangents: readonly (Tensor | null)[], node: Tensor<'conv2dMaxPool'>): Tensor | null {
+  const z = makeNode(conv2dOp, node.inputs, node.attrs.conv);
+  const dz = conv2dJvp(tangents, z);
+  return dz && maxPool2dSelect(z, dz, node.attrs.pool);
 }
 
 function conv2dMaxPoolReference(inputs: readonly NDArray[], attrs: Conv2dMaxPoolAttrs, outShape: Shape): Float64Array {
@@ -107,6 +116,7 @@ export const conv2dMaxPoolOp: OpDef<'conv2dMaxPool'> = {
   name: OP,
   shape: conv2dMaxPoolShape,
   vjp: conv2dMaxPoolVjp,
+  jvp: conv2dMaxPoolJvp,
   reference: conv2dMaxPoolReference,
   kernel: conv2dMaxPoolKernel,
 };

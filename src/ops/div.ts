@@ -3,6 +3,7 @@ import { k } from '../kernel/source.js';
 import { binary, defineBinary } from './elementwise.js';
 import { mul } from './mul.js';
 import { neg } from './neg.js';
+import { sub } from './sub.js';
 
 // d(a / b) = da / b - (a / b) db / b
 export const divOp = defineBinary('div', {
@@ -10,6 +11,12 @@ export const divOp = defineBinary('div', {
     const [, b] = node.inputs;
     const ga = div(g, b);
     return [ga, neg(mul(ga, node))];
+  },
+  // (da - (a / b) db) / b
+  jvp: ([ta, tb], node) => {
+    const [, b] = node.inputs;
+    const minusDb = tb && mul(node, tb);
+    return div(ta && minusDb ? sub(ta, minusDb) : ta ?? neg(minusDb!), b);
   },
   reference: (a, b) => a / b,
   kernel: (a, b) => k`(${a} / ${b})`,

@@ -10,10 +10,12 @@ import { toTensor } from './constant.js';
 import { checkInputCount, makeNode, type OpDef } from './op.js';
 import { decode, ident, k, offset, type Src } from '../kernel/source.js';
 
-/** An elementwise op's rules, in the order of every op file: VJP, reference, kernel. */
+/** An elementwise op's rules, in the order of every op file: VJP, JVP, reference, kernel. */
 export interface ElementwiseRules<O extends OpName, F extends (...xs: number[]) => number, E extends (...xs: Src[]) => Src> {
   /** The VJP, with its derivation in a comment beside it. */
   readonly vjp: OpDef<O>['vjp'];
+  /** The JVP, the same derivative read forwards. */
+  readonly jvp: OpDef<O>['jvp'];
   /** The function on one element (or pair of elements), in float64. */
   readonly reference: F;
   /** The same function as a kernel expression of its argument(s). */
@@ -21,7 +23,7 @@ export interface ElementwiseRules<O extends OpName, F extends (...xs: number[]) 
 }
 
 export function defineUnary<O extends OpName>(name: O, rules: ElementwiseRules<O, (x: number) => number, (x: Src) => Src>): OpDef<O> {
-  const { vjp, reference: f, kernel: expr } = rules;
+  const { vjp, jvp, reference: f, kernel: expr } = rules;
   return {
     name,
     shape: (inputs) => {
@@ -29,6 +31,7 @@ export function defineUnary<O extends OpName>(name: O, rules: ElementwiseRules<O
       return inputs[0];
     },
     vjp,
+    jvp,
     reference: ([x]) => {
       const out = new Float64Array(x.data.length);
       for (let i = 0; i < out.length; i++) out[i] = f(x.data[i]);
@@ -39,7 +42,7 @@ export function defineUnary<O extends OpName>(name: O, rules: ElementwiseRules<O
 }
 
 export function defineBinary<O extends OpName>(name: O, rules: ElementwiseRules<O, (a: number, b: number) => number, (a: Src, b: Src) => Src>): OpDef<O> {
-  const { vjp, reference: f, kernel: expr } = rules;
+  const { vjp, jvp, reference: f, kernel: expr } = rules;
   return {
     name,
     shape: (inputs) => {
@@ -47,6 +50,7 @@ export function defineBinary<O extends OpName>(name: O, rules: ElementwiseRules<
       return broadcastShapes(name, inputs[0], inputs[1]);
     },
     vjp,
+    jvp,
     reference: ([a, b], _attrs, outShape) => {
       const out = new Float64Array(a.data.length > b.data.length ? a.data.length : b.data.length);
       const ad = a.data;

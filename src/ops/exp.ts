@@ -6,6 +6,7 @@ import { mul } from './mul.js';
 // d(exp x) = exp(x) dx
 export const expOp = defineUnary('exp', {
   vjp: (g, node) => [mul(g, node)],
+  jvp: ([t], node) => mul(t!, node),
   reference: Math.exp,
   kernel: (x) => k`Math.exp(${x})`,
 });

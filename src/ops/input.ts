@@ -11,6 +11,7 @@ export const inputOp: OpDef<'input'> = {
     return [];
   },
   vjp: () => [],
+  jvp: () => null, // a leaf: jvp gives the differentiated inputs their tangents itself
   reference: () => {
     throw new Error('input: an input has no computation; the backend reads it from the feeds (a bug in Striate)');
   },

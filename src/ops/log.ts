@@ -6,6 +6,7 @@ import { defineUnary, unary } from './elementwise.js';
 // d(log x) = dx / x
 export const logOp = defineUnary('log', {
   vjp: (g, { inputs: [x] }) => [div(g, x)],
+  jvp: ([t], { inputs: [x] }) => div(t!, x),
   reference: Math.log,
   kernel: (x) => k`Math.log(${x})`,
 });

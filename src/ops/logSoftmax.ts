@@ -12,6 +12,8 @@ export const logSoftmaxOp: OpDef<'logSoftmax'> = {
   name: 'logSoftmax',
   shape: (inputs, { axis }) => checkAxisOp('logSoftmax', inputs, axis),
   vjp: (g, { inputs: [x], attrs: { axis } }) => [sub(g, mul(softmax(x, axis), sum(g, { axes: axis, keepDims: true })))],
+  // d logSoftmax(x) = dx - Σ_axis softmax(x) dx (the VJP's transpose: the sum now weighs dx by s).
+  jvp: ([t], { inputs: [x], attrs: { axis } }) => sub(t!, sum(mul(softmax(x, axis), t!), { axes: axis, keepDims: true })),
   reference: ([x], { axis }) => {
     const out = new Float64Array(x.data.length);
     const d = x.data;

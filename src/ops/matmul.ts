@@ -2,6 +2,7 @@ import { checkOptions } from '../graph/error.js';
 import { type Shape, type Tensor, shapeToString } from '../graph/tensor.js';
 import { checkBoolean, checkInputCount, type KernelContext, makeNode, opError, type OpDef } from './op.js';
 import { decode, intLet, join, k, type Src } from '../kernel/source.js';
+import { addAll } from './add.js';
 import { reluBackward } from './reluBackward.js';
 import { reluSource } from './relu.js';
 import { sum } from './sum.js';
@@ -37,6 +38,17 @@ function productVjp(g: Tensor, a: Tensor, b: Tensor, tA: boolean, tB: boolean): 
 }
 
 /** [M, K, N] of op(a) op(b) for stored shapes a, b. */
+// Forwards, from d(op(A) op(B)) = op(dA) op(B) + op(A) op(dB): each product
+// with the same flags; a fused bias adds its tangent to every row, and a
+// fused relu passes dz where y > 0 (reluBackward(y, dz), as in the VJP).
+function matmulJvp([ta, tb, tbias]: readonly (Tensor | null)[], node: Tensor<'matmul'>): Tensor | null {
+  const { transposeA, transposeB, relu } = node.attrs;
+  const [a, b] = node.inputs;
+  const flags = { transposeA, transposeB };
+  const dz = addAll([ta && matmul(ta, b, flags), tb && matmul(a, tb, flags), tbias ?? null]);
+  return relu && dz ? reluBackward(node, dz) : dz;
+}
+
 function dims(a: Shape, b: Shape, tA: boolean, tB: boolean): [number, number, number] {
   return [tA ? a[1] : a[0], tA ? a[0] : a[1], tB ? b[0] : b[1]];
 }
@@ -81,6 +93,7 @@ export const matmulOp: OpDef<'matmul'> = {
     return [M, N];
   },
   vjp: matmulVjp,
+  jvp: matmulJvp,
   reference: ([a, b, bias], { transposeA: tA, transposeB: tB, hasBias, relu }) => {
     const [M, K, N] = dims(a.shape, b.shape, tA, tB);
     const out = new Float64Array(M * N);

@@ -6,7 +6,7 @@ import { makeNode, type OpDef } from './op.js';
 import { k } from '../kernel/source.js';
 import { keptShape, reduceAttrs, reduceKernel, reduceReference, reduceShape, takesFirstMax, takesFirstMaxSource } from './reduce.js';
 import { reshape } from './reshape.js';
-import type { ReduceOptions } from './sum.js';
+import { sum, type ReduceOptions } from './sum.js';
 
 // d(max x) = dy at the maximum of each group, 0 elsewhere. Where several
 // elements tie, any convex combination of them is a subgradient; we send all
@@ -21,6 +21,8 @@ export const maxOp: OpDef<'max'> = {
     const kept = keptShape(x.shape, axes);
     return [mul(sameShape(g.shape, kept) ? g : reshape(g, kept), maxMask(x, axes))];
   },
+  // Forwards: the tangent at each group's first maximum, Σ_axes maxMask(x) dx.
+  jvp: ([t], { inputs: [x], attrs }) => sum(mul(t!, maxMask(x, attrs.axes)), attrs),
   reference: ([x], { axes }) => reduceReference(x, axes, -Infinity, (acc, v) => (takesFirstMax(v, acc) ? v : acc)),
   kernel: ({ inputs: [x], attrs: { axes }, ints, grid }) =>
     reduceKernel(x, axes, k`-3.0e38`, (acc, v) => k`const v = ${v};

@@ -13,6 +13,7 @@ export const maxMaskOp: OpDef<'maxMask'> = {
     return inputs[0];
   },
   vjp: () => [null],
+  jvp: () => null, // piecewise constant (see above)
   reference: ([x], { axes }) => {
     const groups = sizeOf(keptShape(x.shape, axes));
     const group = groupIndex(x.shape, axes);

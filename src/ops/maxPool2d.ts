@@ -20,6 +20,7 @@
  */
 import type { Tensor } from '../graph/tensor.js';
 import { maxPool2dBackward } from './maxPool2dBackward.js';
+import { maxPool2dSelect } from './maxPool2dSelect.js';
 import { checkInputCount, makeNode, type OpDef } from './op.js';
 import { argmaxSource, decodeWindow, firstArgmax, pool2dAttrs, pool2dShape, type Pool2dOptions, poolGeometry } from './pool2dGeometry.js';
 import { k } from '../kernel/source.js';
@@ -35,6 +36,8 @@ export const maxPool2dOp: OpDef<'maxPool2d'> = {
     return pool2dShape('maxPool2d', inputs[0], attrs);
   },
   vjp: (g, { inputs: [x], attrs }) => [maxPool2dBackward(x, g, attrs)],
+  // Forwards: each window passes the tangent of its first maximum, P(x) dx.
+  jvp: ([t], { inputs: [x], attrs }) => maxPool2dSelect(x, t!, attrs),
   reference: ([x], attrs) => {
     const arg = firstArgmax(x, attrs);
     const out = new Float64Array(arg.length);

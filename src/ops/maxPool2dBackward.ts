@@ -36,6 +36,7 @@ export const maxPool2dBackwardOp: OpDef<'maxPool2dBackward'> = {
     return x;
   },
   vjp: (g, { inputs: [x], attrs }) => [null, maxPool2dSelect(x, g, attrs)],
+  jvp: ([, tdy], { inputs: [x], attrs }) => (tdy ? makeNode(maxPool2dBackwardOp, [x, tdy], attrs) : null), // linear in dy; constant in x a.e.
   // A gather, as a device kernel would run it: each input cell visits the
   // windows that cover it and adds dy of those whose first maximum it is.
   reference: ([x, dy], attrs) => {

@@ -34,6 +34,7 @@ export const maxPool2dSelectOp: OpDef<'maxPool2dSelect'> = {
     return out;
   },
   vjp: (g, { inputs: [x], attrs }) => [null, maxPool2dBackward(x, g, attrs)],
+  jvp: ([, tdx], { inputs: [x], attrs }) => (tdx ? makeNode(maxPool2dSelectOp, [x, tdx], attrs) : null), // linear in dx; constant in x a.e.
   reference: ([x, dx], attrs) => {
     const arg = firstArgmax(x, attrs);
     const out = new Float64Array(arg.length);

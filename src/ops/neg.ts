@@ -5,6 +5,7 @@ import { defineUnary, unary } from './elementwise.js';
 // d(-x) = -dx
 export const negOp = defineUnary('neg', {
   vjp: (g) => [neg(g)],
+  jvp: ([t]) => neg(t!),
   reference: (x) => -x,
   kernel: (x) => k`(-${x})`,
 });

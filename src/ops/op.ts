@@ -31,6 +31,17 @@ export interface OpDef<O extends OpName> {
    * the input's: `grad` sums it back to the input's shape in one central place.
    */
   vjp(g: Tensor, node: Tensor<O>): readonly (Tensor | null)[];
+  /**
+   * The tangent of the output given a tangent for each input (forward mode,
+   * `jvp` in src/autodiff/jvp.ts). An entry is `null` where the input's
+   * tangent is zero (it does not depend on the differentiated inputs); at
+   * least one is not. Builds graph nodes only. Returns `null` when the
+   * output's tangent is zero (a piecewise-constant op such as `step`), or a
+   * tensor of the output's shape or of one that broadcasts to it: `jvp`
+   * broadcasts it in one central place. For every t and c, ⟨c, jvp(t)⟩ must
+   * equal ⟨vjp(c), t⟩; `checkGradients` tests both rules against each other.
+   */
+  jvp(tangents: readonly (Tensor | null)[], node: Tensor<O>): Tensor | null;
   /** The op's meaning, in float64 plain JavaScript: the oracle every backend is tested against. */
   reference(inputs: readonly NDArray[], attrs: OpAttrs[O], outShape: Shape): Float64Array;
   /**

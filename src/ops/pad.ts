@@ -47,6 +47,8 @@ export const padOp: OpDef<'pad'> = {
       x.shape,
     ),
   ],
+  // The border is constant: its tangent is zero, the inside's the input's.
+  jvp: ([t], { attrs: { pads } }) => makeNode(padOp, [t!], { pads, value: 0 }),
   reference: ([x], { pads, value }, out) => {
     const res = new Float64Array(sizeOf(out)).fill(value);
     const outStrides = stridesOf(out);

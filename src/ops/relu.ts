@@ -13,6 +13,7 @@ import { reluBackward } from './reluBackward.js';
 // relu (conv2d, matmul, conv2dMaxPool) is spelled the same way.
 export const reluOp = defineUnary('relu', {
   vjp: (g, node) => [reluBackward(node, g)],
+  jvp: ([t], node) => reluBackward(node, t!),
   reference: (x) => (x <= 0 ? 0 : x),
   kernel: (x) => reluSource(x),
 });

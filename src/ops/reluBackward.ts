@@ -7,6 +7,7 @@ import { binary, defineBinary } from './elementwise.js';
 // reluBackward(x, cotangent); wrt x it is zero almost everywhere (null).
 export const reluBackwardOp = defineBinary('reluBackward', {
   vjp: (gg, { inputs: [x] }) => [null, reluBackward(x, gg)],
+  jvp: ([, tg], { inputs: [x] }) => (tg ? reluBackward(x, tg) : null),
   reference: (x, g) => (x > 0 ? g : 0),
   kernel: (x, g) => k`(${x} > 0.0 ? ${g} : 0.0)`,
 });

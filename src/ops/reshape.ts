@@ -21,6 +21,7 @@ export const reshapeOp: OpDef<'reshape'> = {
     return shape;
   },
   vjp: (g, { inputs: [x] }) => [reshape(g, x.shape)],
+  jvp: ([t], node) => reshape(t!, node.shape), // linear: the tangent reshaped alike
   reference: ([x]) => x.data.slice(),
   kernel: 'alias',
 };

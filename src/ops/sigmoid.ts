@@ -14,6 +14,7 @@ function sigmoidValue(x: number): number {
 // d(sigmoid x) = sigmoid(x) (1 - sigmoid(x)) dx
 export const sigmoidOp = defineUnary('sigmoid', {
   vjp: (g, node) => [mul(g, mul(node, sub(1, node)))],
+  jvp: ([t], node) => mul(t!, mul(node, sub(1, node))),
   reference: sigmoidValue,
   kernel: (x) => k`(${x} >= 0.0 ? 1.0 / (1.0 + Math.exp(-${x})) : Math.exp(${x}) / (1.0 + Math.exp(${x})))`,
 });

@@ -54,6 +54,7 @@ export const sliceOp: OpDef<'slice'> = {
       0,
     ),
   ],
+  jvp: ([t], { attrs }) => makeNode(sliceOp, [t!], attrs), // linear: the same box of the tangent
   reference: ([x], { begin }, out) => {
     const res = new Float64Array(sizeOf(out));
     const inStrides = stridesOf(x.shape);

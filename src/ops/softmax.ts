@@ -13,6 +13,8 @@ export const softmaxOp: OpDef<'softmax'> = {
   name: 'softmax',
   shape: (inputs, { axis }) => checkAxisOp('softmax', inputs, axis),
   vjp: (g, s) => [mul(s, sub(g, sum(mul(g, s), { axes: s.attrs.axis, keepDims: true })))],
+  // ds = s (dx - Σ_axis s dx), the Jacobian being symmetric: the VJP's formula with g = dx.
+  jvp: ([t], s) => mul(s, sub(t!, sum(mul(t!, s), { axes: s.attrs.axis, keepDims: true }))),
   reference: ([x], { axis }) => {
     const out = new Float64Array(x.data.length);
     const d = x.data;

@@ -1,6 +1,8 @@
 import { type Tensor, shapeToString } from '../graph/tensor.js';
 import { checkOptions } from '../graph/error.js';
 import { sameShape } from '../graph/shape.js';
+import { addAll } from './add.js';
+import { ones } from './constant.js';
 import { logSoftmax } from './logSoftmax.js';
 import { mul } from './mul.js';
 import { neg } from './neg.js';
@@ -63,6 +65,19 @@ export const softmaxCrossEntropyOp: OpDef<'softmaxCrossEntropy'> = {
     const s = softmax(logits, 1);
     const mass = sum(labels, { axes: 1, keepDims: true });
     return [mul(sub(mul(s, mass), labels), perRow), mul(neg(logSoftmax(logits, 1)), perRow)];
+  },
+  // Forwards, per row: d loss_i = Σ_c ∂loss_i/∂x_ic dx_ic + Σ_c ∂loss_i/∂y_ic dy_ic with the
+  // partials above; index labels get no tangent, and their ∂/∂x (softmax - y) is
+  // softmaxCrossEntropyBackward with a cotangent of 1 per row (NaN rows for bad labels,
+  // as the loss has). The rows then combine as the loss does.
+  jvp: ([tx, ty], { inputs: [logits, labels], attrs: { labels: kind, reduction } }) => {
+    const [n] = logits.shape;
+    const partialX =
+      kind === 'index' ? softmaxCrossEntropyBackward(logits, labels, ones([n]), 'none') : sub(mul(softmax(logits, 1), sum(labels, { axes: 1, keepDims: true })), labels);
+    const terms = addAll([tx && mul(tx, partialX), kind === 'onehot' && ty ? mul(ty, neg(logSoftmax(logits, 1))) : null]);
+    if (terms === null) return null;
+    const rows = sum(terms, { axes: 1 });
+    return reduction === 'none' ? rows : reduction === 'mean' && n > 1 ? mul(sum(rows), 1 / n) : sum(rows);
   },
   reference: ([logits, labels], { labels: kind, reduction }) => {
     const [n, c] = logits.shape;

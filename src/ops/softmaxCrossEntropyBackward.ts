@@ -11,6 +11,7 @@
 import { type Shape, type Tensor, shapeToString } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import type { OpAttrs } from './attrs.js';
+import { addAll } from './add.js';
 import { mul } from './mul.js';
 import { checkConstantLabels, isClassIndex, labelTestSource, NAN_UNLESS_KNOWN, oneHot } from './oneHot.js';
 import { makeNode, opError, type OpDef } from './op.js';
@@ -73,6 +74,14 @@ export const softmaxCrossEntropyBackwardOp: OpDef<'softmaxCrossEntropyBackward'>
     const r = sum(mul(gg, sub(s, oneHot(labels, c))), { axes: 1 });
     const dg = reduction === 'none' ? r : reduction === 'mean' && n > 1 ? mul(sum(r), 1 / n) : sum(r);
     return [dx, null, dg];
+  },
+  // Forwards: dB = p ds + (s - y) dp, with ds = s (dx - rowsum(s dx)) (softmax's JVP);
+  // B is linear in g, so (s - y) dp = B(x, labels, dg). The labels get no tangent.
+  jvp: ([tx, , tg], { inputs: [logits, labels, g], attrs: { reduction } }) => {
+    const [n] = logits.shape;
+    const s = softmax(logits, 1);
+    const ds = tx && mul(s, sub(tx, sum(mul(s, tx), { axes: 1, keepDims: true })));
+    return addAll([ds && mul(ds, perRow(g, n, reduction)), tg && softmaxCrossEntropyBackward(logits, labels, tg, reduction)]);
   },
   reference: ([logits, labels, g], { reduction }) => {
     const [n, c] = logits.shape;

@@ -7,6 +7,7 @@ import { mul } from './mul.js';
 // d(sqrt x) = dx / (2 sqrt x)
 export const sqrtOp = defineUnary('sqrt', {
   vjp: (g, node) => [div(g, mul(node, 2))],
+  jvp: ([t], node) => div(t!, mul(node, 2)),
   reference: Math.sqrt,
   kernel: (x) => k`Math.sqrt(${x})`,
 });

@@ -5,6 +5,7 @@ import { defineUnary, unary } from './elementwise.js';
 // [x > 0] is piecewise constant: its derivative is 0 wherever it exists.
 export const stepOp = defineUnary('step', {
   vjp: () => [null],
+  jvp: () => null,
   reference: (x) => (x > 0 ? 1 : 0),
   kernel: (x) => k`(${x} > 0.0 ? 1.0 : 0.0)`,
 });

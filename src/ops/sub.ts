@@ -6,6 +6,7 @@ import { neg } from './neg.js';
 // d(a - b) = da - db
 export const subOp = defineBinary('sub', {
   vjp: (g) => [g, neg(g)],
+  jvp: ([ta, tb]) => (ta && tb ? sub(ta, tb) : ta ?? neg(tb!)),
   reference: (a, b) => a - b,
   kernel: (a, b) => k`(${a} - ${b})`,
 });

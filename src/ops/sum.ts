@@ -11,6 +11,8 @@ export const sumOp: OpDef<'sum'> = {
   name: 'sum',
   shape: (inputs, attrs) => reduceShape('sum', inputs, attrs),
   vjp: (g, { inputs: [x], attrs }) => [broadcastTo(reshape(g, keptShape(x.shape, attrs.axes)), x.shape)],
+  // Linear: the tangent is summed the same way.
+  jvp: ([t], { attrs }) => makeNode(sumOp, [t!], attrs),
   reference: ([x], { axes }) => reduceReference(x, axes, 0, (acc, v) => acc + v),
   kernel: ({ inputs: [x], attrs: { axes }, ints, grid }) =>
     reduceKernel(x, axes, k`0.0`, (acc, v) => k`${acc} += ${v};`, ints, grid),

@@ -27,6 +27,7 @@ export const transposeOp: OpDef<'transpose'> = {
     return perm.map((p) => x[p]);
   },
   vjp: (g, { attrs: { perm } }) => [transpose(g, inversePermutation(perm))],
+  jvp: ([t], { attrs }) => makeNode(transposeOp, [t!], attrs), // linear: the tangent permuted alike
   reference: ([x], { perm }, out) => {
     const res = new Float64Array(sizeOf(out));
     const inStrides = stridesOf(x.shape);
