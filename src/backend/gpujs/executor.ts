@@ -16,9 +16,10 @@
 import type { Observable, ObservableInput } from 'rxjs';
 import { run$ } from '../reactive.js';
 import { fuseForDevice } from '../fuse.js';
+import { memoryOrder } from '../schedule.js';
 import { wasmKernel } from './wasm/kernels/index.js';
 import { wasmRewrites } from './wasm/rewrites.js';
-import { type Shape, type Tensor, sizeOf, topologicalOrder } from '../../graph/tensor.js';
+import { type Shape, type Tensor, sizeOf } from '../../graph/tensor.js';
 import { opDef } from '../../ops/index.js';
 import type { KernelStage } from '../../ops/op.js';
 import { collectInputs, type Feeds, type InputSpec, validateFeeds } from '../feeds.js';
@@ -67,6 +68,18 @@ export interface PlanStep {
   readonly source: string;
 }
 
+/** The device memory of a compiled plan (see GpuJsFunction.memory). */
+export interface PlanMemory {
+  /** Bytes of the graph inputs and constants the kernels read. */
+  readonly argumentBytes: number;
+  /** How many step buffers the plan allocates (steps of one output shape share one once it is free). */
+  readonly buffers: number;
+  /** Bytes of those buffers. */
+  readonly bufferBytes: number;
+  /** The total, `argumentBytes + bufferBytes`: what the plan holds at its peak. */
+  readonly bytes: number;
+}
+
 /**
  * A graph compiled for a gpu.js backend (every {@link BackendName} but
  * `'reference'` and `'auto'`). Results are `Float32Array`s. The first run
@@ -84,6 +97,7 @@ export class GpuJsFunction implements CompiledFunction<Float32Array> {
   private outSlots: Slot[] = [];
   private readonly kernels = new Map<string, { source: Src; size: number; grid: Grid | null }>();
   private pipeline: GpuPipeline | null = null;
+  private planMemory: PlanMemory | null = null;
   private checked = false;
   private disposed = false;
   /** Runs started and not yet settled: dispose waits for them. */
@@ -113,7 +127,7 @@ export class GpuJsFunction implements CompiledFunction<Float32Array> {
     // wasm backends rewrite it further for their tuned kernels.
     const fused = fuseForDevice(outputs);
     const planned = this.handle.ints ? wasmRewrites(fused) : fused;
-    const order = topologicalOrder(planned);
+    const order = memoryOrder(planned);
     checkSizes(this.backend, order, this.handle.limit);
     const inputs = collectInputs(order);
 
@@ -184,23 +198,28 @@ export class GpuJsFunction implements CompiledFunction<Float32Array> {
   }
 
   /**
-   * The wasm backends run a plan in one wasm32 memory holding every input,
-   * constant and plan buffer at once. Its size is worked out here as gpu.js
-   * lays it out (web-assembly/pipeline-executor.js: each argument a step reads
-   * once, then the buffers of pipeline.js's assignBuffers, which shares a
-   * buffer between steps of the same output shape after its last read, each
-   * region 16-byte aligned) and refused when it exceeds 4 GiB.
+   * The device memory the plan holds while it runs, as gpu.js lays it out
+   * (pipeline.js's assignBuffers): each graph input and constant a step
+   * reads, then the step buffers, a buffer shared between steps of the same
+   * output shape once its occupant's last reader has run; each region 16-byte
+   * aligned, as the wasm executor places them (GL textures and WebGPU
+   * buffers hold the same values, with their own padding). It is the peak,
+   * since every buffer lives for the whole run.
    */
-  private checkWasmMemory(): void {
+  get memory(): PlanMemory {
+    return (this.planMemory ??= this.measureMemory());
+  }
+
+  private measureMemory(): PlanMemory {
     const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
-    let bytes = 16; // the threaded executor's control words
+    let argumentBytes = 0;
     const readArgs = new Set(this.steps.flatMap((step) => step.args.filter((a) => a.kind === 'arg').map((a) => a.index)));
-    for (const index of readArgs) bytes += align16(this.argSizes[index] * 4);
-    // assignBuffers: a buffer is free once its occupant's last reader has run, and only for the same output shape.
+    for (const index of readArgs) argumentBytes += align16(this.argSizes[index] * 4);
     const lastRead = this.steps.map(() => -1);
     this.steps.forEach((step, i) => step.args.forEach((a) => a.kind === 'step' && (lastRead[a.index] = Math.max(lastRead[a.index], i))));
     for (const slot of this.outSlots) if (slot.kind === 'step') lastRead[slot.index] = this.steps.length;
     const buffers: { shape: string; freeAfter: number }[] = [];
+    let bufferBytes = 0;
     this.steps.forEach((step, i) => {
       const { size, grid } = this.kernels.get(step.kernelKey)!;
       const shape = grid ? grid.join('x') : String(size);
@@ -208,16 +227,27 @@ export class GpuJsFunction implements CompiledFunction<Float32Array> {
       if (!buffer) {
         buffer = { shape, freeAfter: -1 };
         buffers.push(buffer);
-        bytes += align16(size * 4);
+        bufferBytes += align16(size * 4);
       }
       buffer.freeAfter = lastRead[i];
     });
+    return { argumentBytes, buffers: buffers.length, bufferBytes, bytes: argumentBytes + bufferBytes };
+  }
+
+  /**
+   * The wasm backends run a plan in one wasm32 memory holding every input,
+   * constant and plan buffer at once (`memory`, plus the threaded executor's
+   * 16 control bytes); a plan that needs more than 4 GiB is refused.
+   */
+  private checkWasmMemory(): void {
+    const { bytes: planBytes, buffers } = this.memory;
+    const bytes = planBytes + 16;
     const limit = WASM_MEMORY_BYTES - WASM_SPARE_PAGES * 65536;
     if (bytes > limit) {
       const gib = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
       fail(
         'compile',
-        `the graph needs ${gib(bytes)} of WebAssembly memory at once (its inputs, constants and ${buffers.length} intermediate buffers, ` +
+        `the graph needs ${gib(bytes)} of WebAssembly memory at once (its inputs, constants and ${buffers} intermediate buffers, ` +
           `${formatCount(bytes)} bytes), more than the ${gib(limit)} backend "${this.backend}" can address (a wasm32 memory is 4 GiB, of which gpu.js keeps 1 MiB); ` +
           'use a smaller batch or smaller dimensions, or another backend',
         `a plan of ${formatCount(bytes)} bytes`,
