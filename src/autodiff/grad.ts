@@ -11,6 +11,7 @@ import { broadcastsTo, sameShape } from '../graph/shape.js';
 import { add } from '../ops/add.js';
 import { ones, zeros } from '../ops/constant.js';
 import { opDef } from '../ops/index.js';
+import type { Autodiff } from '../ops/op.js';
 import { sumTo } from '../ops/sumTo.js';
 
 /**
@@ -39,6 +40,16 @@ export function grad(y: Tensor, xs: readonly Tensor[]): Tensor[] {
  * the contributions of a node used several times (fan-out) happen here, once.
  */
 export function vjp(ys: readonly Tensor[], xs: readonly Tensor[], cotangents: readonly Tensor[]): Tensor[] {
+  return reverse(ys, xs, cotangents, false);
+}
+
+/**
+ * `vjp`, or with `leaves` the partial derivatives with the `xs` as leaves:
+ * no cotangent flows past an x into its inputs, so an x that another x is
+ * computed from gets only its direct share (the checkpoint op's VJP needs
+ * that: its region's arguments are computed from its weights).
+ */
+function reverse(ys: readonly Tensor[], xs: readonly Tensor[], cotangents: readonly Tensor[], leaves: boolean): Tensor[] {
   checkTensors('vjp', 'ys', ys, 'vjp([y], xs, [c])');
   checkTensors('vjp', 'xs', xs, 'vjp(ys, [x], cotangents)');
   checkTensors('vjp', 'cotangents', cotangents, 'vjp([y], xs, [c])');
@@ -82,9 +93,9 @@ export function vjp(ys: readonly Tensor[], xs: readonly Tensor[], cotangents: re
   for (let k = order.length - 1; k >= 0; k--) {
     const node = order[k];
     const g = cot.get(node.id);
-    if (g === undefined || node.inputs.length === 0) continue;
+    if (g === undefined || node.inputs.length === 0 || (leaves && wanted.has(node.id))) continue;
     if (!node.inputs.some((i) => reaches.has(i.id))) continue;
-    const grads = checkedCotangents(node, opDef(node.op).vjp(g, node as never));
+    const grads = checkedCotangents(node, opDef(node.op).vjp(g, node as never, autodiff));
     node.inputs.forEach((inp, i) => {
       const gi = grads[i];
       if (gi !== null && reaches.has(inp.id)) accumulate(inp, gi);
@@ -92,6 +103,9 @@ export function vjp(ys: readonly Tensor[], xs: readonly Tensor[], cotangents: re
   }
   return xs.map((x) => cot.get(x.id) ?? zeros(x.shape));
 }
+
+/** Reverse mode as the op rules see it (the checkpoint op's VJP differentiates its recomputed region by its arguments, as leaves). */
+const autodiff: Autodiff = { vjp: (ys, xs, cotangents) => reverse(ys, xs, cotangents, true) };
 
 /**
  * Check that `v` is an array of tensors (`what` names the argument of `op`);

@@ -139,6 +139,7 @@ export function topologicalOrder(outputs: readonly Tensor[]): Tensor[] {
 }
 
 function formatAttrValue(v: unknown): string {
+  if (typeof v === 'function') return `<function${v.name ? ` ${v.name}` : ''}>`;
   if (v instanceof Tensor) return `%${v.id}`;
   if (ArrayBuffer.isView(v)) return `<${(v as unknown as ArrayLike<number>).length} values>`;
   if (Array.isArray(v)) return `[${v.map(formatAttrValue).join(',')}]`;

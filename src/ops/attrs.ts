@@ -8,6 +8,7 @@
  * (or a finite number); strings never do.
  */
 import type { Shape } from '../graph/shape.js';
+import type { CustomJvpRule, CustomVjpRule } from './customVjp.js';
 
 /** Two integers for the two spatial axes, rows first: `[h, w]`; as a padding, `[before, after]` on one axis. */
 export type Pair = readonly [number, number];
@@ -226,6 +227,23 @@ export interface OpAttrs {
   avgPool2d: AvgPool2dAttrs;
   /** Mean pooling's gradient wrt its input. */
   avgPool2dBackward: AvgPool2dBackwardAttrs;
+  // autodiff
+  /** Inputs (x, ...deps): x, scheduled after deps (an ordering edge; no attributes). */
+  after: {};
+  /** Inputs (y, ...args, ...free): y, whose region between args and y the backward pass recomputes. */
+  checkpoint: {
+    /** How many of the inputs after y are the function's arguments (the rest are the tensors it read from outside). */
+    readonly args: number;
+  };
+  /** Inputs (y, ...args): y, differentiated by a user's rule instead of through its graph. */
+  customVjp: {
+    /** The function's name, for graphs and errors. */
+    readonly name: string;
+    /** The cotangents of args from y's cotangent (see {@link CustomVjpRule}). */
+    readonly rule: CustomVjpRule;
+    /** The tangent of y from args' tangents, or null: forward mode refuses the node. */
+    readonly jvp: CustomJvpRule | null;
+  };
 }
 
 /** The name of an op: `'conv2d'`, `'add'`, … (every key of {@link OpAttrs}). */

@@ -6,6 +6,9 @@ import type { OpName } from './attrs.js';
 import type { OpDef } from './op.js';
 
 import { addOp } from './add.js';
+import { afterOp } from './after.js';
+import { checkpointOp } from './checkpoint.js';
+import { customVjpOp } from './customVjp.js';
 import { avgPool2dOp } from './avgPool2d.js';
 import { avgPool2dBackwardOp } from './avgPool2dBackward.js';
 import { broadcastToOp } from './broadcastTo.js';
@@ -85,6 +88,9 @@ export const ops: { readonly [O in OpName]: OpDef<O> } = {
   maxPool2dSelect: maxPool2dSelectOp,
   avgPool2d: avgPool2dOp,
   avgPool2dBackward: avgPool2dBackwardOp,
+  after: afterOp,
+  checkpoint: checkpointOp,
+  customVjp: customVjpOp,
 };
 
 export function opDef<O extends OpName>(name: O): OpDef<O> {

@@ -29,8 +29,10 @@ export interface OpDef<O extends OpName> {
    * nodes only; never reads data. An entry may be `null` (no gradient flows to
    * that input, e.g. integer labels) and may have any shape that broadcasts to
    * the input's: `grad` sums it back to the input's shape in one central place.
+   * `autodiff` is `vjp` itself, for the one rule that differentiates a
+   * subgraph (`checkpoint`), so that ops never import the floor above them.
    */
-  vjp(g: Tensor, node: Tensor<O>): readonly (Tensor | null)[];
+  vjp(g: Tensor, node: Tensor<O>, autodiff: Autodiff): readonly (Tensor | null)[];
   /**
    * The tangent of the output given a tangent for each input (forward mode,
    * `jvp` in src/autodiff/jvp.ts). An entry is `null` where the input's
@@ -54,6 +56,12 @@ export interface OpDef<O extends OpName> {
    * kernel would leave the device idle (a few outputs, each a long sum).
    */
   kernel: ((ctx: KernelContext<O>) => Src | KernelStages) | 'upload' | 'alias';
+}
+
+/** What a VJP rule may call back: reverse mode itself (src/autodiff/grad.ts), handed in by `vjp`. */
+export interface Autodiff {
+  /** `vjp(ys, xs, cotangents)` with the xs as leaves: no cotangent flows past an x into the tensors it is computed from. */
+  vjp(ys: readonly Tensor[], xs: readonly Tensor[], cotangents: readonly Tensor[]): Tensor[];
 }
 
 /**

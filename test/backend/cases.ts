@@ -12,6 +12,9 @@ import { compile, type BackendName } from '../../src/backend/compile.js';
 import { input } from '../../src/ops/input.js';
 import { distinctValues, randomValues } from '../helpers.js';
 import { add } from '../../src/ops/add.js';
+import { after } from '../../src/ops/after.js';
+import { checkpoint } from '../../src/ops/checkpoint.js';
+import { customVjp } from '../../src/ops/customVjp.js';
 import { avgPool2d } from '../../src/ops/avgPool2d.js';
 import { avgPool2dBackward } from '../../src/ops/avgPool2dBackward.js';
 import { broadcastTo } from '../../src/ops/broadcastTo.js';
@@ -388,6 +391,33 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
       name: 'avgPool2dBackward 2x2/3, uncovered cells',
       inputs: [X([2, 3, 3, 3])],
       fn: (dy) => avgPool2dBackward(dy, { size: [2, 2], stride: [3, 3], pads: [0, 0, 0, 0], countIncludePad: false, inputShape: [2, 3, 8, 8] }),
+    },
+  ],
+  after: [
+    {
+      // The value is x's; the dependency only orders the plan (and gets a zero gradient).
+      name: 'after (an ordering edge: the value of tanh(x), after y)',
+      inputs: [X([3, 4]), X([2, 5])],
+      fn: (x, y) => mul(after(tanh(x), exp(y)), 2),
+    },
+  ],
+  checkpoint: [
+    {
+      // Two residual blocks, each recomputed in the backward pass; w is read from outside.
+      name: 'checkpoint (two recomputed residual blocks sharing a filter)',
+      inputs: [X([2, 3, 5, 5]), X([3, 3, 3, 3])],
+      fn: (x, w) => {
+        const block = checkpoint((h: Tensor) => tanh(add(h, conv2d(sigmoid(h), w, { padding: 'same' }))));
+        return block(block(x));
+      },
+    },
+  ],
+  customVjp: [
+    {
+      // A straight-through estimator: step forwards, the identity backwards.
+      name: 'customVjp (straight-through step, times an input)',
+      inputs: [X([4, 6], 'distinct'), X([4, 6])],
+      fn: (x, w) => mul(customVjp((v: Tensor) => step(v), (g) => [g], { name: 'ste' })(x), w),
     },
   ],
 };

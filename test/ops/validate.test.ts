@@ -39,6 +39,9 @@ import {
   sub,
   sum,
   tanh,
+  after,
+  checkpoint,
+  customVjp,
   topologicalOrder,
   transpose,
   type OpName,
@@ -136,6 +139,12 @@ const cases: { readonly [O in OpName]: { readonly node: () => Tensor<O>; readonl
   avgPool2dBackward: {
     node: () => avgPool2dBackward(input('dy', [1, 2, 3, 3]), { ...pool, countIncludePad: false, inputShape: [1, 2, 6, 6] }),
     bad: [{ stride: [2, -2] }, { inputShape: [1, 2, 6] }, { countIncludePad: 0 as never }],
+  },
+  after: { node: () => after(m, input('dep', [4])), bad: [] },
+  checkpoint: { node: () => checkpoint((v: Tensor) => tanh(mul(v, m)))(m), bad: [{ args: -1 }, { args: 5 }, { args: 0.5 }] },
+  customVjp: {
+    node: () => customVjp((v: Tensor) => tanh(v), (g) => [g])(m),
+    bad: [{ rule: 3 as never }, { name: '' }, { jvp: 'fast' as never }],
   },
 };
 
