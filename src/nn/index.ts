@@ -15,6 +15,7 @@ export {
 } from './init.js';
 export {
   avgPool2d,
+  checkpoint,
   conv2d,
   dense,
   dropout,

@@ -21,6 +21,7 @@ import { type Shape, type Tensor, shapeToString, sizeOf } from '../graph/tensor.
 import type { Rng } from '../data/random.js';
 import { add } from '../ops/add.js';
 import { avgPool2d as avgPool2dOp, type AvgPool2dOptions } from '../ops/avgPool2d.js';
+import { checkpoint as checkpointOp } from '../ops/checkpoint.js';
 import { conv2d as conv2dOp } from '../ops/conv2d.js';
 import { matmul } from '../ops/matmul.js';
 import { maxPool2d as maxPool2dOp } from '../ops/maxPool2d.js';
@@ -343,6 +344,26 @@ export function residual(body: Layer, shortcut?: Layer, options?: NamedOptions):
     ...(options?.name !== undefined ? { name: options.name } : {}),
     children: Object.freeze(shortcut ? [body, shortcut] : [body]),
   });
+}
+
+/**
+ * `layer` with rematerialisation (see {@link checkpoint} in the ops): the
+ * same outputs, parameters and names, but a gradient taken through it keeps
+ * only the layer's input for the backward pass and recomputes the
+ * activations inside it when the backward pass reaches it. Wrap the blocks
+ * of a deep network to trade about one more forward pass of compute for the
+ * memory of their activations:
+ *
+ * ```ts
+ * const block = (i: number) => nn.checkpoint(nn.residual(nn.sequential(nn.conv2d(`c${i}a`, { filters: 16, size: 3, padding: 'same' }), nn.relu(), nn.conv2d(`c${i}b`, { filters: 16, size: 3, padding: 'same' }))));
+ * ```
+ *
+ * Inference and forward mode see no difference.
+ */
+export function checkpoint(layer: Layer): Layer {
+  const who = 'nn.checkpoint';
+  if (typeof layer !== 'function') fail(who, `the layer is ${describeValue(layer)}, expected a layer (a function)`, describeValue(layer), 'a layer (a function)');
+  return describeLayer((x, ctx) => checkpointOp((h: Tensor) => layer(h, ctx))(x), { kind: 'checkpoint', children: Object.freeze([layer]) });
 }
 
 /** Default initialiser for a final (logit) layer. */

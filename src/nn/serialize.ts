@@ -31,7 +31,7 @@
 import { describeValue, fail, StriateError } from '../graph/error.js';
 import { checkLayerName, type Layer } from './context.js';
 import { type Initializer, initializerFromJson, initializerToJson } from './init.js';
-import { avgPool2d, conv2d, dense, dropout, flatten, maxPool2d, relu, residual, scope, sequential, sigmoid, tanh } from './layers.js';
+import { avgPool2d, checkpoint, conv2d, dense, dropout, flatten, maxPool2d, relu, residual, scope, sequential, sigmoid, tanh } from './layers.js';
 import { buildModel, checkModel, defineModel, type Model } from './model.js';
 import { type LayerKind, layerSpec, showValue } from './spec.js';
 
@@ -51,7 +51,7 @@ export interface LayerJson {
   name?: string;
   /** The constructor's options, initialisers by name (`"heNormal"`, `{ "constant": 0 }`). */
   options?: { [key: string]: JsonValue };
-  /** Wrapped layers: sequential's items, scope's layer, residual's body and then its shortcut. */
+  /** Wrapped layers: sequential's items, scope's layer, residual's body and then its shortcut, checkpoint's layer. */
   children?: LayerJson[];
   /** On the first use of a layer used more than once: the number its later uses (`kind: 'shared'`) refer to. */
   id?: number;
@@ -128,6 +128,7 @@ const KINDS: { readonly [K in LayerKind]: KindRule } = {
   dropout: { name: 'required', options: { rate: 'probability' }, required: ['rate'], children: [0, 0], build: (name, o) => dropout(name!, o.rate as number) },
   sequential: { name: 'none', options: {}, required: [], children: [0, Infinity], build: (_name, _o, children) => sequential(...children) },
   scope: { name: 'required', options: {}, required: [], children: [1, 1], build: (name, _o, [layer]) => scope(name!, layer) },
+  checkpoint: { name: 'none', options: {}, required: [], children: [1, 1], build: (_name, _o, [layer]) => checkpoint(layer) },
   residual: {
     name: 'optional',
     options: {},

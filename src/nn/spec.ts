@@ -23,7 +23,8 @@ export type LayerKind =
   | 'dropout'
   | 'sequential'
   | 'scope'
-  | 'residual';
+  | 'residual'
+  | 'checkpoint';
 
 /** A built-in layer's constructor arguments: its kind, its own name, its options and the layers it wraps. */
 export interface LayerSpec {
@@ -32,7 +33,7 @@ export interface LayerSpec {
   readonly name?: string;
   /** The options given, defined keys only; initialisers stay functions here (serialize.ts names them). */
   readonly options?: object;
-  /** Wrapped layers, in order: sequential's items, scope's layer, residual's body then shortcut. */
+  /** Wrapped layers, in order: sequential's items, scope's layer, residual's body then shortcut, checkpoint's layer. */
   readonly children?: readonly Layer[];
 }
 

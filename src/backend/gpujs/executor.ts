@@ -78,6 +78,12 @@ export interface PlanMemory {
   readonly bufferBytes: number;
   /** The total, `argumentBytes + bufferBytes`: what the plan holds at its peak. */
   readonly bytes: number;
+  /**
+   * The most bytes of step outputs alive at once in the plan's order (each
+   * freed after its last reader): what the plan would need if buffers were
+   * shared across shapes, which gpu.js does not do. Arguments not included.
+   */
+  readonly peakLiveBytes: number;
 }
 
 /**
@@ -231,7 +237,19 @@ export class GpuJsFunction implements CompiledFunction<Float32Array> {
       }
       buffer.freeAfter = lastRead[i];
     });
-    return { argumentBytes, buffers: buffers.length, bufferBytes, bytes: argumentBytes + bufferBytes };
+    // The same plan's values alive at once, step by step: the floor any allocator could reach.
+    let live = 0;
+    let peakLiveBytes = 0;
+    const freedAfter: number[][] = this.steps.map(() => []);
+    lastRead.forEach((at, i) => at >= 0 && at < this.steps.length && freedAfter[at].push(i));
+    const bytesOf = (i: number): number => align16(this.kernels.get(this.steps[i].kernelKey)!.size * 4);
+    this.steps.forEach((_, i) => {
+      live += bytesOf(i);
+      peakLiveBytes = Math.max(peakLiveBytes, live);
+      for (const j of freedAfter[i]) live -= bytesOf(j);
+      if (lastRead[i] < 0) live -= bytesOf(i); // read by no one: free at once
+    });
+    return { argumentBytes, buffers: buffers.length, bufferBytes, bytes: argumentBytes + bufferBytes, peakLiveBytes };
   }
 
   /**
