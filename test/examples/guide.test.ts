@@ -63,6 +63,30 @@ describe('examples/guide', () => {
     expect(out.split('\n')[0]).toMatch(/^conv2d \| filters \[4,2,3,3\]/);
   });
 
+  it('autodiff.ts: jvp agrees with vjp, the straight-through gradient, and checkpointing halves the live activations (README)', async () => {
+    const out = await runExample('autodiff.ts');
+    const [[byJvp, byVjp]] = numbers(out, /^<c, J t> = ([-\d.]+) \(jvp\), ([-\d.]+) \(vjp\)$/);
+    expect(byJvp).toBeCloseTo(byVjp, 10);
+    expect(byJvp).not.toBe(0);
+    // d/dx of sum(binarize(x) x) = [x > 0] + x at x = sin(0.7 i) / 2.
+    const [ste] = numbers(out, /^straight-through gradient: ([-\d.]+), ([-\d.]+), ([-\d.]+), ([-\d.]+), \.\.\.$/);
+    ste.forEach((v, i) => {
+      const xi = Math.sin(i * 0.7) / 2;
+      expect(v).toBeCloseTo((xi > 0 ? 1 : 0) + xi, 3);
+    });
+    const [[plain, light]] = numbers(out, /^activations alive at once: ([\d.]+) MiB as written, ([\d.]+) MiB checkpointed$/);
+    expect(light).toBeLessThan(plain * 0.6);
+    expect(out).toContain('same gradient: true');
+    // The README shows the memory line as printed, and its snippets are lines of the file.
+    const readme = await readFile(join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Forward mode, custom gradients'), readme.indexOf('## Backends'));
+    expect(section).toContain(out.split('\n').find((l) => l.startsWith('activations alive'))!);
+    const lines = new Set((await readFile(join(root, 'examples/guide/autodiff.ts'), 'utf8')).split('\n').map((l) => l.trim()));
+    const snippets = [...section.matchAll(/```ts\n([\s\S]*?)```/g)];
+    expect(snippets.length).toBe(3);
+    for (const [, code] of snippets) for (const line of code.split('\n').filter((l) => l.trim())) expect(lines.has(line.trim()), line).toBe(true);
+  });
+
   it('train-your-own.ts: prints the summary, one line per epoch, and a top-1 and top-5 error', async () => {
     const out = await runExample('train-your-own.ts');
     expect(out).toContain('stripes-net (input [N,1,16,16])');
