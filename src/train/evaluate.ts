@@ -14,7 +14,7 @@
 import type { Tensor } from '../graph/tensor.js';
 import { shapeToString, sizeOf } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
-import { describeValue, fail } from '../graph/error.js';
+import { checkOptions, describeValue, fail } from '../graph/error.js';
 import type { Dataset } from '../data/batches.js';
 import { compile, type BackendName } from '../backend/compile.js';
 import { firstNonFinite } from '../backend/feeds.js';
@@ -140,11 +140,11 @@ export async function disposeCompiled(f: unknown): Promise<void> {
 }
 
 /** Feeds for the parameter inputs: their data arrays, by name. */
-export function paramFeeds(params: Params, names: readonly string[]): Record<string, Float32Array> {
+export function paramFeeds(who: string, params: Params, names: readonly string[]): Record<string, Float32Array> {
   const out: Record<string, Float32Array> = {};
   for (const name of names) {
     const v = params[name];
-    if (v === undefined) fail('train', `no value for parameter "${name}"; the parameters do not belong to this model`, `no "${name}"`, `a value for every parameter of the model`);
+    if (v === undefined) fail(who, `no value for parameter "${name}"; the parameters do not belong to this model`, `no "${name}"`, `a value for every parameter of the model`);
     out[name] = v.data;
   }
   return out;
@@ -173,7 +173,7 @@ export class Evaluator {
   async run(params: Params, data: Dataset, stopped: () => boolean = () => false, between?: () => Promise<void>): Promise<EvaluateResult | null> {
     const B = this.batchSize;
     const per = this.perExample;
-    const feedsBase = paramFeeds(params, this.paramNames);
+    const feedsBase = paramFeeds('evaluate', params, this.paramNames);
     let lossSum = 0;
     let correct = 0;
     let correct5 = 0;
@@ -227,10 +227,16 @@ export interface EvaluateOptions {
  * example's index in `data`).
  */
 export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult> {
+  checkOptions('evaluate', options, ['model', 'params', 'data', 'backend', 'batchSize'], '{ model, params, data }');
   const { model, params, data } = options;
   checkDataset('evaluate', 'data', model, data);
   if (data.count === 0) fail('evaluate', 'the data set is empty', '0 examples', 'at least one example');
-  const batchSize = Math.min(options.batchSize ?? 500, data.count);
+  const wanted = options.batchSize ?? 500;
+  if (typeof wanted !== 'number' || !Number.isInteger(wanted) || wanted < 1) {
+    const shown = JSON.stringify(wanted) ?? describeValue(wanted);
+    fail('evaluate', `batchSize must be a positive integer, got ${shown}`, `batchSize ${shown}`, 'a positive integer');
+  }
+  const batchSize = Math.min(wanted, data.count);
   const evaluator = new Evaluator(model, batchSize, options.backend ?? DEFAULT_BACKEND);
   try {
     checkExamples('evaluate', 'data', model, data, evaluator.classes);

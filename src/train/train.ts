@@ -590,7 +590,7 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
           const batch = transformer ? await transformer.run(drawn, `epoch ${e + 1}, step ${step}`) : drawn;
           if (batch === null || stopped()) return;
           const labels = Float32Array.from(batch.labels);
-          const feeds: Record<string, FeedValue> = { ...paramFeeds(state.params, names), x: batch.images };
+          const feeds: Record<string, FeedValue> = { ...paramFeeds('train', state.params, names), x: batch.images };
           if (graph.readsLabels) feeds[LABELS_INPUT] = labels;
           if (built.masks.length > 0) {
             const rng = createRng(mixSeed(mixSeed(seed, DROPOUT_STREAM), state.step));

@@ -91,6 +91,18 @@ describe('evaluate: top-1 and top-5', () => {
     );
   });
 
+  it('refuses a batch size that is not a positive integer, an unknown option, and names itself for a missing parameter', async () => {
+    for (const batchSize of [0, -3, 2.5, NaN, '8' as never]) {
+      await expect(evaluate({ model: identity, params: eye, data, batchSize })).rejects.toThrow(
+        expect.objectContaining({ op: 'evaluate', expected: 'a positive integer', message: expect.stringContaining('evaluate: batchSize must be a positive integer, got ') }),
+      );
+    }
+    await expect(evaluate({ model: identity, params: eye, data, batchsize: 8 } as never)).rejects.toThrow(expect.objectContaining({ op: 'evaluate', got: 'option "batchsize"' }));
+    await expect(evaluate({ model: identity, params: {}, data })).rejects.toThrow(
+      expect.objectContaining({ op: 'evaluate', message: expect.stringContaining('no value for parameter "d.w"') }),
+    );
+  });
+
   it('gives top-5 accuracy 1 with fewer than 5 classes', async () => {
     const m = defineModel('three', [4], [nn.dense('d', { units: 3 })]);
     const small: Dataset = { images: Float32Array.from({ length: 20 }, (_, i) => Math.sin(i)), labels: Uint8Array.from([0, 1, 2, 1, 0]), count: 5 };
