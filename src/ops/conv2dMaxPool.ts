@@ -19,6 +19,8 @@ import type { Shape, Tensor } from '../graph/tensor.js';
 import type { Conv2dMaxPoolAttrs } from './attrs.js';
 import { conv2dJvp, conv2dOp, conv2dShape, conv2dVjp } from './conv2d.js';
 import { maxPool2dSelect } from './maxPool2dSelect.js';
+import { broadcastTo } from './broadcastTo.js';
+import { sameShape } from '../graph/shape.js';
 import { maxPool2dOp } from './maxPool2d.js';
 import { maxPool2dBackward } from './maxPool2dBackward.js';
 import { type KernelContext, makeNode, type NDArray, opError, type OpDef } from './op.js';
@@ -54,7 +56,8 @@ function conv2dMaxPoolVjp(g: Tensor, node: Tensor<'conv2dMaxPool'>): readonly (T
 function conv2dMaxPoolJvp(tangents: readonly (Tensor | null)[], node: Tensor<'conv2dMaxPool'>): Tensor | null {
   const z = makeNode(conv2dOp, node.inputs, node.attrs.conv);
   const dz = conv2dJvp(tangents, z);
-  return dz && maxPool2dSelect(z, dz, node.attrs.pool);
+  // Along the bias alone dz is [1, O, 1, 1]; the selection reads a full tensor.
+  return dz && maxPool2dSelect(z, sameShape(dz.shape, z.shape) ? dz : broadcastTo(dz, z.shape), node.attrs.pool);
 }
 
 function conv2dMaxPoolReference(inputs: readonly NDArray[], attrs: Conv2dMaxPoolAttrs, outShape: Shape): Float64Array {
