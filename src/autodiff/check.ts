@@ -22,7 +22,7 @@ import { createRng } from '../data/random.js';
 
 /** Options of {@link checkGradients}: step, tolerances and how many random checks. */
 export interface CheckGradientsOptions {
-  /** Finite-difference step (default 1e-6, scaled by max(1, |x|) per element). */
+  /** Finite-difference step along each random direction t (default 1e-6): f(x ± eps t), t in [-1, 1] elementwise. */
   eps?: number;
   /** Largest accepted relative error (default 1e-6). */
   rtol?: number;
