@@ -128,6 +128,7 @@ export {
 export type { Dataset } from './data/batches.js';
 export type { Batch } from './data/batches.js';
 export { createRng } from './data/random.js';
+export { crop, centerCrop, tenCrops, mirror, cropWindows, type CropMode, type CropWindow, type CropSize } from './data/crops.js';
 export type { LossFunction, LossContext, FrozenParams, SnapshotOptions, TrainData } from './train/train.js';
 export { toTensorGroup, freezeParams, tensorValue, type Gradients } from './nn/params.js';
 export type { BuildOptions, BuiltModel } from './nn/model.js';

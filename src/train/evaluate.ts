@@ -10,6 +10,17 @@
  * a label is counted exactly when `predict` would list it. With fewer than k
  * classes every label is in the top k (top-5 accuracy is 1 for 2 to 5
  * classes), and top-5 accuracy is never below top-1 accuracy.
+ *
+ * With `crops: 'ten'` (AlexNet's test-time averaging, see nn/predict.ts and
+ * data/crops.ts) the data set's images are larger than the model's input;
+ * each batch is cut into the ten crops in turn and run through the same
+ * compiled graph, and each example's ten softmax outputs are averaged. The
+ * top-1 and top-5 ranks are those of the averaged probabilities (ties to the
+ * lower class, as above, so a label counts exactly when `predict` with the
+ * same crops lists it), and the loss is the cross-entropy of the averaged
+ * probabilities, −log((1/K) Σ_k softmax(z_k)[label]) over the K = 10 crops
+ * (1 for `'center'`) — not the mean of the crops' losses, which is never
+ * smaller (Jensen's inequality).
  */
 import type { Tensor } from '../graph/tensor.js';
 import { shapeToString, sizeOf } from '../graph/tensor.js';
@@ -22,6 +33,9 @@ import { input } from '../ops/input.js';
 import { classIndexRange, isClassIndex } from '../ops/oneHot.js';
 import { softmaxCrossEntropy } from '../ops/softmaxCrossEntropy.js';
 import { buildModel, type Model } from '../nn/model.js';
+import { CropAverager, cropPlan, type CropPlan } from '../nn/predict.js';
+import { CROP_MODES, type CropMode } from '../data/crops.js';
+import type { Shape } from '../graph/shape.js';
 import { DEFAULT_BACKEND } from './defaults.js';
 import type { Params } from '../nn/params.js';
 import { labelRank } from '../nn/ranking.js';
@@ -31,11 +45,14 @@ export const LABELS_INPUT = 'labels';
 
 /** What `evaluate` measures; the error rates are 1 − the accuracies. */
 export interface EvaluateResult {
-  /** Mean softmax cross-entropy. */
+  /** Mean softmax cross-entropy (with crops, of the averaged probabilities). */
   readonly loss: number;
-  /** Top-1 accuracy: the fraction of examples whose largest logit (the first, on a tie) is the label's. */
+  /**
+   * Top-1 accuracy: the fraction of examples whose largest logit (the first,
+   * on a tie) is the label's; with crops, the largest averaged probability.
+   */
   readonly accuracy: number;
-  /** Top-5 accuracy: the fraction whose label is among the 5 largest logits (1 with 5 classes or fewer). */
+  /** Top-5 accuracy: the fraction whose label is among the 5 largest logits (with crops, averaged probabilities; 1 with 5 classes or fewer). */
   readonly top5Accuracy: number;
   /** Top-1 error, 1 − accuracy. */
   readonly error: number;
@@ -73,18 +90,28 @@ export function classesOf(who: string, model: Model, output: Tensor, batchSize: 
   return output.shape[1];
 }
 
-/** Samples per example of a data set, checked against the model's input shape. */
-export function checkDataset(who: string, what: string, model: Model, data: Dataset): void {
+/** That `data` is a `Dataset` record (its sizes are checked by `checkDataset`). */
+function checkDatasetRecord(who: string, what: string, data: Dataset): void {
   if (!data || !(data.images instanceof Float32Array) || !ArrayBuffer.isView(data.labels) || !Number.isInteger(data.count)) {
     const shape = '{ images: Float32Array, labels: Uint8Array, count }';
     fail(who, `${what} must be ${shape}`, describeValue(data), shape);
   }
-  const per = sizeOf(model.inputShape);
+}
+
+/**
+ * Samples per example of a data set, checked against the model's input
+ * shape, or against `imageShape` when given (the images crops are cut from).
+ */
+export function checkDataset(who: string, what: string, model: Model, data: Dataset, imageShape?: Shape): void {
+  checkDatasetRecord(who, what, data);
+  const per = sizeOf(imageShape ?? model.inputShape);
   if (data.images.length !== data.count * per || data.labels.length !== data.count) {
+    const reads = imageShape
+      ? `its images are ${shapeToString(imageShape)} (imageShape, ${per} values) per example`
+      : `model "${model.name}" reads ${shapeToString(model.inputShape)} (${per} values) per example`;
     fail(
       who,
-      `${what} has ${data.count} examples, ${data.images.length} image values and ${data.labels.length} labels, ` +
-        `but model "${model.name}" reads ${shapeToString(model.inputShape)} (${per} values) per example`,
+      `${what} has ${data.count} examples, ${data.images.length} image values and ${data.labels.length} labels, but ${reads}`,
       `${data.count} examples, ${data.images.length} image values, ${data.labels.length} labels`,
       `${data.count * per} image values and ${data.count} labels`,
     );
@@ -95,10 +122,11 @@ export function checkDataset(who: string, what: string, model: Model, data: Data
  * Every example of a data set (already through checkDataset) fit to train
  * or measure on, checked before the first step: each label a class index of
  * the model's `classes` outputs, and each pixel a finite number. The first
- * bad one is reported with its example index (and pixel position), instead
- * of when its batch comes up.
+ * bad one is reported with its example index (and pixel position in
+ * `imageShape`, by default the model's input shape), instead of when its
+ * batch comes up.
  */
-export function checkExamples(who: string, what: string, model: Model, data: Dataset, classes: number): void {
+export function checkExamples(who: string, what: string, model: Model, data: Dataset, classes: number, imageShape: Shape = model.inputShape): void {
   const { labels, images } = data;
   for (let i = 0; i < labels.length; i++) {
     const v = labels[i];
@@ -113,17 +141,17 @@ export function checkExamples(who: string, what: string, model: Model, data: Dat
   }
   const at = firstNonFinite(images);
   if (at >= 0) {
-    const per = sizeOf(model.inputShape);
+    const per = sizeOf(imageShape);
     const example = Math.floor(at / per);
     let rest = at - example * per;
-    const pixel = stridesOf(model.inputShape).map((stride) => {
+    const pixel = stridesOf(imageShape).map((stride) => {
       const c = Math.floor(rest / stride);
       rest -= c * stride;
       return c;
     });
     fail(
       who,
-      `${what} example ${example} holds ${images[at]} at pixel ${shapeToString(pixel)} of its ${shapeToString(model.inputShape)} image; pixels must be finite numbers`,
+      `${what} example ${example} holds ${images[at]} at pixel ${shapeToString(pixel)} of its ${shapeToString(imageShape)} image; pixels must be finite numbers`,
       `${images[at]} at example ${example}, pixel ${shapeToString(pixel)}`,
       'finite pixel values',
     );
@@ -150,23 +178,34 @@ export function paramFeeds(who: string, params: Params, names: readonly string[]
   return out;
 }
 
-/** One compiled evaluation graph, reused for every evaluation of a training run. */
+/**
+ * One compiled evaluation graph, reused for every evaluation of a training
+ * run. With a crop plan (`cropPlan`), the data's images are of the plan's
+ * image shape, and the graph (logits only) runs once per crop per batch.
+ */
 export class Evaluator {
   readonly batchSize: number;
   readonly classes: number;
   private readonly fn: ReturnType<typeof compile>;
   private readonly paramNames: readonly string[];
   private readonly perExample: number;
+  private readonly averager: CropAverager | null;
 
-  constructor(readonly model: Model, batchSize: number, backend: BackendName) {
+  constructor(readonly model: Model, batchSize: number, backend: BackendName, crops: CropPlan | null = null) {
     const built = buildModel(model, { batchSize, training: false });
     this.classes = classesOf('evaluate', model, built.output, batchSize);
-    const labels = input(LABELS_INPUT, [batchSize]);
-    const losses = softmaxCrossEntropy(built.output, labels, { reduction: 'none' });
-    this.fn = compile([losses, built.output], { backend });
+    if (crops) {
+      // The loss of averaged probabilities is computed on the host, so the graph gives logits alone.
+      this.fn = compile([built.output], { backend });
+    } else {
+      const labels = input(LABELS_INPUT, [batchSize]);
+      const losses = softmaxCrossEntropy(built.output, labels, { reduction: 'none' });
+      this.fn = compile([losses, built.output], { backend });
+    }
     this.batchSize = batchSize;
     this.paramNames = built.params.map((p) => p.name);
     this.perExample = sizeOf(model.inputShape);
+    this.averager = crops ? new CropAverager(crops, batchSize, this.classes) : null;
   }
 
   /** Evaluate `params` on `data`; resolves to null if `stopped()` turns true between batches. */
@@ -180,6 +219,16 @@ export class Evaluator {
     for (let start = 0; start < data.count; start += B) {
       if (stopped()) return null;
       const rows = Math.min(B, data.count - start);
+      if (this.averager) {
+        const logMean = await this.averager.chunk(data.images, start, rows, async (x) => (await this.fn.run({ ...feedsBase, x }))[0].data);
+        const labels = data.labels.subarray(start, start + rows);
+        // Cross-entropy of the averaged probabilities: −log mean_k softmax(z_k)[label].
+        for (let i = 0; i < rows; i++) lossSum -= logMean[i * this.classes + labels[i]];
+        correct += countCorrect(logMean, labels, rows, this.classes);
+        correct5 += countTopK(logMean, labels, rows, this.classes, 5);
+        if (between) await between();
+        continue;
+      }
       let x = data.images.subarray(start * per, (start + rows) * per);
       const labels = new Float32Array(B);
       for (let i = 0; i < rows; i++) labels[i] = data.labels[start + i];
@@ -217,6 +266,22 @@ export interface EvaluateOptions {
   backend?: BackendName;
   /** Examples per run of the graph (default 500, at most the data set's size). */
   batchSize?: number;
+  /**
+   * Test-time crop averaging (default none). `'ten'`: each example's
+   * prediction is the mean of the softmax outputs of AlexNet's ten crops of
+   * its image (four corners, centre, and their mirror images) at the
+   * model's input size; `'center'`: the centre crop alone. The data's
+   * images are then larger than the model's input, e.g. 28×28 MNIST for a
+   * model reading [1, 24, 24]; the loss is the cross-entropy of the averaged
+   * probabilities. See `PredictOptions.crops` for what is refused.
+   */
+  crops?: CropMode;
+  /**
+   * `[C, H, W]` of the data's images, with `crops`. By default the images
+   * are taken to be square with the model's channels: H = W =
+   * √(values per example / C), refused when that is not a whole number.
+   */
+  imageShape?: Shape;
 }
 
 /**
@@ -224,12 +289,20 @@ export interface EvaluateOptions {
  * Rejects with a StriateError, before the first batch runs, when `data`
  * does not fit the model, is empty, or holds a label that is not a class
  * index of the model's outputs or a pixel that is not finite (naming the
- * example's index in `data`).
+ * example's index in `data`), and, with `crops`, when the images do not fit
+ * the crops (see `EvaluateOptions.crops`).
+ *
+ * ```ts
+ * // a model reading [1, 24, 24] crops, measured on 28×28 MNIST
+ * const r = await evaluate({ model, params, data: mnist.test, crops: 'ten' });
+ * ```
  */
 export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult> {
-  checkOptions('evaluate', options, ['model', 'params', 'data', 'backend', 'batchSize'], '{ model, params, data }');
+  checkOptions('evaluate', options, ['model', 'params', 'data', 'backend', 'batchSize', 'crops', 'imageShape'], '{ model, params, data }');
   const { model, params, data } = options;
-  checkDataset('evaluate', 'data', model, data);
+  const imageShape = options.imageShape ?? inferImageShape(model, options.crops, data);
+  const crops = cropPlan('evaluate', model, options.crops, imageShape);
+  checkDataset('evaluate', 'data', model, data, crops?.imageShape);
   if (data.count === 0) fail('evaluate', 'the data set is empty', '0 examples', 'at least one example');
   const wanted = options.batchSize ?? 500;
   if (typeof wanted !== 'number' || !Number.isInteger(wanted) || wanted < 1) {
@@ -237,11 +310,39 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     fail('evaluate', `batchSize must be a positive integer, got ${shown}`, `batchSize ${shown}`, 'a positive integer');
   }
   const batchSize = Math.min(wanted, data.count);
-  const evaluator = new Evaluator(model, batchSize, options.backend ?? DEFAULT_BACKEND);
+  const evaluator = new Evaluator(model, batchSize, options.backend ?? DEFAULT_BACKEND, crops);
   try {
-    checkExamples('evaluate', 'data', model, data, evaluator.classes);
+    checkExamples('evaluate', 'data', model, data, evaluator.classes, crops?.imageShape);
     return (await evaluator.run(params, data))!;
   } finally {
     await evaluator.dispose();
   }
+}
+
+/**
+ * The square `[C, H, H]` images of `data` for `crops` when no `imageShape`
+ * is given: C the model's channels, H = √(values per example / C). Undefined
+ * without crops or with a model that cannot take them (`cropPlan` reports
+ * that); a StriateError for data that is no data set or is empty, or whose
+ * values per example are not C whole squares.
+ */
+function inferImageShape(model: Model, crops: CropMode | undefined, data: Dataset): Shape | undefined {
+  const who = 'evaluate';
+  if (crops === undefined || !CROP_MODES.includes(crops) || !Array.isArray(model?.inputShape) || model.inputShape.length !== 3) return undefined;
+  checkDatasetRecord(who, 'data', data);
+  if (data.count < 1) fail(who, 'the data set is empty', '0 examples', 'at least one example');
+  const C = model.inputShape[0];
+  const per = data.images.length / data.count;
+  const side = Math.round(Math.sqrt(per / C));
+  if (!Number.isInteger(per) || side * side * C !== per) {
+    const values = Number.isInteger(per) ? `${per} values per example` : `${data.images.length} image values for ${data.count} examples`;
+    fail(
+      who,
+      `crops '${crops}': data has ${values}, which is not ${C} square channel${C === 1 ? '' : 's'} of model "${model.name}"'s ${shapeToString(model.inputShape)} input; ` +
+        `give imageShape, the [channels, height, width] of each image (non-square images need it)`,
+      values,
+      `${C} × H × H values per example, or an imageShape`,
+    );
+  }
+  return [C, side, side];
 }
