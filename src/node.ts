@@ -7,6 +7,7 @@
 export * from './index.js';
 export { loadIdxFile, loadMnist, MNIST_CLASSES, MNIST_COLS, MNIST_ROWS, type LoadMnistOptions, type Mnist, type MnistSplit } from './data/mnist.js';
 export type { IdxArray } from './data/idx.js';
+export { FASHION_MNIST_CLASSES, FASHION_MNIST_SEED, FASHION_MNIST_SIZES, fashionMnistSplit, loadFashionMnist, type FashionMnist, type FashionMnistSizes, type FashionMnistSplitIndices, type LoadFashionMnistOptions } from './data/fashion-mnist.js';
 export { listCheckpoints, loadCheckpoint, saveCheckpoint, type CheckpointContents, type LoadCheckpointOptions, type LoadedCheckpoint, type Manifest, type SaveCheckpointOptions } from './train/checkpoint.js';
 export { loadModel, type LoadModelOptions, type LoadedModel, type TensorData, type TensorGroup, type ManifestEntry, type GroupName } from './train/checkpoint.js';
 export { renderChart, writeChart, type RenderChartOptions } from './viz/render.js';
