@@ -38,6 +38,20 @@ export interface MaskSpec {
   readonly rate: number;
 }
 
+/**
+ * A non-trainable value the graph reads, kept beside the parameters (a
+ * batch-norm layer's running mean and variance): its input name, shape and
+ * first value. Training graphs also compute its next value (`update`).
+ */
+export interface StatSpec {
+  /** The graph input's name, e.g. `bn1.mean`. */
+  readonly name: string;
+  /** Its dimensions, e.g. [16] for one value per channel. */
+  readonly shape: Shape;
+  /** Every element's value before training (`initStats`): 0 for a running mean, 1 for a running variance. */
+  readonly initial: number;
+}
+
 /** One row of the model summary. */
 export interface LayerInfo {
   /** Full name, scopes included: `conv1`, `relu2`, `block1.conv1`. */
@@ -77,6 +91,10 @@ export class LayerContext {
   readonly params: ParamSpec[] = [];
   /** The dropout masks created so far (training graphs only). */
   readonly masks: MaskSpec[] = [];
+  /** The statistics created so far (batch-norm running averages), in build order. */
+  readonly stats: StatSpec[] = [];
+  /** Each statistic's next value, by name (training graphs only): what a training step writes back. */
+  readonly statUpdates = new Map<string, Tensor>();
   /** One row per layer applied so far, for the summary. */
   readonly layers: LayerInfo[] = [];
   /** The output tensor of each layer: `outputs[i]` is what `layers[i]` made. */
@@ -147,6 +165,47 @@ export class LayerContext {
     this.tensors.set(name, { tensor, owner });
     this.params.push(Object.freeze({ name, shape: tensor.shape, init, fans: Object.freeze({ ...fans }) }));
     return tensor;
+  }
+
+  /**
+   * The graph input for statistic `name`, a non-trainable value of `shape`
+   * that starts at `initial` (see {@link StatSpec}); `owner` as for `param`:
+   * the same layer applied twice reads the same statistic.
+   */
+  stat(name: string, shape: Shape, initial: number, owner: object): Tensor<'input'> {
+    const prev = this.tensors.get(name);
+    if (prev) {
+      if (prev.owner !== owner || !this.stats.some((st) => st.name === name)) {
+        fail('nn', `two layers both use the name "${name}"; give every layer a unique name`, `two uses of "${name}"`, 'a unique name for every layer');
+      }
+      return prev.tensor;
+    }
+    const tensor = input(name, shape);
+    this.tensors.set(name, { tensor, owner });
+    this.stats.push(Object.freeze({ name, shape: tensor.shape, initial }));
+    return tensor;
+  }
+
+  /**
+   * The value statistic `name` takes after this training step (training
+   * graphs only). A layer that keeps statistics and is applied twice in one
+   * graph would give two next values; that is refused.
+   */
+  update(name: string, value: Tensor): void {
+    const spec = this.stats.find((st) => st.name === name);
+    if (!spec) throw new Error(`nn: update of "${name}", which is not a statistic (a bug in the layer)`);
+    if (!this.training) throw new Error(`nn: update of "${name}" in an inference graph (a bug in the layer)`);
+    if (!sameShape(value.shape, spec.shape)) throw new Error(`nn: update of "${name}" has shape ${shapeToString(value.shape)}, not ${shapeToString(spec.shape)} (a bug in the layer)`);
+    if (this.statUpdates.has(name)) {
+      fail(
+        'nn',
+        `the layer keeping statistic "${name}" is applied twice in one training graph, so it would have two running averages; ` +
+          'give each application its own layer (its own name)',
+        `"${name}" updated twice`,
+        'a layer with statistics applied once',
+      );
+    }
+    this.statUpdates.set(name, value);
   }
 
   /** The graph input for a dropout mask of `shape` (training graphs only). */

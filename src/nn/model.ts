@@ -9,11 +9,12 @@ import { checkShape } from '../graph/shape.js';
 import { type Shape, Tensor, sizeOf } from '../graph/tensor.js';
 import { createRng, mixSeed } from '../data/random.js';
 import { input } from '../ops/input.js';
-import { type Layer, type LayerInfo, LayerContext, type MaskSpec, type ParamSpec } from './context.js';
+import { type Layer, type LayerInfo, LayerContext, type MaskSpec, type ParamSpec, type StatSpec } from './context.js';
 import { hashName } from './init.js';
 import { type Params, tensorValue } from './params.js';
 import { sequential } from './layers.js';
 import { checkOptions, showValue } from './spec.js';
+import { layerCosts, type ReceptiveField } from './analysis.js';
 
 /** A model: its name, the shape of one example, and the layer that maps a batch to logits. */
 export interface Model {
@@ -67,6 +68,12 @@ export interface BuiltModel {
   readonly paramTensors: readonly Tensor<'input'>[];
   /** Dropout masks to feed (training graphs only). */
   readonly masks: readonly MaskSpec[];
+  /** Statistics the graph reads (batch-norm running averages), fed from a `TrainState`'s `stats`. */
+  readonly stats: readonly StatSpec[];
+  /** The graph inputs of the statistics, in the order of `stats`. */
+  readonly statTensors: readonly Tensor<'input'>[];
+  /** Training graphs: each statistic's value after the step, in the order of `stats`; empty for inference graphs. */
+  readonly statUpdates: readonly Tensor[];
   /** One row per layer applied, as the summary lists them. */
   readonly layers: readonly LayerInfo[];
   /** `layerOutputs[i]` is the output tensor of `layers[i]` (find one by name with `layerOutput`). */
@@ -99,14 +106,14 @@ export function buildModel(model: Model, options: BuildOptions = {}): BuiltModel
   if (!(output instanceof Tensor)) {
     fail(who, `model "${model.name}" maps its input to ${describeValue(output)}; a layer must return a Tensor`, describeValue(output), 'a Tensor');
   }
-  for (const name of [...ctx.params.map((p) => p.name), ...ctx.masks.map((m) => m.name)]) {
+  for (const name of [...ctx.params.map((p) => p.name), ...ctx.masks.map((m) => m.name), ...ctx.stats.map((st) => st.name)]) {
     if (name === inputName) {
       fail(who, `model "${model.name}" has a parameter named "${name}", the name of its input`, `parameter "${name}"`, `a name other than the input's, "${inputName}"`);
     }
   }
   const tensors = new Map<string, Tensor<'input'>>();
   // Parameters are the model's graph inputs other than x and the masks.
-  const stack: Tensor[] = [output];
+  const stack: Tensor[] = [output, ...ctx.statUpdates.values()];
   const seen = new Set<number>();
   while (stack.length) {
     const t = stack.pop()!;
@@ -116,12 +123,19 @@ export function buildModel(model: Model, options: BuildOptions = {}): BuiltModel
     stack.push(...t.inputs);
   }
   const params = ctx.params.filter((p) => tensors.has(p.name));
+  const stats = ctx.stats.filter((st) => tensors.has(st.name));
+  for (const st of stats) {
+    if (training && !ctx.statUpdates.has(st.name)) throw new Error(`buildModel: statistic "${st.name}" has no update in the training graph (a bug in its layer)`);
+  }
   return Object.freeze({
     input: x,
     output,
     params: Object.freeze(params),
     paramTensors: Object.freeze(params.map((p) => tensors.get(p.name)!)),
     masks: Object.freeze([...ctx.masks]),
+    stats: Object.freeze(stats),
+    statTensors: Object.freeze(stats.map((st) => tensors.get(st.name)!)),
+    statUpdates: Object.freeze(training ? stats.map((st) => ctx.statUpdates.get(st.name)!) : []),
     layers: Object.freeze([...ctx.layers]),
     layerOutputs: Object.freeze([...ctx.outputs]),
   });
@@ -194,6 +208,24 @@ export function initParams(model: Model, seed: number): Params {
   return Object.freeze(out);
 }
 
+/**
+ * The statistics' first values (batch-norm running means 0 and variances
+ * 1), by name: a `TrainState`'s `stats` before training. Empty for a model
+ * that keeps none.
+ */
+export function initStats(model: Model): Params {
+  checkModel('initStats', model);
+  const out: Record<string, ReturnType<typeof tensorValue>> = {};
+  for (const st of buildModel(model).stats) out[st.name] = tensorValue(st.shape, new Float32Array(sizeOf(st.shape)).fill(st.initial));
+  return Object.freeze(out);
+}
+
+/** Statistic shapes by name (the stats a model's `TrainState` carries). */
+export function statShapes(model: Model): Record<string, number[]> {
+  checkModel('statShapes', model);
+  return Object.fromEntries(buildModel(model).stats.map((st) => [st.name, [...st.shape]]));
+}
+
 /** What `summary` returns. */
 export interface ModelSummary {
   /** The model's name. */
@@ -201,20 +233,37 @@ export interface ModelSummary {
   /** Shape of one example, without the batch dimension. */
   readonly inputShape: Shape;
   /** One row per layer applied, in build order. */
-  readonly layers: readonly LayerInfo[];
+  readonly layers: readonly LayerSummary[];
   /** Number of scalar parameters in all. */
   readonly totalParams: number;
+  /** Multiply-adds of one example's forward pass, in all. */
+  readonly totalMultiplyAdds: number;
 }
 
-/** Each layer's output shape and parameter count, and the total. */
+/** A row of the summary: the layer, what it costs per example and what its output sees (see nn/analysis.ts). */
+export interface LayerSummary extends LayerInfo {
+  /** Multiply-adds per example of the convolutions and products this layer adds (biases, activations, pooling not counted). */
+  readonly multiplyAdds: number;
+  /** The receptive field of the layer's output on the input image, `[h, w]` pixels, or 'all' once every position is mixed. */
+  readonly receptiveField: ReceptiveField;
+}
+
+/**
+ * Each layer's output shape, parameter count (the lecture's formula: a
+ * convolution's kH·kW·C·filters weights plus a bias per filter), multiply-adds
+ * per example and receptive field; and the totals.
+ */
 export function summary(model: Model): ModelSummary {
   checkModel('summary', model);
   const built = buildModel(model);
+  const { multiplyAdds, receptiveFields } = layerCosts(built);
+  const layers = built.layers.map((l, i) => Object.freeze({ ...l, multiplyAdds: multiplyAdds[i], receptiveField: receptiveFields[i] }));
   return Object.freeze({
     name: model.name,
     inputShape: model.inputShape,
-    layers: built.layers,
+    layers: Object.freeze(layers),
     totalParams: built.params.reduce((n, p) => n + sizeOf(p.shape), 0),
+    totalMultiplyAdds: multiplyAdds.reduce((a, b) => a + b, 0),
   });
 }
 
@@ -224,10 +273,12 @@ export function formatSummary(s: ModelSummary): string {
     fail('formatSummary', `expected a model summary (from summary(model)), got ${describeValue(s)}`, describeValue(s), 'a ModelSummary');
   }
   const batched = (shape: Shape): string => `[N,${shape.join(',')}]`;
-  const rows = s.layers.map((l) => [l.name, l.kind, batched(l.outputShape), l.paramCount.toLocaleString('en-US')]);
-  const head = ['layer', 'kind', 'output shape', 'params'];
+  const count = (n: number): string => n.toLocaleString('en-US');
+  const field = (f: ReceptiveField | undefined): string => (f === undefined ? '' : f === 'all' ? 'all' : `${f[0]}x${f[1]}`);
+  const rows = s.layers.map((l) => [l.name, l.kind, batched(l.outputShape), count(l.paramCount), l.multiplyAdds === undefined ? '' : count(l.multiplyAdds), field(l.receptiveField)]);
+  const head = ['layer', 'kind', 'output shape', 'params', 'mult-adds', 'field'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]): string => r.map((c, i) => (i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (r: string[]): string => r.map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   const rule = '-'.repeat(widths.reduce((a, b) => a + b + 2, -2));
   return [
     `${s.name} (input ${batched(s.inputShape)})`,
@@ -236,6 +287,7 @@ export function formatSummary(s: ModelSummary): string {
     rule,
     ...rows.map(line),
     rule,
-    `total parameters: ${s.totalParams.toLocaleString('en-US')}`,
+    `total parameters: ${s.totalParams.toLocaleString('en-US')}` +
+      (s.totalMultiplyAdds === undefined ? '' : `, multiply-adds per example: ${s.totalMultiplyAdds.toLocaleString('en-US')}`),
   ].join('\n');
 }

@@ -38,6 +38,8 @@ import { CROP_MODES, type CropMode } from '../data/crops.js';
 import type { Shape } from '../graph/shape.js';
 import { DEFAULT_BACKEND } from './defaults.js';
 import type { Params } from '../nn/params.js';
+import type { StatSpec } from '../nn/context.js';
+import { sameShape } from '../graph/shape.js';
 import { labelRank } from '../nn/ranking.js';
 
 /** Name of the labels input of the training and evaluation graphs. */
@@ -179,6 +181,25 @@ export function paramFeeds(who: string, params: Params, names: readonly string[]
 }
 
 /**
+ * Refuse `stats` (`what` names them: `initial.stats`, the stats option)
+ * unless it holds every statistic of `specs`, each of its shape.
+ */
+export function checkStats(who: string, what: string, stats: unknown, specs: readonly StatSpec[]): asserts stats is Params {
+  if (stats === null || typeof stats !== 'object') fail(who, `${what} must be a Params record, got ${describeValue(stats)}`, describeValue(stats), 'a Params record');
+  const record = stats as Record<string, { shape?: unknown } | undefined>;
+  for (const st of specs) {
+    const v = Object.hasOwn(record, st.name) ? record[st.name] : undefined;
+    if (v === undefined) {
+      fail(who, `${what} has no "${st.name}", a statistic of the model (a TrainState's stats, or initStats(model))`, `no "${st.name}"`, `"${st.name}" ${shapeToString(st.shape)}`);
+    }
+    if (!Array.isArray(v.shape) || !sameShape(v.shape as number[], st.shape)) {
+      const got = Array.isArray(v.shape) ? shapeToString(v.shape as number[]) : describeValue(v.shape);
+      fail(who, `${what} "${st.name}" has shape ${got} but the model reads ${shapeToString(st.shape)}`, `"${st.name}" ${got}`, `"${st.name}" ${shapeToString(st.shape)}`);
+    }
+  }
+}
+
+/**
  * One compiled evaluation graph, reused for every evaluation of a training
  * run. With a crop plan (`cropPlan`), the data's images are of the plan's
  * image shape, and the graph (logits only) runs once per crop per batch.
@@ -188,6 +209,8 @@ export class Evaluator {
   readonly classes: number;
   private readonly fn: ReturnType<typeof compile>;
   private readonly paramNames: readonly string[];
+  /** The model's statistics (batch-norm running averages), fed beside the parameters. */
+  readonly stats: readonly StatSpec[];
   private readonly perExample: number;
   private readonly averager: CropAverager | null;
 
@@ -204,15 +227,20 @@ export class Evaluator {
     }
     this.batchSize = batchSize;
     this.paramNames = built.params.map((p) => p.name);
+    this.stats = built.stats;
     this.perExample = sizeOf(model.inputShape);
     this.averager = crops ? new CropAverager(crops, batchSize, this.classes) : null;
   }
 
-  /** Evaluate `params` on `data`; resolves to null if `stopped()` turns true between batches. */
-  async run(params: Params, data: Dataset, stopped: () => boolean = () => false, between?: () => Promise<void>): Promise<EvaluateResult | null> {
+  /**
+   * Evaluate `params` (and the model's statistics `stats`, checked by the
+   * caller) on `data`; resolves to null if `stopped()` turns true between batches.
+   */
+  async run(params: Params, data: Dataset, stopped: () => boolean = () => false, between?: () => Promise<void>, stats: Params = {}): Promise<EvaluateResult | null> {
     const B = this.batchSize;
     const per = this.perExample;
-    const feedsBase = paramFeeds('evaluate', params, this.paramNames);
+    const feedsBase: Record<string, Float32Array> = paramFeeds('evaluate', params, this.paramNames);
+    for (const st of this.stats) feedsBase[st.name] = stats[st.name].data;
     let lossSum = 0;
     let correct = 0;
     let correct5 = 0;
@@ -266,6 +294,8 @@ export interface EvaluateOptions {
   backend?: BackendName;
   /** Examples per run of the graph (default 500, at most the data set's size). */
   batchSize?: number;
+  /** The model's statistics (a `TrainState`'s `stats`: batch-norm running averages), required when the model keeps any. */
+  stats?: Params;
   /**
    * Test-time crop averaging (default none). `'ten'`: each example's
    * prediction is the mean of the softmax outputs of AlexNet's ten crops of
@@ -298,7 +328,7 @@ export interface EvaluateOptions {
  * ```
  */
 export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult> {
-  checkOptions('evaluate', options, ['model', 'params', 'data', 'backend', 'batchSize', 'crops', 'imageShape'], '{ model, params, data }');
+  checkOptions('evaluate', options, ['model', 'params', 'data', 'backend', 'batchSize', 'crops', 'imageShape', 'stats'], '{ model, params, data }');
   const { model, params, data } = options;
   const imageShape = options.imageShape ?? inferImageShape(model, options.crops, data);
   const crops = cropPlan('evaluate', model, options.crops, imageShape);
@@ -313,7 +343,9 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   const evaluator = new Evaluator(model, batchSize, options.backend ?? DEFAULT_BACKEND, crops);
   try {
     checkExamples('evaluate', 'data', model, data, evaluator.classes, crops?.imageShape);
-    return (await evaluator.run(params, data))!;
+    const stats = options.stats ?? {};
+    checkStats('evaluate', 'the stats option', stats, evaluator.stats);
+    return (await evaluator.run(params, data, undefined, undefined, stats))!;
   } finally {
     await evaluator.dispose();
   }

@@ -52,10 +52,11 @@ import { shapeToString, sizeOf, Tensor, topologicalOrder } from '../graph/tensor
 import { input } from '../ops/input.js';
 import { softmaxCrossEntropy } from '../ops/softmaxCrossEntropy.js';
 import { dropoutMask } from '../nn/layers.js';
-import { buildModel, initParams, type BuiltModel, type Model } from '../nn/model.js';
-import { findNonFinite, type Params } from '../nn/params.js';
+import { buildModel, initParams, initStats, type BuiltModel, type Model } from '../nn/model.js';
+import type { StatSpec } from '../nn/context.js';
+import { findNonFinite, tensorValue, type Params } from '../nn/params.js';
 import { DEFAULT_BACKEND } from './defaults.js';
-import { checkDataset, checkExamples, classesOf, countCorrect, disposeCompiled, Evaluator, LABELS_INPUT, paramFeeds } from './evaluate.js';
+import { checkDataset, checkExamples, checkStats, classesOf, countCorrect, disposeCompiled, Evaluator, LABELS_INPUT, paramFeeds } from './evaluate.js';
 import type { Optimizer, OptimizerState } from './optimizers.js';
 import { describeValue, fail } from '../graph/error.js';
 import { BatchTransformer } from './transform.js';
@@ -71,10 +72,11 @@ export interface TrainState {
   /** The optimizer's step count and slots, to resume from (`initial.optimizer`) or save with a checkpoint. */
   readonly optimizer: OptimizerState;
   /**
-   * Non-trainable values by graph input name (e.g. a batch-norm layer's
-   * running mean and variance), of the same form as `params` but never given
-   * to the optimizer. No layer keeps statistics yet, so this is empty; train
-   * carries it from `initial.stats` to every state it emits untouched.
+   * Non-trainable values by graph input name (a batch-norm layer's running
+   * mean and variance), of the same form as `params` but never given to the
+   * optimizer: each step's training graph computes their next values from
+   * the batch, and evaluation and `predict` read them. Empty for a model
+   * that keeps none.
    */
   readonly stats: Params;
   /** Epochs completed. */
@@ -224,7 +226,7 @@ export interface TrainOptions {
     params: Params;
     /** The optimizer state to continue (default: a fresh `optimizer.init`). */
     optimizer?: OptimizerState;
-    /** Non-trainable statistics (default: none). */
+    /** The model's statistics, each of its shape (default: `initStats(model)`, running means 0 and variances 1). */
     stats?: Params;
     /** Epochs completed (default 0). */
     epoch?: number;
@@ -321,6 +323,25 @@ function sliceDataset(data: Dataset, count: number): Dataset {
 
 const NO_STATS: Params = Object.freeze({});
 
+/** The statistics' feeds, by input name. */
+function statFeeds(stats: Params, specs: readonly StatSpec[]): Record<string, Float32Array> {
+  return Object.fromEntries(specs.map((st) => [st.name, stats[st.name].data]));
+}
+
+/** The statistics after a step, from the training graph's outputs; a non-finite one stops training. */
+function nextStats(specs: readonly StatSpec[], values: readonly { data: ArrayLike<number> }[], epoch: number, step: number): Params {
+  const out: Record<string, ReturnType<typeof tensorValue>> = {};
+  specs.forEach((st, i) => {
+    const data = Float32Array.from(values[i].data);
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      fail('train', `statistic "${st.name}" became ${data[bad]} at epoch ${epoch}, step ${step}; lower the learning rate`, `"${st.name}" ${data[bad]}`, 'finite statistics');
+    }
+    out[st.name] = tensorValue(st.shape, data);
+  });
+  return Object.freeze(out);
+}
+
 /** Steps between snapshots on step events; 0 for none. */
 function snapshotInterval(snapshots: SnapshotOptions | undefined): number {
   if (snapshots === undefined || snapshots === false) return 0;
@@ -372,7 +393,7 @@ function frozenNames(frozen: FrozenParams | undefined, names: readonly string[])
 interface TrainingGraph {
   readonly built: BuiltModel;
   readonly classes: number;
-  /** The loss, the logits, then the gradient of each trainable parameter (in `trainable` order). */
+  /** The loss, the logits, the gradient of each trainable parameter (in `trainable` order), then each statistic's next value (in `built.stats` order). */
   readonly outputs: readonly Tensor[];
   /** The parameters the optimizer changes. */
   readonly trainable: readonly string[];
@@ -402,7 +423,7 @@ function buildTrainingGraph(model: Model, batchSize: number, lossFn: LossFunctio
   return {
     built,
     classes,
-    outputs: [loss, built.output, ...grads],
+    outputs: [loss, built.output, ...grads, ...built.statUpdates],
     trainable: trainableAt.map((i) => names[i]),
     someFrozen: skip.size > 0,
     readsLabels,
@@ -423,7 +444,7 @@ function customLoss(lossFn: LossFunction, built: BuiltModel, labels: Tensor<'inp
       'a scalar (one element)',
     );
   }
-  const fed = new Set([built.input.attrs.name, LABELS_INPUT, ...built.params.map((p) => p.name), ...built.masks.map((m) => m.name)]);
+  const fed = new Set([built.input.attrs.name, LABELS_INPUT, ...built.params.map((p) => p.name), ...built.masks.map((m) => m.name), ...built.stats.map((st) => st.name)]);
   for (const t of topologicalOrder([loss])) {
     const name = t.op === 'input' ? (t as Tensor<'input'>).attrs.name : null;
     if (name !== null && !fed.has(name)) {
@@ -539,6 +560,7 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
       }
     }
   }
+  if (initial?.stats !== undefined) checkStats('train', 'initial.stats', initial.stats, built.stats);
   const names = built.params.map((p) => p.name);
   // With parameters frozen, the optimizer sees (and keeps slots for) only the trainable ones.
   const forOptimizer = (params: Params): Params => (graph.someFrozen ? pick(params, trainable) : params);
@@ -555,6 +577,7 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
       const trainFn = compile(graph.outputs, { backend });
       resources.push(trainFn);
       const evaluator = testSet ? new Evaluator(model, evalBatchSize, backend) : null;
+      const statStart = 2 + trainable.length;
       if (evaluator) resources.push(evaluator);
 
       const params = initial?.params ?? initParams(model, seed);
@@ -562,7 +585,7 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
         {
           params,
           optimizer: initial?.optimizer ?? optimizer.init(forOptimizer(params)),
-          stats: initial?.stats ?? NO_STATS,
+          stats: initial?.stats ?? (built.stats.length > 0 ? initStats(model) : NO_STATS),
           epoch: firstEpoch,
           step: initialStep,
         },
@@ -590,7 +613,7 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
           const batch = transformer ? await transformer.run(drawn, `epoch ${e + 1}, step ${step}`) : drawn;
           if (batch === null || stopped()) return;
           const labels = Float32Array.from(batch.labels);
-          const feeds: Record<string, FeedValue> = { ...paramFeeds('train', state.params, names), x: batch.images };
+          const feeds: Record<string, FeedValue> = { ...paramFeeds('train', state.params, names), ...statFeeds(state.stats, built.stats), x: batch.images };
           if (graph.readsLabels) feeds[LABELS_INPUT] = labels;
           if (built.masks.length > 0) {
             const rng = createRng(mixSeed(mixSeed(seed, DROPOUT_STREAM), state.step));
@@ -615,9 +638,12 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
               'finite parameters',
             );
           }
+          // The statistics' next values, copied out of the backend's buffers.
+          const stats = built.stats.length === 0 ? state.stats : nextStats(built.stats, out.slice(statStart), e + 1, step);
           state = produce(state, (d) => {
             // Frozen parameters stay in the record by identity.
             d.params = castDraft(graph.someFrozen ? { ...state.params, ...next.params } : next.params);
+            d.stats = castDraft(stats);
             d.optimizer = castDraft(next.state);
             d.step += 1;
           });
@@ -643,7 +669,7 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
         let testLoss: number | null = null;
         let testAccuracy: number | null = null;
         if (evaluator && testSet) {
-          const r = await evaluator.run(state.params, testSet, stopped, yieldToEventLoop);
+          const r = await evaluator.run(state.params, testSet, stopped, yieldToEventLoop, state.stats);
           if (r === null || stopped()) return;
           testLoss = r.loss;
           testAccuracy = r.accuracy;

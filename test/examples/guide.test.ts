@@ -90,8 +90,8 @@ describe('examples/guide', () => {
   it('train-your-own.ts: prints the summary, one line per epoch, and a top-1 and top-5 error', async () => {
     const out = await runExample('train-your-own.ts');
     expect(out).toContain('stripes-net (input [N,1,16,16])');
-    expect(out).toMatch(/^conv1 +conv2d +\[N,8,16,16\] +208$/m);
-    expect(out).toMatch(/^fc +dense +\[N,10\] +1,450$/m);
+    expect(out).toMatch(/^conv1 +conv2d +\[N,8,16,16\] +208 +51,200 +5x5$/m);
+    expect(out).toMatch(/^fc +dense +\[N,10\] +1,450 +1,440 +all$/m);
     expect(out).toContain('total parameters: 2,826');
     const epochs = numbers(out, /^epoch (\d+): train loss ([\d.]+), test accuracy ([\d.]+)%/);
     expect(epochs.map(([e]) => e)).toEqual([1, 2, 3]);
