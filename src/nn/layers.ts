@@ -23,11 +23,16 @@ import { add } from '../ops/add.js';
 import { avgPool2d as avgPool2dOp, type AvgPool2dOptions } from '../ops/avgPool2d.js';
 import { checkpoint as checkpointOp } from '../ops/checkpoint.js';
 import { conv2d as conv2dOp } from '../ops/conv2d.js';
+import { checkEluAlpha, elu as eluOp, type EluOptions } from '../ops/elu.js';
+import { globalAvgPool2d as globalAvgPool2dOp } from '../ops/globalPool.js';
+import { checkLeakyReluAlpha, leakyRelu as leakyReluOp, type LeakyReluOptions } from '../ops/leakyRelu.js';
+import { localResponseNorm as localResponseNormOp, localResponseNormParams, type LocalResponseNormOptions } from '../ops/lrn.js';
 import { matmul } from '../ops/matmul.js';
 import { maxPool2d as maxPool2dOp } from '../ops/maxPool2d.js';
 import type { Pool2dOptions } from '../ops/pool2dGeometry.js';
 import { mul } from '../ops/mul.js';
 import { relu as reluOp } from '../ops/relu.js';
+import { relu6 as relu6Op } from '../ops/relu6.js';
 import { flatten as flattenOp } from '../ops/reshape.js';
 import { sigmoid as sigmoidOp } from '../ops/sigmoid.js';
 import { tanh as tanhOp } from '../ops/tanh.js';
@@ -183,7 +188,7 @@ export interface NamedOptions {
  * the options besides the name, for the description.
  */
 function simple(
-  kind: 'relu' | 'tanh' | 'sigmoid' | 'flatten' | 'maxPool2d' | 'avgPool2d',
+  kind: 'relu' | 'tanh' | 'sigmoid' | 'leakyRelu' | 'elu' | 'relu6' | 'flatten' | 'maxPool2d' | 'avgPool2d' | 'globalAvgPool2d' | 'localResponseNorm',
   autoKind: string,
   options: NamedOptions | undefined,
   f: (x: Tensor, name: string) => Tensor,
@@ -206,6 +211,71 @@ export const relu = (options?: NamedOptions): Layer => simple('relu', 'relu', op
 export const tanh = (options?: NamedOptions): Layer => simple('tanh', 'tanh', options, (x) => tanhOp(x));
 /** 1 / (1 + exp(−x)), elementwise. */
 export const sigmoid = (options?: NamedOptions): Layer => simple('sigmoid', 'sigmoid', options, (x) => sigmoidOp(x));
+
+/**
+ * The leaky rectifier, elementwise: `x` where `x > 0`, `alpha · x` elsewhere
+ * (`alpha` in [0, 1), default 0.01), as the leakyRelu op. Named `leakyRelu1`, ... unless given a name.
+ */
+export function leakyRelu(options?: LeakyReluOptions & NamedOptions): Layer {
+  const keys = ['alpha'] as const;
+  checkOptions('nn.leakyRelu', options, ['name', ...keys]);
+  const spec = pickOptions(options, keys);
+  if (spec.alpha !== undefined) checkLeakyReluAlpha('nn.leakyRelu', spec.alpha);
+  return simple('leakyRelu', 'leakyRelu', options, (x) => leakyReluOp(x, spec), { keys, options: spec });
+}
+
+/**
+ * The exponential linear unit, elementwise: `x` where `x > 0`, `alpha (e^x − 1)`
+ * elsewhere (`alpha` > 0, default 1), as the elu op. Named `elu1`, ... unless given a name.
+ */
+export function elu(options?: EluOptions & NamedOptions): Layer {
+  const keys = ['alpha'] as const;
+  checkOptions('nn.elu', options, ['name', ...keys]);
+  const spec = pickOptions(options, keys);
+  if (spec.alpha !== undefined) checkEluAlpha('nn.elu', spec.alpha);
+  return simple('elu', 'elu', options, (x) => eluOp(x, spec), { keys, options: spec });
+}
+
+/** `min(max(x, 0), 6)`, elementwise, as the relu6 op. Named `relu6_1`, `relu6_2`, ... unless given a name. */
+export const relu6 = (options?: NamedOptions): Layer => simple('relu6', 'relu6_', options, (x) => relu6Op(x));
+
+/**
+ * Local response normalisation across channels (AlexNet), as the
+ * localResponseNorm builder: each value divided by
+ * `(k + alpha/size · Σ a²)^beta` over the `size` channels around it (defaults
+ * size 5, alpha 1e-4, beta 0.75, k 2; alpha is divided by size, as in Caffe and
+ * PyTorch). The input is `[N, C, ...]`. Named `lrn1`, ... unless given a name.
+ */
+export function localResponseNorm(options?: LocalResponseNormOptions & NamedOptions): Layer {
+  const who = 'nn.localResponseNorm';
+  const keys = ['size', 'alpha', 'beta', 'k'] as const;
+  checkOptions(who, options, ['name', ...keys]);
+  const spec = pickOptions(options, keys);
+  localResponseNormParams(who, spec);
+  return simple(
+    'localResponseNorm',
+    'lrn',
+    options,
+    (x, name) => {
+      if (x.rank < 2) {
+        fail(who, `"${name}" expects an input of rank >= 2 [N, C, ...], got shape ${shapeToString(x.shape)}`, `shape ${shapeToString(x.shape)}`, 'rank >= 2 [N, C, ...]');
+      }
+      return localResponseNormOp(x, spec);
+    },
+    { keys, options: spec },
+  );
+}
+
+/**
+ * Global average pooling: `[N, C, H, W]` to `[N, C]`, the mean of each
+ * channel's map (network in network, ResNet), as the globalAvgPool2d builder.
+ * Named `pool1`, ... (counted with the other pooling layers) unless given a name.
+ */
+export const globalAvgPool2d = (options?: NamedOptions): Layer =>
+  simple('globalAvgPool2d', 'pool', options, (x, name) => {
+    needRank('nn.globalAvgPool2d', name, x, 4, '[N, C, H, W]');
+    return globalAvgPool2dOp(x);
+  });
 
 /** `[N, C, H, W]` (or any rank) to `[N, C·H·W]`. */
 export const flatten = (options?: NamedOptions): Layer => simple('flatten', 'flatten', options, (x) => flattenOp(x));

@@ -123,6 +123,23 @@ export interface OpAttrs {
   tanh: {};
   /** 1 where x > 0, else 0: the derivative of relu. Its own derivative is zero. */
   step: {};
+  /** x > 0 ? x : alpha x, the leaky rectifier. */
+  leakyRelu: {
+    /** The slope for x <= 0, a finite number in [0, 1). */
+    readonly alpha: number;
+  };
+  /** x > 0 ? x : alpha (e^x − 1), the exponential linear unit. */
+  elu: {
+    /** The scale of the negative part, a finite number > 0. */
+    readonly alpha: number;
+  };
+  /** min(max(x, 0), 6); no attributes. */
+  relu6: {};
+  /** x^exponent for a constant exponent (Math.pow's meaning: NaN for x < 0 and a fractional exponent). */
+  pow: {
+    /** The exponent, a finite number of magnitude at most 2^24. */
+    readonly exponent: number;
+  };
   // shapes
   /** The same values in another shape (no copy on devices). */
   reshape: {

@@ -19,8 +19,10 @@ import { conv2dMaxPoolOp } from './conv2dMaxPool.js';
 import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
 import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
 import { divOp } from './div.js';
+import { eluOp } from './elu.js';
 import { expOp } from './exp.js';
 import { inputOp } from './input.js';
+import { leakyReluOp } from './leakyRelu.js';
 import { logOp } from './log.js';
 import { logSoftmaxOp } from './logSoftmax.js';
 import { matmulOp } from './matmul.js';
@@ -33,7 +35,9 @@ import { mulOp } from './mul.js';
 import { negOp } from './neg.js';
 import { oneHotOp } from './oneHot.js';
 import { padOp } from './pad.js';
+import { powOp } from './pow.js';
 import { reluOp } from './relu.js';
+import { relu6Op } from './relu6.js';
 import { reluBackwardOp } from './reluBackward.js';
 import { reshapeOp } from './reshape.js';
 import { sigmoidOp } from './sigmoid.js';
@@ -64,6 +68,10 @@ export const ops: { readonly [O in OpName]: OpDef<O> } = {
   sigmoid: sigmoidOp,
   tanh: tanhOp,
   step: stepOp,
+  leakyRelu: leakyReluOp,
+  elu: eluOp,
+  relu6: relu6Op,
+  pow: powOp,
   reshape: reshapeOp,
   broadcastTo: broadcastToOp,
   transpose: transposeOp,

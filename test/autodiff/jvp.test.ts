@@ -75,7 +75,11 @@ import type { OpName } from '../../src/ops/attrs.js';
 import { addAll } from '../../src/ops/add.js';
 import { conv2dOp } from '../../src/ops/conv2d.js';
 import { conv2dMaxPool } from '../../src/ops/conv2dMaxPool.js';
+import { elu } from '../../src/ops/elu.js';
 import { ops } from '../../src/ops/index.js';
+import { leakyRelu } from '../../src/ops/leakyRelu.js';
+import { pow } from '../../src/ops/pow.js';
+import { relu6 } from '../../src/ops/relu6.js';
 import { matmulOp } from '../../src/ops/matmul.js';
 import { maxMask } from '../../src/ops/maxMask.js';
 import { makeNode, type OpDef } from '../../src/ops/op.js';
@@ -231,6 +235,43 @@ function maskCase<A>(config: fc.Arbitrary<readonly [Shape, A]>, f: (x: Tensor, a
     ),
   };
 }
+
+/** leakyRelu, elu: an attribute drawn from `alphas`, x from 'distinct' values (times `scale`), away from the kink at 0. */
+function alphaCase(f: (x: Tensor, alpha: number) => Tensor, alphas: readonly number[], scale: number): JvpCase {
+  return {
+    check: fc
+      .record({ shape: shapeArb(0, 3, 4), alpha: fc.constantFrom(...alphas), seed: seedArb })
+      .map(({ shape, alpha, seed }) => ({ args: [arg(shape, 'distinct', seed)], build: (x: Tensor) => f(mul(x, scale), alpha), seed })),
+  };
+}
+
+/**
+ * relu6 of 100 x + 3, x from 'distinct' values: a quarter or three quarters
+ * past an integer, at least 0.25 from both kinks (0 and 6), across both
+ * flat parts when there are enough values.
+ */
+const relu6Case: JvpCase = {
+  check: fc.record({ shape: shapeArb(0, 3, 4), seed: seedArb }).map(({ shape, seed }) => ({ args: [arg(shape, 'distinct', seed)], build: (x: Tensor) => relu6(add(mul(x, 100), 3)), seed })),
+};
+
+/**
+ * pow: integer exponents on bases of both signs (|x| in [0.5, 1.5]),
+ * fractional ones on positive bases, and integers past the multiplications
+ * (65, 66) on |x| near 1.
+ */
+const powCase: JvpCase = {
+  check: fc
+    .record({
+      shape: shapeArb(0, 3, 4),
+      p: fc.oneof(fc.integer({ min: -3, max: 4 }), fc.constantFrom(-0.75, 0.75, 1.5, 2.5, 65, 66)),
+      seed: seedArb,
+    })
+    .map(({ shape, p, seed }) => {
+      const base = values(sizeOf(shape), 'positive', seed);
+      const data = Number.isInteger(p) ? base.map((v, i) => (Math.abs(p) > 10 ? 1 + (v - 1) / 10 : v) * (i % 2 ? -1 : 1)) : base;
+      return { args: [{ shape, data, fixed: false }], build: (x: Tensor) => pow(x, p), seed };
+    }),
+};
 
 // -- shapes -----------------------------------------------------------------
 
@@ -696,6 +737,10 @@ const jvpCases: { readonly [O in OpName]: JvpCase } = {
   sigmoid: unaryCase(sigmoid, 'any'),
   tanh: unaryCase(tanh, 'any'),
   step: maskCase(shapeArb(1, 3, 4).map((shape) => [shape, null] as const), (x) => step(x)),
+  leakyRelu: alphaCase((x, alpha) => leakyRelu(x, { alpha }), [0, 0.01, 0.3, 0.9], 1),
+  elu: alphaCase((x, alpha) => elu(x, { alpha }), [0.5, 1, 2], 50),
+  relu6: relu6Case,
+  pow: powCase,
   reshape: reshapeCase,
   broadcastTo: broadcastToCase,
   transpose: transposeCase,

@@ -26,6 +26,12 @@ import { conv2dBackpropFilter } from '../../src/ops/conv2dBackpropFilter.js';
 import { conv2dBackpropInput } from '../../src/ops/conv2dBackpropInput.js';
 import { makeNode } from '../../src/ops/op.js';
 import { div } from '../../src/ops/div.js';
+import { elu } from '../../src/ops/elu.js';
+import { globalAvgPool2d } from '../../src/ops/globalPool.js';
+import { leakyRelu } from '../../src/ops/leakyRelu.js';
+import { localResponseNorm } from '../../src/ops/lrn.js';
+import { pow } from '../../src/ops/pow.js';
+import { relu6 } from '../../src/ops/relu6.js';
 import { exp } from '../../src/ops/exp.js';
 import { log } from '../../src/ops/log.js';
 import { logSoftmax } from '../../src/ops/logSoftmax.js';
@@ -74,6 +80,9 @@ export interface OpCase {
 
 const X = (shape: number[], domain: Domain = 'any', grad = true): InputCase => ({ shape, domain, grad });
 
+/** A constant of `shape` holding 1, -1, 1, ... (row-major): signs for a positive input. */
+const alternating = (shape: number[]): Tensor => constant(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (i % 2 ? -1 : 1)), shape);
+
 /** The fused op for maxPool2d(relu(conv2d(...))), built directly. */
 function fusedConvPool(x: Tensor, w: Tensor, b: Tensor | null, conv: Parameters<typeof conv2d>[2], pool: Parameters<typeof pool2dAttrs>[2]): Tensor {
   const plain = conv2d(x, w, { ...conv, ...(b ? { bias: b } : {}) });
@@ -115,6 +124,42 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
   reluBackward: [{ name: 'reluBackward', inputs: [X([4, 6], 'distinct'), X([4, 6])], fn: reluBackward }],
   sigmoid: [{ name: 'sigmoid', inputs: [X([4, 6])], fn: sigmoid }],
   tanh: [{ name: 'tanh', inputs: [X([4, 6])], fn: tanh }],
+  leakyRelu: [
+    // 'distinct' values stay at least 0.025 from the kink.
+    { name: 'leakyRelu (alpha 0.2)', inputs: [X([4, 6], 'distinct')], fn: (x) => leakyRelu(x, { alpha: 0.2 }) },
+    { name: 'leakyRelu (default alpha 0.01)', inputs: [X([3, 5], 'distinct')], fn: (x) => leakyRelu(x) },
+    { name: 'leakyRelu (alpha 0: relu)', inputs: [X([3, 5], 'distinct')], fn: (x) => leakyRelu(x, { alpha: 0 }) },
+  ],
+  elu: [
+    { name: 'elu (alpha 1)', inputs: [X([4, 6], 'distinct')], fn: (x) => elu(mul(x, 4)) },
+    { name: 'elu (alpha 0.5)', inputs: [X([4, 6], 'distinct')], fn: (x) => elu(mul(x, 4), { alpha: 0.5 }) },
+  ],
+  relu6: [
+    // 12 x + 3 over 24 'distinct' values: 0.6 apart from -3.9 to 9.9, none within 0.3 of the kinks 0 and 6.
+    { name: 'relu6 (both kinks, both flat parts)', inputs: [X([4, 6], 'distinct')], fn: (x) => relu6(add(mul(x, 12), 3)) },
+  ],
+  pow: [
+    // Negative bases: x in [-1, 1] ('any'), or 'positive' values [0.5, 1.5] with alternating signs.
+    { name: 'pow 3 (negative bases, by multiplication)', inputs: [X([4, 6])], fn: (x) => pow(x, 3) },
+    { name: 'pow -2 (negative bases)', inputs: [X([4, 6], 'positive')], fn: (x) => pow(mul(x, alternating([4, 6])), -2) },
+    { name: 'pow 0.75', inputs: [X([4, 6], 'positive')], fn: (x) => pow(x, 0.75) },
+    { name: 'pow -0.75', inputs: [X([4, 6], 'positive')], fn: (x) => pow(x, -0.75) },
+    { name: 'pow 2.5', inputs: [X([3, 5], 'positive')], fn: (x) => pow(x, 2.5) },
+    {
+      // Integer exponents past the multiplications: pow of |x| and the sign by hand; |x| in [0.95, 1.05].
+      name: 'pow 65 and 66 (negative bases, by pow of |x|)',
+      inputs: [X([4, 6]), X([4, 6])],
+      fn: (x, y) => add(pow(mul(add(mul(x, 0.05), 1), alternating([4, 6])), 65), pow(mul(add(mul(y, 0.05), 1), alternating([4, 6])), 66)),
+    },
+    { name: 'pow 0 (ones, no gradient), times an input', inputs: [X([3, 4]), X([3, 4])], fn: (x, y) => mul(pow(x, 0), y) },
+    {
+      // AlexNet's local response normalisation, built from mul, reshape, avgPool2d, add and pow.
+      name: 'localResponseNorm (size 5, alpha 0.5, beta 0.75, k 2) over 7 channels',
+      inputs: [X([2, 7, 3, 4])],
+      fn: (x) => localResponseNorm(mul(x, 3), { size: 5, alpha: 0.5, beta: 0.75, k: 2 }),
+    },
+    { name: 'localResponseNorm (even size 4, defaults otherwise)', inputs: [X([2, 6, 3, 3])], fn: (x) => localResponseNorm(mul(x, 30), { size: 4 }) },
+  ],
   step: [
     // 'distinct' values stay at least 0.025 from zero, step's jump.
     { name: 'step', inputs: [X([5, 7], 'distinct')], fn: step },
@@ -134,6 +179,7 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
   sum: [
     { name: 'sum (axes, keepDims)', inputs: [X([3, 4, 5])], fn: (x) => sum(x, { axes: [0, 2], keepDims: true }) },
     { name: 'mean', inputs: [X([3, 4, 5])], fn: (x) => mean(x, { axes: [1] }) },
+    { name: 'globalAvgPool2d (a mean over each map)', inputs: [X([2, 3, 5, 4])], fn: (x) => globalAvgPool2d(x) },
   ],
   max: [{ name: 'max (axis)', inputs: [X([3, 4, 5], 'distinct')], fn: (x) => max(x, { axes: [1] }) }],
   maxMask: [

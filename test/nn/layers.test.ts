@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/backend/compile.js';
 import { createRng } from '../../src/data/random.js';
 import { add } from '../../src/ops/add.js';
+import { elu as eluOp } from '../../src/ops/elu.js';
+import { globalAvgPool2d as globalAvgPool2dOp } from '../../src/ops/globalPool.js';
+import { input } from '../../src/ops/input.js';
+import { leakyRelu as leakyReluOp } from '../../src/ops/leakyRelu.js';
+import { localResponseNorm as localResponseNormOp } from '../../src/ops/lrn.js';
 import { relu as reluOp } from '../../src/ops/relu.js';
+import { relu6 as relu6Op } from '../../src/ops/relu6.js';
+import { sum as sumOp } from '../../src/ops/sum.js';
+import { randomValues } from '../helpers.js';
 import {
   avgPool2d,
   buildModel,
@@ -11,10 +19,15 @@ import {
   dense,
   dropout,
   dropoutMask,
+  elu,
   flatten,
+  globalAvgPool2d,
   initParams,
+  leakyRelu,
+  localResponseNorm,
   maxPool2d,
   relu,
+  relu6,
   residual,
   scope,
   sequential,
@@ -133,5 +146,63 @@ describe('dropout', () => {
     const mean = a.reduce((s, v) => s + v, 0) / a.length;
     expect(mean).toBeGreaterThan(0.97);
     expect(mean).toBeLessThan(1.03);
+  });
+});
+
+describe('leakyRelu, elu, relu6, localResponseNorm and globalAvgPool2d', () => {
+  const layers = () => [
+    leakyRelu({ alpha: 0.2 }),
+    elu(),
+    relu6({ name: 'cap' }),
+    localResponseNorm({ size: 3, alpha: 0.5 }),
+    leakyRelu(),
+    globalAvgPool2d(),
+  ];
+
+  it('are named automatically (counted per kind, pools together), carry no parameters, and end in [N, C]', () => {
+    const m = defineModel('m', [3, 4, 5], [maxPool2d({ size: 1 }), ...layers(), relu6(), localResponseNorm(), elu({ name: 'e', alpha: 0.5 })]);
+    const s = summary(m);
+    expect(s.layers.map((l) => [l.name, l.kind, [...l.outputShape]])).toEqual([
+      ['pool1', 'maxPool2d', [3, 4, 5]],
+      ['leakyRelu1', 'leakyRelu', [3, 4, 5]],
+      ['elu1', 'elu', [3, 4, 5]],
+      ['cap', 'relu6', [3, 4, 5]],
+      ['lrn1', 'localResponseNorm', [3, 4, 5]],
+      ['leakyRelu2', 'leakyRelu', [3, 4, 5]],
+      ['pool2', 'globalAvgPool2d', [3]],
+      ['relu6_1', 'relu6', [3]],
+      ['lrn2', 'localResponseNorm', [3]],
+      ['e', 'elu', [3]],
+    ]);
+    expect(s.totalParams).toBe(0);
+    expect(buildModel(m, { batchSize: 2 }).output.shape).toEqual([2, 3]);
+  });
+
+  it('compute what their ops compute, with the options given', async () => {
+    const shape = [2, 3, 4, 5];
+    const data = randomValues(120, 9).map((v) => 8 * v);
+    const m = defineModel('m', shape.slice(1), layers());
+    const byLayers = compile(buildModel(m, { batchSize: 2 }).output).runSync({ x: data });
+    const x = input('x', shape);
+    const h = leakyReluOp(localResponseNormOp(relu6Op(eluOp(leakyReluOp(x, { alpha: 0.2 }))), { size: 3, alpha: 0.5 }));
+    const [byOps] = await compile(globalAvgPool2dOp(h)).run({ x: data });
+    expect(byLayers[0].data).toEqual(byOps.data);
+  });
+
+  it('refuse bad options when made, and an input of the wrong rank when built, naming the layer', () => {
+    expect(() => leakyRelu({ alpha: 1 })).toThrow(expect.objectContaining({ op: 'nn.leakyRelu', message: 'nn.leakyRelu: alpha must be a finite number in [0, 1), got 1' }));
+    expect(() => elu({ alpha: -1 })).toThrow('nn.elu: alpha must be a finite number > 0, got -1');
+    expect(() => localResponseNorm({ size: 0 })).toThrow('nn.localResponseNorm: size must be a positive integer, got 0');
+    expect(() => localResponseNorm({ k: 0 })).toThrow('nn.localResponseNorm: k must be a finite number > 0, got 0');
+    expect(() => relu6({ alpha: 1 } as never)).toThrow(/^nn.relu6: unknown option "alpha"; the options are "name"/);
+    expect(() => leakyRelu({ name: 'a.b' })).toThrow(/layer name/);
+    expect(() => buildModel(defineModel('m', [4], [globalAvgPool2d()]))).toThrow(
+      'nn.globalAvgPool2d: "pool1" expects an input of rank 4 [N, C, H, W], got shape [1,4]',
+    );
+    // A plain layer summing [N, 4] to [N] before it: rank 1.
+    const toRank1: Layer = (x) => sumOp(x, { axes: 1 });
+    expect(() => buildModel(defineModel('m', [4], [toRank1, localResponseNorm({ name: 'n' })]))).toThrow(
+      'nn.localResponseNorm: "n" expects an input of rank >= 2 [N, C, ...], got shape [1]',
+    );
   });
 });

@@ -62,11 +62,29 @@ function structure(model: Model): unknown {
   };
 }
 
+/** A small AlexNet / network-in-network style model with every activation, local response normalisation and global pooling. */
+function lectureLayers(): Model {
+  return defineModel('lecture', [3, 8, 8], [
+    nn.conv2d('conv1', { filters: 6, size: 3, padding: 'same' }),
+    nn.leakyRelu({ alpha: 0.2 }),
+    nn.localResponseNorm({ size: 3, alpha: 1e-3, beta: 0.75, k: 2 }),
+    nn.conv2d('conv2', { filters: 5, size: 3, padding: 'same' }),
+    nn.elu({ alpha: 0.5, name: 'smooth' }),
+    nn.localResponseNorm(),
+    nn.conv2d('conv3', { filters: 4, size: 1 }),
+    nn.relu6(),
+    nn.leakyRelu(),
+    nn.elu(),
+    nn.globalAvgPool2d({ name: 'gap' }),
+  ]);
+}
+
 describe('modelToJson / modelFromJson', () => {
   it.each([
     ['lenet5()', lenet5()],
     ['lenet5 with dropout', lenet5({ dropout: 0.5, classes: 7, inputShape: [1, 32, 32] })],
     ['a model with scope, residual, dropout and shared weights', zoo()],
+    ['a model with leakyRelu, elu, relu6, localResponseNorm and globalAvgPool2d', lectureLayers()],
   ])('round-trips %s: the same parameters, layers, initial values and outputs', async (_, model) => {
     const copy = throughText(model);
     expect(copy.name).toBe(model.name);
@@ -110,6 +128,42 @@ describe('modelToJson / modelFromJson', () => {
     });
     // Not the same name and shape twice by accident: the copy's two uses share one parameter.
     expect(buildModel(throughText(m)).params.map((p) => p.name)).toEqual(['c.w', 'c.b', 's.w']);
+  });
+
+  it('writes the activations, local response normalisation and global pooling with the options given', () => {
+    const children = modelToJson(lectureLayers()).forward.children!;
+    expect(children.filter((c) => c.kind !== 'conv2d')).toEqual([
+      { kind: 'leakyRelu', options: { alpha: 0.2 } },
+      { kind: 'localResponseNorm', options: { size: 3, alpha: 1e-3, beta: 0.75, k: 2 } },
+      { kind: 'elu', name: 'smooth', options: { alpha: 0.5 } },
+      { kind: 'localResponseNorm' },
+      { kind: 'relu6' },
+      { kind: 'leakyRelu' },
+      { kind: 'elu' },
+      { kind: 'globalAvgPool2d', name: 'gap' },
+    ]);
+  });
+
+  it('refuses ill-typed and out-of-range options of the activations and of localResponseNorm', () => {
+    const refuse = (layer: object): (() => Model) => () =>
+      modelFromJson({ format: 'striate-model', version: 1, name: 'm', inputShape: [3, 4, 4], forward: { kind: 'sequential', children: [layer] } });
+    expect(refuse({ kind: 'leakyRelu', options: { alpha: 1 } })).toThrow(
+      'modelFromJson: forward.children[0] (leakyRelu) option "alpha" must be a finite number in [0, 1), got 1',
+    );
+    expect(refuse({ kind: 'elu', options: { alpha: 0 } })).toThrow('forward.children[0] (elu) option "alpha" must be a finite number > 0, got 0');
+    expect(refuse({ kind: 'elu', options: { alpha: '1' } })).toThrow('option "alpha" must be a finite number > 0, got "1"');
+    expect(refuse({ kind: 'relu6', options: { alpha: 1 } })).toThrow('forward.children[0] (relu6) has an unknown option "alpha"; the options of relu6 are none');
+    expect(refuse({ kind: 'localResponseNorm', options: { size: 2.5 } })).toThrow('option "size" must be a positive integer, got 2.5');
+    expect(refuse({ kind: 'localResponseNorm', options: { beta: -1 } })).toThrow('option "beta" must be a finite number >= 0, got -1');
+    expect(refuse({ kind: 'localResponseNorm', options: { k: 0 } })).toThrow('option "k" must be a finite number > 0, got 0');
+    expect(refuse({ kind: 'localResponseNorm', options: { bias: 1 } })).toThrow(
+      'has an unknown option "bias"; the options of localResponseNorm are "size", "alpha", "beta", "k"',
+    );
+    // Well typed but refused by the layer itself: the constructor's error, placed.
+    expect(refuse({ kind: 'localResponseNorm', options: { beta: 1e9 } })).toThrow(
+      'modelFromJson: forward.children[0] (localResponseNorm): nn.localResponseNorm: beta must be a finite number in [0, 16777216], got 1000000000',
+    );
+    expect(refuse({ kind: 'globalAvgPool2d', name: 'g' })).not.toThrow();
   });
 
   it('reads a description written by hand as the model written in code', () => {

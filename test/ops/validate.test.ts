@@ -48,7 +48,11 @@ import {
 } from '../../src/index.js';
 import type { OpAttrs } from '../../src/ops/attrs.js';
 import { conv2dMaxPool } from '../../src/ops/conv2dMaxPool.js';
+import { elu } from '../../src/ops/elu.js';
 import { ops } from '../../src/ops/index.js';
+import { leakyRelu } from '../../src/ops/leakyRelu.js';
+import { pow } from '../../src/ops/pow.js';
+import { relu6 } from '../../src/ops/relu6.js';
 import { maxMask } from '../../src/ops/maxMask.js';
 import { validateGraph } from '../../src/ops/validate.js';
 import { striateError } from '../helpers.js';
@@ -86,6 +90,10 @@ const cases: { readonly [O in OpName]: { readonly node: () => Tensor<O>; readonl
   sigmoid: { node: () => sigmoid(m), bad: [] },
   tanh: { node: () => tanh(m), bad: [] },
   step: { node: () => step(m), bad: [] },
+  leakyRelu: { node: () => leakyRelu(m, { alpha: 0.2 }), bad: [{ alpha: 1 }, { alpha: -0.5 }, { alpha: NaN }, { alpha: '0.1' as never }] },
+  elu: { node: () => elu(m), bad: [{ alpha: 0 }, { alpha: -1 }, { alpha: Infinity }, { alpha: null as never }] },
+  relu6: { node: () => relu6(m), bad: [] },
+  pow: { node: () => pow(m, 0.75), bad: [{ exponent: NaN }, { exponent: -Infinity }, { exponent: 2 ** 30 }, { exponent: '2' as never }] },
   reshape: { node: () => reshape(m, [3, 2]), bad: [{ shape: [-2, -3] }, { shape: [6.5] }, { shape: 6 as never }] },
   broadcastTo: { node: () => broadcastTo(m, [4, 2, 3]) as Tensor<'broadcastTo'>, bad: [{ shape: [-4, 2, 3] }, { shape: [3, 3] }] },
   transpose: { node: () => transpose(m), bad: [{ perm: [0, 0] }, { perm: [-1, 0] }] },
