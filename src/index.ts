@@ -27,6 +27,13 @@ export { exp } from './ops/exp.js';
 export { log } from './ops/log.js';
 export { sqrt } from './ops/sqrt.js';
 export { relu } from './ops/relu.js';
+export { leakyRelu, type LeakyReluOptions } from './ops/leakyRelu.js';
+export { elu, type EluOptions } from './ops/elu.js';
+export { relu6 } from './ops/relu6.js';
+export { pow } from './ops/pow.js';
+export { localResponseNorm, type LocalResponseNormOptions } from './ops/lrn.js';
+export { globalAvgPool2d } from './ops/globalPool.js';
+export { batchNorm, batchNormInference, batchNormTraining, type BatchNormOptions, type BatchNormTraining } from './ops/batchNorm.js';
 export { reluBackward } from './ops/reluBackward.js';
 export { step } from './ops/step.js';
 export { sigmoid } from './ops/sigmoid.js';
@@ -79,7 +86,9 @@ export {
   defineModel,
   buildModel,
   initParams,
+  initStats,
   paramShapes,
+  statShapes,
   summary,
   formatSummary,
   countParams,

@@ -1,5 +1,5 @@
 /** `striate/nn`: layers, initialisers, models. Exported from the package as the `nn` namespace. */
-export { LayerContext, type Layer, type LayerInfo, type MaskSpec, type ParamSpec } from './context.js';
+export { LayerContext, type Layer, type LayerInfo, type MaskSpec, type ParamSpec, type StatSpec } from './context.js';
 export {
   constantInit,
   glorotNormal,
@@ -20,9 +20,14 @@ export {
   dense,
   dropout,
   dropoutMask,
+  elu,
   flatten,
+  globalAvgPool2d,
+  leakyRelu,
+  localResponseNorm,
   maxPool2d,
   relu,
+  relu6,
   residual,
   scope,
   sequential,
@@ -32,20 +37,25 @@ export {
   type DenseLayerOptions,
   type NamedOptions,
 } from './layers.js';
+export { batchNorm, type BatchNormLayerOptions } from './batchNorm.js';
 export { lenet5, type LeNet5Options } from './lenet.js';
 export {
   buildModel,
   defineModel,
   formatSummary,
   initParams,
+  initStats,
   layerOutput,
   paramShapes,
+  statShapes,
   summary,
   type BuildOptions,
   type BuiltModel,
+  type LayerSummary,
   type Model,
   type ModelSummary,
 } from './model.js';
+export type { ReceptiveField } from './analysis.js';
 export {
   countParams,
   findNonFinite,

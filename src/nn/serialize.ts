@@ -31,7 +31,27 @@
 import { describeValue, fail, StriateError } from '../graph/error.js';
 import { checkLayerName, type Layer } from './context.js';
 import { type Initializer, initializerFromJson, initializerToJson } from './init.js';
-import { avgPool2d, checkpoint, conv2d, dense, dropout, flatten, maxPool2d, relu, residual, scope, sequential, sigmoid, tanh } from './layers.js';
+import {
+  avgPool2d,
+  checkpoint,
+  conv2d,
+  dense,
+  dropout,
+  elu,
+  flatten,
+  globalAvgPool2d,
+  leakyRelu,
+  localResponseNorm,
+  maxPool2d,
+  relu,
+  relu6,
+  residual,
+  scope,
+  sequential,
+  sigmoid,
+  tanh,
+} from './layers.js';
+import { batchNorm, type BatchNormLayerOptions } from './batchNorm.js';
 import { buildModel, checkModel, defineModel, type Model } from './model.js';
 import { type LayerKind, layerSpec, showValue } from './spec.js';
 
@@ -75,7 +95,7 @@ export interface ModelJson {
 // The rules of each kind: its name, options and children, and how to build it
 
 /** What an option holds. */
-type OptionType = 'positiveInt' | 'pair' | 'padding' | 'boolean' | 'probability' | 'initializer';
+type OptionType = 'positiveInt' | 'pair' | 'padding' | 'boolean' | 'probability' | 'slope' | 'positiveNumber' | 'nonNegativeNumber' | 'initializer';
 
 interface KindRule {
   /** 'required': the layer's parameters or scope are named after it; 'optional': automatic unless given; 'none'. */
@@ -110,6 +130,29 @@ const KINDS: { readonly [K in LayerKind]: KindRule } = {
   relu: { ...ACTIVATION, build: (name) => relu(named(name)) },
   tanh: { ...ACTIVATION, build: (name) => tanh(named(name)) },
   sigmoid: { ...ACTIVATION, build: (name) => sigmoid(named(name)) },
+  leakyRelu: {
+    name: 'optional',
+    options: { alpha: 'slope' },
+    required: [],
+    children: [0, 0],
+    build: (name, o) => leakyRelu({ ...(o as { alpha?: number }), ...named(name) }),
+  },
+  elu: {
+    name: 'optional',
+    options: { alpha: 'positiveNumber' },
+    required: [],
+    children: [0, 0],
+    build: (name, o) => elu({ ...(o as { alpha?: number }), ...named(name) }),
+  },
+  relu6: { ...ACTIVATION, build: (name) => relu6(named(name)) },
+  localResponseNorm: {
+    name: 'optional',
+    options: { size: 'positiveInt', alpha: 'nonNegativeNumber', beta: 'nonNegativeNumber', k: 'positiveNumber' },
+    required: [],
+    children: [0, 0],
+    build: (name, o) => localResponseNorm({ ...(o as Parameters<typeof localResponseNorm>[0]), ...named(name) }),
+  },
+  globalAvgPool2d: { ...ACTIVATION, build: (name) => globalAvgPool2d(named(name)) },
   flatten: { ...ACTIVATION, build: (name) => flatten(named(name)) },
   maxPool2d: {
     name: 'optional',
@@ -126,6 +169,13 @@ const KINDS: { readonly [K in LayerKind]: KindRule } = {
     build: (name, o) => avgPool2d({ ...(o as unknown as Parameters<typeof avgPool2d>[0]), ...named(name) }),
   },
   dropout: { name: 'required', options: { rate: 'probability' }, required: ['rate'], children: [0, 0], build: (name, o) => dropout(name!, o.rate as number) },
+  batchNorm: {
+    name: 'required',
+    options: { momentum: 'positiveNumber', epsilon: 'positiveNumber' },
+    required: [],
+    children: [0, 0],
+    build: (name, o) => batchNorm(name!, o as BatchNormLayerOptions),
+  },
   sequential: { name: 'none', options: {}, required: [], children: [0, Infinity], build: (_name, _o, children) => sequential(...children) },
   scope: { name: 'required', options: {}, required: [], children: [1, 1], build: (name, _o, [layer]) => scope(name!, layer) },
   checkpoint: { name: 'none', options: {}, required: [], children: [1, 1], build: (_name, _o, [layer]) => checkpoint(layer) },
@@ -158,6 +208,12 @@ function optionProblem(type: Exclude<OptionType, 'initializer'>, v: unknown): st
       return typeof v === 'boolean' ? null : 'true or false';
     case 'probability':
       return typeof v === 'number' && v >= 0 && v < 1 ? null : 'a number in [0, 1)';
+    case 'slope':
+      return typeof v === 'number' && Number.isFinite(v) && v >= 0 && v < 1 ? null : 'a finite number in [0, 1)';
+    case 'positiveNumber':
+      return typeof v === 'number' && Number.isFinite(v) && v > 0 ? null : 'a finite number > 0';
+    case 'nonNegativeNumber':
+      return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? null : 'a finite number >= 0';
   }
 }
 

@@ -17,14 +17,20 @@ export type LayerKind =
   | 'relu'
   | 'tanh'
   | 'sigmoid'
+  | 'leakyRelu'
+  | 'elu'
+  | 'relu6'
   | 'flatten'
   | 'maxPool2d'
   | 'avgPool2d'
+  | 'globalAvgPool2d'
+  | 'localResponseNorm'
   | 'dropout'
   | 'sequential'
   | 'scope'
   | 'residual'
-  | 'checkpoint';
+  | 'checkpoint'
+  | 'batchNorm';
 
 /** A built-in layer's constructor arguments: its kind, its own name, its options and the layers it wraps. */
 export interface LayerSpec {
