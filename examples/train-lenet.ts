@@ -364,6 +364,7 @@ async function main(argv: string[]): Promise<number> {
     await saveCheckpoint(join(out, CHECKPOINT_DIR), {
       params: nn.toTensorGroup(state.params),
       optimizer: optimizerTensors(state.optimizer),
+      stats: nn.toTensorGroup(state.stats),
       meta: {
         model: model.name,
         epoch: state.epoch,
