@@ -56,6 +56,17 @@ const cases: [string, string, () => unknown][] = [
   ['residual with null options', 'nn.residual', () => nn.residual(nn.relu(), undefined, bad(null))],
   ['residual of mismatched shapes', 'nn.residual', () => nn.buildModel(nn.defineModel('m', [2, 4, 4], [nn.residual(nn.conv2d('c', { filters: 3, size: 1 }))]))],
   ['two layers with one name', 'nn', () => nn.buildModel(nn.defineModel('m', [4], [nn.dense('d', { units: 4 }), nn.dense('d', { units: 4 })]))],
+  ['leakyRelu with alpha 1', 'nn.leakyRelu', () => nn.buildModel(nn.defineModel('m', [4], [nn.leakyRelu({ alpha: 1 })]))],
+  ['elu with a misspelt option', 'nn.elu', () => nn.elu(bad({ alfa: 1 }))],
+  ['localResponseNorm with size 0', 'nn.localResponseNorm', () => nn.localResponseNorm({ size: 0 })],
+  ['globalAvgPool2d on a vector', 'nn.globalAvgPool2d', () => nn.buildModel(nn.defineModel('m', [4], [nn.globalAvgPool2d()]))],
+  ['batchNorm with momentum 2', 'nn.batchNorm', () => nn.batchNorm('bn', { momentum: 2 })],
+  ['batchNorm on a vector of rank 3', 'nn.batchNorm', () => nn.buildModel(nn.defineModel('m', [2, 4], [nn.batchNorm('bn')]))],
+  ['batchNorm applied twice in training', 'nn', () => {
+    const bn = nn.batchNorm('bn');
+    return nn.buildModel(nn.defineModel('m', [2, 2, 2], [bn, bn]), { training: true });
+  }],
+  ['checkpoint of null', 'nn.checkpoint', () => nn.checkpoint(bad(null))],
   ['constantInit of a string', 'constantInit', () => nn.constantInit(bad('1'))],
   ['hashName of null', 'hashName', () => nn.hashName(bad(null))],
   // Models
