@@ -83,6 +83,11 @@ export type { Rng } from './data/random.js';
 export * as nn from './nn/index.js';
 export {
   lenet5,
+  alexnet,
+  vgg,
+  nin,
+  inception,
+  resnet,
   defineModel,
   buildModel,
   initParams,

@@ -5,7 +5,8 @@
  * numbers beside the parameter count).
  *
  * Multiply-adds count the products of weights and inputs (a convolution's
- * output elements times C·kH·kW, a dense layer's inputs times outputs);
+ * output elements times C/groups·kH·kW, the filter's own [O, C/groups, kH, kW]
+ * read off its shape; a dense layer's inputs times outputs);
  * bias additions, activations, pooling and normalisation are not counted, as
  * the papers' tables do not count them.
  *

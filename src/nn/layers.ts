@@ -93,6 +93,13 @@ export interface Conv2dLayerOptions {
   readonly padding?: Padding;
   /** Spacing between filter taps, one number or [dh, dw] (default 1). */
   readonly dilation?: number | readonly [number, number];
+  /**
+   * Split the channels into this many groups (default 1), as AlexNet split
+   * its filters across two GPUs: each filter reads only C/groups input
+   * channels, those of its group. It must divide `filters` and the input's
+   * channels; groups = C (and filters a multiple of C) is a depthwise convolution.
+   */
+  readonly groups?: number;
   /** Add a bias per filter (default true). */
   readonly bias?: boolean;
   /** Filter initialiser (default He normal, for a ReLU after the layer). */
@@ -102,17 +109,22 @@ export interface Conv2dLayerOptions {
 }
 
 /**
- * A convolution layer: filters `name.w` [filters, C, kH, kW] (C read from the
- * input) and bias `name.b` [filters]. It has filters·(C·kH·kW + 1)
- * parameters: the lecture's L_k (L_{k-1} M_k² + 1).
+ * A convolution layer: filters `name.w` [filters, C/groups, kH, kW] (C read
+ * from the input) and bias `name.b` [filters]. It has
+ * filters·(C/groups·kH·kW + 1) parameters: the lecture's
+ * L_k (L_{k-1} M_k² + 1) when not grouped.
  */
 export function conv2d(name: string, options: Conv2dLayerOptions): Layer {
   const who = 'nn.conv2d';
   checkLayerName(who, name);
-  const keys = ['filters', 'size', 'stride', 'padding', 'dilation', 'bias', 'init', 'biasInit'] as const;
+  const keys = ['filters', 'size', 'stride', 'padding', 'dilation', 'bias', 'init', 'biasInit', 'groups'] as const;
   checkOptions(who, options, keys);
   const filters = positiveInt(who, 'filters', options?.filters);
   const [kH, kW] = pair(who, 'size', options.size);
+  const groups = options.groups === undefined ? 1 : positiveInt(who, 'groups', options.groups);
+  if (filters % groups !== 0) {
+    fail(who, `filters (${filters}) must be a multiple of groups (${groups}): each group has filters/groups of them`, `filters ${filters}, groups ${groups}`, `filters a multiple of ${groups}`);
+  }
   const spec = pickOptions(options, keys);
   const { stride, padding, dilation } = spec;
   const useBias = optionalBoolean(who, 'bias', options.bias, true);
@@ -123,9 +135,20 @@ export function conv2d(name: string, options: Conv2dLayerOptions): Layer {
     const full = ctx.qualify(name);
     needRank(who, full, x, 4, '[N, C, H, W]');
     const C = x.shape[1];
-    const w = ctx.param(`${full}.w`, [filters, C, kH, kW], init, { fanIn: C * kH * kW, fanOut: filters * kH * kW }, owner);
-    const b = useBias ? ctx.param(`${full}.b`, [filters], biasInit, { fanIn: C * kH * kW, fanOut: filters * kH * kW }, owner) : undefined;
-    const y = conv2dOp(x, w, { stride, padding, dilation, bias: b });
+    if (C % groups !== 0) {
+      fail(
+        who,
+        `"${full}" has ${groups} groups but its input has ${C} channels, which they cannot split evenly (input shape ${shapeToString(x.shape)})`,
+        `${C} input channels, groups ${groups}`,
+        `input channels a multiple of ${groups}`,
+      );
+    }
+    // Each output reads C/groups channels x kH x kW taps; each input value
+    // reaches the filters/groups filters of its group at kH x kW positions.
+    const fans = { fanIn: (C / groups) * kH * kW, fanOut: (filters / groups) * kH * kW };
+    const w = ctx.param(`${full}.w`, [filters, C / groups, kH, kW], init, fans, owner);
+    const b = useBias ? ctx.param(`${full}.b`, [filters], biasInit, fans, owner) : undefined;
+    const y = conv2dOp(x, w, { stride, padding, dilation, bias: b, groups });
     ctx.record(full, 'conv2d', y, b ? [w, b] : [w]);
     return y;
   };

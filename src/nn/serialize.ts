@@ -115,7 +115,7 @@ const ACTIVATION = { name: 'optional', options: {}, required: [], children: [0, 
 const KINDS: { readonly [K in LayerKind]: KindRule } = {
   conv2d: {
     name: 'required',
-    options: { filters: 'positiveInt', size: 'pair', stride: 'pair', padding: 'padding', dilation: 'pair', bias: 'boolean', init: 'initializer', biasInit: 'initializer' },
+    options: { filters: 'positiveInt', size: 'pair', stride: 'pair', padding: 'padding', dilation: 'pair', bias: 'boolean', init: 'initializer', biasInit: 'initializer', groups: 'positiveInt' },
     required: ['filters', 'size'],
     children: [0, 0],
     build: (name, o) => conv2d(name!, o as unknown as Parameters<typeof conv2d>[1]),

@@ -23,6 +23,14 @@ export interface Conv2dAttrs {
   readonly dilation: Pair;
   /** The zero padding, resolved (a 'same' padding already split between the sides). */
   readonly pads: Pads2d;
+  /**
+   * How many groups the channels are split into, an integer >= 1 dividing
+   * both the input's channels C and the filter's output channels O: output
+   * channel o reads only the C/groups input channels of its group
+   * floor(o / (O/groups)), and the filter is `[O, C/groups, kH, kW]`. 1 is a
+   * plain convolution; groups = C is a depthwise one.
+   */
+  readonly groups: number;
   /** When true the node has a third input, the bias `[outChannels]`. */
   readonly hasBias: boolean;
   /**
@@ -32,14 +40,14 @@ export interface Conv2dAttrs {
    */
   readonly relu: boolean;
 }
-/** A `conv2dBackpropInput` node's attributes: the forward convolution's geometry and the shape of its input. */
+/** A `conv2dBackpropInput` node's attributes: the forward convolution's geometry (its groups included) and the shape of its input. */
 export interface Conv2dBackpropInputAttrs extends Omit<Conv2dAttrs, 'hasBias' | 'relu'> {
   /** Shape of the convolution's input `[N, C, H, W]`, which cannot be recovered from the output alone. */
   readonly inputShape: Shape;
 }
-/** A `conv2dBackpropFilter` node's attributes: the forward convolution's geometry and the shape of its filter. */
+/** A `conv2dBackpropFilter` node's attributes: the forward convolution's geometry (its groups included) and the shape of its filter. */
 export interface Conv2dBackpropFilterAttrs extends Omit<Conv2dAttrs, 'hasBias' | 'relu'> {
-  /** Shape of the filter `[O, C, kH, kW]`. */
+  /** Shape of the filter `[O, C/groups, kH, kW]`. */
   readonly filterShape: Shape;
 }
 /** A pooling node's attributes: {@link Pool2dOptions} resolved to integers. */
@@ -51,7 +59,7 @@ export interface Pool2dAttrs {
   /** The padding, resolved; each side smaller than the window on its axis. */
   readonly pads: Pads2d;
 }
-/** maxPool2d(conv2d(...)) fused (backend/gpujs/wasm/rewrites.ts): the convolution's attributes and the pool's. */
+/** maxPool2d(conv2d(...)) fused (backend/gpujs/wasm/rewrites.ts): the convolution's attributes (its groups included) and the pool's. */
 export interface Conv2dMaxPoolAttrs {
   /** The convolution's attributes. */
   readonly conv: Conv2dAttrs;
@@ -226,7 +234,7 @@ export interface OpAttrs {
     readonly reduction: 'mean' | 'sum' | 'none';
   };
   // convolution and pooling
-  /** A 2-D convolution, with bias and fused relu. */
+  /** A 2-D convolution, grouped or not, with bias and fused relu. */
   conv2d: Conv2dAttrs;
   /** A convolution and the max pool after it, one kernel (made only by the wasm backends' rewrites). */
   conv2dMaxPool: Conv2dMaxPoolAttrs;

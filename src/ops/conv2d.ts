@@ -7,6 +7,14 @@
  * where x is zero outside [0,H) x [0,W) (zero padding: pt rows at the top,
  * pl columns at the left; the bottom/right pads only make the output larger).
  *
+ * Grouped (AlexNet split its filters across two GPUs this way): with G
+ * groups the filter is [O, C/G, kH, kW] and output channel o reads only the
+ * C/G input channels of its group g = floor(o / (O/G)),
+ *
+ *   y[n,o,i,j] = b[o] + sum_{c<C/G,p,q} w[o,c,p,q] * x[n, g*C/G + c, ...]
+ *
+ * G convolutions side by side, 1/G of the products; G = C is depthwise.
+ *
  * Its VJPs are the two other convolution ops, conv2dBackpropInput and
  * conv2dBackpropFilter, whose own VJPs are convolutions again, so gradients
  * of any order are graphs of these three ops (the rules: convGeometry.ts).
@@ -17,14 +25,14 @@ import { sameShape } from '../graph/shape.js';
 import type { Conv2dAttrs } from './attrs.js';
 import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
 import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
-import { checkGeometry, convOutputHW, expectShape, geometryOf, need4, resolveGeometry, tapRanges } from './convGeometry.js';
+import { channelGroups, checkGeometry, convOutputHW, convOutputThread, expectShape, geometryOf, need4, resolveGeometry, tapRanges } from './convGeometry.js';
 import { checkBoolean, checkInputCount, checkTensor, type KernelContext, type NDArray, makeNode, opError, type OpDef } from './op.js';
 import { addAll } from './add.js';
 import { reluBackward } from './reluBackward.js';
 import { reshape } from './reshape.js';
 import { reluSource } from './relu.js';
 import { sum } from './sum.js';
-import { decode, guarded, intLet, join, k, rangeTest, type Src } from '../kernel/source.js';
+import { guarded, intLet, join, k, rangeTest, type Src } from '../kernel/source.js';
 import { checkRank4, type Padding } from './window.js';
 
 /** Options of {@link conv2d}: the window's geometry and the bias. */
@@ -37,11 +45,19 @@ export interface Conv2dOptions {
   readonly dilation?: number | readonly [number, number];
   /** One value per output channel, added to every position: shape [O]. */
   readonly bias?: Tensor;
+  /**
+   * Split the channels into this many groups (default 1), dividing both the
+   * input's channels C and the filters O: the filter is [O, C/groups, kH, kW]
+   * and output channel o reads the input channels of group floor(o / (O/groups)).
+   * groups = C is a depthwise convolution.
+   */
+  readonly groups?: number;
 }
 
 // ---------------------------------------------------------------------------
 // Shape rule
 
+/** conv2d's shape rule (conv2dMaxPool shares it): checks the inputs and attributes, returns [N, O, oH, oW]. */
 export function conv2dShape(inputs: readonly Shape[], attrs: Conv2dAttrs): Shape {
   checkBoolean('conv2d', 'hasBias', attrs.hasBias);
   checkBoolean('conv2d', 'relu', attrs.relu);
@@ -73,10 +89,11 @@ export function conv2dShape(inputs: readonly Shape[], attrs: Conv2dAttrs): Shape
 //   dx = conv2dBackpropInput(g, w)    (a "transposed convolution")
 //   dw = conv2dBackpropFilter(x, g)   (the correlation of x with g)
 //   db = sum(g, axes [0, 2, 3])
-// The geometry (stride, dilation, explicit pads) passes through unchanged, and
+// The geometry (stride, dilation, explicit pads, groups) passes through unchanged, and
 // the input/filter shapes ride along as attributes: with stride leftovers the
 // forward never reads the last rows/columns of x, so x's shape cannot be
-// recovered from g's; BI returns zeros there.
+// recovered from g's; BI returns zeros there. With groups the same holds block
+// by block: each group's BI and BF read only that group's channels of g, x, w.
 
 export function conv2dVjp(gOut: Tensor, node: Tensor<'conv2d'>): readonly (Tensor | null)[] {
   const [x, w] = node.inputs;
@@ -113,7 +130,8 @@ export function conv2dJvp([tx, tw, tb]: readonly (Tensor | null)[], node: Tensor
 function conv2dReference(inputs: readonly NDArray[], attrs: Conv2dAttrs, outShape: Shape): Float64Array {
   const [x, w, b] = inputs;
   const [N, C, H, W] = x.shape;
-  const [O, , kH, kW] = w.shape;
+  const [O, Cg, kH, kW] = w.shape;
+  const { outPer } = channelGroups(C, O, attrs.groups);
   const [, , oH, oW] = outShape;
   const [sh, sw] = attrs.stride;
   const [dh, dw] = attrs.dilation;
@@ -130,6 +148,8 @@ function conv2dReference(inputs: readonly NDArray[], attrs: Conv2dAttrs, outShap
   for (let n = 0; n < N; n++) {
     for (let o = 0; o < O; o++) {
       const bias = bd === null ? 0 : bd[o];
+      // the first input channel of o's group
+      const c0 = Math.floor(o / outPer) * Cg;
       for (let i = 0; i < oH; i++) {
         const p0 = pLo[i];
         const p1 = pHi[i];
@@ -139,9 +159,9 @@ function conv2dReference(inputs: readonly NDArray[], attrs: Conv2dAttrs, outShap
           const q1 = qHi[j];
           const colStart = j * sw - pl;
           let acc = bias;
-          for (let c = 0; c < C; c++) {
-            const xBase = (n * C + c) * HW + colStart;
-            const wBase = (o * C + c) * kHW;
+          for (let c = 0; c < Cg; c++) {
+            const xBase = (n * C + c0 + c) * HW + colStart;
+            const wBase = (o * Cg + c) * kHW;
             for (let p = p0; p < p1; p++) {
               const xRow = xBase + (rowStart + p * dh) * W;
               const wRow = wBase + p * kW;
@@ -164,30 +184,35 @@ function conv2dReference(inputs: readonly NDArray[], attrs: Conv2dAttrs, outShap
 /** Filter rows up to this wide are unrolled: a 5-tap loop spends as much on its counter as on the products. */
 const UNROLL = 7;
 
-/** The sizes and geometry a conv2d kernel template needs, by name. */
+/**
+ * The sizes and geometry a conv2d kernel template needs, by name: C input
+ * channels, of which a thread reads Cg (C/groups), in G groups.
+ */
 export function conv2dDims({ inputs: [x, w], attrs, out }: KernelContext<'conv2d'>) {
   const [, C, H, W] = x;
-  const [, , kH, kW] = w;
+  const [, Cg, kH, kW] = w;
   const [, O, oH, oW] = out;
   const [sh, sw] = attrs.stride;
   const [dh, dw] = attrs.dilation;
   const [pt, , pl] = attrs.pads;
-  return { C, H, W, kH, kW, O, oH, oW, sh, sw, dh, dw, pt, pl };
+  const G = attrs.groups;
+  return { C, Cg, G, H, W, kH, kW, O, oH, oW, sh, sw, dh, dw, pt, pl };
 }
 
 function conv2dKernel(ctx: KernelContext<'conv2d'>): Src {
-  const { attrs, out, ints, grid } = ctx;
-  const { C, H, W, kH, kW, O, oH, oW, sh, sw, dh, dw, pt, pl } = conv2dDims(ctx);
+  const { attrs, ints } = ctx;
+  const { C, Cg, H, W, kH, kW, oH, oW, sh, sw, dh, dw, pt, pl } = conv2dDims(ctx);
+  const { head, inputChannel } = convOutputThread(ctx.out, attrs.groups, Cg, [k`n`, k`o`, k`oy`, k`ox`], ints, ctx.grid);
   const rowTest = rangeTest(k`iy`, -pt, (oH - 1) * sh - pt + (kH - 1) * dh, H);
   const colTest = rangeTest(k`ix`, -pl, (oW - 1) * sw - pl + (kW - 1) * dw, W);
   // Index arithmetic is hoisted out of the inner loop: per tap, one add for
   // each operand's address.
-  return k`${decode(k`i`, [out[0], O, oH, oW], [k`n`, k`o`, k`oy`, k`ox`], ints, grid)}
+  return k`${head}
   let acc = ${attrs.hasBias ? k`x2[o]` : k`0.0`};
   ${intLet(ints, k`colStart`, k`ox * ${sw} - ${pl}`)}
-  for (let c = 0; c < ${C}; c++) {
-    ${intLet(ints, k`xPlane`, k`(n * ${C} + c) * ${H * W}`)}
-    ${intLet(ints, k`wPlane`, k`(o * ${C} + c) * ${kH * kW}`)}
+  for (let c = 0; c < ${Cg}; c++) {
+    ${intLet(ints, k`xPlane`, k`(n * ${C} + ${inputChannel(k`c`)}) * ${H * W}`)}
+    ${intLet(ints, k`wPlane`, k`(o * ${Cg} + c) * ${kH * kW}`)}
     for (let ky = 0; ky < ${kH}; ky++) {
       ${intLet(ints, k`iy`, k`oy * ${sh} - ${pt} + ky * ${dh}`)}
       ${intLet(ints, k`xRow`, k`xPlane + iy * ${W} + colStart`)}
@@ -224,18 +249,20 @@ export const conv2dOp: OpDef<'conv2d'> = {
 };
 
 /**
- * 2-D convolution (cross-correlation) of `x` [N,C,H,W] with `w` [O,C,kH,kW],
- * plus an optional bias [O]: the output is [N, O, oH, oW] with
- * oH = floor((H + pt + pb - dh*(kH-1) - 1) / sh) + 1 (likewise oW).
+ * 2-D convolution (cross-correlation) of `x` [N,C,H,W] with `w` [O,C,kH,kW]
+ * (`[O, C/groups, kH, kW]` when grouped), plus an optional bias [O]: the
+ * output is [N, O, oH, oW] with oH = floor((H + pt + pb - dh*(kH-1) - 1) / sh) + 1
+ * (likewise oW).
  *
  * ```ts
  * const y = conv2d(x, w, { stride: 2, padding: 'same', bias: b });
+ * const depthwise = conv2d(x, input('dw', [C, 1, 3, 3]), { groups: C, padding: 'same' });
  * ```
  */
 export function conv2d(x: Tensor, w: Tensor, options?: Conv2dOptions): Tensor<'conv2d'> {
   need4('conv2d', 'input', x, '[N,C,H,W]');
   need4('conv2d', 'filter', w, '[O,C,kH,kW]');
-  const { bias, ...window } = checkOptions('conv2d', options, ['stride', 'padding', 'dilation', 'bias'], "{ stride: 2, padding: 'same' }") ?? {};
+  const { bias, ...window } = checkOptions('conv2d', options, ['stride', 'padding', 'dilation', 'bias', 'groups'], "{ stride: 2, padding: 'same' }") ?? {};
   const geometry = resolveGeometry('conv2d', window, [x.shape[2], x.shape[3]], [w.shape[2], w.shape[3]]);
   const hasBias = bias !== undefined;
   if (hasBias) checkTensor('conv2d', 'bias', bias);

@@ -7,6 +7,10 @@
  *
  * (x zero outside the input): the correlation of x with dy, summed over the
  * batch. Each dw element gathers its own sum (one output per gpu.js thread).
+ *
+ * Grouped: dw is [O, C/G, kH, kW] and filter channel c of output channel o
+ * correlates dy[n,o] with input channel g*C/G + c of o's group
+ * g = floor(o / (O/G)).
  */
 import type { Shape, Tensor } from '../graph/tensor.js';
 import { shapeToString } from '../graph/tensor.js';
@@ -16,6 +20,7 @@ import { conv2dOp } from './conv2d.js';
 import { conv2dBackpropInputOp } from './conv2dBackpropInput.js';
 import {
   type ConvGeometry,
+  channelGroups,
   checkGeometry,
   convOutputHW,
   describeGeometry,
@@ -56,7 +61,7 @@ export function conv2dBackpropFilterShape(inputs: readonly Shape[], attrs: Conv2
 // dw = BF(x, dy) is bilinear, BF(x, .) being the adjoint of conv(x, .). For a cotangent gw:
 //   <gw, BF(d x, dy)> = <conv(d x, gw), dy> = <BI(dy, gw), d x>  =>  d x  = conv2dBackpropInput(dy, gw)
 //   <gw, BF(x, d dy)> = <conv(x, gw), d dy>                      =>  d dy = conv2d(x, gw)
-// with the same stride, dilation and explicit pads.
+// with the same stride, dilation, explicit pads and groups.
 function conv2dBackpropFilterVjp(gw: Tensor, node: Tensor<'conv2dBackpropFilter'>): readonly (Tensor | null)[] {
   const [x, dy] = node.inputs;
   const geometry = geometryOf(node.attrs);
@@ -77,7 +82,8 @@ function conv2dBackpropFilterReference(inputs: readonly NDArray[], attrs: Conv2d
   const [x, dy] = inputs;
   const [N, C, H, W] = x.shape;
   const [, O, oH, oW] = dy.shape;
-  const [, , kH, kW] = outShape;
+  const [, Cg, kH, kW] = outShape;
+  const { outPer } = channelGroups(C, O, attrs.groups);
   const [sh, sw] = attrs.stride;
   const [dh, dw] = attrs.dilation;
   const [pt, , pl] = attrs.pads;
@@ -85,12 +91,14 @@ function conv2dBackpropFilterReference(inputs: readonly NDArray[], attrs: Conv2d
   const [jLo, jHi] = outputRanges(kW, sw, pl, dw, W, oW);
   const xd = x.data;
   const dyd = dy.data;
-  const out = new Float64Array(O * C * kH * kW);
+  const out = new Float64Array(O * Cg * kH * kW);
   const HW = H * W;
   const oHW = oH * oW;
   let at = 0;
   for (let o = 0; o < O; o++) {
-    for (let c = 0; c < C; c++) {
+    // the first input channel of o's group
+    const c0 = Math.floor(o / outPer) * Cg;
+    for (let c = 0; c < Cg; c++) {
       for (let p = 0; p < kH; p++) {
         const i0 = iLo[p];
         const i1 = iHi[p];
@@ -102,7 +110,7 @@ function conv2dBackpropFilterReference(inputs: readonly NDArray[], attrs: Conv2d
           let acc = 0;
           for (let n = 0; n < N; n++) {
             const dyBase = (n * O + o) * oHW;
-            const xBase = (n * C + c) * HW + colShift;
+            const xBase = (n * C + c0 + c) * HW + colShift;
             for (let i = i0; i < i1; i++) {
               const dyRow = dyBase + i * oW;
               const xRow = xBase + (i * sh + rowShift) * W;
@@ -118,11 +126,11 @@ function conv2dBackpropFilterReference(inputs: readonly NDArray[], attrs: Conv2d
 }
 
 /**
- * Partial sums per group of images: with a few hundred filter taps and tens
+ * Partial sums per part of the batch: with a few hundred filter taps and tens
  * of thousands of products each, one thread per tap leaves all but one core
- * (or all but a handful of GPU threads) idle. Stage 1 gives each (group, tap)
- * its own thread, summing over the group's images; stage 2 adds the groups.
- * Groups are sized so that stage 1 has about this many threads.
+ * (or all but a handful of GPU threads) idle. Stage 1 gives each (part, tap)
+ * its own thread, summing over the part's images; stage 2 adds the parts.
+ * Parts are sized so that stage 1 has about this many threads.
  */
 const PARTIAL_THREADS = 16384;
 
@@ -131,7 +139,7 @@ const UNROLL = 32;
 
 // Kernel: each filter tap (o, c, ky, kx) gathers x[n, c, iy, ix] * dy[n, o, oy, ox]
 // over every image and output position, where (iy, ix) is the input cell the
-// tap read for output (oy, ox).
+// tap read for output (oy, ox) (and x's channel is g * Cg + c when grouped).
 function conv2dBackpropFilterKernel(ctx: KernelContext<'conv2dBackpropFilter'>): Src | KernelStages {
   return conv2dBackpropFilterSource(ctx, () => null);
 }
@@ -149,13 +157,25 @@ export function conv2dBackpropFilterSource(
 ): Src | KernelStages {
   const [N, C, H, W] = x;
   const [, O, oH, oW] = dy;
-  const [, , kH, kW] = out;
+  const [, Cg, kH, kW] = out;
   const [sh, sw] = attrs.stride;
   const [dh, dw] = attrs.dilation;
   const [pt, , pl] = attrs.pads;
-  const taps = O * C * kH * kW;
-  const groups = Math.min(N, Math.max(1, Math.ceil(PARTIAL_THREADS / taps)));
-  const perGroup = Math.ceil(N / groups);
+  const G = attrs.groups;
+  const Og = O / G;
+  const taps = O * Cg * kH * kW;
+  const parts = Math.min(N, Math.max(1, Math.ceil(PARTIAL_THREADS / taps)));
+  const perPart = Math.ceil(N / parts);
+  // The tap's coordinates: o, c, ky, kx (with groups o is decoded as g, og,
+  // and x's channel is g * Cg + c), after `lead` (the part of the batch).
+  const tapShape = G === 1 ? [O, Cg, kH, kW] : [G, Og, Cg, kH, kW];
+  const tapNames = G === 1 ? [k`o`, k`c`, k`ky`, k`kx`] : [k`g`, k`og`, k`c`, k`ky`, k`kx`];
+  const decodeTap = (lead: readonly number[], leadNames: readonly Src[], g: Grid | null): Src =>
+    G === 1
+      ? decode(k`i`, [...lead, ...tapShape], [...leadNames, ...tapNames], ints, g)
+      : k`${decode(k`i`, [...lead, ...tapShape], [...leadNames, ...tapNames], ints, g)}
+  ${intLet(ints, k`o`, k`g * ${Og} + og`)}`;
+  const xChannel = G === 1 ? k`c` : k`g * ${Cg} + c`;
   const rowTest = rangeTest(k`iy`, -pt, (oH - 1) * sh - pt + (kH - 1) * dh, H);
   const colTest = rangeTest(k`ix`, -pl, (oW - 1) * sw - pl + (kW - 1) * dw, W);
   // The sum over images n of one tap's products, for n = first + t, t < count;
@@ -166,8 +186,8 @@ export function conv2dBackpropFilterSource(
   for (let t = 0; t < ${count}; t++) {
     ${intLet(ints, k`n`, k`${first} + t`)}
     ${guarded(
-      groups * perGroup > N ? k`n < ${N}` : null,
-      k`${intLet(ints, k`xPlane`, inline ? k`(n * ${C} + c) * ${H * W} - ${pl}` : k`(n * ${C} + c) * ${H * W} + kx * ${dw} - ${pl}`)}
+      parts * perPart > N ? k`n < ${N}` : null,
+      k`${intLet(ints, k`xPlane`, inline ? k`(n * ${C} + ${xChannel}) * ${H * W} - ${pl}` : k`(n * ${C} + ${xChannel}) * ${H * W} + kx * ${dw} - ${pl}`)}
     ${intLet(ints, k`dyPlane`, k`(n * ${O} + o) * ${oH * oW}`)}
     for (let oy = 0; oy < ${oH}; oy++) {
       ${intLet(ints, k`iy`, k`oy * ${sh} - ${pt} + ky * ${dh}`)}
@@ -189,26 +209,27 @@ export function conv2dBackpropFilterSource(
     )}
   }`;
   };
-  if (groups === 1) {
-    return k`${decode(k`i`, [O, C, kH, kW], [k`o`, k`c`, k`ky`, k`kx`], ints, grid)}
+  if (parts === 1) {
+    return k`${decodeTap([], [], grid)}
   ${sumOverImages(k`0`, N, kxTerm(out, grid))}
   return acc;`;
   }
-  const partialGrid = ints ? gridOf([groups, O, C, kH, kW]) : null;
+  const partialShape = [parts, O, Cg, kH, kW];
+  const partialGrid = ints ? gridOf(partialShape) : null;
   return {
     stages: [
       {
-        size: groups * taps,
+        size: parts * taps,
         grid: partialGrid,
-        body: k`${decode(k`i`, [groups, O, C, kH, kW], [k`g`, k`o`, k`c`, k`ky`, k`kx`], ints, partialGrid)}
-  ${sumOverImages(k`g * ${perGroup}`, perGroup, kxTerm([groups, O, C, kH, kW], partialGrid))}
+        body: k`${decodeTap([parts], [k`part`], partialGrid)}
+  ${sumOverImages(k`part * ${perPart}`, perPart, kxTerm(partialShape, partialGrid))}
   return acc;`,
       },
       {
         size: taps,
         body: k`let acc = 0.0;
-  for (let g = 0; g < ${groups}; g++) {
-    acc += x2[g * ${taps} + i];
+  for (let part = 0; part < ${parts}; part++) {
+    acc += x2[part * ${taps} + i];
   }
   return acc;`,
       },
@@ -230,7 +251,7 @@ export const conv2dBackpropFilterOp: OpDef<'conv2dBackpropFilter'> = {
  * the forward convolution's geometry exactly as given to {@link conv2d}.
  */
 export interface Conv2dBackpropFilterOptions {
-  /** The shape [O,C,kH,kW] of the filter. */
+  /** The shape [O,C/groups,kH,kW] of the filter. */
   readonly filterShape: Shape;
   /** The forward convolution's stride (default 1). */
   readonly stride?: number | readonly [number, number];
@@ -238,6 +259,8 @@ export interface Conv2dBackpropFilterOptions {
   readonly padding?: Padding;
   /** The forward convolution's dilation (default 1). */
   readonly dilation?: number | readonly [number, number];
+  /** The forward convolution's groups (default 1). */
+  readonly groups?: number;
 }
 
 /**
@@ -247,7 +270,7 @@ export interface Conv2dBackpropFilterOptions {
 export function conv2dBackpropFilter(x: Tensor, dy: Tensor, options: Conv2dBackpropFilterOptions): Tensor<'conv2dBackpropFilter'> {
   need4(OP, 'input', x, '[N,C,H,W]');
   need4(OP, 'dy', dy, '[N,O,oH,oW]');
-  const { filterShape, ...window } = requiredOptions(OP, options, ['filterShape', 'stride', 'padding', 'dilation'], '{ filterShape: [4, 3, 3, 3] }');
+  const { filterShape, ...window } = requiredOptions(OP, options, ['filterShape', 'stride', 'padding', 'dilation', 'groups'], '{ filterShape: [4, 3, 3, 3] }');
   checkRank4(OP, 'filterShape', filterShape, '[O,C,kH,kW]');
   const geometry: ConvGeometry = resolveGeometry(OP, window, [x.shape[2], x.shape[3]], [filterShape[2], filterShape[3]]);
   return makeNode(conv2dBackpropFilterOp, [x, dy], { ...geometry, filterShape: [...filterShape] });

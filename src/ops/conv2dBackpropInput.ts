@@ -11,6 +11,12 @@
  * Written as a gather: each dx element sums what reaches it (one output per
  * gpu.js thread, no scatter). Input cells no output reads (beyond the stride
  * leftovers, or under a stride that skips them) get zero.
+ *
+ * Grouped (w [O, C/G, kH, kW]): input channel c belongs to group
+ * g = floor(c / (C/G)) and only that group's O/G output channels read it,
+ *
+ *   dx[n,c,h,v] = sum over o in [g*O/G, (g+1)*O/G) and the same taps
+ *                 of dy[n,o,i,j] * w[o, c - g*C/G, p, q].
  */
 import type { Shape, Tensor } from '../graph/tensor.js';
 import { shapeToString } from '../graph/tensor.js';
@@ -20,6 +26,7 @@ import { conv2dOp } from './conv2d.js';
 import { conv2dBackpropFilterOp } from './conv2dBackpropFilter.js';
 import {
   type ConvGeometry,
+  channelGroups,
   checkGeometry,
   convOutputHW,
   describeGeometry,
@@ -31,7 +38,7 @@ import {
   unitSteps,
 } from './convGeometry.js';
 import { checkInputCount, type KernelContext, type NDArray, makeNode, opError, type OpDef, requiredOptions } from './op.js';
-import { decode, guarded, intLet, join, k, type Src } from '../kernel/source.js';
+import { decode, type Grid, guarded, intLet, join, k, type Src } from '../kernel/source.js';
 import { checkRank4, type Padding } from './window.js';
 
 const OP = 'conv2dBackpropInput';
@@ -63,7 +70,7 @@ export function conv2dBackpropInputShape(inputs: readonly Shape[], attrs: Conv2d
 //   <gx, BI(d dy, w)> = <conv(gx, w), d dy>     =>  d dy = conv2d(gx, w)
 //   <gx, BI(dy, d w)> = <conv(gx, d w), dy>
 //                     = <BF(gx, dy), d w>       =>  d w  = conv2dBackpropFilter(gx, dy)
-// Same stride, dilation and explicit pads; because inputShape was checked to
+// Same stride, dilation, explicit pads and groups; because inputShape was checked to
 // give exactly dy's size, conv2d(gx, w) is exactly [N,O,oH,oW] even when the
 // forward left rows/columns unread.
 export function conv2dBackpropInputVjp(gx: Tensor, node: Tensor<'conv2dBackpropInput'>): readonly (Tensor | null)[] {
@@ -85,7 +92,8 @@ function conv2dBackpropInputJvp([tdy, tw]: readonly (Tensor | null)[], node: Ten
 function conv2dBackpropInputReference(inputs: readonly NDArray[], attrs: Conv2dBackpropInputAttrs, outShape: Shape): Float64Array {
   const [dy, w] = inputs;
   const [N, C, H, W] = outShape;
-  const [O, , kH, kW] = w.shape;
+  const [O, Cg, kH, kW] = w.shape;
+  const { outPer } = channelGroups(C, O, attrs.groups);
   const [, , oH, oW] = dy.shape;
   const [sh, sw] = attrs.stride;
   const [dh, dw] = attrs.dilation;
@@ -102,6 +110,10 @@ function conv2dBackpropInputReference(inputs: readonly NDArray[], attrs: Conv2dB
   let at = 0;
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
+      // the output channels of c's group, and c's channel within the group's filters
+      const group = Math.floor(c / Cg);
+      const oFirst = group * outPer;
+      const cw = c - group * Cg;
       for (let h = 0; h < H; h++) {
         const r0 = rStart[h];
         const r1 = rStart[h + 1];
@@ -109,9 +121,9 @@ function conv2dBackpropInputReference(inputs: readonly NDArray[], attrs: Conv2dB
           const s0 = cStart[v];
           const s1 = cStart[v + 1];
           let acc = 0;
-          for (let o = 0; o < O; o++) {
+          for (let o = oFirst; o < oFirst + outPer; o++) {
             const dyBase = (n * O + o) * oHW;
-            const wBase = (o * C + c) * kHW;
+            const wBase = (o * Cg + cw) * kHW;
             for (let r = r0; r < r1; r++) {
               const dyRow = dyBase + rOut[r] * oW;
               const wRow = wBase + rTap[r] * kW;
@@ -128,17 +140,54 @@ function conv2dBackpropInputReference(inputs: readonly NDArray[], attrs: Conv2dB
 
 // Kernel: each input cell (n, c, iy, ix) gathers dy[n, o, oy, ox] * w[o, c, ky, kx]
 // over the taps that reached it in the forward pass: oy * sh = iy + pt - ky * dh
-// must be a whole output row inside [0, oH), likewise for columns.
+// must be a whole output row inside [0, oH), likewise for columns; o runs
+// over the output channels of c's group.
 // (The wasm backends' forms: backend/gpujs/wasm/kernels/conv.ts.)
 
 /** Output-channel loops up to this long are unrolled (one statement per channel). */
 export const UNROLL_CHANNELS = 16;
 
+/** What a conv2dBackpropInput thread knows of its input cell's channel (see {@link inputGradientThread}). */
+export interface InputGradientThread {
+  /** Decodes the thread's input cell into n, c (or g and cg), iy, ix. */
+  readonly head: Src;
+  /** The output channels of a group: O / groups. */
+  readonly Og: number;
+  /** The cell's channel within its group's filters: `c`, or `cg` when grouped. */
+  readonly cw: Src;
+  /** The index of the group's first output channel (`g * Og`), or null without groups (0). */
+  readonly firstOut: Src | null;
+}
+
+/**
+ * The start of a conv2dBackpropInput thread's source, shared with the wasm
+ * forms. Without groups the input cell is decoded into n, c, iy, ix; with
+ * them over [N, G, Cg, H, W] (the same row-major order) into n, g, cg, iy,
+ * ix, and the cell sums over output channels firstOut + o, o < Og, reading
+ * their filters at channel cw.
+ */
+export function inputGradientThread(out: Shape, w: Shape, groups: number, ints: boolean, grid: Grid | null): InputGradientThread {
+  const [N, C, H, W] = out;
+  const [O, Cg] = w;
+  const Og = O / groups;
+  if (groups === 1) return { head: decode(k`i`, [N, C, H, W], [k`n`, k`c`, k`iy`, k`ix`], ints, grid), Og, cw: k`c`, firstOut: null };
+  return { head: decode(k`i`, [N, groups, Cg, H, W], [k`n`, k`g`, k`cg`, k`iy`, k`ix`], ints, grid), Og, cw: k`cg`, firstOut: k`g * ${Og}` };
+}
+
+/** `base + term * scale`, or base alone where term is null (no groups). */
+export function plusGroup(base: Src, term: Src | null, scale: number): Src {
+  return term === null ? base : k`${base} + ${term} * ${scale}`;
+}
+
+/** The portable kernel (the wasm backends build it scalar where their spelled-out forms do not apply). */
 export function conv2dBackpropInputKernel(ctx: KernelContext<'conv2dBackpropInput'>): Src {
   const { inputs: [dy, w], attrs, out, ints, grid } = ctx;
-  const [N, C, H, W] = out;
+  const [, , H, W] = out;
   const [, O, oH, oW] = dy;
-  const [, , kH, kW] = w;
+  const [, Cg, kH, kW] = w;
+  const { head, Og, cw, firstOut } = inputGradientThread(out, w, attrs.groups, ints, grid);
+  // output channel o of the cell's group, o < Og
+  const oOf = (o: Src) => (firstOut === null ? o : k`(${firstOut} + ${o})`);
   const [sh, sw] = attrs.stride;
   const [dh, dw] = attrs.dilation;
   const [pt, , pl] = attrs.pads;
@@ -160,7 +209,7 @@ export function conv2dBackpropInputKernel(ctx: KernelContext<'conv2dBackpropInpu
     // ky in [max(0, iy+pt-oH+1), min(kH-1, iy+pt)], likewise kx. One test per
     // tap (loop bounds stay literals, as WGSL needs), none in the inner loop
     // over the output channels.
-    return k`${decode(k`i`, [N, C, H, W], [k`n`, k`c`, k`iy`, k`ix`], ints, grid)}
+    return k`${head}
   ${intLet(ints, k`kyLo`, k`Math.max(0, iy + ${pt - oH + 1})`)}
   ${intLet(ints, k`kyHi`, k`Math.min(${kH - 1}, iy + ${pt})`)}
   ${intLet(ints, k`kxLo`, k`Math.max(0, ix + ${pl - oW + 1})`)}
@@ -172,16 +221,16 @@ export function conv2dBackpropInputKernel(ctx: KernelContext<'conv2dBackpropInpu
       for (let b = 0; b < ${kW}; b++) {
         ${intLet(ints, k`kx`, k`kxLo + b`)}
         if (kx <= kxHi) {
-          ${intLet(ints, k`dyAt`, k`n * ${O * oH * oW} + (iy + ${pt} - ky) * ${oW} + ix + ${pl} - kx`)}
-          ${intLet(ints, k`wAt`, k`c * ${kH * kW} + ky * ${kW} + kx`)}
+          ${intLet(ints, k`dyAt`, plusGroup(k`n * ${O * oH * oW} + (iy + ${pt} - ky) * ${oW} + ix + ${pl} - kx`, firstOut, oH * oW))}
+          ${intLet(ints, k`wAt`, plusGroup(k`${cw} * ${kH * kW} + ky * ${kW} + kx`, firstOut, Cg * kH * kW))}
           ${
-            O <= UNROLL_CHANNELS
+            Og <= UNROLL_CHANNELS
               ? join(
-                  Array.from({ length: O }, (_, o) => k`acc += x0[dyAt + ${o * oH * oW}] * x1[wAt + ${o * C * kH * kW}];`),
+                  Array.from({ length: Og }, (_, o) => k`acc += x0[dyAt + ${o * oH * oW}] * x1[wAt + ${o * Cg * kH * kW}];`),
                   '\n          ',
                 )
-              : k`for (let o = 0; o < ${O}; o++) {
-            acc += x0[dyAt + o * ${oH * oW}] * x1[wAt + o * ${C * kH * kW}];
+              : k`for (let o = 0; o < ${Og}; o++) {
+            acc += x0[dyAt + o * ${oH * oW}] * x1[wAt + o * ${Cg * kH * kW}];
           }`
           }
         }
@@ -192,11 +241,11 @@ export function conv2dBackpropInputKernel(ctx: KernelContext<'conv2dBackpropInpu
   }
   const row = tap(k`ty`, k`oy`, sh, pt - (kH - 1) * dh, H - 1 + pt, oH);
   const col = tap(k`tx`, k`ox`, sw, pl - (kW - 1) * dw, W - 1 + pl, oW);
-  return k`${decode(k`i`, [N, C, H, W], [k`n`, k`c`, k`iy`, k`ix`], ints, grid)}
+  return k`${head}
   let acc = 0.0;
-  for (let o = 0; o < ${O}; o++) {
-    ${intLet(ints, k`dyPlane`, k`(n * ${O} + o) * ${oH * oW}`)}
-    ${intLet(ints, k`wPlane`, k`(o * ${C} + c) * ${kH * kW}`)}
+  for (let o = 0; o < ${Og}; o++) {
+    ${intLet(ints, k`dyPlane`, k`(n * ${O} + ${oOf(k`o`)}) * ${oH * oW}`)}
+    ${intLet(ints, k`wPlane`, k`(${oOf(k`o`)} * ${Cg} + ${cw}) * ${kH * kW}`)}
     for (let ky = 0; ky < ${kH}; ky++) {
       ${intLet(ints, k`ty`, k`iy + ${pt} - ky * ${dh}`)}
       ${row.index}
@@ -235,6 +284,8 @@ export interface Conv2dBackpropInputOptions {
   readonly padding?: Padding;
   /** The forward convolution's dilation (default 1). */
   readonly dilation?: number | readonly [number, number];
+  /** The forward convolution's groups (default 1); the filter is [O, C/groups, kH, kW]. */
+  readonly groups?: number;
 }
 
 /**
@@ -244,7 +295,7 @@ export interface Conv2dBackpropInputOptions {
 export function conv2dBackpropInput(dy: Tensor, w: Tensor, options: Conv2dBackpropInputOptions): Tensor<'conv2dBackpropInput'> {
   need4(OP, 'dy', dy, '[N,O,oH,oW]');
   need4(OP, 'filter', w, '[O,C,kH,kW]');
-  const { inputShape, ...window } = requiredOptions(OP, options, ['inputShape', 'stride', 'padding', 'dilation'], '{ inputShape: [1, 3, 8, 8] }');
+  const { inputShape, ...window } = requiredOptions(OP, options, ['inputShape', 'stride', 'padding', 'dilation', 'groups'], '{ inputShape: [1, 3, 8, 8] }');
   checkRank4(OP, 'inputShape', inputShape, '[N,C,H,W]');
   const geometry: ConvGeometry = resolveGeometry(OP, window, [inputShape[2], inputShape[3]], [w.shape[2], w.shape[3]]);
   return makeNode(conv2dBackpropInputOp, [dy, w], { ...geometry, inputShape: [...inputShape] });

@@ -12,7 +12,9 @@
  * 200 loads (the wasm backends' blocked kernel, backend/gpujs/wasm/kernels/conv.ts;
  * bench/README.md has what it saves).
  *
- * Inputs (x, w[, b]) as conv2d's; attrs: the convolution's and the pool's.
+ * Inputs (x, w[, b]) as conv2d's; attrs: the convolution's (groups
+ * included: each output channel reads its group's input channels, as in
+ * conv2d) and the pool's.
  */
 import { describeValue } from '../graph/error.js';
 import type { Shape, Tensor } from '../graph/tensor.js';
@@ -24,10 +26,11 @@ import { sameShape } from '../graph/shape.js';
 import { maxPool2dOp } from './maxPool2d.js';
 import { maxPool2dBackward } from './maxPool2dBackward.js';
 import { type KernelContext, makeNode, type NDArray, opError, type OpDef } from './op.js';
+import { convOutputThread } from './convGeometry.js';
 import { pool2dShape } from './pool2dGeometry.js';
 import { takesFirstMaxSource } from './reduce.js';
 import { reluSource } from './relu.js';
-import { decode, intLet, k, type Src } from '../kernel/source.js';
+import { intLet, k, type Src } from '../kernel/source.js';
 
 const OP = 'conv2dMaxPool';
 
@@ -78,12 +81,12 @@ function conv2dMaxPoolReference(inputs: readonly NDArray[], attrs: Conv2dMaxPool
 function conv2dMaxPoolKernel({ inputs, attrs, out, ints, grid }: KernelContext<'conv2dMaxPool'>): Src {
   const [x, w] = inputs;
   const [, C, H, W] = x;
-  const [, , kH, kW] = w;
-  const [N, O, pH, pW] = out;
+  const [, Cg, kH, kW] = w;
+  const { head, inputChannel } = convOutputThread(out, attrs.conv.groups, Cg, [k`n`, k`o`, k`py`, k`px`], ints, grid);
   const { stride: [sh, sw], dilation: [dh, dw], pads: [pt, , pl] } = attrs.conv;
   const { size: [ph, pw], stride: [psh, psw], pads: [ppt, , ppl] } = attrs.pool;
   const [oH, oW] = convShapeOf(inputs, attrs).slice(2);
-  return k`${decode(k`i`, [N, O, pH, pW], [k`n`, k`o`, k`py`, k`px`], ints, grid)}
+  return k`${head}
   let best = 0.0;
   let seen = 0.0;
   for (let ty = 0; ty < ${ph}; ty++) {
@@ -92,14 +95,14 @@ function conv2dMaxPoolKernel({ inputs, attrs, out, ints, grid }: KernelContext<'
       ${intLet(ints, k`ox`, k`px * ${psw} - ${ppl} + tx`)}
       if (oy >= 0 && oy < ${oH} && ox >= 0 && ox < ${oW}) {
         let acc = ${attrs.conv.hasBias ? k`x2[o]` : k`0.0`};
-        for (let c = 0; c < ${C}; c++) {
+        for (let c = 0; c < ${Cg}; c++) {
           for (let ky = 0; ky < ${kH}; ky++) {
             ${intLet(ints, k`iy`, k`oy * ${sh} - ${pt} + ky * ${dh}`)}
             if (iy >= 0 && iy < ${H}) {
               for (let kx = 0; kx < ${kW}; kx++) {
                 ${intLet(ints, k`ix`, k`ox * ${sw} - ${pl} + kx * ${dw}`)}
                 if (ix >= 0 && ix < ${W}) {
-                  acc += x0[((n * ${C} + c) * ${H} + iy) * ${W} + ix] * x1[((o * ${C} + c) * ${kH} + ky) * ${kW} + kx];
+                  acc += x0[((n * ${C} + ${inputChannel(k`c`)}) * ${H} + iy) * ${W} + ix] * x1[((o * ${Cg} + c) * ${kH} + ky) * ${kW} + kx];
                 }
               }
             }

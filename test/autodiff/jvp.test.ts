@@ -467,7 +467,7 @@ type Shape4 = [number, number, number, number];
 interface ConvConfig {
   readonly x: Shape4;
   readonly w: Shape4;
-  readonly options: { readonly stride: [number, number]; readonly dilation: [number, number]; readonly padding: Padding };
+  readonly options: { readonly stride: [number, number]; readonly dilation: [number, number]; readonly padding: Padding; readonly groups: number };
   /** The output shape. */
   readonly y: Shape4;
 }
@@ -491,31 +491,37 @@ function padSums(padding: Padding): [number, number] {
 /**
  * Convolutions: batch 1-2, channels 1-3, spatial up to 8, filters 1-4 on
  * each axis, strides 1-3, dilations 1-2, every padding mode (uneven ones
- * too), each input just big enough for the dilated filter or bigger.
+ * too), each input just big enough for the dilated filter or bigger; half
+ * of them grouped: 2 groups of one channel each, or 3 (depthwise), with one
+ * filter per group or two.
  */
 const convConfigArb: fc.Arbitrary<ConvConfig> = fc
   .record({
     n: fc.integer({ min: 1, max: 2 }),
-    c: fc.integer({ min: 1, max: 3 }),
-    o: fc.integer({ min: 1, max: 3 }),
+    groups: fc.oneof(fc.constant(1), fc.constantFrom(2, 3)),
+    cPer: fc.integer({ min: 1, max: 3 }),
+    oPer: fc.integer({ min: 1, max: 3 }),
     k: fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 })),
     stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
     dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
     padding: convPaddingArb,
     extra: fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 5 })),
   })
-  .map(({ n, c, o, k, stride, dilation, padding, extra }) => {
+  .map(({ n, groups, cPer, oPer, k, stride, dilation, padding, extra }) => {
+    // at most 3 input channels; with groups, up to two filters per group
+    const c = groups === 1 ? cPer : groups;
+    const o = groups === 1 ? oPer : groups * (1 + ((oPer - 1) % 2));
     const sums = padSums(padding);
     const hw = [0, 1].map((a) => {
       const eff = dilation[a] * (k[a] - 1) + 1;
       return Math.min(8, Math.max(1, eff - (padding === 'same' ? eff : sums[a])) + extra[a]);
     });
-    return { n, c, o, k, hw, options: { stride, dilation, padding } };
+    return { n, c, o, k, hw, options: { stride, dilation, padding, groups } };
   })
   .filter(({ k, hw, options }) => [0, 1].every((a) => options.dilation[a] * (k[a] - 1) + 1 <= hw[a] + (options.padding === 'same' ? Infinity : padSums(options.padding)[a])))
   .map(({ n, c, o, k, hw, options }) => {
     const x: Shape4 = [n, c, hw[0], hw[1]];
-    const w: Shape4 = [o, c, k[0], k[1]];
+    const w: Shape4 = [o, c / options.groups, k[0], k[1]];
     return { x, w, options, y: conv2d(input('x', x), input('w', w), options).shape as unknown as Shape4 };
   });
 
@@ -882,6 +888,35 @@ describe('conv2dMaxPool along the bias alone', () => {
       return conv2dMaxPool(c, pool2dAttrs('test', c, { size: [1, 2] }));
     };
     expect(checkGradients(fused, [{ shape: [1], data: [0.25] }]).checks).toBeGreaterThan(0);
+  });
+});
+
+describe('grouped convolutions in forward mode', () => {
+  // The random cases above are half grouped; here one fixed grouped and one depthwise
+  // configuration for each op of the family, and the tangent graphs' groups.
+  const v = (shape: number[], seed: number) => ({ shape, data: randomValues(sizeOf(shape), seed) });
+  const grouped = { stride: [2, 1] as [number, number], padding: 'same' as const, groups: 2 };
+  const depthwise = { padding: 1, dilation: 2, groups: 3 };
+
+  it.each([
+    ['2 groups', [2, 4, 6, 5], [6, 2, 3, 2], grouped],
+    ['depthwise, multiplier 2', [1, 3, 7, 6], [6, 1, 2, 3], depthwise],
+  ] as const)('%s: conv2d, conv2dBackpropInput and conv2dBackpropFilter', (_, xs, ws, options) => {
+    const xShape = [...xs];
+    const wShape = [...ws];
+    const yShape = [...conv2d(input('x', xShape), input('w', wShape), options).shape];
+    expect(checkGradients((x, w, b) => conv2d(x, w, { ...options, bias: b }), [v(xShape, 1), v(wShape, 2), v([wShape[0]], 3)]).checks).toBeGreaterThan(0);
+    expect(checkGradients((dy, w) => conv2dBackpropInput(dy, w, { ...options, inputShape: xShape }), [v(yShape, 4), v(wShape, 5)]).checks).toBeGreaterThan(0);
+    expect(checkGradients((x, dy) => conv2dBackpropFilter(x, dy, { ...options, filterShape: wShape }), [v(xShape, 6), v(yShape, 7)]).checks).toBeGreaterThan(0);
+  });
+
+  it("a grouped node's tangent is built of convolutions with the node's groups", () => {
+    const x = input('x', [2, 4, 6, 5]);
+    const w = input('w', [6, 2, 3, 2]);
+    const [t] = jvp([conv2d(x, w, grouped)], [x, w], [input('tx', [2, 4, 6, 5]), input('tw', [6, 2, 3, 2])]);
+    const convs = topologicalOrder([t]).filter((n) => n.op === 'conv2d') as Tensor<'conv2d'>[];
+    expect(convs.map((n) => n.inputs.map((i) => (i as Tensor<'input'>).attrs.name))).toEqual([['tx', 'w'], ['x', 'tw']]);
+    expect(convs.map((n) => n.attrs.groups)).toEqual([2, 2]);
   });
 });
 

@@ -302,6 +302,35 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
       inputs: [X([2, 1, 12, 12]), X([3, 1, 5, 5])],
       fn: (x, w) => mul(conv2d(x, w, { padding: 2 }), 1.5),
     },
+    // Grouped: each output channel reads its group's input channels. The gradient
+    // runs conv2dBackpropInput and conv2dBackpropFilter with the same groups.
+    {
+      // Strided: a looped input gradient; the filter gradient in two stages.
+      name: 'conv2d grouped (2 groups of 3 channels, stride 2, same, bias)',
+      inputs: [X([2, 6, 9, 8]), X([4, 3, 3, 3]), X([4])],
+      fn: (x, w, b) => conv2d(x, w, { stride: 2, padding: 'same', bias: b, groups: 2 }),
+    },
+    {
+      // One input channel per group, two filters each (a channel multiplier of 2), a fused relu.
+      name: 'relu(conv2d) depthwise (groups = channels, multiplier 2, padding 1), fused',
+      inputs: [X([2, 3, 7, 6]), X([6, 1, 3, 3]), X([6])],
+      fn: (x, w, b) => relu(conv2d(x, w, { padding: 1, bias: b, groups: 3 })),
+    },
+    {
+      name: 'conv2d grouped, dilation 2, padding [1, 2], 3 groups',
+      inputs: [X([1, 6, 8, 7]), X([3, 2, 3, 2])],
+      fn: (x, w) => conv2d(x, w, { dilation: 2, padding: [1, 2], groups: 3 }),
+    },
+    {
+      name: 'lanes: conv2d depthwise inside a graph, width 8',
+      inputs: [X([2, 4, 10, 10]), X([4, 1, 3, 3]), X([4])],
+      fn: (x, w, b) => mul(conv2d(x, w, { bias: b, groups: 4 }), 1.5),
+    },
+    {
+      name: 'lanes: conv2d grouped stride 2 inside a graph',
+      inputs: [X([1, 4, 11, 17]), X([6, 2, 3, 3])],
+      fn: (x, w) => mul(conv2d(x, w, { stride: 2, groups: 2 }), 1.5),
+    },
   ],
   conv2dMaxPool: [
     {
@@ -328,6 +357,22 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
       inputs: [X([1, 2, 11, 15]), X([3, 2, 3, 4])],
       fn: (x, w) => mul(fusedConvPool(x, w, null, {}, { size: [3, 2] }), 1.5),
     },
+    {
+      // Grouped: the blocked kernel on the wasm backends, each pooled output reading its group's channels.
+      name: 'conv2dMaxPool grouped (2 groups, fused relu, 2x2 tiles, leftovers)',
+      inputs: [X([2, 4, 9, 8]), X([4, 2, 3, 2]), X([4])],
+      fn: (x, w, b) => fusedConvPool(x, w, b, { groups: 2 }, { size: 2 }),
+    },
+    {
+      name: 'conv2dMaxPool depthwise (stride 2, padding 1, overlapping same pool)',
+      inputs: [X([1, 3, 9, 9]), X([3, 1, 3, 3])],
+      fn: (x, w) => fusedConvPool(x, w, null, { stride: 2, padding: 1, groups: 3 }, { size: 3, stride: 2, padding: 'same' }),
+    },
+    {
+      name: 'lanes: conv2dMaxPool depthwise inside a graph, pooled width 8',
+      inputs: [X([1, 3, 12, 20]), X([3, 1, 5, 5]), X([3])],
+      fn: (x, w, b) => mul(fusedConvPool(x, w, b, { groups: 3 }, { size: 2 }), 1.5),
+    },
   ],
   conv2dBackpropInput: [
     {
@@ -340,6 +385,23 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
       name: 'lanes: conv2dBackpropInput inside a graph, padding [2, 0, 1, 1], width 9',
       inputs: [X([2, 3, 8, 9]), X([3, 2, 3, 3])],
       fn: (dy, w) => mul(conv2dBackpropInput(dy, w, { inputShape: [2, 2, 8, 9], padding: [2, 0, 1, 1] }), 1.5),
+    },
+    {
+      // Grouped: the full-padding rewrite and the lane-axis kernel, over each group's output channels.
+      name: 'lanes: conv2dBackpropInput grouped inside a graph, valid, width 12',
+      inputs: [X([2, 4, 8, 8]), X([4, 2, 5, 5])],
+      fn: (dy, w) => mul(conv2dBackpropInput(dy, w, { inputShape: [2, 4, 12, 12], groups: 2 }), 1.5),
+    },
+    {
+      // 20 output channels per group: more than the spelled-out kernel unrolls (a loop over them).
+      name: 'conv2dBackpropInput grouped, 2 groups of 20 output channels, stride 1',
+      inputs: [X([1, 40, 4, 5]), X([40, 2, 3, 2])],
+      fn: (dy, w) => conv2dBackpropInput(dy, w, { inputShape: [1, 4, 6, 6], groups: 2 }),
+    },
+    {
+      name: 'conv2dBackpropInput depthwise, stride 2, padding 1',
+      inputs: [X([2, 3, 4, 4]), X([3, 1, 3, 3])],
+      fn: (dy, w) => conv2dBackpropInput(dy, w, { inputShape: [2, 3, 8, 8], stride: 2, padding: 1, groups: 3 }),
     },
   ],
   conv2dBackpropFilter: [
@@ -354,6 +416,23 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
       name: 'conv2dBackpropFilter (dilation 2, padding [1, 2])',
       inputs: [X([1, 2, 8, 7]), X([1, 3, 6, 9])],
       fn: (x, dy) => conv2dBackpropFilter(x, dy, { filterShape: [3, 2, 3, 2], dilation: 2, padding: [1, 2] }),
+    },
+    {
+      // Grouped, two images: the two stages, each tap reading its group's input channel.
+      name: 'conv2dBackpropFilter grouped (3 groups, stride 2, padding 1)',
+      inputs: [X([2, 6, 9, 9]), X([2, 3, 5, 5])],
+      fn: (x, dy) => conv2dBackpropFilter(x, dy, { filterShape: [3, 2, 3, 3], stride: 2, padding: 1, groups: 3 }),
+    },
+    {
+      name: 'conv2dBackpropFilter depthwise, one image (dilation 2, padding [1, 2])',
+      inputs: [X([1, 4, 8, 7]), X([1, 4, 6, 9])],
+      fn: (x, dy) => conv2dBackpropFilter(x, dy, { filterShape: [4, 1, 3, 2], dilation: 2, padding: [1, 2], groups: 4 }),
+    },
+    {
+      // The gradient of a gradient through a grouped convolution: every backward op's VJP, grouped.
+      name: 'second order through a grouped conv2d',
+      inputs: [X([1, 4, 6, 6]), X([4, 2, 3, 3])],
+      fn: (x, w) => grad(sum(tanh(conv2d(x, w, { padding: 1, groups: 2 }))), [x, w])[1],
     },
   ],
   maxPool2d: [

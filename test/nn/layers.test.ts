@@ -4,6 +4,7 @@ import { createRng } from '../../src/data/random.js';
 import { add } from '../../src/ops/add.js';
 import { elu as eluOp } from '../../src/ops/elu.js';
 import { globalAvgPool2d as globalAvgPool2dOp } from '../../src/ops/globalPool.js';
+import type { Tensor } from '../../src/graph/tensor.js';
 import { input } from '../../src/ops/input.js';
 import { leakyRelu as leakyReluOp } from '../../src/ops/leakyRelu.js';
 import { localResponseNorm as localResponseNormOp } from '../../src/ops/lrn.js';
@@ -45,6 +46,41 @@ describe('layers', () => {
       ['c.w', [4, 3, 3, 3], { fanIn: 27, fanOut: 36 }],
       ['c.b', [4], { fanIn: 27, fanOut: 36 }],
     ]);
+  });
+
+  it('conv2d with groups: filters [F, C/groups, kH, kW], F·(C/groups·kH·kW + 1) parameters, the fans of one group', () => {
+    // AlexNet's split: 6 channels in 2 groups, each of the 4 filters reads 3 of them.
+    const m = defineModel('m', [6, 9, 9], [conv2d('c', { filters: 4, size: 3, groups: 2 })]);
+    const b = buildModel(m, { batchSize: 2 });
+    expect(b.output.shape).toEqual([2, 4, 7, 7]);
+    expect(b.output.op).toBe('conv2d');
+    expect((b.output as Tensor<'conv2d'>).attrs.groups).toBe(2);
+    expect(b.params.map((p) => [p.name, [...p.shape], p.fans])).toEqual([
+      ['c.w', [4, 3, 3, 3], { fanIn: 27, fanOut: 18 }],
+      ['c.b', [4], { fanIn: 27, fanOut: 18 }],
+    ]);
+    expect(summary(m).totalParams).toBe((6 / 2) * 3 * 3 * 4 + 4);
+    // Depthwise with a channel multiplier of 2: one input channel per filter.
+    const d = defineModel('d', [3, 8, 8], [conv2d('dw', { filters: 6, size: 3, groups: 3, padding: 'same', bias: false })]);
+    expect(buildModel(d).params.map((p) => [p.name, [...p.shape], p.fans])).toEqual([['dw.w', [6, 1, 3, 3], { fanIn: 9, fanOut: 18 }]]);
+    expect(summary(d).totalParams).toBe(1 * 3 * 3 * 6);
+  });
+
+  it('a grouped conv2d layer computes the grouped convolution', async () => {
+    const m = defineModel('m', [2, 3, 3], [conv2d('c', { filters: 2, size: 2, groups: 2, bias: false })]);
+    const f = compile(buildModel(m, { batchSize: 1 }).output);
+    // channel 0 holds 1..9, channel 1 all ones; filter 0 picks the top-left tap, filter 1 sums the window.
+    const [y] = await f.run({ x: [1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 1, 1, 1, 1, 1, 1, 1, 1], 'c.w': [1, 0, 0, 0, 1, 1, 1, 1] });
+    expect([...y.data]).toEqual([1, 2, 4, 5, 4, 4, 4, 4]);
+  });
+
+  it('conv2d refuses groups that are not a positive integer or do not divide the filters or the channels', () => {
+    expect(() => conv2d('c', { filters: 4, size: 3, groups: 0 })).toThrow('nn.conv2d: groups must be a positive integer, got 0');
+    expect(() => conv2d('c', { filters: 4, size: 3, groups: 1.5 })).toThrow('nn.conv2d: groups must be a positive integer, got 1.5');
+    expect(() => conv2d('c', { filters: 5, size: 3, groups: 2 })).toThrow('nn.conv2d: filters (5) must be a multiple of groups (2)');
+    const m = defineModel('m', [6, 9, 9], [conv2d('c', { filters: 4, size: 3, groups: 4 })]);
+    expect(() => buildModel(m)).toThrow('nn.conv2d: "c" has 4 groups but its input has 6 channels, which they cannot split evenly (input shape [1,6,9,9])');
+    expect(() => buildModel(m)).toThrow(expect.objectContaining({ op: 'nn.conv2d', got: '6 input channels, groups 4' }));
   });
 
   it('bias: false leaves the bias out', () => {

@@ -62,7 +62,7 @@ function structure(model: Model): unknown {
   };
 }
 
-/** A small AlexNet / network-in-network style model with every activation, local response normalisation and global pooling. */
+/** A small AlexNet / network-in-network style model with every activation, local response normalisation, grouped and depthwise convolutions and global pooling. */
 function lectureLayers(): Model {
   return defineModel('lecture', [3, 8, 8], [
     nn.conv2d('conv1', { filters: 6, size: 3, padding: 'same' }),
@@ -72,6 +72,8 @@ function lectureLayers(): Model {
     nn.elu({ alpha: 0.5, name: 'smooth' }),
     nn.localResponseNorm(),
     nn.conv2d('conv3', { filters: 4, size: 1 }),
+    nn.conv2d('depthwise', { filters: 4, size: 3, padding: 'same', groups: 4 }),
+    nn.conv2d('grouped', { filters: 6, size: 1, groups: 2 }),
     nn.relu6(),
     nn.leakyRelu(),
     nn.elu(),
@@ -84,7 +86,7 @@ describe('modelToJson / modelFromJson', () => {
     ['lenet5()', lenet5()],
     ['lenet5 with dropout', lenet5({ dropout: 0.5, classes: 7, inputShape: [1, 32, 32] })],
     ['a model with scope, residual, dropout and shared weights', zoo()],
-    ['a model with leakyRelu, elu, relu6, localResponseNorm and globalAvgPool2d', lectureLayers()],
+    ['a model with leakyRelu, elu, relu6, localResponseNorm, grouped convolutions and globalAvgPool2d', lectureLayers()],
   ])('round-trips %s: the same parameters, layers, initial values and outputs', async (_, model) => {
     const copy = throughText(model);
     expect(copy.name).toBe(model.name);
@@ -128,6 +130,16 @@ describe('modelToJson / modelFromJson', () => {
     });
     // Not the same name and shape twice by accident: the copy's two uses share one parameter.
     expect(buildModel(throughText(m)).params.map((p) => p.name)).toEqual(['c.w', 'c.b', 's.w']);
+  });
+
+  it('writes a grouped convolution with its groups, and builds it grouped again', () => {
+    const children = modelToJson(lectureLayers()).forward.children!;
+    expect(children.filter((c) => c.kind === 'conv2d' && c.options?.groups !== undefined)).toEqual([
+      { kind: 'conv2d', name: 'depthwise', options: { filters: 4, size: 3, padding: 'same', groups: 4 } },
+      { kind: 'conv2d', name: 'grouped', options: { filters: 6, size: 1, groups: 2 } },
+    ]);
+    const shapes = Object.fromEntries(buildModel(throughText(lectureLayers())).params.map((p) => [p.name, [...p.shape]]));
+    expect([shapes['depthwise.w'], shapes['grouped.w']]).toEqual([[4, 1, 3, 3], [6, 2, 1, 1]]);
   });
 
   it('writes the activations, local response normalisation and global pooling with the options given', () => {
@@ -249,6 +261,12 @@ describe('modelToJson / modelFromJson', () => {
       );
       expect(refuse((j) => (j.forward.children[0].options.padding = { evil: true }))).toThrow(/option "padding" must be "valid", "same", a non-negative integer/);
       expect(refuse((j) => (j.forward.children[0].options.bias = 'yes'))).toThrow('option "bias" must be true or false, got "yes"');
+      expect(refuse((j) => (j.forward.children[0].options.groups = 0))).toThrow(
+        'forward.children[0] (conv2d "conv1") option "groups" must be a positive integer, got 0',
+      );
+      // LeNet-5's conv1 has 6 filters: 4 groups do not divide them; its conv2 reads 6 channels, which 4 groups cannot split.
+      expect(refuse((j) => (j.forward.children[0].options.groups = 4))).toThrow('forward.children[0] (conv2d "conv1"): nn.conv2d: filters (6) must be a multiple of groups (4)');
+      expect(refuse((j) => (j.forward.children[3].options.groups = 4))).toThrow(/modelFromJson: model "LeNet-5" does not build: .*"conv2" has 4 groups but its input has 6 channels/);
       expect(refuse((j) => delete j.forward.children[0].name)).toThrow('forward.children[0] (conv2d) needs a "name"');
       expect(refuse((j) => (j.forward.children[0].name = 'a.b'))).toThrow(/forward.children\[0\] \(conv2d "a.b"\): layer name must start with a letter/);
       expect(refuse((j) => (j.forward.name = 'x'))).toThrow('forward (sequential "x") takes no name');

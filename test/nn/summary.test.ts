@@ -36,6 +36,19 @@ describe('summary: multiply-adds and receptive fields', () => {
     expect(s.layers[1].multiplyAdds).toBe(2 * 11 * 11 * 2 * 9);
   });
 
+  it('grouped and depthwise convolutions: C/groups·kH·kW products per output, parameters likewise', () => {
+    const m = defineModel('grouped', [6, 10, 10], [
+      nn.conv2d('g', { filters: 4, size: 3, groups: 2 }), // 4 x 8x8 outputs, each 3 channels x 3x3
+      nn.conv2d('d', { filters: 8, size: 3, groups: 4, padding: 1 }), // depthwise, multiplier 2: 8 x 8x8, each 1 x 3x3
+      nn.conv2d('p', { filters: 6, size: 1 }), // pointwise: 6 x 8x8, each 8 x 1x1
+    ]);
+    const s = summary(m);
+    expect(s.layers.map((l) => l.multiplyAdds)).toEqual([4 * 64 * 3 * 9, 8 * 64 * 1 * 9, 6 * 64 * 8]);
+    expect(s.layers.map((l) => l.paramCount)).toEqual([4 * (3 * 9 + 1), 8 * (9 + 1), 6 * (8 + 1)]);
+    // groups change which channels a filter reads, not how far it sees
+    expect(s.layers.map((l) => l.receptiveField)).toEqual([[3, 3], [5, 5], [5, 5]]);
+  });
+
   it('a residual block sees what its widest branch sees, and counts each node once', () => {
     const body = nn.sequential(nn.conv2d('c1', { filters: 4, size: 3, padding: 'same' }), nn.relu(), nn.conv2d('c2', { filters: 4, size: 3, padding: 'same' }));
     const m = defineModel('res', [4, 8, 8], [nn.residual(body), nn.relu()]);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { add, compile, grad, input, maxPool2d, mul, relu, sigmoid, sum, tanh } from '../../src/index.js';
+import { add, compile, concat, grad, input, maxPool2d, mul, relu, sigmoid, slice, sum, tanh } from '../../src/index.js';
 import type { Tensor } from '../../src/index.js';
 import { conv2d, conv2dOp } from '../../src/ops/conv2d.js';
 import { conv2dMaxPool } from '../../src/ops/conv2dMaxPool.js';
@@ -10,7 +10,7 @@ import { conv2dBackpropFilter } from '../../src/ops/conv2dBackpropFilter.js';
 import { conv2dBackpropInput } from '../../src/ops/conv2dBackpropInput.js';
 import type { Padding } from '../../src/ops/window.js';
 import { resolvePads, toPair, windowOutput } from '../../src/ops/window.js';
-import { expectGradientsMatch, propertyRuns, randomValues, seedArb } from '../helpers.js';
+import { expectGradientsMatch, propertyRuns, randomValues, seedArb, striateError } from '../helpers.js';
 
 type Shape4 = [number, number, number, number];
 const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
@@ -18,13 +18,15 @@ const run1 = (t: Tensor, feeds: Record<string, Float64Array>) => compile(t).runS
 
 // ---------------------------------------------------------------------------
 // An independent oracle: the definition, written as directly as possible.
-//   y[n,o,i,j] = b[o] + sum_{c,p,q} w[o,c,p,q] x[n,c, i*sh - pt + p*dh, j*sw - pl + q*dw]
+//   y[n,o,i,j] = b[o] + sum_{c,p,q} w[o,c,p,q] x[n, g*C/G + c, i*sh - pt + p*dh, j*sw - pl + q*dw]
+// with G groups, g = floor(o / (O/G)) and c < C/G (the filter's second axis).
 function naiveConv(
   x: Float64Array, xs: Shape4, w: Float64Array, ws: Shape4,
-  stride: [number, number], dilation: [number, number], pads: readonly number[], b?: Float64Array,
+  stride: [number, number], dilation: [number, number], pads: readonly number[], b?: Float64Array, groups = 1,
 ): { shape: Shape4; data: Float64Array } {
-  const [N, C, H, W] = xs;
-  const [O, , kH, kW] = ws;
+  const [N, Cx, H, W] = xs;
+  const [O, C, kH, kW] = ws;
+  expect(C * groups).toBe(Cx);
   const oH = Math.floor((H + pads[0] + pads[1] - dilation[0] * (kH - 1) - 1) / stride[0]) + 1;
   const oW = Math.floor((W + pads[2] + pads[3] - dilation[1] * (kW - 1) - 1) / stride[1]) + 1;
   const out = new Float64Array(N * O * oH * oW);
@@ -33,13 +35,14 @@ function naiveConv(
       for (let i = 0; i < oH; i++)
         for (let j = 0; j < oW; j++) {
           let acc = b ? b[o] : 0;
+          const g = Math.floor(o / (O / groups));
           for (let c = 0; c < C; c++)
             for (let p = 0; p < kH; p++)
               for (let q = 0; q < kW; q++) {
                 const h = i * stride[0] - pads[0] + p * dilation[0];
                 const v = j * stride[1] - pads[2] + q * dilation[1];
                 if (h < 0 || h >= H || v < 0 || v >= W) continue;
-                acc += w[((o * C + c) * kH + p) * kW + q] * x[((n * C + c) * H + h) * W + v];
+                acc += w[((o * C + c) * kH + p) * kW + q] * x[((n * Cx + g * C + c) * H + h) * W + v];
               }
           out[((n * O + o) * oH + i) * oW + j] = acc;
         }
@@ -48,11 +51,12 @@ function naiveConv(
 
 // ---------------------------------------------------------------------------
 // Valid configurations: batch 1-3, channels 1-4, spatial 1-12, kernels 1-5,
-// strides 1-3, dilation 1-2, every padding mode, built so the dilated kernel fits.
+// strides 1-3, dilation 1-2, every padding mode, built so the dilated kernel fits;
+// half of them grouped (2 to 4 groups, depthwise where each group has one input channel).
 interface Config {
   xShape: Shape4;
   wShape: Shape4;
-  options: { stride: [number, number]; dilation: [number, number]; padding: Padding };
+  options: { stride: [number, number]; dilation: [number, number]; padding: Padding; groups: number };
 }
 
 const paddingArb: fc.Arbitrary<Padding> = fc.oneof(
@@ -75,15 +79,20 @@ const configArb = (maxBatch = 3, maxChannels = 4, maxSpatial = 12): fc.Arbitrary
   fc
     .record({
       n: fc.integer({ min: 1, max: maxBatch }),
-      c: fc.integer({ min: 1, max: maxChannels }),
-      o: fc.integer({ min: 1, max: maxChannels }),
+      groups: fc.oneof(fc.constant(1), fc.integer({ min: 2, max: maxChannels })),
+      // channels per group, at most maxChannels in all
+      cPer: fc.integer({ min: 1, max: maxChannels }),
+      oPer: fc.integer({ min: 1, max: maxChannels }),
       k: fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 })),
       stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
       dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
       padding: paddingArb,
       extra: fc.tuple(fc.integer({ min: 0, max: 11 }), fc.integer({ min: 0, max: 11 })),
     })
-    .map(({ n, c, o, k, stride, dilation, padding, extra }) => {
+    .map(({ n, groups, cPer, oPer, k, stride, dilation, padding, extra }) => {
+      const most = Math.floor(maxChannels / groups);
+      const c = groups * (1 + ((cPer - 1) % most));
+      const o = groups * (1 + ((oPer - 1) % most));
       const sums = padSums(padding);
       const hw = [0, 1].map((a) => {
         const eff = dilation[a] * (k[a] - 1) + 1;
@@ -92,8 +101,8 @@ const configArb = (maxBatch = 3, maxChannels = 4, maxSpatial = 12): fc.Arbitrary
       });
       return {
         xShape: [n, c, hw[0], hw[1]] as Shape4,
-        wShape: [o, c, k[0], k[1]] as Shape4,
-        options: { stride, dilation, padding },
+        wShape: [o, c / groups, k[0], k[1]] as Shape4,
+        options: { stride, dilation, padding, groups },
       };
     })
     // with maxSpatial < 9 a large dilated kernel may not fit; keep only the ones that do
@@ -174,7 +183,7 @@ describe('conv2d forward', () => {
     same.data.forEach((v, i) => expect(v).toBeCloseTo(oracle.data[i], 12));
   });
 
-  it('matches the definition over random shapes, strides, paddings, dilations and biases', () => {
+  it('matches the definition over random shapes, strides, paddings, dilations, groups and biases', () => {
     fc.assert(
       fc.property(configArb(), seedArb, fc.boolean(), (cfg, seed, withBias) => {
         const xv = randomValues(size(cfg.xShape), seed);
@@ -184,7 +193,7 @@ describe('conv2d forward', () => {
         const got = run1(y, withBias ? { x: xv, w: wv, b: bv } : { x: xv, w: wv });
         const o = cfg.options;
         const pads = resolvePads('t', o.padding, [cfg.xShape[2], cfg.xShape[3]], [o.dilation[0] * (cfg.wShape[2] - 1) + 1, o.dilation[1] * (cfg.wShape[3] - 1) + 1], o.stride);
-        const want = naiveConv(xv, cfg.xShape, wv, cfg.wShape, o.stride, o.dilation, pads, withBias ? bv : undefined);
+        const want = naiveConv(xv, cfg.xShape, wv, cfg.wShape, o.stride, o.dilation, pads, withBias ? bv : undefined, o.groups);
         expect(got.shape).toEqual(want.shape);
         // 'same' always gives ceil(in / stride)
         if (o.padding === 'same') expect(got.shape.slice(2)).toEqual([Math.ceil(cfg.xShape[2] / o.stride[0]), Math.ceil(cfg.xShape[3] / o.stride[1])]);
@@ -192,6 +201,72 @@ describe('conv2d forward', () => {
       }),
       { numRuns: propertyRuns },
     );
+  });
+});
+
+describe('grouped convolution', () => {
+  const feedsOf = (shapes: Record<string, readonly number[]>, seed: number) =>
+    Object.fromEntries(Object.entries(shapes).map(([name, shape], i) => [name, randomValues(size(shape), seed + i)]));
+
+  it('groups 1 is the default and changes nothing', () => {
+    const x = input('x', [2, 3, 6, 5]);
+    const w = input('w', [4, 3, 3, 2]);
+    const plain = conv2d(x, w, { stride: 2, padding: 1 });
+    const one = conv2d(x, w, { stride: 2, padding: 1, groups: 1 });
+    expect(plain.attrs.groups).toBe(1);
+    expect(one.attrs).toEqual(plain.attrs);
+    const feeds = feedsOf({ x: x.shape, w: w.shape }, 5);
+    expect([...run1(one, feeds).data]).toEqual([...run1(plain, feeds).data]);
+  });
+
+  it('is the per-group convolutions side by side: slices of x and w convolved, then concatenated', () => {
+    // 6 input channels and 4 filters in 2 groups: filters 0-1 read channels 0-2, filters 2-3 channels 3-5.
+    const x = input('x', [2, 6, 7, 6]);
+    const w = input('w', [4, 3, 3, 2]);
+    const b = input('b', [4]);
+    const options = { stride: [2, 1] as [number, number], padding: 'same' as const };
+    const grouped = conv2d(x, w, { ...options, bias: b, groups: 2 });
+    const part = (g: number) =>
+      conv2d(slice(x, [0, 3 * g, 0, 0], [2, 3, 7, 6]), slice(w, [2 * g, 0, 0, 0], [2, 3, 3, 2]), { ...options, bias: slice(b, [2 * g], [2]) });
+    const sideBySide = concat([part(0), part(1)], 1);
+    const feeds = feedsOf({ x: x.shape, w: w.shape, b: b.shape }, 7);
+    const got = run1(grouped, feeds);
+    const want = run1(sideBySide, feeds);
+    expect(got.shape).toEqual(want.shape);
+    got.data.forEach((v, i) => expect(v).toBeCloseTo(want.data[i], 12));
+  });
+
+  it('depthwise (groups = channels): each filter sees only its own channel (hand-worked golden)', () => {
+    // channel 0 holds 1..9, channel 1 all ones; filter 0 picks the top-left tap, filter 1 sums the 2x2 window.
+    const xv = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    const wv = Float64Array.of(1, 0, 0, 0, 1, 1, 1, 1);
+    const y = run1(conv2d(input('x', [1, 2, 3, 3]), input('w', [2, 1, 2, 2]), { groups: 2 }), { x: xv, w: wv });
+    expect(y.shape).toEqual([1, 2, 2, 2]);
+    expect([...y.data]).toEqual([1, 2, 4, 5, 4, 4, 4, 4]);
+    // A channel multiplier of 2: filters 0, 1 read channel 0 and filters 2, 3 channel 1.
+    const wm = Float64Array.of(1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 0, 0, 0);
+    const ym = run1(conv2d(input('x', [1, 2, 3, 3]), input('w', [4, 1, 2, 2]), { groups: 2 }), { x: xv, w: wm });
+    expect([...ym.data]).toEqual([1, 2, 4, 5, 5, 6, 8, 9, 4, 4, 4, 4, 2, 2, 2, 2]);
+  });
+
+  it('grad builds the backprop ops with the same groups, of the input and filter shapes', () => {
+    const x = input('x', [2, 6, 7, 7]);
+    const w = input('w', [9, 2, 3, 3]);
+    const [gx, gw] = grad(sum(conv2d(x, w, { groups: 3, padding: 1 })), [x, w]);
+    expect([gx.op, gw.op]).toEqual(['conv2dBackpropInput', 'conv2dBackpropFilter']);
+    expect([(gx as Tensor<'conv2dBackpropInput'>).attrs.groups, (gw as Tensor<'conv2dBackpropFilter'>).attrs.groups]).toEqual([3, 3]);
+    expect([gx.shape, gw.shape]).toEqual([[2, 6, 7, 7], [9, 2, 3, 3]]);
+  });
+
+  it('depthwise with a channel multiplier: the three ops\' gradients match central differences', () => {
+    const xShape: Shape4 = [2, 3, 6, 5];
+    const wShape: Shape4 = [6, 1, 3, 2];
+    const options = { stride: [1, 2] as [number, number], padding: 1, groups: 3 };
+    const yShape = conv2d(input('x', xShape), input('w', wShape), options).shape;
+    const v = (shape: readonly number[], seed: number) => ({ shape, data: randomValues(size(shape), seed) });
+    expectGradientsMatch((x, w, b) => conv2d(x, w, { ...options, bias: b }), [v(xShape, 1), v(wShape, 2), v([6], 3)]);
+    expectGradientsMatch((dy, w) => conv2dBackpropInput(dy, w, { ...options, inputShape: xShape }), [v(yShape, 4), v(wShape, 5)]);
+    expectGradientsMatch((x, dy) => conv2dBackpropFilter(x, dy, { ...options, filterShape: wShape }), [v(xShape, 6), v(yShape, 7)]);
   });
 });
 
@@ -395,6 +470,42 @@ describe('shape errors', () => {
     expect(() => conv2d(x([1, 1, 9, 9]), w([1, 1, 3, 3]), { dilation: NaN })).toThrow(`${msg} NaN`);
   });
 
+  it('names bad groups: not an integer >= 1, not dividing the channels, a filter not [O, C/groups, kH, kW]', () => {
+    const msg = (got: string) => `conv2d: groups must be an integer >= 1, got ${got}`;
+    expect(() => conv2d(x([1, 4, 5, 5]), w([4, 4, 3, 3]), { groups: 0 })).toThrow(msg('0'));
+    expect(() => conv2d(x([1, 4, 5, 5]), w([4, 4, 3, 3]), { groups: 1.5 })).toThrow(msg('1.5'));
+    expect(() => conv2d(x([1, 4, 5, 5]), w([4, 4, 3, 3]), { groups: '2' as never })).toThrow(msg('"2"'));
+    expect(() => conv2d(x([1, 6, 5, 5]), w([4, 2, 3, 3]), { groups: 4 })).toThrow(
+      'conv2d: input has 6 channels, which 4 groups cannot split evenly; use a number of groups that divides 6',
+    );
+    expect(() => conv2d(x([1, 6, 5, 5]), w([5, 3, 3, 3]), { groups: 2 })).toThrow(
+      'conv2d: the filter [5,3,3,3] has 5 output channels, which 2 groups cannot split evenly; use a number of filters that 2 divides',
+    );
+    // The whole input's channels where each group's were due:
+    expect(() => conv2d(x([1, 6, 5, 5]), w([4, 6, 3, 3]), { groups: 2 })).toThrow(
+      'conv2d: input has 6 channels, 3 for each of the 2 groups, but the filter expects 6 (filter shape [4,6,3,3]); a grouped filter is [O, C/groups, kH, kW]',
+    );
+    const e = striateError(() => conv2d(x([1, 6, 5, 5]), w([4, 2, 3, 3]), { groups: 2 }), 'conv2d');
+    expect(e).toMatchObject({ got: 'filters [4,2,3,3] (2 input channels per group)', expected: '3 input channels per group (6 channels in 2 groups)' });
+    expect(() => conv2d(x([1, 6, 5, 5]), w([6, 1, 3, 3]), { groups: 6 })).not.toThrow();
+  });
+
+  it('names grouped mismatches in the backprop ops, groups in the geometry', () => {
+    expect(() => conv2dBackpropInput(input('dy', [2, 4, 3, 3]), w([4, 3, 3, 3]), { inputShape: [2, 6, 7, 7], groups: 2 })).toThrow(
+      'conv2dBackpropInput: dy has shape [2,4,3,3] but conv2d of an input [2,6,7,7] with filter [4,3,3,3] (stride [1,1], dilation [1,1], pads [0,0,0,0], groups 2) gives [2,4,5,5]',
+    );
+    expect(() => conv2dBackpropInput(input('dy', [2, 4, 5, 5]), w([4, 3, 3, 3]), { inputShape: [2, 6, 7, 7], groups: 3 })).toThrow(
+      'conv2dBackpropInput: the filter [4,3,3,3] has 4 output channels, which 3 groups cannot split evenly',
+    );
+    expect(() => conv2dBackpropFilter(x([2, 6, 7, 7]), input('dy', [2, 4, 5, 5]), { filterShape: [4, 6, 3, 3], groups: 2 })).toThrow(
+      'conv2dBackpropFilter: input has 6 channels, 3 for each of the 2 groups, but the filter expects 6',
+    );
+    expect(() => conv2dBackpropFilter(x([2, 6, 7, 7]), input('dy', [2, 4, 5, 5]), { filterShape: [4, 3, 3, 3], groups: -2 })).toThrow(
+      'conv2dBackpropFilter: groups must be an integer >= 1, got -2',
+    );
+    expect(conv2dBackpropFilter(x([2, 6, 7, 7]), input('dy', [2, 4, 5, 5]), { filterShape: [4, 3, 3, 3], groups: 2 }).shape).toEqual([4, 3, 3, 3]);
+  });
+
   it('names mismatches in the backprop ops', () => {
     const dy = input('dy', [2, 4, 3, 3]);
     expect(() => conv2dBackpropInput(dy, w([4, 3, 3, 3]), { inputShape: [2, 3, 7, 7] })).toThrow(
@@ -417,24 +528,25 @@ describe('shape errors', () => {
 });
 
 describe('conv2dMaxPool (the fused maxPool2d(relu(conv2d)) that compile makes)', () => {
-  const fused = (x: Tensor, w: Tensor, b: Tensor, pool: number): Tensor => {
-    const c = conv2d(x, w, { bias: b });
+  const fused = (x: Tensor, w: Tensor, b: Tensor, pool: number, groups: number): Tensor => {
+    const c = conv2d(x, w, { bias: b, groups });
     return conv2dMaxPool(makeNode(conv2dOp, c.inputs, { ...c.attrs, relu: true }), pool2dAttrs('test', c, { size: pool }));
   };
-  const unfused = (x: Tensor, w: Tensor, b: Tensor, pool: number): Tensor => maxPool2d(relu(conv2d(x, w, { bias: b })), { size: pool });
+  const unfused = (x: Tensor, w: Tensor, b: Tensor, pool: number, groups: number): Tensor => maxPool2d(relu(conv2d(x, w, { bias: b, groups })), { size: pool });
 
-  it('equals the unfused expression, and its gradient matches central differences', () => {
+  it('equals the unfused expression, and its gradient matches central differences (grouped too)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 2, max: 3 }), seedArb, (c, pool, seed) => {
-        const xs = [2, c, 7, 6];
+      // groups 3 with one input channel each is depthwise
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.constantFrom(1, 3), fc.integer({ min: 2, max: 3 }), seedArb, (c, groups, pool, seed) => {
+        const xs = [2, c * groups, 7, 6];
         const ws = [3, c, 2, 3];
         const feeds = { x: Float64Array.from(randomValues(size(xs), seed)), w: Float64Array.from(randomValues(size(ws), seed + 1)), b: Float64Array.from(randomValues(3, seed + 2)) };
         const [x, w, b] = [input('x', xs), input('w', ws), input('b', [3])];
-        const got = run1(fused(x, w, b, pool), feeds);
-        const want = run1(unfused(x, w, b, pool), feeds);
+        const got = run1(fused(x, w, b, pool, groups), feeds);
+        const want = run1(unfused(x, w, b, pool, groups), feeds);
         expect(got.shape).toEqual(want.shape);
         got.data.forEach((v, i) => expect(v).toBeCloseTo(want.data[i], 12));
-        expectGradientsMatch((x, w, b) => fused(x, w, b, pool), [
+        expectGradientsMatch((x, w, b) => fused(x, w, b, pool, groups), [
           { shape: xs, data: feeds.x },
           { shape: ws, data: feeds.w },
           { shape: [3], data: feeds.b },

@@ -121,21 +121,29 @@ const cases: { readonly [O in OpName]: { readonly node: () => Tensor<O>; readonl
     },
     bad: [{ reduction: 'avg' as never }],
   },
+  // Bad groups: missing, not an integer >= 1, a string, and (on the 2-channel x4 with 3 filters) one that
+  // does not divide the channels (3), or divides them but leaves the filter's channels wrong (2: w4 has 2, not 1).
   conv2d: {
     node: () => conv2d(x4, w4, { padding: 1 }),
-    bad: [{ stride: [-1, 1] }, { pads: [-1, 1, 1, 1] }, { dilation: [0, 1] }, { stride: 2 as never }, { hasBias: true }, { relu: 'yes' as never }],
+    bad: [
+      { stride: [-1, 1] }, { pads: [-1, 1, 1, 1] }, { dilation: [0, 1] }, { stride: 2 as never }, { hasBias: true }, { relu: 'yes' as never },
+      { groups: 0 }, { groups: 1.5 }, { groups: '1' as never }, { groups: undefined as never }, { groups: 3 }, { groups: 2 },
+    ],
   },
   conv2dMaxPool: {
     node: () => conv2dMaxPool(conv2d(x4, w4), pool),
-    bad: [{ pool: { ...pool, stride: [0, 2] } }, { conv: { ...conv2d(x4, w4).attrs, pads: [0, 0, -2, 0] } }, { pool: null as never }],
+    bad: [
+      { pool: { ...pool, stride: [0, 2] } }, { conv: { ...conv2d(x4, w4).attrs, pads: [0, 0, -2, 0] } }, { pool: null as never },
+      { conv: { ...conv2d(x4, w4).attrs, groups: -1 } }, { conv: { ...conv2d(x4, w4).attrs, groups: 2 } },
+    ],
   },
   conv2dBackpropInput: {
     node: () => conv2dBackpropInput(input('dy', [1, 3, 4, 4]), w4, { inputShape: [1, 2, 6, 6] }),
-    bad: [{ stride: [1, -1] }, { inputShape: [1, 2, 6, -6] }, { pads: [0, 0, 0, 0.5] }],
+    bad: [{ stride: [1, -1] }, { inputShape: [1, 2, 6, -6] }, { pads: [0, 0, 0, 0.5] }, { groups: 0 }, { groups: 2 }, { groups: NaN }],
   },
   conv2dBackpropFilter: {
     node: () => conv2dBackpropFilter(x4, input('dy', [1, 3, 4, 4]), { filterShape: [3, 2, 3, 3] }),
-    bad: [{ dilation: [-1, -1] }, { filterShape: [3, 2, 3] }],
+    bad: [{ dilation: [-1, -1] }, { filterShape: [3, 2, 3] }, { groups: 2.5 }, { groups: 3 }, { groups: null as never }],
   },
   maxPool2d: { node: () => maxPool2d(x4, { size: 2 }), bad: [{ size: [0, 2] }, { stride: [2, -2] }, { pads: [2, 0, 0, 0] }, { size: 2 as never }] },
   maxPool2dBackward: {
@@ -192,6 +200,22 @@ describe('validateGraph', () => {
     const e = striateError(() => validateGraph(topologicalOrder([node])));
     expect(e.message).toBe(`conv2d: node %${node.id} is invalid: stride must be a pair [h, w] of integers >= 1, got [-1,1]`);
     expect(e).toMatchObject({ op: 'conv2d', got: 'stride [-1,1]', expected: 'a pair [h, w] of integers >= 1' });
+  });
+
+  it('accepts grouped convolutions and their gradients as built, and names a hand-built bad groups', () => {
+    const x = input('xg', [2, 6, 7, 7]);
+    const w = input('wg', [4, 3, 3, 3]);
+    const y = conv2d(x, w, { groups: 2, padding: 1 });
+    const depthwise = conv2d(x, input('wd', [6, 1, 3, 3]), { groups: 6 });
+    expect(() => validateGraph(topologicalOrder([y, depthwise, ...grad(add(sum(y), sum(depthwise)), [x, w])]))).not.toThrow();
+    const node = new Tensor('conv2d', [x, w], { ...y.attrs, groups: 3 }, y.shape);
+    const e = striateError(() => validateGraph([node]));
+    expect(e.message).toBe(
+      `conv2d: node %${node.id} is invalid: the filter [4,3,3,3] has 4 output channels, which 3 groups cannot split evenly; use a number of filters that 3 divides`,
+    );
+    expect(striateError(() => validateGraph([new Tensor('conv2d', [x, w], { ...y.attrs, groups: 0 }, y.shape)])).message).toMatch(
+      /^conv2d: node %\d+ is invalid: groups must be an integer >= 1, got 0$/,
+    );
   });
 
   it('refuses an unknown op, a wrong input count and attributes that are not an object', () => {

@@ -12,6 +12,9 @@
  *   side), the same sum with the zero products spelled in: its kernel then
  *   has no border tests on the input column, which would run lane-masked in
  *   gpu.js's SIMD body, so its reads become vector loads.
+ *
+ * Both keep the convolution's attributes, its groups included: the blocked
+ * and spelled-out kernels take grouped convolutions (kernels/conv.ts).
  */
 import type { Tensor } from '../../../graph/tensor.js';
 import { conv2dMaxPool } from '../../../ops/conv2dMaxPool.js';

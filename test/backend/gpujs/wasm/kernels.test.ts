@@ -15,7 +15,8 @@
  * is not slower.
  */
 import { describe, expect, it } from 'vitest';
-import { compile } from '../../../../src/index.js';
+import { compile, conv2d, grad, input, maxPool2d, mul, relu, sum } from '../../../../src/index.js';
+import type { Tensor } from '../../../../src/index.js';
 import type { GpuJsFunction, PlanStep } from '../../../../src/backend/gpujs/executor.js';
 import { recordWasmModules, type WasmModuleReport } from '../../../../src/backend/gpujs/wasm/tuning.js';
 import { lenetGraph } from '../../../../bench/lenet-graph.js';
@@ -57,12 +58,17 @@ const inference: readonly Expected[] = [
 /** Each tuned step of the plan with what its module came out as. */
 async function compiled(batch: number, what: 'training' | 'inference'): Promise<{ step: PlanStep; module: WasmModuleReport }[]> {
   const g = lenetGraph(batch);
-  const f = compile(what === 'training' ? [g.loss, ...g.grads] : [g.logits], { backend: 'webasm' }) as GpuJsFunction;
   const { labels, ...images } = g.feeds;
+  return compiledSteps(what === 'training' ? [g.loss, ...g.grads] : [g.logits], what === 'training' ? g.feeds : images);
+}
+
+/** The tuned steps of `outputs` compiled for webasm and run once on `feeds`, each with its module. */
+async function compiledSteps(outputs: Tensor[], feeds: Record<string, Float32Array>): Promise<{ step: PlanStep; module: WasmModuleReport }[]> {
+  const f = compile(outputs, { backend: 'webasm' }) as GpuJsFunction;
   const recording = recordWasmModules();
   let modules: WasmModuleReport[] = [];
   try {
-    await f.run(what === 'training' ? g.feeds : images);
+    await f.run(Object.fromEntries(f.inputs.map((i) => [i.name, feeds[i.name]])));
   } finally {
     modules = recording.stop();
     await f.dispose();
@@ -81,8 +87,12 @@ describe.each([
   ['inference', 256, inference],
 ] as const)('LeNet-5 %s (batch %i) on webasm', (what, batch, expected) => {
   it('uses a tuned kernel for the steps it was tuned for, each in its fast form', async () => {
+    // The plan's order is the memory scheduler's (backend/schedule.ts); compare the steps as a set, by op and shape.
+    const key = (op: string, output: readonly number[]): string => `${op} ${JSON.stringify(output)}`;
+    const byKey = <T extends readonly [string, readonly number[], ...unknown[]]>(rows: readonly T[]): T[] => [...rows].sort((a, b) => (key(a[0], a[1]) < key(b[0], b[1]) ? -1 : 1));
     const steps = await compiled(batch, what);
-    const got = steps.map(({ step, module }) => [step.op, step.output, module.simd, module.vectorReads, module.gathers] as const);
+    const got = byKey(steps.map(({ step, module }) => [step.op, step.output, module.simd, module.vectorReads, module.gathers] as const));
+    expected = byKey(expected);
     expect(got.map(([op, output]) => [op, output])).toEqual(expected.map(([op, output]) => [op, output]));
     got.forEach(([op, output, simd, vectorReads, gathers], j) => {
       const [, , wantSimd, atLeast, atMost] = expected[j];
@@ -91,5 +101,48 @@ describe.each([
       expect(vectorReads, `${where}: vector reads`).toBeGreaterThanOrEqual(atLeast);
       expect(gathers, `${where}: four-lane gathers`).toBeLessThanOrEqual(atMost);
     });
+  });
+});
+
+/**
+ * A grouped and a depthwise convolution take the same tuned forms as their
+ * ungrouped twins (the same graph with every filter reading all channels):
+ * the forms only offset their channel bases by the group, so each module
+ * keeps its SIMD body, its vector reads and its gathers.
+ */
+describe('grouped convolutions on webasm', () => {
+  const batch = 4;
+  /** conv (2 groups) → relu → pool → depthwise conv → relu, trained or (its first block) inferred; `grouped` false: the twin. */
+  function graph(grouped: boolean, what: 'training' | 'inference') {
+    const x = input('x', [batch, 4, 10, 10]);
+    const w1 = input('w1', [8, grouped ? 2 : 4, 3, 3]);
+    const b1 = input('b1', [8]);
+    const w2 = input('w2', [8, grouped ? 1 : 8, 3, 3]);
+    const h = maxPool2d(relu(conv2d(x, w1, { bias: b1, groups: grouped ? 2 : 1 })), { size: 2 });
+    if (what === 'inference') return { outputs: [h], params: [x, w1, b1] };
+    const y = relu(conv2d(h, w2, { padding: 1, groups: grouped ? 8 : 1 }));
+    const loss = sum(mul(y, y));
+    return { outputs: [loss, ...grad(loss, [x, w1, b1, w2])], params: [x, w1, b1, w2] };
+  }
+  const feedsOf = (params: Tensor[]) =>
+    Object.fromEntries(params.map((t) => [(t as Tensor<'input'>).attrs.name, Float32Array.from({ length: t.size }, (_, i) => ((i * 7919) % 255) / 255 - 0.5)]));
+  const convFamily = new Set(['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'conv2dMaxPool']);
+  const forms = async (grouped: boolean, what: 'training' | 'inference') => {
+    const { outputs, params } = graph(grouped, what);
+    const steps = await compiledSteps(outputs, feedsOf(params));
+    return steps.filter(({ step }) => convFamily.has(step.op)).map(({ step, module }) => [step.op, step.stage, module.simd, module.vectorReads, module.gathers] as const);
+  };
+
+  it.each(['training', 'inference'] as const)('%s: every convolution step is tuned, in the form of its ungrouped twin', async (what) => {
+    const grouped = await forms(true, what);
+    expect(grouped).toEqual(await forms(false, what));
+    const ops = grouped.map(([op]) => op);
+    if (what === 'inference') expect(ops).toEqual(['conv2dMaxPool']);
+    else for (const op of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter']) expect(ops).toContain(op);
+    // Each convolution's nine taps are vector loads (both convolutions run on their grids, inside the graph).
+    for (const [op, , simd, vectorReads, gathers] of grouped.filter(([op]) => op === 'conv2d' || op === 'conv2dMaxPool')) {
+      expect([op, simd, gathers]).toEqual([op, true, 0]);
+      expect(vectorReads).toBeGreaterThanOrEqual(9);
+    }
   });
 });

@@ -7,27 +7,34 @@
  * vector loads (lanes.ts). Each entry returns null where its form does not
  * apply, and the executor then takes the op's portable template. The
  * measurements that chose each form are in bench/README.md.
+ *
+ * Grouped convolutions keep these forms: a thread of a grouped op reads
+ * one group's channels (its output decoded over [N, G, O/G, ...], the same
+ * order and thread grid, by convOutputThread and inputGradientThread), so
+ * each form only offsets its channel bases by the group and loops over C/G
+ * input or O/G output channels; the lane-axis reads are unchanged.
  */
 import type { Shape } from '../../../../graph/tensor.js';
 import type { KernelContext, KernelStages } from '../../../../ops/op.js';
 import { conv2dDims } from '../../../../ops/conv2d.js';
-import { conv2dBackpropInputKernel, UNROLL_CHANNELS } from '../../../../ops/conv2dBackpropInput.js';
+import { conv2dBackpropInputKernel, inputGradientThread, plusGroup, UNROLL_CHANNELS } from '../../../../ops/conv2dBackpropInput.js';
 import { conv2dBackpropFilterSource } from '../../../../ops/conv2dBackpropFilter.js';
 import type { Conv2dMaxPoolAttrs } from '../../../../ops/attrs.js';
-import { unitSteps } from '../../../../ops/convGeometry.js';
-import { decode, type Grid, guarded, intLet, join, k, plus, type Src, stepRangeTest } from '../../../../kernel/source.js';
+import { convOutputThread, unitSteps } from '../../../../ops/convGeometry.js';
+import { type Grid, guarded, intLet, join, k, plus, type Src, stepRangeTest } from '../../../../kernel/source.js';
 import { laneTerm, onLaneAxis, scalarWasm } from '../lanes.js';
 
 /** Filters with at most this many taps per channel are spelled out tap by tap. */
 const UNROLLED_TAPS = 49;
 
 /**
- * conv2d: small filters spelled out tap by tap. With one input channel off
- * the lane axis the portable looped form measured faster.
+ * conv2d: small filters spelled out tap by tap. With one input channel per
+ * thread (one in all, or one per group: depthwise) off the lane axis the
+ * portable looped form measured faster.
  */
 export function conv2dWasm(ctx: KernelContext<'conv2d'>): Src | null {
-  const [, , kH, kW] = ctx.inputs[1];
-  if (kH * kW > UNROLLED_TAPS || (ctx.inputs[0][1] === 1 && !onLaneAxis(ctx.out, true, ctx.grid))) return null;
+  const [, Cg, kH, kW] = ctx.inputs[1];
+  if (kH * kW > UNROLLED_TAPS || (Cg === 1 && !onLaneAxis(ctx.out, true, ctx.grid))) return null;
   return conv2dUnrolledTaps(ctx);
 }
 
@@ -39,7 +46,8 @@ export function conv2dWasm(ctx: KernelContext<'conv2d'>): Src | null {
  */
 function conv2dUnrolledTaps(ctx: KernelContext<'conv2d'>): Src {
   const { attrs, out, grid } = ctx;
-  const { C, H, W, kH, kW, O, oH, oW, sh, sw, dh, dw, pt, pl } = conv2dDims(ctx);
+  const { C, Cg, G, H, W, kH, kW, oH, oW, sh, sw, dh, dw, pt, pl } = conv2dDims(ctx);
+  const { head, inputChannel } = convOutputThread(out, G, Cg, [k`n`, k`o`, k`oy`, k`ox`], true, grid);
   // On a thread grid ox is this.thread.x: reads of x are spelled
   // `xb + this.thread.x * sw + offset` (xb without ox), one vector load for
   // four outputs in gpu.js's SIMD body; the filter reads are uniform.
@@ -55,11 +63,11 @@ function conv2dUnrolledTaps(ctx: KernelContext<'conv2d'>): Src {
     }
     taps.push(guarded(stepRangeTest(k`oy`, sh, ky * dh - pt, H, oH), join(row, '\n    ')));
   }
-  return k`${decode(k`i`, [out[0], O, oH, oW], [k`n`, k`o`, k`oy`, k`ox`], true, grid)}
+  return k`${head}
   let acc = ${attrs.hasBias ? k`x2[o]` : k`0.0`};
-  for (let c = 0; c < ${C}; c++) {
-    ${intLet(true, k`xb`, k`(n * ${C} + c) * ${H * W} + oy * ${sh * W}${lanes ? k`` : k` + ox * ${sw}`} - ${pt * W + pl}`)}
-    ${intLet(true, k`wb`, k`(o * ${C} + c) * ${kH * kW}`)}
+  for (let c = 0; c < ${Cg}; c++) {
+    ${intLet(true, k`xb`, k`(n * ${C} + ${inputChannel(k`c`)}) * ${H * W} + oy * ${sh * W}${lanes ? k`` : k` + ox * ${sw}`} - ${pt * W + pl}`)}
+    ${intLet(true, k`wb`, k`(o * ${Cg} + c) * ${kH * kW}`)}
     ${join(taps, '\n    ')}
   }
   return ${attrs.relu ? k`Math.max(acc, 0.0)` : k`acc`};`;
@@ -72,16 +80,17 @@ function conv2dUnrolledTaps(ctx: KernelContext<'conv2d'>): Src {
 // inputGradientLaneTaps reads dy by vector loads.
 export function conv2dBackpropInputWasm(ctx: KernelContext<'conv2dBackpropInput'>): Src {
   const [pt, , pl] = ctx.attrs.pads;
-  if (laneTapsApply(ctx)) return inputGradientLaneTaps(ctx.out, ctx.inputs[0], ctx.inputs[1], pt, pl, ctx.grid);
-  if (spelledOut(ctx)) return scalarWasm(inputGradientUnrolledTaps(ctx.out, ctx.inputs[0], ctx.inputs[1], pt, pl, ctx.grid));
+  const { groups } = ctx.attrs;
+  if (laneTapsApply(ctx)) return inputGradientLaneTaps(ctx.out, ctx.inputs[0], ctx.inputs[1], pt, pl, groups, ctx.grid);
+  if (spelledOut(ctx)) return scalarWasm(inputGradientUnrolledTaps(ctx.out, ctx.inputs[0], ctx.inputs[1], pt, pl, groups, ctx.grid));
   return scalarWasm(conv2dBackpropInputKernel(ctx));
 }
 
-/** Whether the spelled-out kernel applies: integer indexing, stride and dilation 1, few enough products. */
+/** Whether the spelled-out kernel applies: integer indexing, stride and dilation 1, few enough products (per group's output channels). */
 function spelledOut({ inputs: [dy, w], attrs }: KernelContext<'conv2dBackpropInput'>): boolean {
   const [, O] = dy;
   const [, , kH, kW] = w;
-  return unitSteps(attrs) && kH * kW * Math.min(O, UNROLL_CHANNELS) <= UNROLLED_PRODUCTS;
+  return unitSteps(attrs) && kH * kW * Math.min(O / attrs.groups, UNROLL_CHANNELS) <= UNROLLED_PRODUCTS;
 }
 
 /** Whether inputGradientLaneTaps applies: stride and dilation 1, a small filter, on the lane axis, no column test that can fail. */
@@ -111,21 +120,23 @@ const UNROLLED_PRODUCTS = 512;
  * no per-tap address arithmetic this is much faster than the looped form
  * (bench/README.md, 'The figures behind each tuned kernel's form').
  */
-function inputGradientUnrolledTaps(out: Shape, dy: Shape, w: Shape, pt: number, pl: number, grid: Grid | null): Src {
-  const [N, C, H, W] = out;
+function inputGradientUnrolledTaps(out: Shape, dy: Shape, w: Shape, pt: number, pl: number, groups: number, grid: Grid | null): Src {
+  const [, , H, W] = out;
   const [, O, oH, oW] = dy;
-  const [, , kH, kW] = w;
+  const [, Cg, kH, kW] = w;
   const plane = oH * oW;
-  const filter = C * kH * kW;
+  const filter = Cg * kH * kW;
+  // the output channels of the cell's group: firstOut + o, o < Og
+  const { head, Og, cw, firstOut } = inputGradientThread(out, w, groups, true, grid);
   // Tap (ky, kx) reaches input cell (iy, ix) from output cell (iy + pt - ky, ix + pl - kx),
   // which must lie inside dy: tested on iy and ix against literals.
   const products = (off: number, wOff: number): Src =>
-    O <= UNROLL_CHANNELS
+    Og <= UNROLL_CHANNELS
       ? join(
-          Array.from({ length: O }, (_, o) => k`acc += x0[${plus(k`dyAt`, off + o * plane)}] * x1[${plus(k`wAt`, wOff + o * filter)}];`),
+          Array.from({ length: Og }, (_, o) => k`acc += x0[${plus(k`dyAt`, off + o * plane)}] * x1[${plus(k`wAt`, wOff + o * filter)}];`),
           '\n      ',
         )
-      : k`for (let o = 0; o < ${O}; o++) {
+      : k`for (let o = 0; o < ${Og}; o++) {
         acc += x0[${plus(k`dyAt`, off)} + o * ${plane}] * x1[${plus(k`wAt`, wOff)} + o * ${filter}];
       }`;
   const rows: Src[] = [];
@@ -136,9 +147,9 @@ function inputGradientUnrolledTaps(out: Shape, dy: Shape, w: Shape, pt: number, 
     }
     rows.push(guarded(stepRangeTest(k`iy`, 1, pt - ky, oH, H), join(cols, '\n    ')));
   }
-  return k`${decode(k`i`, [N, C, H, W], [k`n`, k`c`, k`iy`, k`ix`], true, grid)}
-  ${intLet(true, k`dyAt`, k`n * ${O * plane} + (iy + ${pt}) * ${oW} + ix + ${pl}`)}
-  ${intLet(true, k`wAt`, k`c * ${kH * kW}`)}
+  return k`${head}
+  ${intLet(true, k`dyAt`, plusGroup(k`n * ${O * plane} + (iy + ${pt}) * ${oW} + ix + ${pl}`, firstOut, plane))}
+  ${intLet(true, k`wAt`, plusGroup(k`${cw} * ${kH * kW}`, firstOut, filter))}
   let acc = 0.0;
   ${join(rows, '\n  ')}
   return acc;`;
@@ -155,10 +166,13 @@ function inputGradientUnrolledTaps(out: Shape, dy: Shape, w: Shape, pt: number, 
  * inside each tap, and than all O x kH x kW products spelled out (a body too
  * big for the instruction cache; bench/README.md has the figures).
  */
-function inputGradientLaneTaps(out: Shape, dy: Shape, w: Shape, pt: number, pl: number, grid: Grid | null): Src {
-  const [N, C, H, W] = out;
+function inputGradientLaneTaps(out: Shape, dy: Shape, w: Shape, pt: number, pl: number, groups: number, grid: Grid | null): Src {
+  const [, , H] = out;
   const [, O, oH, oW] = dy;
-  const [, , kH, kW] = w;
+  const [, Cg, kH, kW] = w;
+  // output channel o of the cell's group, o < Og
+  const { head, Og, cw, firstOut } = inputGradientThread(out, w, groups, true, grid);
+  const oOf = firstOut === null ? k`o` : k`(${firstOut} + o)`;
   const rows: Src[] = [];
   for (let ky = 0; ky < kH; ky++) {
     const cols: Src[] = [];
@@ -167,11 +181,11 @@ function inputGradientLaneTaps(out: Shape, dy: Shape, w: Shape, pt: number, pl: 
     }
     rows.push(guarded(stepRangeTest(k`iy`, 1, pt - ky, oH, H), join(cols, '\n    ')));
   }
-  return k`${decode(k`i`, [N, C, H, W], [k`n`, k`c`, k`iy`, k`ix`], true, grid)}
+  return k`${head}
   let acc = 0.0;
-  for (let o = 0; o < ${O}; o++) {
-    ${intLet(true, k`dyO`, k`(n * ${O} + o) * ${oH * oW} + (iy + ${pt}) * ${oW} + ${pl}`)}
-    ${intLet(true, k`wO`, k`(o * ${C} + c) * ${kH * kW}`)}
+  for (let o = 0; o < ${Og}; o++) {
+    ${intLet(true, k`dyO`, k`(n * ${O} + ${oOf}) * ${oH * oW} + (iy + ${pt}) * ${oW} + ${pl}`)}
+    ${intLet(true, k`wO`, k`(${oOf} * ${Cg} + ${cw}) * ${kH * kW}`)}
     ${join(rows, '\n    ')}
   }
   return acc;`;
@@ -229,8 +243,8 @@ export function blockedKernelApplies(conv: Conv2dMaxPoolAttrs['conv'], pool: Con
  */
 function conv2dMaxPoolBlocked({ inputs: [x, w], attrs, out, grid }: KernelContext<'conv2dMaxPool'>): Src {
   const [, C, H, W] = x;
-  const [, , kH, kW] = w;
-  const [N, O, pH, pW] = out;
+  const [, Cg, kH, kW] = w;
+  const { head, inputChannel } = convOutputThread(out, attrs.conv.groups, Cg, [k`n`, k`o`, k`py`, k`px`], true, grid);
   const [ph, pw] = attrs.pool.size;
   const cells = ph * pw;
   const lanes = onLaneAxis(out, true, grid);
@@ -255,12 +269,12 @@ function conv2dMaxPoolBlocked({ inputs: [x, w], attrs, out, grid }: KernelContex
   // the NaN rule of max pooling (src/ops/reduce.ts), with no branch; the
   // fused relu's Math.max below keeps a NaN the same way.
   const best = Array.from({ length: cells - 1 }, (_, j) => k`best = Math.max(best, a${j + 1});`);
-  return k`${decode(k`i`, [N, O, pH, pW], [k`n`, k`o`, k`py`, k`px`], true, grid)}
+  return k`${head}
   ${join(inits, '\n  ')}
   let v = 0.0;
-  for (let c = 0; c < ${C}; c++) {
-    ${intLet(true, k`xb`, k`(n * ${C} + c) * ${H * W} + py * ${ph * W}${lanes ? k`` : k` + px * ${pw}`}`)}
-    ${intLet(true, k`wb`, k`(o * ${C} + c) * ${kH * kW}`)}
+  for (let c = 0; c < ${Cg}; c++) {
+    ${intLet(true, k`xb`, k`(n * ${C} + ${inputChannel(k`c`)}) * ${H * W} + py * ${ph * W}${lanes ? k`` : k` + px * ${pw}`}`)}
+    ${intLet(true, k`wb`, k`(o * ${Cg} + c) * ${kH * kW}`)}
     ${join(body, '\n    ')}
   }
   let best = a0;
