@@ -39,7 +39,8 @@ export {
 } from './layers.js';
 export { batchNorm, type BatchNormLayerOptions } from './batchNorm.js';
 export { lenet5, type LeNet5Options } from './lenet.js';
-export { alexnet, concatBranches, inception, nin, resnet, vgg, type AlexNetOptions, type InceptionOptions, type NinOptions, type ResNetOptions, type VggConfig, type VggOptions } from './zoo.js';
+export { concatBranches } from './branches.js';
+export { alexnet, inception, nin, resnet, vgg, type AlexNetOptions, type InceptionOptions, type NinOptions, type ResNetOptions, type VggConfig, type VggOptions } from './zoo.js';
 export {
   buildModel,
   defineModel,

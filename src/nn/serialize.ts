@@ -52,6 +52,7 @@ import {
   tanh,
 } from './layers.js';
 import { batchNorm, type BatchNormLayerOptions } from './batchNorm.js';
+import { concatBranches } from './branches.js';
 import { buildModel, checkModel, defineModel, type Model } from './model.js';
 import { type LayerKind, layerSpec, showValue } from './spec.js';
 
@@ -179,6 +180,7 @@ const KINDS: { readonly [K in LayerKind]: KindRule } = {
   sequential: { name: 'none', options: {}, required: [], children: [0, Infinity], build: (_name, _o, children) => sequential(...children) },
   scope: { name: 'required', options: {}, required: [], children: [1, 1], build: (name, _o, [layer]) => scope(name!, layer) },
   checkpoint: { name: 'none', options: {}, required: [], children: [1, 1], build: (_name, _o, [layer]) => checkpoint(layer) },
+  concatBranches: { name: 'optional', options: {}, required: [], children: [1, Infinity], build: (name, _o, children) => concatBranches(children, named(name)) },
   residual: {
     name: 'optional',
     options: {},

@@ -29,6 +29,7 @@ export type LayerKind =
   | 'sequential'
   | 'scope'
   | 'residual'
+  | 'concatBranches'
   | 'checkpoint'
   | 'batchNorm';
 
@@ -39,7 +40,7 @@ export interface LayerSpec {
   readonly name?: string;
   /** The options given, defined keys only; initialisers stay functions here (serialize.ts names them). */
   readonly options?: object;
-  /** Wrapped layers, in order: sequential's items, scope's layer, residual's body then shortcut, checkpoint's layer. */
+  /** Wrapped layers, in order: sequential's items, scope's layer, residual's body then shortcut, concatBranches's branches, checkpoint's layer. */
   readonly children?: readonly Layer[];
 }
 

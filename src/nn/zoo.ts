@@ -25,11 +25,10 @@
  * +1 without a bias, and L_{k−1}/g in place of L_{k−1} in a convolution
  * split into g groups); a batch-norm layer 2 per channel (scale and shift).
  */
-import { describeValue, fail } from '../graph/error.js';
-import { type Shape, type Tensor, shapeToString } from '../graph/tensor.js';
-import { concat } from '../ops/concat.js';
+import { fail } from '../graph/error.js';
+import type { Shape } from '../graph/tensor.js';
 import { batchNorm } from './batchNorm.js';
-import { checkLayerName, type Layer, type LayerContext } from './context.js';
+import type { Layer } from './context.js';
 import {
   checkpoint as checkpointLayer,
   conv2d,
@@ -41,7 +40,6 @@ import {
   localResponseNorm,
   logitInit,
   maxPool2d,
-  type NamedOptions,
   relu,
   residual,
   scope,
@@ -49,73 +47,9 @@ import {
 } from './layers.js';
 import { defineModel, type Model } from './model.js';
 import { checkOptions, showValue } from './spec.js';
+import { concatBranches } from './branches.js';
 
 // ---------------------------------------------------------------------------
-// THE ONE LINE TO FLIP: whether nn.conv2d takes `{ groups }`.
-// true: AlexNet's grouped layers are single nn.conv2d layers with `groups: 2`
-// (describable as JSON; LRN then also spans the two groups' neighbouring
-// maps, where the paper normalised within each GPU);
-// false: they are built as the paper's two towers (`gpu1.conv1` ...: two
-// convolutions on the two halves, concatenated before conv3 and fc6), which
-// has the same parameters and multiply-adds but uses concatBranches, so the
-// model cannot be described as JSON.
-const CONV2D_HAS_GROUPS: boolean = true;
-// ---------------------------------------------------------------------------
-
-// ---------------------------------------------------------------------------
-// Parallel branches
-
-/**
- * Parallel branches joined along the channels (an inception module): every
- * branch reads the same input, and their outputs, which must agree in every
- * dimension but the channels (`[N, C_i, H, W]`), are concatenated into
- * `[N, ΣC_i, H, W]`. The join is one summary row of kind `concat`, named
- * `concat1`, ... unless given a name; the branches' own rows come before it,
- * branch by branch.
- *
- * ```ts
- * nn.scope('mixed', concatBranches([
- *   nn.conv2d('b1x1', { filters: 8, size: 1 }),
- *   nn.sequential(nn.conv2d('b3x3_reduce', { filters: 4, size: 1 }), nn.relu(), nn.conv2d('b3x3', { filters: 8, size: 3, padding: 1 })),
- * ]))
- * ```
- *
- * Not yet describable as JSON: `modelToJson` refuses a model holding one,
- * naming it, until the model description format learns the kind.
- */
-export function concatBranches(branches: readonly Layer[], options?: NamedOptions): Layer {
-  const who = 'nn.concatBranches';
-  checkOptions(who, options, ['name']);
-  if (options?.name !== undefined) checkLayerName(who, options.name);
-  if (!Array.isArray(branches) || branches.length === 0) {
-    fail(who, `give a non-empty array of branch layers, got ${describeValue(branches)}`, describeValue(branches), 'a non-empty array of layers');
-  }
-  branches.forEach((b, i) => {
-    if (typeof b !== 'function') fail(who, `branch ${i} is ${describeValue(b)}, expected a layer (a function)`, `branch ${i}: ${describeValue(b)}`, 'a layer (a function)');
-  });
-  const list = [...branches];
-  // A named function, so that modelToJson's refusal names it.
-  return function concatBranchesLayer(x: Tensor, ctx: LayerContext): Tensor {
-    const ys = list.map((branch) => branch(x, ctx));
-    const name = options?.name !== undefined ? ctx.qualify(options.name) : ctx.autoName('concat');
-    const first = ys[0];
-    ys.forEach((y, i) => {
-      if (y.rank < 2 || y.rank !== first.rank || y.shape.some((d: number, a: number) => a !== 1 && d !== first.shape[a])) {
-        const shapes = ys.map((t) => shapeToString(t.shape)).join(', ');
-        fail(
-          who,
-          `"${name}": branch ${i} gives ${shapeToString(y.shape)} but branch 0 gives ${shapeToString(first.shape)}; ` +
-            `the branches must agree in every dimension but the channels (axis 1): pad their convolutions ('same') and pool with stride 1`,
-          `branch outputs ${shapes}`,
-          `outputs [N, C_i, ${first.shape.slice(2).join(', ')}]`,
-        );
-      }
-    });
-    const y = ys.length === 1 ? ys[0] : concat(ys, 1);
-    ctx.record(name, 'concat', y);
-    return y;
-  };
-}
 
 // ---------------------------------------------------------------------------
 // Option checks shared by the builders
@@ -259,41 +193,25 @@ export function alexnet(options: AlexNetOptions = {}): Model {
   const units = scaled(4096, scale);
   const norm = (): Layer[] => (lrn ? [localResponseNorm()] : []);
 
-  // The convolutional part as one tower, each layer's filters divided by `split`
-  // and conv2, conv4, conv5 in `g` groups.
-  const conv = (name: string, filters: number, size: number, extra: Partial<Conv2dLayerOptions>, g = 1): Layer =>
-    conv2d(name, { filters, size, ...extra, ...(g > 1 ? { groups: g } : {}) } as Conv2dLayerOptions);
-  const lower = (split: number, g: number): Layer[] => [
-    conv('conv1', f1 / split, 7, { stride: 2, padding: 3 }),
-    relu(),
-    ...norm(),
-    pool3x2(),
-    conv('conv2', f2 / split, 5, { padding: 2 }, g),
-    relu(),
-    ...norm(),
-    pool3x2(),
-  ];
-  const upper = (split: number, g: number): Layer[] => [
-    conv('conv3', f3 / split, 3, { padding: 1 }),
-    relu(),
-    conv('conv4', f4 / split, 3, { padding: 1 }, g),
-    relu(),
-    conv('conv5', f5 / split, 3, { padding: 1 }, g),
-    relu(),
-    pool3x2(),
-  ];
-  let features: Layer[];
-  if (groups === 1 || CONV2D_HAS_GROUPS) {
-    features = [...lower(1, groups), ...upper(1, groups)];
-  } else {
-    // The paper's two GPUs as two towers: each reads its own half of the maps
-    // below it, except conv3, which reads both (the concatenation).
-    const towers = (part: (split: number, g: number) => Layer[]): Layer =>
-      concatBranches([scope('gpu1', sequential(part(2, 1))), scope('gpu2', sequential(part(2, 1)))]);
-    features = [towers(lower), towers(upper)];
-  }
+  // The paper's two GPUs are the groups of conv2, conv4 and conv5: each group
+  // reads only its own half of the maps below it; conv3 reads both.
+  const grouped: Partial<Conv2dLayerOptions> = groups > 1 ? { groups } : {};
   return defineModel('AlexNet', inputShape, [
-    ...features,
+    conv2d('conv1', { filters: f1, size: 7, stride: 2, padding: 3 }),
+    relu(),
+    ...norm(),
+    pool3x2(),
+    conv2d('conv2', { filters: f2, size: 5, padding: 2, ...grouped }),
+    relu(),
+    ...norm(),
+    pool3x2(),
+    conv2d('conv3', { filters: f3, size: 3, padding: 1 }),
+    relu(),
+    conv2d('conv4', { filters: f4, size: 3, padding: 1, ...grouped }),
+    relu(),
+    conv2d('conv5', { filters: f5, size: 3, padding: 1, ...grouped }),
+    relu(),
+    pool3x2(),
     flatten(),
     dense('fc6', { units }),
     relu(),

@@ -14,7 +14,8 @@ import type { Dataset } from '../../src/data/batches.js';
 import { input } from '../../src/ops/input.js';
 import { LayerContext } from '../../src/nn/context.js';
 import { buildModel, conv2d, defineModel, flatten, modelFromJson, modelToJson, paramShapes, relu, statShapes, summary, type Model } from '../../src/nn/index.js';
-import { alexnet, concatBranches, inception, nin, resnet, vgg } from '../../src/nn/zoo.js';
+import { alexnet, inception, nin, resnet, vgg } from '../../src/nn/zoo.js';
+import { concatBranches } from '../../src/nn/branches.js';
 import { adam, sgd, train, type EpochEvent, type Optimizer, type StepEvent } from '../../src/train/index.js';
 import { striateError } from '../helpers.js';
 
@@ -251,7 +252,7 @@ describe('inception', () => {
     expect(striateError(() => inception({ modules: [1, 1] as never }), 'inception').message).toContain('stages 3, 4 and 5');
   });
 
-  it('concatBranches joins branches of one spatial size along the channels, refuses mismatched ones, and is not yet describable as JSON', () => {
+  it('concatBranches joins branches of one spatial size along the channels, refuses mismatched ones, and is described as JSON', () => {
     const join = concatBranches([conv2d('a', { filters: 2, size: 1 }), conv2d('b', { filters: 3, size: 3, padding: 1 })], { name: 'mixed' });
     const m = defineModel('two', [1, 5, 5], [join, flatten()]);
     const s = summary(m);
@@ -268,7 +269,11 @@ describe('inception', () => {
     expect(striateError(() => concatBranches([]), 'nn.concatBranches').expected).toBe('a non-empty array of layers');
     expect(striateError(() => concatBranches([relu(), 3 as never]), 'nn.concatBranches').got).toBe('branch 1: number 3');
     expect(striateError(() => concatBranches([relu()], { nam: 'x' } as never), 'nn.concatBranches').got).toBe('option "nam"');
-    expect(striateError(() => modelToJson(inception({ modules: [1, 1, 1] })), 'modelToJson').message).toContain('concatBranchesLayer');
+    const json = modelToJson(m) as unknown as { forward: { children: { kind: string; name?: string; children?: unknown[] }[] } };
+    expect(json.forward.children[0]).toMatchObject({ kind: 'concatBranches', name: 'mixed' });
+    expect(json.forward.children[0].children).toHaveLength(2);
+    const back = modelFromJson(JSON.parse(JSON.stringify(modelToJson(m))));
+    expect(summary(back).layers).toEqual(s.layers);
   });
 });
 
@@ -350,16 +355,12 @@ describe('resnet', () => {
   });
 });
 
-it('VGG, NiN, ResNet and grouped AlexNet are described as JSON and read back into the same network', () => {
-  // AlexNet is describable when built with nn.conv2d's groups; built as two towers (zoo.ts's
-  // CONV2D_HAS_GROUPS false) it holds concatBranches, which modelToJson refuses by name.
-  const grouped = summary(alexnet()).layers.some((l) => l.name === 'conv2');
-  if (!grouped) expect(striateError(() => modelToJson(alexnet()), 'modelToJson').message).toContain('concatBranchesLayer');
-  for (const model of [vgg({ config: 'C' }), nin(), resnet({ depth: 8, checkpoint: true }), resnet({ depth: 8, batchNorm: false }), ...(grouped ? [alexnet()] : [])]) {
+it('every builder is described as JSON and read back into the same network', () => {
+  for (const model of [alexnet(), vgg({ config: 'C' }), nin(), inception({ modules: [1, 1, 1] }), resnet({ depth: 8, checkpoint: true }), resnet({ depth: 8, batchNorm: false })]) {
     const back = modelFromJson(JSON.parse(JSON.stringify(modelToJson(model))));
     expect(back.name).toBe(model.name);
     expect(paramShapes(back)).toEqual(paramShapes(model));
-    expect(summary(back).layers.map((l) => l.name)).toEqual(summary(model).layers.map((l) => l.name));
+    expect(summary(back).layers).toEqual(summary(model).layers);
   }
 });
 
