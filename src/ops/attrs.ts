@@ -205,6 +205,13 @@ export interface OpAttrs {
     /** Relu applied to the result (see `hasBias`). */
     readonly relu: boolean;
   };
+  /** op(a[p]) op(b[p]) for each p of the leading (batch) axis; `matmul()` makes it for operands of rank > 2. */
+  batchMatmul: {
+    /** Read each `a[p]` transposed (a stored `[B, K, M]`). */
+    readonly transposeA: boolean;
+    /** Read each `b[p]` transposed (b stored `[B, N, K]`). */
+    readonly transposeB: boolean;
+  };
   // classification
   /** Softmax along one axis. */
   softmax: {

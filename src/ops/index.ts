@@ -11,6 +11,7 @@ import { checkpointOp } from './checkpoint.js';
 import { customVjpOp } from './customVjp.js';
 import { avgPool2dOp } from './avgPool2d.js';
 import { avgPool2dBackwardOp } from './avgPool2dBackward.js';
+import { batchMatmulOp } from './batchMatmul.js';
 import { broadcastToOp } from './broadcastTo.js';
 import { concatOp } from './concat.js';
 import { constantOp } from './constant.js';
@@ -82,6 +83,7 @@ export const ops: { readonly [O in OpName]: OpDef<O> } = {
   max: maxOp,
   maxMask: maxMaskOp,
   matmul: matmulOp,
+  batchMatmul: batchMatmulOp,
   softmax: softmaxOp,
   logSoftmax: logSoftmaxOp,
   oneHot: oneHotOp,

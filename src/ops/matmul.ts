@@ -1,10 +1,14 @@
 import { checkOptions } from '../graph/error.js';
-import { type Shape, type Tensor, shapeToString } from '../graph/tensor.js';
-import { checkBoolean, checkInputCount, type KernelContext, makeNode, opError, type OpDef } from './op.js';
+import { checkShape, sameShape } from '../graph/shape.js';
+import { type Shape, type Tensor, shapeToString, sizeOf } from '../graph/tensor.js';
+import { checkBoolean, checkInputCount, checkTensor, type KernelContext, makeNode, opError, type OpDef } from './op.js';
 import { decode, intLet, join, k, type Src } from '../kernel/source.js';
 import { addAll } from './add.js';
+import { batchMatmul } from './batchMatmul.js';
+import { broadcastTo } from './broadcastTo.js';
 import { reluBackward } from './reluBackward.js';
 import { reluSource } from './relu.js';
+import { reshape } from './reshape.js';
 import { sum } from './sum.js';
 import { transpose } from './transpose.js';
 
@@ -63,8 +67,8 @@ export const matmulOp: OpDef<'matmul'> = {
       if (s.length !== 2) {
         opError(
           'matmul',
-          `${what} has shape ${shapeToString(s)} (rank ${s.length}) but matmul multiplies 2-D matrices, ${what} ${d}; ` +
-            `reshape a batch into rows first`,
+          `${what} has shape ${shapeToString(s)} (rank ${s.length}) but a matmul node multiplies 2-D matrices, ${what} ${d}; ` +
+            `build products of vectors or batches with matmul(), which promotes and batches them (batchMatmul)`,
           `${what} ${shapeToString(s)}`,
           `a 2-D matrix ${what} ${d}`,
         );
@@ -166,9 +170,9 @@ export function matmulSource(
 
 /** Options of {@link matmul}: which operands to read transposed. */
 export interface MatmulOptions {
-  /** Multiply by the transpose of `a` (stored `[K, M]`). Default false. */
+  /** Multiply by the transpose of `a` (of each matrix of `a`: stored `[..., K, M]`). Default false. */
   readonly transposeA?: boolean;
-  /** Multiply by the transpose of `b` (stored `[N, K]`). Default false. */
+  /** Multiply by the transpose of `b` (of each matrix of `b`: stored `[..., N, K]`). Default false. */
   readonly transposeB?: boolean;
 }
 
@@ -177,17 +181,127 @@ export interface MatmulOptions {
  * `transposeA` / `transposeB` the product of their transposes, read in place
  * (`a` stored `[K, M]`, `b` stored `[N, K]`).
  *
+ * Batched, as numpy's and PyTorch's matmul: operands of rank > 2 are stacks
+ * of matrices in their last two axes, `a[..., M, K] @ b[..., K, N]` is
+ * `[...batch, M, N]`, and the batch dimensions broadcast by numpy's rule
+ * (aligned from the right, each pair equal or 1; a rank-2 operand is one
+ * matrix shared by the whole batch). The transpose flags apply to the last
+ * two axes. A rank-1 operand is promoted as numpy does: `a` `[K]` is the row
+ * `[1, K]`, `b` `[K]` the column `[K, 1]`, and that axis is dropped from the
+ * result (`[K] @ [K]` is a scalar); a vector has no transpose, so a flag on
+ * one is refused. Gradients flow through the broadcast (summed back).
+ *
+ * Two matrices make one `matmul` node (which compile may fuse with a bias
+ * and relu); anything batched makes a `batchMatmul` node between reshapes
+ * (and broadcastTo where a batch dimension is stretched).
+ *
  * ```ts
  * const logits = matmul(h, w);                          // [batch, in] x [in, out]
  * const dh = matmul(g, w, { transposeB: true });        // g wᵀ
+ * const scores = matmul(q, k, { transposeB: true });    // [b, heads, t, d] x [b, heads, t, d] -> [b, heads, t, t]
  * ```
  */
-export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor<'matmul'> {
+export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
   const { transposeA = false, transposeB = false } = checkOptions('matmul', options, ['transposeA', 'transposeB'], '{ transposeB: true }') ?? {};
-  return makeNode(matmulOp, [a, b], {
-    transposeA: checkBoolean('matmul', 'transposeA', transposeA),
-    transposeB: checkBoolean('matmul', 'transposeB', transposeB),
-    hasBias: false,
-    relu: false,
+  const tA = checkBoolean('matmul', 'transposeA', transposeA);
+  const tB = checkBoolean('matmul', 'transposeB', transposeB);
+  checkTensor('matmul', 'a', a);
+  checkTensor('matmul', 'b', b);
+  // Two matrices: the one matmul node, exactly as before (fusion and the tuned kernels see it).
+  if (a.rank === 2 && b.rank === 2) return makeNode(matmulOp, [a, b], { transposeA: tA, transposeB: tB, hasBias: false, relu: false });
+  return batchedProduct(a, b, tA, tB);
+}
+
+/** `x` reshaped to `shape`, or `x` itself when it has that shape already. */
+const shaped = (x: Tensor, shape: Shape): Tensor => (sameShape(x.shape, shape) ? x : reshape(x, shape));
+
+/**
+ * matmul for any operand other than two matrices: vectors promoted, the
+ * batch dimensions broadcast and flattened into one axis, one batchMatmul
+ * (or, with no batch left, one matmul), and the result reshaped. Every
+ * mistake is reported here against the shapes the user gave.
+ */
+function batchedProduct(a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor {
+  for (const [what, x, flag, t] of [['a', a, 'transposeA', tA], ['b', b, 'transposeB', tB]] as const) {
+    if (x.rank === 0) {
+      opError(
+        'matmul',
+        `${what} is a scalar (shape []) but matmul multiplies vectors and matrices; multiply by a scalar with mul`,
+        `${what} []`,
+        `${what} of rank >= 1`,
+      );
+    }
+    if (x.rank === 1 && t) {
+      opError(
+        'matmul',
+        `${flag} is set but ${what} ${shapeToString(x.shape)} is a vector, which has no transpose; ` +
+          `drop ${flag} (a vector multiplies as a row on the left and as a column on the right)`,
+        `${flag} true with ${what} ${shapeToString(x.shape)}`,
+        `${flag} false for a vector, or a matrix ${what}`,
+      );
+    }
+  }
+  // numpy's promotion: a vector on the left is a row [1, K], on the right a column [K, 1].
+  const aShape = a.rank === 1 ? [1, a.shape[0]] : a.shape;
+  const bShape = b.rank === 1 ? [b.shape[0], 1] : b.shape;
+  const [aRows, aCols] = aShape.slice(-2);
+  const [bRows, bCols] = bShape.slice(-2);
+  const [M, K] = tA ? [aCols, aRows] : [aRows, aCols];
+  const [kB, N] = tB ? [bCols, bRows] : [bRows, bCols];
+  const aLayout = a.rank === 1 ? '[K]' : tA ? '[..., K, M] (transposeA)' : '[..., M, K]';
+  const bLayout = b.rank === 1 ? '[K]' : tB ? '[..., N, K] (transposeB)' : '[..., K, N]';
+  if (K !== kB) {
+    const aSide = a.rank === 1 ? `a ${shapeToString(a.shape)} has ${K} elements` : `${tA ? 'transposed ' : ''}a ${shapeToString(a.shape)} has ${K} columns`;
+    const bSide = b.rank === 1 ? `b ${shapeToString(b.shape)} has ${kB} elements` : `${tB ? 'transposed ' : ''}b ${shapeToString(b.shape)} has ${kB} rows`;
+    opError(
+      'matmul',
+      `inner dimensions differ: ${aSide} but ${bSide}; expected a ${aLayout} and b ${bLayout}`,
+      `a ${shapeToString(a.shape)} and b ${shapeToString(b.shape)}`,
+      `b with ${K} ${b.rank === 1 ? 'elements' : tB ? 'columns' : 'rows'}, the inner dimension of a`,
+    );
+  }
+  const aBatch = aShape.slice(0, -2);
+  const bBatch = bShape.slice(0, -2);
+  const rank = Math.max(aBatch.length, bBatch.length);
+  const batch = Array.from({ length: rank }, (_, i) => {
+    const da = aBatch[aBatch.length - rank + i] ?? 1;
+    const db = bBatch[bBatch.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      opError(
+        'matmul',
+        `the batch dimensions of a ${shapeToString(a.shape)} and b ${shapeToString(b.shape)} do not broadcast: ` +
+          `${shapeToString(aBatch)} vs ${shapeToString(bBatch)} (aligned from the right, each pair must be equal or 1; ${da} vs ${db} here)`,
+        `batch dimensions ${shapeToString(aBatch)} of a and ${shapeToString(bBatch)} of b`,
+        'batch dimensions that broadcast: aligned from the right, each pair equal or 1',
+      );
+    }
+    return da === 1 ? db : da;
   });
+  // The result as numpy shapes it: the promoted axis of a vector dropped.
+  const outShape = [...batch, ...(a.rank === 1 ? [] : [M]), ...(b.rank === 1 ? [] : [N])];
+  checkShape('matmul', [...batch, M, N], 'result');
+  if (rank === 0) {
+    // A vector and a matrix (or two vectors): one plain matrix product.
+    return shaped(makeNode(matmulOp, [shaped(a, aShape), shaped(b, bShape)], { transposeA: tA, transposeB: tB, hasBias: false, relu: false }), outShape);
+  }
+  const count = sizeOf(batch);
+  if (bBatch.every((d) => d === 1) && !tA && a.rank > 2) {
+    // One matrix b shared by the whole batch of a, read row by row: the batch
+    // folds into a's rows, [count·M, K] · op(b), one plain matmul (no copy of b
+    // per batch element, and the tuned kernels and fusion apply).
+    const rows = makeNode(matmulOp, [shaped(broadcastTo(a, [...batch, M, K]), [count * M, K]), shaped(b, bShape.slice(-2))], {
+      transposeA: false,
+      transposeB: tB,
+      hasBias: false,
+      relu: false,
+    });
+    return shaped(rows, outShape);
+  }
+  const flat = (x: Tensor, xShape: Shape, what: string): Tensor => {
+    const full = [...batch, ...xShape.slice(-2)];
+    checkShape('matmul', full, `${what} broadcast to the batch`);
+    return shaped(broadcastTo(shaped(x, xShape), full), [count, ...xShape.slice(-2)]);
+  };
+  const c = batchMatmul(flat(a, aShape, 'a'), flat(b, bShape, 'b'), { transposeA: tA, transposeB: tB });
+  return shaped(c, outShape);
 }

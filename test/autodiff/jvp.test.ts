@@ -73,6 +73,7 @@ import {
 } from '../../src/index.js';
 import type { OpName } from '../../src/ops/attrs.js';
 import { addAll } from '../../src/ops/add.js';
+import { batchMatmul } from '../../src/ops/batchMatmul.js';
 import { conv2dOp } from '../../src/ops/conv2d.js';
 import { conv2dMaxPool } from '../../src/ops/conv2dMaxPool.js';
 import { elu } from '../../src/ops/elu.js';
@@ -405,6 +406,36 @@ const matmulCase: JvpCase = {
       return { args, build: node(withRelu), seed, pre: () => !withRelu || awayFromZero(evaluate([node(false)(...args.map(constantOf))])[0], MARGIN) };
     })
     .filter((c) => c.pre()),
+};
+
+/**
+ * batchMatmul built directly, or by matmul() from a rank-2 b shared by a
+ * batch of rank 2, or from a batch of one a broadcast against b's batch.
+ */
+const batchMatmulCase: JvpCase = {
+  check: fc
+    .record({
+      p: fc.integer({ min: 1, max: 3 }),
+      m: fc.integer({ min: 1, max: 3 }),
+      k: fc.integer({ min: 1, max: 3 }),
+      n: fc.integer({ min: 1, max: 3 }),
+      transposeA: fc.boolean(),
+      transposeB: fc.boolean(),
+      via: fc.constantFrom('batchMatmul', 'shared b', 'batch of one a'),
+      fixed: fixedArb(2),
+      seed: seedArb,
+    })
+    .map(({ p, m, k, n, transposeA, transposeB, via, fixed, seed }) => {
+      const flags = { transposeA, transposeB };
+      const am = transposeA ? [k, m] : [m, k];
+      const bm = transposeB ? [n, k] : [k, n];
+      const [as, bs] = via === 'batchMatmul' ? [[p, ...am], [p, ...bm]] : via === 'shared b' ? [[2, p, ...am], bm] : [[1, ...am], [p, ...bm]];
+      return {
+        args: [arg(as, 'any', seed, fixed[0]), arg(bs, 'any', seed + 1, fixed[1])],
+        build: via === 'batchMatmul' ? (a: Tensor, b: Tensor) => batchMatmul(a, b, flags) : (a: Tensor, b: Tensor) => matmul(a, b, flags),
+        seed,
+      };
+    }),
 };
 
 // -- classification ---------------------------------------------------------
@@ -760,6 +791,7 @@ const jvpCases: { readonly [O in OpName]: JvpCase } = {
     (x, axes) => maxMask(x, axes ?? undefined),
   ),
   matmul: matmulCase,
+  batchMatmul: batchMatmulCase,
   softmax: axisCase(softmax),
   logSoftmax: axisCase(logSoftmax),
   oneHot: oneHotCase,

@@ -17,6 +17,7 @@ import { checkpoint } from '../../src/ops/checkpoint.js';
 import { customVjp } from '../../src/ops/customVjp.js';
 import { avgPool2d } from '../../src/ops/avgPool2d.js';
 import { avgPool2dBackward } from '../../src/ops/avgPool2dBackward.js';
+import { batchMatmul } from '../../src/ops/batchMatmul.js';
 import { broadcastTo } from '../../src/ops/broadcastTo.js';
 import { concat } from '../../src/ops/concat.js';
 import { constant } from '../../src/ops/constant.js';
@@ -211,6 +212,17 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
       inputs: [X([5, 9]), X([8, 9])],
       fn: (a, b) => mul(matmul(a, b, { transposeB: true }), 1.5),
     },
+  ],
+  // matmul() on batches builds batchMatmul (between reshapes and broadcasts).
+  batchMatmul: [
+    { name: 'batchMatmul', inputs: [X([3, 4, 6]), X([3, 6, 5])], fn: (a, b) => batchMatmul(a, b) },
+    { name: 'batchMatmul transposeA', inputs: [X([2, 6, 4]), X([2, 6, 3])], fn: (a, b) => batchMatmul(a, b, { transposeA: true }) },
+    { name: 'batchMatmul transposeB', inputs: [X([2, 4, 7]), X([2, 3, 7])], fn: (a, b) => batchMatmul(a, b, { transposeB: true }) },
+    { name: 'batchMatmul transposeA and B', inputs: [X([2, 5, 4]), X([2, 3, 5])], fn: (a, b) => batchMatmul(a, b, { transposeA: true, transposeB: true }) },
+    { name: 'batchMatmul: matmul [2,3,4,5] @ [5,6], b shared by the batch', inputs: [X([2, 3, 4, 5]), X([5, 6])], fn: (a, b) => matmul(a, b) },
+    { name: 'batchMatmul: matmul [1,3,4] @ [2,4,5], a batch of one broadcast', inputs: [X([1, 3, 4]), X([2, 4, 5])], fn: (a, b) => matmul(a, b) },
+    // Inside a graph, 8 columns: the thread grid (z the batch) on the backends that have one.
+    { name: 'batchMatmul inside a graph, 8 columns', inputs: [X([2, 3, 5]), X([2, 5, 8])], fn: (a, b) => mul(batchMatmul(a, b), 1.5) },
   ],
   softmax: [{ name: 'softmax', inputs: [X([3, 6])], fn: (x) => softmax(x, -1) }],
   logSoftmax: [{ name: 'logSoftmax', inputs: [X([3, 6])], fn: (x) => logSoftmax(x, 1) }],

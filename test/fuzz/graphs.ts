@@ -574,12 +574,15 @@ const makers: { readonly [O in FuzzOp]: Maker } = {
     b.call('max', max, [x, reduceOptions(b, x.rank)]);
   },
   matmul: (b) => {
-    const a = b.asRank(b.operand(), 2);
+    // 0: two matrices; 1: a batch [p, ., .] times one matrix; 2: two batches, b's of p or of one (broadcast).
+    const batched = b.pick(3);
+    const a = b.asRank(b.operand(), batched === 0 ? 2 : 3);
     const transposeA = b.flag();
     const transposeB = b.flag();
-    const k = transposeA ? a.shape[0] : a.shape[1];
+    const k = transposeA ? a.shape[a.rank - 2] : a.shape[a.rank - 1];
     const n = b.int(1, 4);
-    const w = tensorOfShape(b, transposeB ? [n, k] : [k, n]);
+    const batch = batched === 2 ? [b.flag() ? 1 : a.shape[0]] : [];
+    const w = tensorOfShape(b, [...batch, ...(transposeB ? [n, k] : [k, n])]);
     const options: Record<string, unknown> = {};
     if (transposeA) options.transposeA = true;
     if (transposeB) options.transposeB = true;

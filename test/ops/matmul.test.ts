@@ -118,10 +118,16 @@ describe('matmul', () => {
     expect(() => matmul(input('a', [2, 3]), input('b', [4, 5]))).toThrow(
       'matmul: inner dimensions differ: a [2,3] has 3 columns but b [4,5] has 4 rows; expected a [M, K] and b [K, N]',
     );
-    expect(() => matmul(input('a', [2, 2, 3]), input('b', [3, 5]))).toThrow(
-      'matmul: a has shape [2,2,3] (rank 3) but matmul multiplies 2-D matrices, a [M, K]',
+    // Batches and vectors multiply (test/ops/batch-matmul.test.ts); a batch whose inner dimension differs does not.
+    expect(() => matmul(input('a', [2, 2, 3]), input('b', [4, 5]))).toThrow(
+      'matmul: inner dimensions differ: a [2,2,3] has 3 columns but b [4,5] has 4 rows; expected a [..., M, K] and b [..., K, N]',
     );
-    expect(() => matmul(input('a', [2, 3]), input('b', [3]))).toThrow('matmul: b has shape [3] (rank 1) but matmul multiplies 2-D matrices, b [K, N]');
+    expect(() => matmul(input('a', [2, 3]), input('b', [4]))).toThrow('matmul: inner dimensions differ: a [2,3] has 3 columns but b [4] has 4 elements');
+    // A matmul node is two matrices: hand-built with a batch, it is refused and pointed to matmul().
+    const a3 = input('a', [2, 2, 3]);
+    expect(() => makeNode(matmulOp, [a3, input('b', [3, 5])], { transposeA: false, transposeB: false, hasBias: false, relu: false })).toThrow(
+      'matmul: a has shape [2,2,3] (rank 3) but a matmul node multiplies 2-D matrices, a [M, K]; build products of vectors or batches with matmul()',
+    );
     expect(() => matmul(input('a', [2, 3]), input('b', [2, 5]), { transposeA: true, transposeB: true })).toThrow(
       'matmul: inner dimensions differ: transposed a [2,3] has 2 columns but transposed b [2,5] has 5 rows; expected a [K, M] and b [N, K]',
     );

@@ -60,6 +60,7 @@ import { striateError } from '../helpers.js';
 const x4 = input('x', [1, 2, 6, 6]);
 const w4 = input('w', [3, 2, 3, 3]);
 const m = input('m', [2, 3]);
+const m3 = input('m3', [2, 2, 3]);
 const pool = { size: [2, 2], stride: [2, 2], pads: [0, 0, 0, 0] } as const;
 
 /** The first node of op `op` in the graph of `t`. */
@@ -104,8 +105,13 @@ const cases: { readonly [O in OpName]: { readonly node: () => Tensor<O>; readonl
   max: { node: () => max(m, { axes: 0 }), bad: [{ axes: [-1] }, { keepDims: 1 as never }] },
   maxMask: { node: () => maxMask(m, 1), bad: [{ axes: [3] }, { axes: 1 as never }] },
   matmul: {
-    node: () => matmul(m, m, { transposeB: true }),
+    node: () => matmul(m, m, { transposeB: true }) as Tensor<'matmul'>,
     bad: [{ transposeA: 'no' as never }, { hasBias: 1 as never }, { relu: null as never }],
+  },
+  // matmul() on a batch builds it; a flag that is not a boolean, or one that no longer fits the shapes (tA: [2,2,3] read as [2,3,2]).
+  batchMatmul: {
+    node: () => find(matmul(m3, m3, { transposeB: true }), 'batchMatmul'),
+    bad: [{ transposeA: 'no' as never }, { transposeB: undefined as never }, { transposeA: true }],
   },
   softmax: { node: () => softmax(m), bad: [{ axis: -1 }, { axis: 2 }] },
   logSoftmax: { node: () => logSoftmax(m), bad: [{ axis: 0.5 }] },
