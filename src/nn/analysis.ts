@@ -28,6 +28,12 @@ interface Field {
   readonly rf: [number, number];
   readonly jump: [number, number];
   readonly all: boolean;
+  /**
+   * Set where the node holds the spatial axes [H, W] folded into its last
+   * axis (a reshape [N, C, H, W] -> [N, a, b, H·W], as localResponseNorm
+   * does to pool across channels): the field is that of each folded cell.
+   */
+  readonly folded?: readonly [number, number];
 }
 
 /** Multiply-adds of one node per example of a batch of `batch`. */
@@ -41,6 +47,11 @@ function multiplyAdds(node: Tensor, batch: number): number {
     const a = node.inputs[0].shape;
     const k = transposeA ? a[0] : a[1];
     return (sizeOf(node.shape) * k) / batch;
+  }
+  if (node.op === 'batchMatmul') {
+    const { transposeA } = (node as Tensor<'batchMatmul'>).attrs;
+    const a = node.inputs[0].shape;
+    return (sizeOf(node.shape) * (transposeA ? a[1] : a[2])) / batch;
   }
   return 0;
 }
@@ -59,6 +70,7 @@ function fieldOf(node: Tensor, fields: ReadonlyMap<number, Field>, image: Shape)
     jump: [widest.jump[0] * s[0], widest.jump[1] * s[1]],
     all: false,
   });
+  if (widest.folded) return foldedFieldOf(node, widest, whole);
   switch (node.op) {
     case 'conv2d': {
       const a = (node as Tensor<'conv2d'>).attrs;
@@ -67,17 +79,50 @@ function fieldOf(node: Tensor, fields: ReadonlyMap<number, Field>, image: Shape)
     }
     case 'maxPool2d':
     case 'avgPool2d': {
+      // A pool's dilation widens its field as a convolution's does; ceil rounding adds windows, not width.
       const a = (node as Tensor<'maxPool2d'>).attrs;
-      return window(a.size, a.stride, [1, 1]);
+      return window(a.size, a.stride, a.dilation ?? [1, 1]);
     }
     case 'concat':
       return (node as Tensor<'concat'>).attrs.axis === 1 ? widest : whole;
-    case 'reshape':
-      // A reshape that keeps the spatial axes (e.g. a bias to [1, C, 1, 1]) changes nothing; any other mixes them.
-      return node.rank === 4 && node.shape[2] === node.inputs[0].shape[2] && node.shape[3] === node.inputs[0].shape[3] ? widest : whole;
+    case 'reshape': {
+      // A reshape that keeps the spatial axes (e.g. a bias to [1, C, 1, 1]) changes nothing; one that folds
+      // them into the last axis keeps the field, folded (see Field); any other mixes them.
+      const from = node.inputs[0].shape;
+      if (node.rank === 4 && node.shape[2] === from[2] && node.shape[3] === from[3]) return widest;
+      if (from.length === 4 && node.rank === 4 && node.shape[0] === from[0] && node.shape[3] === from[2] * from[3]) {
+        return { ...widest, folded: [from[2], from[3]] };
+      }
+      return whole;
+    }
     default:
       if (ELEMENTWISE.has(node.op) && node.rank === 4) return widest;
       return whole;
+  }
+}
+
+/**
+ * The field of `node` whose input holds folded spatial axes: elementwise
+ * ops and pooling along the other axes only (a window one column wide, as
+ * localResponseNorm's across channels) keep it; the reshape that unfolds
+ * the axes, [N, a, b, H·W] -> [N, C, H, W], restores it; anything else mixes.
+ */
+function foldedFieldOf(node: Tensor, widest: Field, whole: Field): Field {
+  const [h, w] = widest.folded!;
+  switch (node.op) {
+    case 'maxPool2d':
+    case 'avgPool2d': {
+      const a = (node as Tensor<'maxPool2d'>).attrs;
+      const columnsKept = a.size[1] === 1 && a.stride[1] === 1 && a.pads[2] === 0 && a.pads[3] === 0 && (a.ceilPads ?? [0, 0])[1] === 0;
+      return columnsKept ? widest : whole;
+    }
+    case 'reshape': {
+      const { folded: _, ...unfolded } = widest;
+      if (node.rank === 4 && node.shape[2] === h && node.shape[3] === w) return unfolded;
+      return node.rank === 4 && node.shape[3] === h * w ? widest : whole;
+    }
+    default:
+      return ELEMENTWISE.has(node.op) && node.rank === 4 ? widest : whole;
   }
 }
 

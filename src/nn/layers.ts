@@ -303,9 +303,12 @@ export const globalAvgPool2d = (options?: NamedOptions): Layer =>
 /** `[N, C, H, W]` (or any rank) to `[N, C·H·W]`. */
 export const flatten = (options?: NamedOptions): Layer => simple('flatten', 'flatten', options, (x) => flattenOp(x));
 
-/** Max pooling (`size`, `stride` defaults to `size`, `padding`), as the maxPool2d op. */
+/**
+ * Max pooling (`size`, `stride` defaults to `size`, `padding`, `dilation`,
+ * `ceil`), as the maxPool2d op; the options pass through to it unchanged.
+ */
 export function maxPool2d(options: Pool2dOptions & NamedOptions): Layer {
-  const keys = ['size', 'stride', 'padding'] as const;
+  const keys = ['size', 'stride', 'padding', 'dilation', 'ceil'] as const;
   checkOptions('nn.maxPool2d', options, ['name', ...keys]);
   if (options === undefined) fail('nn.maxPool2d', 'give the pooling window, e.g. maxPool2d({ size: 2 })', 'no options', 'options with a size');
   const pool = pickOptions(options, keys);
@@ -321,9 +324,9 @@ export function maxPool2d(options: Pool2dOptions & NamedOptions): Layer {
   );
 }
 
-/** Mean pooling, as the avgPool2d op. */
+/** Mean pooling (maxPool2d's options and `countIncludePad`), as the avgPool2d op; the options pass through to it unchanged. */
 export function avgPool2d(options: AvgPool2dOptions & NamedOptions): Layer {
-  const keys = ['size', 'stride', 'padding', 'countIncludePad'] as const;
+  const keys = ['size', 'stride', 'padding', 'dilation', 'ceil', 'countIncludePad'] as const;
   checkOptions('nn.avgPool2d', options, ['name', ...keys]);
   if (options === undefined) fail('nn.avgPool2d', 'give the pooling window, e.g. avgPool2d({ size: 2 })', 'no options', 'options with a size');
   const pool = pickOptions(options, keys);

@@ -109,7 +109,7 @@ interface KindRule {
 }
 
 const named = (name: string | undefined): { name?: string } => (name === undefined ? {} : { name });
-const POOL = { size: 'pair', stride: 'pair', padding: 'padding' } as const;
+const POOL = { size: 'pair', stride: 'pair', padding: 'padding', dilation: 'pair', ceil: 'boolean' } as const;
 const ACTIVATION = { name: 'optional', options: {}, required: [], children: [0, 0] } as const;
 
 /** One rule per built-in kind; a kind added to `LayerKind` without a rule here does not compile. */

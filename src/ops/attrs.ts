@@ -50,14 +50,32 @@ export interface Conv2dBackpropFilterAttrs extends Omit<Conv2dAttrs, 'hasBias' |
   /** Shape of the filter `[O, C/groups, kH, kW]`. */
   readonly filterShape: Shape;
 }
-/** A pooling node's attributes: {@link Pool2dOptions} resolved to integers. */
+/**
+ * A pooling node's attributes: {@link Pool2dOptions} resolved to integers.
+ * `dilation` and `ceilPads` are optional, absent meaning their defaults
+ * ([1, 1] and [0, 0]); the builders leave them out at their defaults, so an
+ * undilated, floor-rounded pooling's node is as before they existed.
+ */
 export interface Pool2dAttrs {
-  /** Window height and width. */
+  /** Window height and width (taps, before dilation). */
   readonly size: Pair;
   /** Step between windows over rows and columns. */
   readonly stride: Pair;
-  /** The padding, resolved; each side smaller than the window on its axis. */
+  /** The user's padding, resolved; each side smaller than the dilated window on its axis. */
   readonly pads: Pads2d;
+  /**
+   * Spacing between window taps over rows and columns, each >= 1 (absent: [1, 1]):
+   * tap (ky, kx) of window (oy, ox) reads input cell (oy*sh - top + ky*dh, ox*sw - left + kx*dw).
+   */
+  readonly dilation?: Pair;
+  /**
+   * Rows added at the bottom and columns at the right by ceil rounding of the
+   * output size, beyond `pads` (absent: [0, 0], floor rounding). Each is 0 or
+   * exactly what the ceil rule gives for the node's input (the shape rule
+   * checks), hence below the stride. They act as padding for the maximum but
+   * are never counted in a mean, even with countIncludePad (PyTorch's rule).
+   */
+  readonly ceilPads?: Pair;
 }
 /** maxPool2d(conv2d(...)) fused (backend/gpujs/wasm/rewrites.ts): the convolution's attributes (its groups included) and the pool's. */
 export interface Conv2dMaxPoolAttrs {

@@ -1,8 +1,9 @@
 /**
  * The gradient of mean pooling with respect to its input: `dx = A^T dy`, where
- * A is the averaging matrix of avgPool2d (A[o, i] = 1 / count(o) when cell i
- * lies in window o; count(o) is the window's cells inside the input, or the
- * whole window with `countIncludePad`). Each input cell gathers dy / count
+ * A is the averaging matrix of avgPool2d (A[o, i] = 1 / count(o) when window
+ * o has a tap on cell i; count(o) is the window's taps inside the input, or
+ * with `countIncludePad` those inside the input or the user's padding, never
+ * the ceil rows: avgPool2d.ts). Each input cell gathers dy / count
  * over the windows that cover it: several when windows overlap, none when the
  * stride skips it (then 0). Padded cells have no gradient.
  *
@@ -13,7 +14,7 @@ import { type Tensor, shapeToString } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import type { AvgPool2dBackwardAttrs } from './attrs.js';
 import { avgPool2dOp } from './avgPool2d.js';
-import { coveringSource, decodeCell, gatherCovering, pool2dShape, poolGeometry, windowCountSource, windowSpans } from './pool2dGeometry.js';
+import { coveringSource, decodeCell, gatherCovering, POOL2D_ATTR_KEYS, pool2dShape, poolAttrsOf, poolGeometry, windowCountSource, windowSpans } from './pool2dGeometry.js';
 import { checkRank4 } from './window.js';
 import { k } from '../kernel/source.js';
 import { checkBoolean, checkInputCount, checkInt, makeNode, opError, type OpDef, requiredOptions } from './op.js';
@@ -41,20 +42,18 @@ export const avgPool2dBackwardOp: OpDef<'avgPool2dBackward'> = {
     }
     return inputShape;
   },
-  vjp: (g, { attrs: { size, stride, pads, countIncludePad } }) => [
-    makeNode(avgPool2dOp, [g], { size, stride, pads, countIncludePad }),
-  ],
+  vjp: (g, { attrs }) => [makeNode(avgPool2dOp, [g], { ...poolAttrsOf(attrs), countIncludePad: attrs.countIncludePad })],
   jvp: ([t], { attrs }) => makeNode(avgPool2dBackwardOp, [t!], attrs), // linear in dy
   // A gather, as a device kernel would run it: each input cell visits the
   // windows that cover it and adds dy / count of each.
   reference: ([dy], attrs) => {
     const g = poolGeometry(attrs.inputShape, attrs);
-    const { r0, r1, c0, c1 } = windowSpans(g);
+    const { rowsIn, colsIn, rowsPadded, colsPadded } = windowSpans(g);
     // 1 / count for each window position; the same for every plane.
     const inv = new Float64Array(g.ho * g.wo);
     for (let oy = 0; oy < g.ho; oy++) {
       for (let ox = 0; ox < g.wo; ox++) {
-        inv[oy * g.wo + ox] = 1 / (attrs.countIncludePad ? g.kh * g.kw : (r1[oy] - r0[oy]) * (c1[ox] - c0[ox]));
+        inv[oy * g.wo + ox] = 1 / (attrs.countIncludePad ? rowsPadded[oy] * colsPadded[ox] : rowsIn[oy] * colsIn[ox]);
       }
     }
     const dyd = dy.data;
@@ -71,9 +70,9 @@ export const avgPool2dBackwardOp: OpDef<'avgPool2dBackward'> = {
 
 /** The input gradient of `avgPool2d` given the output gradient `dy`; `attrs` are the pooling's plus its input shape. */
 export function avgPool2dBackward(dy: Tensor, attrs: AvgPool2dBackwardAttrs): Tensor<'avgPool2dBackward'> {
-  const keys = ['size', 'stride', 'pads', 'countIncludePad', 'inputShape'];
-  const { size, stride, pads, countIncludePad, inputShape } = requiredOptions('avgPool2dBackward', attrs, keys, '{ size, stride, pads, countIncludePad, inputShape }');
+  const keys = [...POOL2D_ATTR_KEYS, 'countIncludePad', 'inputShape'];
+  const { countIncludePad, inputShape } = requiredOptions('avgPool2dBackward', attrs, keys, '{ size, stride, pads, countIncludePad, inputShape }');
   // Copied so that a caller mutating its array later cannot change the node; the shape rule validates.
   const shape = Array.isArray(inputShape) ? [...inputShape] : inputShape;
-  return makeNode(avgPool2dBackwardOp, [dy], { size, stride, pads, countIncludePad, inputShape: shape });
+  return makeNode(avgPool2dBackwardOp, [dy], { ...poolAttrsOf(attrs), countIncludePad, inputShape: shape });
 }

@@ -14,7 +14,9 @@
  *
  * Inputs (x, w[, b]) as conv2d's; attrs: the convolution's (groups
  * included: each output channel reads its group's input channels, as in
- * conv2d) and the pool's.
+ * conv2d) and the pool's, dilation and ceilPads included (the portable
+ * kernel below computes any pool; the rewrite fuses only undilated,
+ * floor-rounded pools, the ones the wasm blocked kernel spells out).
  */
 import { describeValue } from '../graph/error.js';
 import type { Shape, Tensor } from '../graph/tensor.js';
@@ -74,9 +76,10 @@ function conv2dMaxPoolReference(inputs: readonly NDArray[], attrs: Conv2dMaxPool
 
 /**
  * Any geometry, any backend: each pooled output computes the convolution at
- * every window cell inside the convolution's output (the pool's padding
- * skipped) and keeps the first maximum's value (NaN where the window holds
- * one: ops/reduce.ts).
+ * every window tap inside the convolution's output (the pool's padding and
+ * ceil rows skipped; taps dilation cells apart) and keeps the first
+ * maximum's value (NaN where the window holds one: ops/reduce.ts). Every
+ * window has a tap inside (pool2dShape checked), so `seen` is always set.
  */
 function conv2dMaxPoolKernel({ inputs, attrs, out, ints, grid }: KernelContext<'conv2dMaxPool'>): Src {
   const [x, w] = inputs;
@@ -85,14 +88,15 @@ function conv2dMaxPoolKernel({ inputs, attrs, out, ints, grid }: KernelContext<'
   const { head, inputChannel } = convOutputThread(out, attrs.conv.groups, Cg, [k`n`, k`o`, k`py`, k`px`], ints, grid);
   const { stride: [sh, sw], dilation: [dh, dw], pads: [pt, , pl] } = attrs.conv;
   const { size: [ph, pw], stride: [psh, psw], pads: [ppt, , ppl] } = attrs.pool;
+  const [pdh, pdw] = attrs.pool.dilation ?? [1, 1];
   const [oH, oW] = convShapeOf(inputs, attrs).slice(2);
   return k`${head}
   let best = 0.0;
   let seen = 0.0;
   for (let ty = 0; ty < ${ph}; ty++) {
-    ${intLet(ints, k`oy`, k`py * ${psh} - ${ppt} + ty`)}
+    ${intLet(ints, k`oy`, k`py * ${psh} - ${ppt} + ${pdh === 1 ? k`ty` : k`ty * ${pdh}`}`)}
     for (let tx = 0; tx < ${pw}; tx++) {
-      ${intLet(ints, k`ox`, k`px * ${psw} - ${ppl} + tx`)}
+      ${intLet(ints, k`ox`, k`px * ${psw} - ${ppl} + ${pdw === 1 ? k`tx` : k`tx * ${pdw}`}`)}
       if (oy >= 0 && oy < ${oH} && ox >= 0 && ox < ${oW}) {
         let acc = ${attrs.conv.hasBias ? k`x2[o]` : k`0.0`};
         for (let c = 0; c < ${Cg}; c++) {

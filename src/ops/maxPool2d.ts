@@ -10,6 +10,13 @@
  * (`padding < size`), which guarantees that every window holds at least one
  * cell of the input.
  *
+ * Dilation spaces the window's taps `dilation` cells apart (PyTorch's
+ * MaxPool2d(dilation)); `ceil: true` rounds the output size up (PyTorch's
+ * ceil_mode), the last windows then reaching past the padding into cells
+ * that, like padding, are never the maximum. Padding must then be smaller
+ * than the dilated window, and a geometry whose window would read only
+ * padding is refused (pool2dGeometry.ts has the proof of when that can happen).
+ *
  * Ties: the gradient goes to the FIRST maximum of each window, in row-major
  * window order (as PyTorch does). `maxPool2dBackward` and `maxPool2dSelect`
  * use the same rule, so forward, backward and double-backward agree.
@@ -54,7 +61,11 @@ export const maxPool2dOp: OpDef<'maxPool2d'> = {
 
 /**
  * Max pooling of `x` `[N, C, H, W]` over `size` windows; the result is
- * `[N, C, Ho, Wo]` with Ho = floor((H + padTop + padBottom - sizeH) / strideH) + 1.
+ * `[N, C, Ho, Wo]` with Ho = floor((H + padTop + padBottom - span) / strideH) + 1,
+ * span = dilationH * (sizeH - 1) + 1 (ceil instead of floor with `ceil: true`,
+ * the last window kept only when it starts inside the input or the top
+ * padding: PyTorch's output-size rule). Window (oy, ox) reads the cells
+ * (oy*strideH - padTop + ky*dilationH, ox*strideW - padLeft + kx*dilationW).
  * Padded cells count as -infinity (never the maximum). The gradient of each
  * window goes to its first maximum in row-major order. A window holding a NaN
  * gives NaN, and its gradient goes to its first NaN.
@@ -62,6 +73,7 @@ export const maxPool2dOp: OpDef<'maxPool2d'> = {
  * ```ts
  * const p = maxPool2d(y, { size: 2 });                 // LeNet-5: 2x2 windows, stride 2
  * const q = maxPool2d(y, { size: 3, stride: 2 });      // AlexNet: overlapping 3x3 windows
+ * const r = maxPool2d(y, { size: 2, stride: 1, dilation: 2, ceil: true }); // taps two cells apart, size rounded up
  * ```
  */
 export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor<'maxPool2d'> {

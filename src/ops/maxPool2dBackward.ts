@@ -6,12 +6,14 @@
  * cell can win several, and a cell that wins none gets 0.
  *
  * Inputs (x, dy): x `[N, C, H, W]` (to find the maxima) and dy `[N, C, Ho, Wo]`;
- * output `[N, C, H, W]`.
+ * output `[N, C, H, W]`. The attributes are the pooling's, dilation and
+ * ceilPads included; with dilation a cell receives dy only from the windows
+ * that have a tap on it.
  */
 import { type Tensor, shapeToString } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import type { Pool2dAttrs } from './attrs.js';
-import { argmaxSource, coveringSource, decodeCell, firstArgmax, gatherCovering, poolGeometry, pool2dShape } from './pool2dGeometry.js';
+import { argmaxSource, coveringSource, decodeCell, firstArgmax, gatherCovering, POOL2D_ATTR_KEYS, poolAttrsOf, poolGeometry, pool2dShape } from './pool2dGeometry.js';
 import { k } from '../kernel/source.js';
 import { maxPool2dSelect } from './maxPool2dSelect.js';
 import { checkInputCount, makeNode, opError, type OpDef, requiredOptions } from './op.js';
@@ -60,6 +62,6 @@ export const maxPool2dBackwardOp: OpDef<'maxPool2dBackward'> = {
 
 /** The input gradient of `maxPool2d(x, ...)` given the output gradient `dy`; `attrs` are the pooling's. */
 export function maxPool2dBackward(x: Tensor, dy: Tensor, attrs: Pool2dAttrs): Tensor<'maxPool2dBackward'> {
-  const { size, stride, pads } = requiredOptions('maxPool2dBackward', attrs, ['size', 'stride', 'pads'], '{ size, stride, pads }');
-  return makeNode(maxPool2dBackwardOp, [x, dy], { size, stride, pads });
+  requiredOptions('maxPool2dBackward', attrs, POOL2D_ATTR_KEYS, '{ size, stride, pads }');
+  return makeNode(maxPool2dBackwardOp, [x, dy], poolAttrsOf(attrs));
 }

@@ -10,7 +10,7 @@
 import { type Tensor, shapeToString } from '../graph/tensor.js';
 import { sameShape } from '../graph/shape.js';
 import type { Pool2dAttrs } from './attrs.js';
-import { argmaxSource, decodeWindow, firstArgmax, poolGeometry, pool2dShape } from './pool2dGeometry.js';
+import { argmaxSource, decodeWindow, firstArgmax, POOL2D_ATTR_KEYS, poolAttrsOf, poolGeometry, pool2dShape } from './pool2dGeometry.js';
 import { k } from '../kernel/source.js';
 import { maxPool2dBackward } from './maxPool2dBackward.js';
 import { checkInputCount, makeNode, opError, type OpDef, requiredOptions } from './op.js';
@@ -51,6 +51,6 @@ export const maxPool2dSelectOp: OpDef<'maxPool2dSelect'> = {
 
 /** `dx` read at the first maximum of each window of `x`; `attrs` are the pooling's. */
 export function maxPool2dSelect(x: Tensor, dx: Tensor, attrs: Pool2dAttrs): Tensor<'maxPool2dSelect'> {
-  const { size, stride, pads } = requiredOptions('maxPool2dSelect', attrs, ['size', 'stride', 'pads'], '{ size, stride, pads }');
-  return makeNode(maxPool2dSelectOp, [x, dx], { size, stride, pads });
+  requiredOptions('maxPool2dSelect', attrs, POOL2D_ATTR_KEYS, '{ size, stride, pads }');
+  return makeNode(maxPool2dSelectOp, [x, dx], poolAttrsOf(attrs));
 }

@@ -10,7 +10,10 @@
  *     out = floor((in + before + after - k) / s) + 1
  *
  * positions; the last `(in + before + after - k) mod s` cells are never read
- * (the stride leftovers).
+ * (the stride leftovers). Pooling can round up instead (PyTorch's
+ * `ceil_mode`, {@link ceilExtra}): ceil((in + before + after - k) / s) + 1
+ * positions, the last one dropped when it would start past the input, the
+ * windows then reading up to s - 1 cells past the padding.
  */
 import { describeValue } from '../graph/error.js';
 import { type Shape, shapeToString } from '../graph/tensor.js';
@@ -121,6 +124,23 @@ export function windowOutput(op: string, inSize: number, padSum: number, effecti
     );
   }
   return Math.floor((padded - effectiveKernel) / stride) + 1;
+}
+
+/**
+ * The cells ceil rounding of the output size adds after the padding along
+ * one axis: 0 where floor and ceil agree (or where the window does not fit,
+ * which windowOutput reports). PyTorch's rule (pooling_output_shape): out =
+ * ceil((in + before + after - k) / s) + 1 with `k` the effective window,
+ * less one when the last window would start at or past in + before, i.e. past
+ * the input's last cell (a window starting there would read only padding);
+ * the extra is then (out - 1) * s + k - (in + before + after), in [0, s).
+ */
+export function ceilExtra(inSize: number, before: number, after: number, effectiveKernel: number, stride: number): number {
+  const padded = inSize + before + after;
+  if (effectiveKernel > padded) return 0;
+  let out = Math.ceil((padded - effectiveKernel) / stride) + 1;
+  if ((out - 1) * stride >= inSize + before) out--;
+  return Math.max(0, (out - 1) * stride + effectiveKernel - padded);
 }
 
 /**

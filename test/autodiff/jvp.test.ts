@@ -182,15 +182,17 @@ function windowsSeparated(z: Float64Array, shape: Shape, a: Pool2dAttrs, relu: b
   if (relu && !awayFromZero(z, margin)) return false;
   const [n, c, h, w] = shape;
   const [[kh, kw], [sh, sw], [pt, pb, pl, pr]] = [a.size, a.stride, a.pads];
-  const ho = Math.floor((h + pt + pb - kh) / sh) + 1;
-  const wo = Math.floor((w + pl + pr - kw) / sw) + 1;
+  const [dh, dw] = a.dilation ?? [1, 1];
+  const [cb, cr] = a.ceilPads ?? [0, 0];
+  const ho = Math.floor((h + pt + pb + cb - dh * (kh - 1) - 1) / sh) + 1;
+  const wo = Math.floor((w + pl + pr + cr - dw * (kw - 1) - 1) / sw) + 1;
   for (let p = 0; p < n * c; p++)
     for (let oy = 0; oy < ho; oy++)
       for (let ox = 0; ox < wo; ox++) {
         const cells: number[] = [];
         for (let i = 0; i < kh; i++)
           for (let j = 0; j < kw; j++) {
-            const [y, x] = [oy * sh - pt + i, ox * sw - pl + j];
+            const [y, x] = [oy * sh - pt + i * dh, ox * sw - pl + j * dw];
             if (y >= 0 && y < h && x >= 0 && x < w) cells.push(relu ? Math.max(0, z[(p * h + y) * w + x]) : z[(p * h + y) * w + x]);
           }
         cells.sort((u, v) => u - v);
@@ -410,7 +412,9 @@ const matmulCase: JvpCase = {
 
 /**
  * batchMatmul built directly, or by matmul() from a rank-2 b shared by a
- * batch of rank 2, or from a batch of one a broadcast against b's batch.
+ * batch of rank 2 read transposed (untransposed, matmul() folds the batch
+ * into one plain matmul instead), or from a batch of one a broadcast
+ * against b's batch of at least two.
  */
 const batchMatmulCase: JvpCase = {
   check: fc
@@ -426,10 +430,10 @@ const batchMatmulCase: JvpCase = {
       seed: seedArb,
     })
     .map(({ p, m, k, n, transposeA, transposeB, via, fixed, seed }) => {
-      const flags = { transposeA, transposeB };
-      const am = transposeA ? [k, m] : [m, k];
+      const flags = { transposeA: transposeA || via === 'shared b', transposeB };
+      const am = flags.transposeA ? [k, m] : [m, k];
       const bm = transposeB ? [n, k] : [k, n];
-      const [as, bs] = via === 'batchMatmul' ? [[p, ...am], [p, ...bm]] : via === 'shared b' ? [[2, p, ...am], bm] : [[1, ...am], [p, ...bm]];
+      const [as, bs] = via === 'batchMatmul' ? [[p, ...am], [p, ...bm]] : via === 'shared b' ? [[2, p, ...am], bm] : [[1, ...am], [p + 1, ...bm]];
       return {
         args: [arg(as, 'any', seed, fixed[0]), arg(bs, 'any', seed + 1, fixed[1])],
         build: via === 'batchMatmul' ? (a: Tensor, b: Tensor) => batchMatmul(a, b, flags) : (a: Tensor, b: Tensor) => matmul(a, b, flags),
@@ -566,6 +570,10 @@ const rawPoolArb = fc.record({
   mode: fc.constantFrom('omitted', 'valid', 'same', 'number', 'pair', 'quad'),
   p: fc.array(fc.nat(2), { minLength: 4, maxLength: 4 }),
   countIncludePad: fc.boolean(),
+  // spacing of the window's taps (1: adjacent), cut down by poolOptions until the window fits; ceil rounding of the output size
+  dh: fc.integer({ min: 1, max: 3 }),
+  dw: fc.integer({ min: 1, max: 3 }),
+  ceil: fc.boolean(),
 });
 type RawPool = typeof rawPoolArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -575,6 +583,11 @@ function poolOptions(raw: RawPool, h: number, w: number): Pool2dOptions {
   const kw = Math.min(raw.square ? raw.kh : raw.kw, w);
   const options: Pool2dOptions = { size: kh === kw && raw.square ? kh : [kh, kw] };
   if (raw.stride !== null) options.stride = raw.stride;
+  // The largest dilation up to raw's whose window spans at most the map (d*(k-1)+1 <= h): it fits, and every window holds input cells.
+  const dilationFor = (dd: number, k: number, n: number) => (k === 1 ? dd : Math.max(1, Math.min(dd, Math.floor((n - 1) / (k - 1)))));
+  const dilation: [number, number] = [dilationFor(raw.dh, kh, h), dilationFor(raw.dw, kw, w)];
+  if (dilation[0] !== 1 || dilation[1] !== 1) options.dilation = dilation;
+  if (raw.ceil) options.ceil = true;
   const [a, b, c, d] = raw.p;
   if (raw.mode === 'valid' || raw.mode === 'same') options.padding = raw.mode;
   if (raw.mode === 'number') options.padding = a % Math.min(kh, kw);

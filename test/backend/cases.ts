@@ -346,6 +346,12 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
   ],
   conv2dMaxPool: [
     {
+      // A dilated, ceil-rounded pool over the convolution (stride 3, not the size: the portable kernel on every backend).
+      name: 'conv2dMaxPool (fused relu, pool 2x2/3 dilated 2, ceil)',
+      inputs: [X([1, 2, 9, 9]), X([3, 2, 3, 3]), X([3])],
+      fn: (x, w, b) => fusedConvPool(x, w, b, {}, { size: 2, stride: 3, dilation: 2, ceil: true }),
+    },
+    {
       // maxPool2d(relu(conv2d)) as the fused op (backend/gpujs/wasm/rewrites.ts makes it on the
       // wasm backends): the blocked kernel there (stride 1, no padding, tiling
       // pool, a leftover row and column), the general one elsewhere.
@@ -448,6 +454,18 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
     },
   ],
   maxPool2d: [
+    {
+      // Dilated taps (PyTorch's MaxPool2d(dilation)), windows inside the input: on the wasm backends the tuned kernel's dilated offsets.
+      name: 'maxPool2d 2x2/1 dilated 2',
+      inputs: [X([2, 2, 7, 8], 'distinct')],
+      fn: (x) => maxPool2d(x, { size: 2, stride: 1, dilation: 2 }),
+    },
+    {
+      // Ceil rounding with padding and dilation: the last windows reach a row past the padding.
+      name: 'maxPool2d 3x3/2 dilated [2, 1], padding 1, ceil',
+      inputs: [X([1, 2, 8, 9], 'distinct')],
+      fn: (x) => maxPool2d(x, { size: 3, stride: 2, dilation: [2, 1], padding: 1, ceil: true }),
+    },
     { name: 'maxPool2d 2x2/2', inputs: [X([2, 3, 6, 6], 'distinct')], fn: (x) => maxPool2d(x, { size: 2 }) },
     {
       name: 'maxPool2d 3x3/2 overlapping, same',
@@ -462,6 +480,12 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
     },
   ],
   maxPool2dBackward: [
+    {
+      // Dilated 'tiles' (stride = size, not tiling) with ceil rounding, ties from relu: the gather over the windows with a tap on each cell.
+      name: 'maxPool2dBackward 2x2/2 dilated 2, ceil, ties',
+      inputs: [X([1, 2, 8, 9]), X([1, 2, 4, 4])],
+      fn: (x, dy) => maxPool2dBackward(relu(sub(x, 0.5)), dy, pool2dAttrs('test', x, { size: 2, dilation: 2, ceil: true })),
+    },
     {
       // Overlapping windows inside the input, ties included (relu zeros): the
       // gradient routed to each window's first maximum, gathered per cell.
@@ -485,6 +509,11 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
   ],
   maxPool2dSelect: [
     {
+      name: 'maxPool2dSelect [2,3]/[2,1] dilated [3,2], pads [1,0,2,1], ceil',
+      inputs: [X([1, 2, 8, 7], 'distinct'), X([1, 2, 8, 7])],
+      fn: (x, dx) => maxPool2dSelect(x, dx, pool2dAttrs('test', x, { size: [2, 3], stride: [2, 1], dilation: [3, 2], padding: [1, 0, 2, 1], ceil: true })),
+    },
+    {
       // dx read at each window's maximum of x ('distinct': no ties); its
       // gradient wrt dx is maxPool2dBackward, wrt x zero.
       name: 'maxPool2dSelect 3x3/2 overlapping, same',
@@ -493,6 +522,13 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
     },
   ],
   avgPool2d: [
+    {
+      // The mean over the taps; countIncludePad counts the padding but not the ceil row.
+      name: 'avgPool2d 3x3/2 dilated 2, padding 1, ceil, countIncludePad',
+      inputs: [X([1, 2, 8, 9])],
+      fn: (x) => avgPool2d(x, { size: 3, stride: 2, dilation: 2, padding: 1, ceil: true, countIncludePad: true }),
+    },
+    { name: 'avgPool2d 2x2/2 ceil on 7x9 (partial last windows)', inputs: [X([1, 3, 7, 9])], fn: (x) => avgPool2d(x, { size: 2, ceil: true }) },
     { name: 'avgPool2d 2x2/2', inputs: [X([2, 3, 6, 6])], fn: (x) => avgPool2d(x, { size: 2 }) },
     {
       name: 'avgPool2d 3x3/1 padded',
@@ -511,6 +547,13 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
     },
   ],
   avgPool2dBackward: [
+    {
+      // 8x8 input: rows padded 1 at the top and one ceil row, columns dilated by 2 and one ceil column.
+      name: 'avgPool2dBackward 2x2/2 dilated [1, 2], pads [1, 0, 0, 0], ceil, countIncludePad',
+      inputs: [X([1, 2, 5, 4])],
+      fn: (dy) =>
+        avgPool2dBackward(dy, { size: [2, 2], stride: [2, 2], pads: [1, 0, 0, 0], dilation: [1, 2], ceilPads: [1, 1], countIncludePad: true, inputShape: [1, 2, 8, 8] }),
+    },
     {
       // Overlapping windows over a padded border: cells gather from several
       // windows, each dy divided by its window's cells inside the input.

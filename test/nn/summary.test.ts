@@ -3,7 +3,7 @@
  * against numbers worked out by hand from the lecture's formulas.
  */
 import { describe, expect, it } from 'vitest';
-import { defineModel, formatSummary, lenet5, nn, summary } from '../../src/index.js';
+import { defineModel, formatSummary, lenet5, matmul, nn, reshape, summary, type Layer } from '../../src/index.js';
 
 describe('summary: multiply-adds and receptive fields', () => {
   it('LeNet-5: C·kH·kW products per output, inputs times outputs per dense layer, fields 5, 6, 14, 16, then all', () => {
@@ -57,6 +57,30 @@ describe('summary: multiply-adds and receptive fields', () => {
     expect(add.receptiveField).toEqual([5, 5]);
     expect(add.multiplyAdds).toBe(0);
     expect(s.totalMultiplyAdds).toBe(2 * (4 * 8 * 8 * 4 * 9));
+  });
+
+  it('channel-wise layers (local response norm, batch norm) keep the field of their input', () => {
+    const m = defineModel('norms', [3, 12, 12], [
+      nn.conv2d('c1', { filters: 6, size: 3 }),
+      nn.localResponseNorm(), // pools x² across 5 channels: spatially it sees one cell of its input
+      nn.maxPool2d({ size: 2 }),
+      nn.batchNorm('bn'),
+      nn.conv2d('c2', { filters: 4, size: 3 }),
+    ]);
+    const s = summary(m);
+    expect(s.layers.map((l) => l.receptiveField)).toEqual([[3, 3], [3, 3], [4, 4], [4, 4], [8, 8]]);
+  });
+
+  it('a batched matmul counts M·N·K multiply-adds per example', () => {
+    // [N, 4, 6] (reshaped image) times itself transposed: per example 4 x 4 outputs of 6 products.
+    const gram: Layer = (x, ctx) => {
+      const rows = reshape(x, [x.shape[0], 4, 6]);
+      const y = matmul(rows, rows, { transposeB: true });
+      ctx.record('gram', 'matmul', y);
+      return y;
+    };
+    const m = defineModel('gram', [1, 4, 6], [gram]);
+    expect(summary(m).totalMultiplyAdds).toBe(4 * 4 * 6);
   });
 
   it('a model of dense layers on a flat input sees everything', () => {

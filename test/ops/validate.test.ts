@@ -141,6 +141,7 @@ const cases: { readonly [O in OpName]: { readonly node: () => Tensor<O>; readonl
     bad: [
       { pool: { ...pool, stride: [0, 2] } }, { conv: { ...conv2d(x4, w4).attrs, pads: [0, 0, -2, 0] } }, { pool: null as never },
       { conv: { ...conv2d(x4, w4).attrs, groups: -1 } }, { conv: { ...conv2d(x4, w4).attrs, groups: 2 } },
+      { pool: { ...pool, dilation: [0, 1] } }, { pool: { ...pool, ceilPads: [1, 1] } },
     ],
   },
   conv2dBackpropInput: {
@@ -151,16 +152,22 @@ const cases: { readonly [O in OpName]: { readonly node: () => Tensor<O>; readonl
     node: () => conv2dBackpropFilter(x4, input('dy', [1, 3, 4, 4]), { filterShape: [3, 2, 3, 3] }),
     bad: [{ dilation: [-1, -1] }, { filterShape: [3, 2, 3] }, { groups: 2.5 }, { groups: 3 }, { groups: null as never }],
   },
-  maxPool2d: { node: () => maxPool2d(x4, { size: 2 }), bad: [{ size: [0, 2] }, { stride: [2, -2] }, { pads: [2, 0, 0, 0] }, { size: 2 as never }] },
+  maxPool2d: {
+    node: () => maxPool2d(x4, { size: 2 }),
+    bad: [
+      { size: [0, 2] }, { stride: [2, -2] }, { pads: [2, 0, 0, 0] }, { size: 2 as never },
+      { dilation: [0, 1] }, { dilation: 2 as never }, { dilation: [6, 1] }, { ceilPads: [-1, 0] }, { ceilPads: [1, 0] },
+    ],
+  },
   maxPool2dBackward: {
     node: () => maxPool2dBackward(x4, input('dy', [1, 2, 3, 3]), pool),
-    bad: [{ stride: [-2, 2] }, { pads: [-1, 0, 0, 0] }],
+    bad: [{ stride: [-2, 2] }, { pads: [-1, 0, 0, 0] }, { dilation: [1.5, 1] }, { ceilPads: [0, 2] }],
   },
-  maxPool2dSelect: { node: () => maxPool2dSelect(x4, x4, pool), bad: [{ size: [2, -2] }] },
-  avgPool2d: { node: () => avgPool2d(x4, { size: 2 }), bad: [{ stride: [0, 0] }, { countIncludePad: 'no' as never }] },
+  maxPool2dSelect: { node: () => maxPool2dSelect(x4, x4, pool), bad: [{ size: [2, -2] }, { dilation: [-1, 1] }] },
+  avgPool2d: { node: () => avgPool2d(x4, { size: 2 }), bad: [{ stride: [0, 0] }, { countIncludePad: 'no' as never }, { dilation: [0, 0] }, { ceilPads: [1, 1] }] },
   avgPool2dBackward: {
     node: () => avgPool2dBackward(input('dy', [1, 2, 3, 3]), { ...pool, countIncludePad: false, inputShape: [1, 2, 6, 6] }),
-    bad: [{ stride: [2, -2] }, { inputShape: [1, 2, 6] }, { countIncludePad: 0 as never }],
+    bad: [{ stride: [2, -2] }, { inputShape: [1, 2, 6] }, { countIncludePad: 0 as never }, { dilation: 'x' as never }, { ceilPads: [1, 0] }],
   },
   after: { node: () => after(m, input('dep', [4])), bad: [] },
   checkpoint: { node: () => checkpoint((v: Tensor) => tanh(mul(v, m)))(m), bad: [{ args: -1 }, { args: 5 }, { args: 0.5 }] },

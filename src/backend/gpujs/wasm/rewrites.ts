@@ -5,8 +5,11 @@
  *
  * - `convPool`: a max pool whose input is a convolution (relu fused or not)
  *   that nothing else reads becomes one conv2dMaxPool node where its blocked
- *   kernel applies (kernels/conv.ts). Training graphs keep their
- *   convolutions (the backward pass reads them); inference graphs fuse.
+ *   kernel applies (kernels/conv.ts) and the pool is undilated and
+ *   floor-rounded (the blocked kernel spells out tiles of adjacent cells
+ *   that end inside the convolution's output; a dilated or ceil-rounded pool
+ *   stays a maxPool2d node, whose kernels handle it). Training graphs keep
+ *   their convolutions (the backward pass reads them); inference graphs fuse.
  * - `padInputGradient`: a stride-1 input gradient (conv2dBackpropInput)
  *   reads a zero-padded copy of its dy with the full padding (k - 1 on every
  *   side), the same sum with the zero products spelled in: its kernel then
@@ -17,6 +20,7 @@
  * and spelled-out kernels take grouped convolutions (kernels/conv.ts).
  */
 import type { Tensor } from '../../../graph/tensor.js';
+import type { Pool2dAttrs } from '../../../ops/attrs.js';
 import { conv2dMaxPool } from '../../../ops/conv2dMaxPool.js';
 import { unitSteps } from '../../../ops/convGeometry.js';
 import { opDef } from '../../../ops/index.js';
@@ -40,13 +44,18 @@ function fullPaddingOf(attrs: Tensor<'conv2dBackpropInput'>['attrs'], filter: re
   return extra;
 }
 
+/** A pool of adjacent taps whose output size is floor-rounded: the only pools the blocked conv2dMaxPool kernel computes. */
+function plainPool({ dilation, ceilPads }: Pool2dAttrs): boolean {
+  return (dilation === undefined || (dilation[0] === 1 && dilation[1] === 1)) && (ceilPads === undefined || (ceilPads[0] === 0 && ceilPads[1] === 0));
+}
+
 /** Apply the wasm rewrites named in `which` (both by default). */
 export function wasmRewrites(outputs: readonly Tensor[], which: WasmRewrites = { convPool: true, padInputGradient: true }): Tensor[] {
   return rewrite(outputs, (node, { now, alone }) => {
     if (which.convPool && node.op === 'maxPool2d' && alone(node.inputs[0])) {
       const conv = now(node.inputs[0]);
       const pool = (node as Tensor<'maxPool2d'>).attrs;
-      if (conv.op === 'conv2d' && blockedKernelApplies((conv as Tensor<'conv2d'>).attrs, pool, conv.inputs[1].shape)) {
+      if (conv.op === 'conv2d' && plainPool(pool) && blockedKernelApplies((conv as Tensor<'conv2d'>).attrs, pool, conv.inputs[1].shape)) {
         return conv2dMaxPool(conv as Tensor<'conv2d'>, pool);
       }
     }

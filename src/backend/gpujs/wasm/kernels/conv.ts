@@ -216,7 +216,8 @@ const MAX_WINDOW = 9;
 /**
  * Whether the blocked kernel applies: a stride-1, undilated, unpadded
  * convolution and a pool whose windows tile its output (stride = size, no
- * padding), small enough to spell out. The rewrite fuses only these.
+ * padding, no dilation, no ceil rounding), small enough to spell out. The
+ * rewrite fuses only these.
  */
 export function blockedKernelApplies(conv: Conv2dMaxPoolAttrs['conv'], pool: Conv2dMaxPoolAttrs['pool'], filter: Shape): boolean {
   const [, , kH, kW] = filter;
@@ -227,6 +228,8 @@ export function blockedKernelApplies(conv: Conv2dMaxPoolAttrs['conv'], pool: Con
     pool.stride[0] === pool.size[0] &&
     pool.stride[1] === pool.size[1] &&
     zeros(pool.pads) &&
+    (pool.dilation ?? [1, 1]).every((d) => d === 1) &&
+    zeros(pool.ceilPads ?? [0, 0]) &&
     kH * kW <= MAX_TAPS &&
     pool.size[0] * pool.size[1] <= MAX_WINDOW
   );

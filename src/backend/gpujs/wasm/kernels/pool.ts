@@ -6,28 +6,39 @@
  * one window by dividing. The tie rule is the portable templates' (the first
  * cell, then strictly greater ones, a NaN counting as greater than every
  * number and the first NaN winning; src/ops/pool2dGeometry.ts, reduce.ts).
+ * Dilated windows are spelled the same way, their taps d cells apart; the
+ * division to the one window applies only to undilated tiles. Ceil rounding
+ * makes the last windows reach past the input (their extra rows are in
+ * ceilPads, counted in ho and wo), so windowsInside declines it and the
+ * portable templates, which test every tap, run.
  * Each entry returns null where its form does not apply.
  */
 import type { KernelContext } from '../../../../ops/op.js';
 import { coveringSource, decodeCell, decodeWindow, type PoolGeometry, poolGeometry } from '../../../../ops/pool2dGeometry.js';
 import { divFloor, type Grid, guarded, intLet, join, k, type Src } from '../../../../kernel/source.js';
 
-/** No padding, and the last window ends inside the input (so every window does). */
+/**
+ * No padding at the top and the left, and the last window's span (dilation
+ * applied) ends inside the input, so every window's taps do. Ceil rows
+ * (g.cb, g.cr > 0) make the last window end past the padded input, hence past
+ * the input: declined.
+ */
 export function windowsInside(g: PoolGeometry): boolean {
-  return g.pt === 0 && g.pl === 0 && (g.ho - 1) * g.sh + g.kh <= g.h && (g.wo - 1) * g.sw + g.kw <= g.w;
+  return g.pt === 0 && g.pl === 0 && (g.ho - 1) * g.sh + g.eh <= g.h && (g.wo - 1) * g.sw + g.ew <= g.w;
 }
 
 /**
  * argmaxSource (pool2dGeometry.ts) for windows inside the input: leaves in
  * `best` the first maximum of window (oy, ox) of plane `p` and in `bestAt`
- * its flat index, each cell read at a literal offset from the window's first.
+ * its flat index, each cell read at a literal offset from the window's first
+ * (tap (ty, tx) at ty*dh rows and tx*dw columns from it).
  */
 function argmaxInside(g: PoolGeometry, p: Src, oy: Src, ox: Src): Src {
   const taps: Src[] = [];
   for (let ty = 0; ty < g.kh; ty++) {
     for (let tx = 0; tx < g.kw; tx++) {
       if (ty === 0 && tx === 0) continue;
-      const off = ty * g.w + tx;
+      const off = ty * g.dh * g.w + tx * g.dw;
       // wasm compares exactly (IEEE, no fast-math), so the rule costs one
       // compare more than `v > best`: !(v <= best) is v > best or v NaN,
       // and best == best keeps a NaN once it has won.
@@ -62,14 +73,14 @@ export function maxPool2dSelectWasm({ inputs: [x], attrs, grid }: KernelContext<
 }
 
 /**
- * maxPool2dBackward: with tiling windows each cell lies in at most one
- * window, found by dividing; with overlapping ones inside the input, the
- * portable gather over the covering windows with argmaxInside.
+ * maxPool2dBackward: with tiling windows (undilated) each cell lies in at
+ * most one window, found by dividing; with overlapping or dilated ones inside
+ * the input, the portable gather over the covering windows with argmaxInside.
  */
 export function maxPool2dBackwardWasm({ inputs: [x], attrs, grid }: KernelContext<'maxPool2dBackward'>): Src | null {
   const g = poolGeometry(x, attrs);
   if (!windowsInside(g)) return null;
-  if (g.sh === g.kh && g.sw === g.kw) return tiledBackward(g, grid);
+  if (g.dh === 1 && g.dw === 1 && g.sh === g.kh && g.sw === g.kw) return tiledBackward(g, grid);
   return k`${decodeCell(g, true, grid)}
   let s = 0.0;
   ${coveringSource(g, k`iy`, k`ix`, k`${argmaxInside(g, k`p`, k`oy`, k`ox`)}
