@@ -143,6 +143,30 @@ export type { Dataset } from './data/batches.js';
 export type { Batch } from './data/batches.js';
 export { createRng } from './data/random.js';
 export { crop, centerCrop, tenCrops, mirror, cropWindows, type CropMode, type CropWindow, type CropSize } from './data/crops.js';
+export {
+  augment,
+  augmentImages,
+  augmentRng,
+  affineMatrix,
+  warpImages,
+  elasticField,
+  gaussianKernel,
+  IDENTITY_MATRIX,
+  type AugmentOptions,
+  type AugmentTransforms,
+  type AugmentTransform,
+  type AffineOptions,
+  type CropOptions,
+  type FlipOptions,
+  type ElasticOptions,
+  type NoiseOptions,
+  type BrightnessOptions,
+  type ContrastOptions,
+  type AffineParams,
+  type AffineMatrix,
+  type WarpOptions,
+  type DisplacementField,
+} from './data/augment.js';
 export type { LossFunction, LossContext, FrozenParams, SnapshotOptions, TrainData } from './train/train.js';
 export { toTensorGroup, freezeParams, tensorValue, type Gradients } from './nn/params.js';
 export type { BuildOptions, BuiltModel } from './nn/model.js';
@@ -169,4 +193,5 @@ export { enableNodeWebGPU, disableNodeWebGPU } from './backend/gpujs/node-webgpu
 export { unavailableReason, liveDeviceTensors, releaseIdleGpus, type GpuJsBackend } from './backend/gpujs/gpu.js';
 export { trainingCurvesSpec, type TrainingCurvesOptions } from './viz/curves.js';
 export { filterGridSpec, type FilterGridOptions, type FilterWeights } from './viz/filters.js';
+export { augmentGridSpec, type AugmentGridOptions } from './viz/augment-grid.js';
 export { CHART_FONT, type ChartSpec } from './viz/spec.js';
