@@ -194,4 +194,38 @@ export { unavailableReason, liveDeviceTensors, releaseIdleGpus, type GpuJsBacken
 export { trainingCurvesSpec, type TrainingCurvesOptions } from './viz/curves.js';
 export { filterGridSpec, type FilterGridOptions, type FilterWeights } from './viz/filters.js';
 export { augmentGridSpec, type AugmentGridOptions } from './viz/augment-grid.js';
+export { topK, topKError, top5Error, type ClassScores, type TopKOptions, type TopKResult } from './explain/topk.js';
+export {
+  createExplainer,
+  vanillaGradient,
+  smoothGrad,
+  integratedGradients,
+  gradCam,
+  occlusion,
+  resizeBilinear,
+  type Explainer,
+  type ExplainerOptions,
+  type ClassScore,
+  type TargetOptions,
+  type SmoothGradOptions,
+  type IntegratedGradientsOptions,
+  type GradCamOptions,
+  type OcclusionOptions,
+  type Attribution,
+  type IntegratedGradientsResult,
+  type GradCamResult,
+  type OcclusionResult,
+  type SpatialMap,
+} from './explain/saliency.js';
+export {
+  createNeighbourIndex,
+  nearestNeighbours,
+  featureLayer,
+  type NeighbourIndex,
+  type NeighbourIndexOptions,
+  type NeighbourQueryOptions,
+  type NearestToOptions,
+  type Neighbours,
+  type DistanceMetric,
+} from './explain/neighbours.js';
 export { CHART_FONT, type ChartSpec } from './viz/spec.js';
