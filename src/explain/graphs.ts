@@ -8,36 +8,16 @@ import type { CompiledFunction } from '../backend/compile.js';
 import { describeValue, fail } from '../graph/error.js';
 import { sameShape } from '../graph/shape.js';
 import { shapeToString, sizeOf } from '../graph/tensor.js';
-import type { BuiltModel, Model } from '../nn/model.js';
-import { checkParamRecord, type Params } from '../nn/params.js';
+import type { Model } from '../nn/model.js';
+import type { Params } from '../nn/params.js';
+import { checkParams } from '../nn/predict.js';
 import { showValue } from '../nn/spec.js';
 
 /** Name of the image input of every explain graph. */
 export const IMAGE_INPUT = 'x';
 
-/** Refuse `params` unless they hold every parameter `built` reads, with its shape and a Float32Array. Extra entries are ignored. */
-export function checkModelParams(who: string, model: Model, built: BuiltModel, params: Params): void {
-  checkParamRecord(who, params);
-  for (const p of built.params) {
-    const v = Object.hasOwn(params, p.name) ? params[p.name] : undefined;
-    if (v === undefined) {
-      fail(
-        who,
-        `params has no "${p.name}" (shape ${shapeToString(p.shape)}), which model "${model.name}" reads; give the parameters of this model (from training, loadModel or initParams)`,
-        `no "${p.name}"`,
-        `"${p.name}" of shape ${shapeToString(p.shape)}`,
-      );
-    }
-    if (!sameShape(v.shape, p.shape) || v.data.length !== sizeOf(p.shape)) {
-      fail(
-        who,
-        `parameter "${p.name}" has shape ${shapeToString(v.shape)} (${v.data.length} values) but model "${model.name}" needs ${shapeToString(p.shape)}`,
-        `"${p.name}" of shape ${shapeToString(v.shape)}`,
-        `shape ${shapeToString(p.shape)}`,
-      );
-    }
-  }
-}
+/** `params` checked as `predict` checks them (nn/predict.ts). */
+export const checkModelParams = checkParams;
 
 /**
  * The feeds of `fn` other than those named in `own` (the image and any

@@ -172,8 +172,12 @@ const DEFAULT_PREDICT_BACKEND: BackendName = 'auto';
 const DEFAULT_PREDICTOR_BATCH = 32;
 const DEFAULT_ONE_SHOT_BATCH = 500;
 
-/** Check that `params` hold every parameter the graph reads, with its shape. Extra entries are ignored. */
-function checkParams(who: string, model: Model, built: BuiltModel, params: Params): void {
+/**
+ * Check that `params` hold every parameter the graph reads, with its shape
+ * and a Float32Array of its size. Extra entries are ignored. Shared with
+ * src/explain, whose tools take a model's params as predict does.
+ */
+export function checkParams(who: string, model: Model, built: BuiltModel, params: Params): void {
   if (params === null || typeof params !== 'object') {
     fail(who, `params must be a record of parameter values by name (e.g. initParams(model, seed)), got ${describeValue(params)}`, describeValue(params), 'a record of parameter values');
   }
