@@ -29,13 +29,11 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import {
   backendNames,
   buildModel,
   compile,
   createRng,
-  enableNodeWebGPU,
   grad,
   initParams,
   input,
@@ -48,6 +46,7 @@ import {
   type Tensor,
 } from 'striate';
 import { loadCheckpoint, loadMnist } from 'striate/node';
+import { UsageError, checkBackend, integer, parseStrict } from './lib/cli.js';
 
 /** Options of {@link topHessianEigenvalue}. */
 export interface PowerIterationOptions {
@@ -152,19 +151,6 @@ Options:
   -h, --help          show this help
 `;
 
-class UsageError extends Error {}
-
-/** The integer `text` spells (plain digits, at least `min`), or `fallback` where the option was not given. */
-function integer(flag: string, text: string | undefined, fallback: number, min: number, max?: { value: number; why: string }): number {
-  if (text === undefined) return fallback;
-  const v = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(v) || v < min || (max && v > max.value)) {
-    const range = max ? `from ${min} to ${max.value} (${max.why})` : `>= ${min}`;
-    throw new UsageError(`--${flag} must be an integer ${range}, got ${JSON.stringify(text)}`);
-  }
-  return v;
-}
-
 interface Config {
   backend: string;
   batchSize: number;
@@ -174,41 +160,23 @@ interface Config {
 }
 
 /** Parse the command line; throws UsageError on anything wrong. Returns null for --help. */
-function parseFlags(argv: string[]): Config | null {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      tokens: true,
-      options: {
-        backend: { type: 'string' },
-        'batch-size': { type: 'string' },
-        iterations: { type: 'string' },
-        seed: { type: 'string' },
-        checkpoint: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, tokens } = parsed;
-  const given = new Set<string>();
-  for (const t of tokens) {
-    if (t.kind !== 'option') continue;
-    if (given.has(t.name)) throw new UsageError(`--${t.name} is given more than once; give it once`);
-    given.add(t.name);
-  }
+function parseFlags(argv: readonly string[]): Config | null {
+  const values = parseStrict(argv, {
+    backend: { type: 'string' },
+    'batch-size': { type: 'string' },
+    iterations: { type: 'string' },
+    seed: { type: 'string' },
+    checkpoint: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return null;
   if (values.backend === '') throw new UsageError(`--backend must name a backend: ${backendNames.join(', ')}`);
   if (values.checkpoint === '') throw new UsageError('--checkpoint must name a directory');
   return {
     backend: values.backend ?? DEFAULTS.backend,
-    batchSize: integer('batch-size', values['batch-size'], DEFAULTS.batchSize, 1, { value: 60000, why: 'MNIST has 60000 training images' }),
-    iterations: integer('iterations', values.iterations, DEFAULTS.iterations, 1),
-    seed: integer('seed', values.seed, DEFAULTS.seed, 0),
+    batchSize: integer('batch-size', values['batch-size'], { min: 1, max: 60000, why: 'MNIST has 60000 training images' }) ?? DEFAULTS.batchSize,
+    iterations: integer('iterations', values.iterations, { min: 1 }) ?? DEFAULTS.iterations,
+    seed: integer('seed', values.seed, { min: 0 }) ?? DEFAULTS.seed,
     checkpoint: values.checkpoint,
   };
 }
@@ -239,10 +207,10 @@ async function main(argv: string[]): Promise<number> {
   };
   try {
     // Refuse an unknown or unavailable backend up front, as a bad flag.
-    if (c.backend === 'webgpu') await enableNodeWebGPU();
-    await compile(input('probe', [1]), { backend: c.backend as BackendName }).dispose();
+    await checkBackend(c.backend);
   } catch (err) {
-    return usageError(`--backend ${c.backend}: ${(err as Error).message}`);
+    if (!(err instanceof UsageError)) throw err;
+    return usageError(err.message);
   }
   const model = lenet5();
   let params: Record<string, { data: Float32Array }>;

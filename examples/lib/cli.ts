@@ -1,0 +1,197 @@
+/**
+ * The strict command-line parsing that `npm start` (examples/train-lenet.ts),
+ * `npm run zoo` (examples/zoo.ts) and examples/hessian.ts share: every
+ * mistake is a {@link UsageError} with a sentence naming the flag, what it
+ * got and what it takes, found before any work starts; and the checks that
+ * an --out directory can take the files a run writes.
+ *
+ * Written as a user of the package would: it imports 'striate' only.
+ */
+import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { compile, enableNodeWebGPU, input, type BackendName } from 'striate';
+
+/** A mistake on the command line: the script prints its message and the usage, and exits with code 2. */
+export class UsageError extends Error {}
+
+/**
+ * The spellings a number may take on the command line: plain decimal digits, for integers;
+ * and with a fraction or exponent (0.001, 3e-4, .5), for --lr. Number() would also take
+ * ' 1', '', '0x10', '0b1', '+1' and 'Infinity'.
+ */
+const INTEGER = /^\d+$/;
+const DECIMAL = /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** What an integer option may be: at least `min`, at most `max` (for the reason `why`, if given). */
+export interface IntegerRange {
+  /** The least value taken. */
+  min: number;
+  /** The largest value taken (default: any safe integer). */
+  max?: number;
+  /** Why `max` is the largest, shown in the message, e.g. "MNIST has 60000 training images". */
+  why?: string;
+}
+
+/** The integer `text` spells, or undefined where the option was not given. */
+export function integer(flag: string, text: string | undefined, { min, max = Number.MAX_SAFE_INTEGER, why }: IntegerRange): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (!INTEGER.test(text) || !Number.isSafeInteger(v) || v < min || v > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}${why ? ` (${why})` : ''}`;
+    throw new UsageError(`--${flag} must be an integer ${range}, got ${JSON.stringify(text)}`);
+  }
+  return v;
+}
+
+/** The number > 0 that `text` spells, or undefined where the option was not given. */
+export function positive(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (!DECIMAL.test(text) || !Number.isFinite(v) || v <= 0) {
+    throw new UsageError(`--${flag} must be a number > 0 written in decimal (e.g. 0.001 or 1e-3), got ${JSON.stringify(text)}`);
+  }
+  return v;
+}
+
+/** `text` if it is one of `options`, `fallback` where the option was not given; else a UsageError listing them. */
+export function choice<T extends string>(flag: string, text: string | undefined, options: readonly T[], fallback: T): T;
+export function choice<T extends string>(flag: string, text: string | undefined, options: readonly T[]): T | undefined;
+export function choice<T extends string>(flag: string, text: string | undefined, options: readonly T[], fallback?: T): T | undefined {
+  if (text === undefined) return fallback;
+  if (!options.includes(text as T)) throw new UsageError(`--${flag} must be one of ${options.join(', ')}, got ${JSON.stringify(text)}`);
+  return text as T;
+}
+
+/**
+ * A comma-separated list of `options` (`lenet5,resnet`), in the order given,
+ * or `fallback` where the option was not given. An empty entry, an unknown
+ * name or one named twice is refused.
+ */
+export function choices<T extends string>(flag: string, text: string | undefined, options: readonly T[], fallback: readonly T[]): T[] {
+  if (text === undefined) return [...fallback];
+  const names = text.split(',').map((s) => s.trim());
+  const picked: T[] = [];
+  for (const name of names) {
+    if (name === '') throw new UsageError(`--${flag} must be a comma-separated list of ${options.join(', ')}, got ${JSON.stringify(text)}`);
+    if (!options.includes(name as T)) throw new UsageError(`--${flag}: ${JSON.stringify(name)} is not one of ${options.join(', ')}`);
+    if (picked.includes(name as T)) throw new UsageError(`--${flag} names ${name} twice; name it once`);
+    picked.push(name as T);
+  }
+  return picked;
+}
+
+/** How an option is spelled for {@link parseStrict}: a flag that takes a value, or a switch. */
+export type OptionKind = { type: 'string' } | { type: 'boolean'; short?: string };
+
+/**
+ * `parseArgs`, strict: no positionals, no unknown options, and no option
+ * given twice (parseArgs alone keeps the last of a repeated option, while
+ * either reading may be the intended one). Its own errors become UsageErrors.
+ * Returns the values by option name, strings for flags and true for switches.
+ */
+export function parseStrict<O extends Record<string, OptionKind>>(
+  argv: readonly string[],
+  options: O,
+): { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : string } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], strict: true, allowPositionals: false, tokens: true, options });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const given = new Set<string>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== 'option') continue;
+    if (given.has(t.name)) throw new UsageError(`--${t.name} is given more than once; give it once`);
+    given.add(t.name);
+  }
+  return parsed.values as { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : string };
+}
+
+/** Why a file system call failed, in words, for the errors a wrong --out gives. */
+export function reason(err: unknown): string {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'no space left';
+    case 'EISDIR':
+      return 'it is a directory';
+    case 'ENOENT':
+      return 'the file system takes no new files there';
+    default:
+      return (err as Error).message;
+  }
+}
+
+/**
+ * Make `dir` and the levels above it that are missing, and write a probe file
+ * in it: access() says yes to root where the file system still refuses (under
+ * /proc or /sys). The levels are made one at a time: `mkdir -p` in Node loops
+ * for ever where the kernel refuses new entries (under /proc, say). `out` is
+ * the --out the user gave, which the messages name.
+ */
+async function makeWritableDir(out: string, dir: string): Promise<void> {
+  const missing: string[] = [];
+  let at = dir;
+  let found = await stat(at).catch(() => null);
+  while (!found && dirname(at) !== at) {
+    missing.unshift(at);
+    at = dirname(at);
+    found = await stat(at).catch(() => null);
+  }
+  if (found && !found.isDirectory()) {
+    throw new UsageError(at === out ? `--out ${out}: this is a file, not a directory` : `--out ${out}: ${at} is a file, not a directory`);
+  }
+  const probe = join(dir, `.striate-probe-${process.pid}`);
+  try {
+    for (const level of missing) await mkdir(level);
+    await (await open(probe, 'wx')).close();
+    await rm(probe);
+  } catch (err) {
+    const where = dir === out ? '' : ` in ${dir}`;
+    throw new UsageError(`--out ${out}: cannot write${where} (${reason(err)}); choose a directory you can write to`);
+  }
+}
+
+/**
+ * Make sure a run can write all it writes under `out` (--out, resolved),
+ * before any time is spent training: `out` and each of `dirs` below it (made
+ * if missing) take a file, and each of `files` below it that is there
+ * already can be opened for writing. Throws UsageError naming the path and
+ * the reason in words.
+ */
+export async function checkOutDir(out: string, dirs: readonly string[], files: readonly string[]): Promise<void> {
+  await makeWritableDir(out, out);
+  for (const d of dirs) await makeWritableDir(out, join(out, d));
+  for (const file of files.map((f) => join(out, f))) {
+    try {
+      await (await open(file, 'r+')).close();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new UsageError(`--out ${out}: cannot write ${file} (${reason(err)}); move it away or choose another directory`);
+    }
+  }
+}
+
+/**
+ * Refuse an unknown or unavailable backend up front, as a bad flag: compile
+ * a one-input graph on it. In Node, WebGPU needs navigator.gpu made from the
+ * webgpu package first ('auto' does this itself). Throws UsageError
+ * `--backend NAME: why`.
+ */
+export async function checkBackend(backend: string): Promise<void> {
+  try {
+    if (backend === 'webgpu') await enableNodeWebGPU();
+    const f = compile(input('probe', [1]), { backend: backend as BackendName });
+    const dispose = (f as { dispose?: unknown }).dispose;
+    if (typeof dispose === 'function') await dispose.call(f);
+  } catch (err) {
+    throw new UsageError(`--backend ${backend}: ${(err as Error).message}`);
+  }
+}
