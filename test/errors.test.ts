@@ -1,7 +1,8 @@
 /**
  * Every user mistake is a `StriateError` a program can act on: a table of bad
  * calls over the public API of the layers, models, predictors, model
- * descriptions, charts, optimizers, schedules and stream operators. Each one
+ * descriptions, charts, optimizers, schedules, stream operators, augmentation,
+ * top-k ranking, saliency and nearest-neighbour search. Each one
  * must throw (or reject, or error its Observable) with a `StriateError` whose
  * op names what refused it, whose message starts with that op, and whose
  * `got` and `expected` say what it was given and what it takes.
@@ -15,10 +16,15 @@ import { adam, optimizerStateFromTensors, optimizerTensors, sgd } from '../src/t
 import { constantLr, cosineDecay, exponentialDecay, resolveLearningRate, stepDecay } from '../src/train/schedules.js';
 import { ofType, smooth, smoothSteps, throttleLatest, throttleSteps } from '../src/train/operators.js';
 import { BatchTransformer } from '../src/train/transform.js';
+import { augmentGridSpec } from '../src/viz/augment-grid.js';
 import { trainingCurvesSpec } from '../src/viz/curves.js';
 import { filterGridSpec } from '../src/viz/filters.js';
 import { renderChart, writeChart } from '../src/viz/render.js';
 import type { TrainEvent } from '../src/train/train.js';
+import { augment, augmentImages } from '../src/data/augment.js';
+import { createExplainer, integratedGradients } from '../src/explain/saliency.js';
+import { createNeighbourIndex, featureLayer, nearestNeighbours } from '../src/explain/neighbours.js';
+import { top5Error, topK, topKError } from '../src/explain/topk.js';
 
 const bad = <T>(v: unknown): T => v as T;
 const small = nn.defineModel('small', [1, 4, 4], [nn.flatten(), nn.dense('d', { units: 3 })]);
@@ -31,6 +37,9 @@ const predictor = (): nn.Predictor => nn.createPredictor(small, params, { backen
 const batchShape = { batchSize: 2, sampleSize: 3, classes: 4 };
 const batch: Batch = bad({ images: new Float32Array(6), labels: new Uint8Array(2), size: 2, seed: 1 });
 const transformed = (transform: unknown): Promise<unknown> => new BatchTransformer(bad(transform), batchShape).run(batch, 'epoch 1, step 1');
+const explainer = () => createExplainer(small, params, { backend: 'reference' });
+const index = () => createNeighbourIndex(small, params, new Float32Array(3 * 16), { backend: 'reference' });
+const image = new Float32Array(16);
 
 /** [what is called, the op that must refuse it, the call]. */
 const cases: [string, string, () => unknown][] = [
@@ -203,6 +212,59 @@ const cases: [string, string, () => unknown][] = [
     throw new Error('nope');
   })],
   ['a transform that emits too few labels', 'train', () => transformed(() => of({ ...batch, labels: new Uint8Array(1) }))],
+  // Augmentation
+  ['augment without an imageShape', 'augment', () => augment(bad({ affine: { rotate: 10 } }))],
+  ['augment with a misspelt transform', 'augment', () => augment(bad({ imageShape: [1, 4, 4], elastc: { alpha: 34, sigma: 4 } }))],
+  ['augment with a misspelt affine option', 'augment', () => augment(bad({ imageShape: [1, 4, 4], affine: { rotation: 10 } }))],
+  ['augment rotating by 200 degrees', 'augment', () => augment({ imageShape: [1, 4, 4], affine: { rotate: 200 } })],
+  ['augment with a zoom range the wrong way round', 'augment', () => augment({ imageShape: [1, 4, 4], affine: { scale: [1.1, 0.9] } })],
+  ['augment with elastic sigma 0', 'augment', () => augment({ imageShape: [1, 4, 4], elastic: { alpha: 34, sigma: 0 } })],
+  ['augment of a batch of another image size', 'augment', () => of(batch).pipe(augment({ imageShape: [1, 4, 4], noise: { std: 0.1 } }))],
+  ['augmentImages with a string seed', 'augmentImages', () => augmentImages(image, [1, 4, 4], { noise: { std: 0.1 } }, bad('1'))],
+  ['augmentGridSpec of part of an image', 'augmentGridSpec', () => augmentGridSpec(new Float32Array(15), [1, 4, 4], { noise: { std: 0.1 } })],
+  ['augmentGridSpec of 2 channels', 'augmentGridSpec', () => augmentGridSpec(new Float32Array(32), [2, 4, 4], {})],
+  // Top-k
+  ['topK with k 0', 'topK', () => topK([0.1, 0.7, 0.2], 0)],
+  ['topK with k above the classes', 'topK', () => topK([0.1, 0.7, 0.2], 4)],
+  ['topK of a string', 'topK', () => topK(bad('0.1, 0.7'), 1)],
+  ['topK of 5 scores in rows of 3', 'topK', () => topK([1, 2, 3, 4, 5], 1, 3)],
+  ['topK with scores "softmax"', 'topK', () => topK([1, 2, 3], 1, { scores: bad('softmax') })],
+  ['top5Error of 3 classes', 'top5Error', () => top5Error([1, 2, 3], [0], 3)],
+  ['top5Error with a label per value', 'top5Error', () => top5Error([1, 2, 3, 4, 5, 6], [0, 1, 2], 6)],
+  ['topKError with label 10 of 10 classes', 'topKError', () => topKError(new Float32Array(10), [10], 1)],
+  // Saliency
+  ['createExplainer with a misspelt option', 'createExplainer', () => createExplainer(small, params, bad({ backend: 'reference', batch: 4 }))],
+  ['createExplainer with score "softmax"', 'createExplainer', () => createExplainer(small, params, { backend: 'reference', score: bad('softmax') })],
+  ['createExplainer with batchSize 0', 'createExplainer', () => createExplainer(small, params, { backend: 'reference', batchSize: 0 })],
+  ['createExplainer without parameters', 'createExplainer', () => createExplainer(small, bad({}), { backend: 'reference' })],
+  ['vanillaGradient of class 3 of 3', 'vanillaGradient', () => explainer().vanillaGradient(image, { target: 3 })],
+  ['vanillaGradient of a part of an image', 'vanillaGradient', () => explainer().vanillaGradient(new Float32Array(15))],
+  ['smoothGrad with sigma -1', 'smoothGrad', () => explainer().smoothGrad(image, { sigma: -1 })],
+  ['integratedGradients with 0 steps', 'integratedGradients', () => explainer().integratedGradients(image, { steps: 0 })],
+  ['integratedGradients with a baseline of another size', 'integratedGradients', () => explainer().integratedGradients(image, { baseline: new Float32Array(4) })],
+  ['one-shot integratedGradients with rule "simpson"', 'integratedGradients', () => integratedGradients(small, params, image, { backend: 'reference', rule: bad('simpson') })],
+  ['gradCam of an unknown layer', 'gradCam', () => explainer().gradCam(image, 'conv9')],
+  ['gradCam of a layer without feature maps', 'gradCam', () => explainer().gradCam(image, 'd')],
+  ['occlusion without options', 'occlusion', () => explainer().occlusion(image, bad(undefined))],
+  ['occlusion with a patch larger than the image', 'occlusion', () => explainer().occlusion(image, { size: 5 })],
+  ['an explainer after dispose', 'vanillaGradient', async () => {
+    const e = explainer();
+    await e.dispose();
+    return e.vanillaGradient(image);
+  }],
+  // Nearest neighbours
+  ['createNeighbourIndex of an unknown layer', 'createNeighbourIndex', () => createNeighbourIndex(small, params, image, { backend: 'reference', layer: 'conv9' })],
+  ['createNeighbourIndex of part of an image', 'createNeighbourIndex', () => createNeighbourIndex(small, params, new Float32Array(20), { backend: 'reference' })],
+  ['createNeighbourIndex with metric "manhattan"', 'createNeighbourIndex', () => createNeighbourIndex(small, params, image, { backend: 'reference', metric: bad('manhattan') })],
+  ['featureLayer of a model without a dense output', 'featureLayer', () => featureLayer(nn.defineModel('m', [1, 4, 4], [nn.flatten()]))],
+  ['a query with k 0', 'NeighbourIndex.query', async () => (await index()).query(image, { k: 0 })],
+  ['a query for more neighbours than images', 'NeighbourIndex.query', async () => (await index()).query(image, { k: 4 })],
+  ['nearestTo image 3 of 3', 'NeighbourIndex.nearestTo', async () => (await index()).nearestTo(3)],
+  ['nearestTo 3 neighbours of one of 3 images, excluding itself', 'NeighbourIndex.nearestTo', async () => (await index()).nearestTo(0, { k: 3, excludeSelf: true })],
+  ['search of features of another width', 'NeighbourIndex.search', async () => (await index()).search(new Float32Array(5))],
+  ['one-shot nearestNeighbours of part of a query image', 'nearestNeighbours', () => nearestNeighbours(small, params, image, new Float32Array(15), { backend: 'reference' })],
+  ['one-shot nearestNeighbours with a misspelt option', 'nearestNeighbours', () => nearestNeighbours(small, params, image, image, bad({ backend: 'reference', K: 1 }))],
+  ['one-shot nearestNeighbours with k = 1.5', 'nearestNeighbours', () => nearestNeighbours(small, params, image, image, { backend: 'reference', k: 1.5 })],
 ];
 
 /** The error `call` throws, rejects with or errors its Observable with; undefined if it succeeds. */

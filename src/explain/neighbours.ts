@@ -422,6 +422,11 @@ export async function nearestNeighbours(
   checkOptions(who, options, [...INDEX_OPTIONS, 'k']);
   const { k, ...rest } = options;
   imageCount(who, model, queries, 'queries');
+  // k checked here too, before the index is built, so that a mistake costs nothing and names this function.
+  const most = imageCount(who, model, images, 'images');
+  if (k !== undefined && (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > most)) {
+    fail(who, `k must be an integer from 1 to ${most} (the number of indexed images), got ${showValue(k)}`, `k ${showValue(k)}`, `an integer in [1, ${most}]`);
+  }
   const index = await makeIndex(who, model, params, images, rest);
   try {
     return await index.query(queries, k === undefined ? {} : { k });

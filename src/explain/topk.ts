@@ -240,7 +240,7 @@ function topKErrorOf(who: string, scores: ClassScores, labels: ArrayLike<number>
       who,
       `got ${labels.length} labels for ${rows.count} rows of scores (${rows.data.length} scores of ${rows.classes} classes); give one label per row`,
       `${labels.length} labels`,
-      `${rows.count} labels, one per row`,
+      `${rows.count} label${rows.count === 1 ? '' : 's'}, one per row`,
     );
   }
   checkK(who, k, rows.classes);

@@ -126,18 +126,64 @@ describe('examples/guide', () => {
     expect(out).toContain('predictions equal those before saving: true');
   });
 
-  it('look-inside.ts: feature maps by layer name, a filter chart, nearest neighbours and the top 5', async () => {
+  it('look-inside.ts: feature maps by layer name, charts, nearest training digits, the top 5 and top-5 error, saliency', async () => {
     const out = await runExample('look-inside.ts', dir);
     expect(out).toContain('relu1 (feature maps): shape [500,6,24,24]; features: shape [500,192]');
-    const png = await readFile(join(dir, 'filters.png'));
-    expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-    expect(out).toContain(`wrote ${join(dir, 'filters.png')}`);
-    const [[label, ...neighbours]] = numbers(out, /^test digit 0 is a (\d); its 5 nearest neighbours are (\d), (\d), (\d), (\d), (\d)$/);
+    for (const chart of ['filters.png', 'augment.png']) {
+      const png = await readFile(join(dir, chart));
+      expect([...png.subarray(0, 8)], chart).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+      expect(out).toContain(`wrote ${join(dir, chart)}`);
+    }
+
+    // The 5 training digits nearest test digit 0 (a 7) in the features fc reads: mostly 7s, nearest first.
+    const pair = String.raw`(\d) \(([\d.]+)\)`;
+    const [[label, ...near]] = numbers(out, new RegExp(String.raw`^test digit 0 is a (\d); its 5 nearest training digits \(layer features\) are ${Array(5).fill(pair).join(', ')}$`));
     expect(label).toBe(7);
-    expect(neighbours.filter((n) => n === label).length).toBeGreaterThanOrEqual(4);
-    const [top5] = numbers(out, /^its top 5 classes: (\d) \([\d.]+%\), (\d) \([\d.]+%\), (\d) \([\d.]+%\), (\d) \([\d.]+%\), (\d) \([\d.]+%\)$/);
-    expect(top5[0]).toBe(label);
-    expect(new Set(top5).size).toBe(5);
+    const labels = near.filter((_, i) => i % 2 === 0);
+    const distances = near.filter((_, i) => i % 2 === 1);
+    expect(labels.filter((n) => n === label).length).toBeGreaterThanOrEqual(4);
+    expect(distances[0]).toBeGreaterThan(0); // test digits are not training digits
+    for (let j = 1; j < 5; j++) expect(distances[j]).toBeGreaterThanOrEqual(distances[j - 1]);
+
+    // topK of the whole test set: digit 0's row, best first; the top-5 error after two epochs, well below 20%.
+    const [top5] = numbers(out, new RegExp(String.raw`^its top 5 classes: ${Array(5).fill(String.raw`(\d) \(([\d.]+)%\)`).join(', ')}$`));
+    const classes = top5.filter((_, i) => i % 2 === 0);
+    const percents = top5.filter((_, i) => i % 2 === 1);
+    expect(classes[0]).toBe(label);
+    expect(new Set(classes).size).toBe(5);
+    for (let j = 1; j < 5; j++) expect(percents[j]).toBeLessThanOrEqual(percents[j - 1]);
+    expect(percents.reduce((s, p) => s + p, 0)).toBeLessThanOrEqual(100.3);
+    const [[top5Error]] = numbers(out, /^top-5 error on 500 test digits: ([\d.]+)%$/);
+    expect(top5Error / 100).toBeGreaterThanOrEqual(0);
+    expect(top5Error / 100).toBeLessThan(0.2);
+
+    // Integrated Gradients: the attributions add up to f(x) - f(0), up to a gap small beside it.
+    const [[target, difference, attributed, gap]] = numbers(
+      out,
+      /^integrated gradients of class (\d): f\(x\) - f\(0\) = ([-\d.]+), attributions sum to ([-\d.]+), gap ([-\d.e+]+)$/,
+    );
+    expect(target).toBe(label);
+    expect(difference).toBeGreaterThan(1); // the 7's logit is well above that of a blank image
+    expect(Math.abs(gap)).toBeLessThan(0.02 * difference);
+    expect(Math.abs(attributed - difference - gap)).toBeLessThan(0.002); // each printed to 3 places
+    // Grad-CAM of relu2's 8x8 maps, resized to the image: a peak inside it, a share of the mass.
+    const [[h, w, H, W, row, column, mass, inked]] = numbers(
+      out,
+      /^grad-cam on relu2 \[(\d+),(\d+)\] resized to \[(\d+),(\d+)\]: peak at row (\d+), column (\d+); (\d+)% of its mass on the (\d+)% of pixels the digit inks$/,
+    );
+    expect([h, w, H, W]).toEqual([8, 8, 28, 28]);
+    expect(Math.max(row, column)).toBeLessThan(28);
+    expect(mass).toBeLessThanOrEqual(100);
+    expect(inked).toBeGreaterThan(0);
+
+    // The README's outputs are lines the example prints, numbers and the directory aside.
+    const readme = await readFile(join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Look inside'), readme.indexOf('## A first example'));
+    const shape = (line: string) => line.replace(/^wrote .*\/([\w-]+\.png)$/, 'wrote …/$1').replace(/\d+(\.\d+)?(e[-+]?\d+)?/g, '#');
+    const printed = new Set(out.split('\n').map(shape));
+    const shown = [...section.matchAll(/```text\n([\s\S]*?)```/g)].flatMap(([, text]) => text.split('\n').filter((l) => l !== ''));
+    expect(shown.length).toBeGreaterThanOrEqual(7);
+    for (const line of shown) expect(printed.has(shape(line)), `README shows an output line look-inside.ts does not print: ${line}`).toBe(true);
   });
 
   it('custom-training.ts: a custom loss, a frozen layer, a batch transform and snapshots', async () => {
