@@ -69,8 +69,8 @@ export interface Pool2dOptions {
   /**
    * 'valid' (the default): no padding; 'same': pad so that out = ceil(in / stride),
    * the extra row/column at the end (TensorFlow's rule, with the dilated
-   * window); a number or [ph, pw]: that many rows (columns) on each side;
-   * [top, bottom, left, right]: exactly these. Every padding must be smaller
+   * window); a number or `[ph, pw]`: that many rows (columns) on each side;
+   * `[top, bottom, left, right]`: exactly these. Every padding must be smaller
    * than the (dilated) window on its axis.
    */
   padding?: Padding;
