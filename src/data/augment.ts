@@ -149,8 +149,11 @@ export interface AugmentOptions extends AugmentTransforms {
 const TRANSFORMS = ['affine', 'crop', 'flip', 'elastic', 'noise', 'brightness', 'contrast', 'fill'] as const;
 const AUGMENT_KEYS = ['imageShape', ...TRANSFORMS];
 
+/** A transformation of {@link augment} that draws random numbers (each from its own stream; see {@link augmentRng}). */
+export type AugmentTransform = 'affine' | 'elastic' | 'crop' | 'flip' | 'contrast' | 'brightness' | 'noise';
+
 /** Each transformation's own random stream of an image's seed, so that one being on does not change another's draws. */
-const STREAM = {
+const STREAM: { readonly [T in AugmentTransform]: number } = {
   affine: 0x61666669, // 'affi'
   elastic: 0x656c6173, // 'elas'
   crop: 0x63726f70, // 'crop'
@@ -158,7 +161,7 @@ const STREAM = {
   contrast: 0x636f6e74, // 'cont'
   brightness: 0x62726967, // 'brig'
   noise: 0x6e6f6973, // 'nois'
-} as const;
+};
 
 // ---------------------------------------------------------------------------
 // Checking the options into a plan
@@ -386,7 +389,9 @@ function invert(who: string, m: AffineMatrix): AffineMatrix {
  * inverse of the affine map first when there is one (`warpImages`).
  */
 export interface DisplacementField {
+  /** Rows of the field (the image's height). */
   readonly height: number;
+  /** Columns of the field (the image's width). */
   readonly width: number;
   /** Horizontal displacement in pixels, row-major, height × width values. */
   readonly dx: Float64Array;
@@ -655,8 +660,6 @@ const uniform = (rng: Rng, lo: number, hi: number): number => lo + (hi - lo) * r
 /** The stream of transformation `what` for the image whose seed is `imageSeed`. */
 const streamOf = (imageSeed: number, what: AugmentTransform): Rng => createRng(mixSeed(imageSeed, STREAM[what]));
 
-/** The transformations that draw random numbers, each from a stream of its own. */
-export type AugmentTransform = keyof typeof STREAM;
 
 /**
  * The generator transformation `transform` draws from for image `index` of

@@ -226,17 +226,17 @@ export function alexnet(options: AlexNetOptions = {}): Model {
 // ---------------------------------------------------------------------------
 // VGG
 
+/** A column of VGG's Table 1: 'A' (VGG-11), 'B' (13), 'C' (16, with 1×1 convolutions), 'D' (16), 'E' (19). */
+export type VggConfig = 'A' | 'B' | 'C' | 'D' | 'E';
+
 /** VGG's configurations (Simonyan & Zisserman 2015, Table 1): convolutions per stage. */
-const VGG_CONFIGS = {
+const VGG_CONFIGS: { readonly [C in VggConfig]: readonly number[] } = {
   A: [1, 1, 2, 2, 2],
   B: [2, 2, 2, 2, 2],
   C: [2, 2, 3, 3, 3],
   D: [2, 2, 3, 3, 3],
   E: [2, 2, 4, 4, 4],
-} as const;
-
-/** A column of VGG's Table 1: 'A' (VGG-11), 'B' (13), 'C' (16, with 1×1 convolutions), 'D' (16), 'E' (19). */
-export type VggConfig = keyof typeof VGG_CONFIGS;
+};
 
 /** Options of {@link vgg}. */
 export interface VggOptions {
