@@ -4,11 +4,16 @@
  * evaluation and a checkpoint after each epoch, and two charts, rewritten
  * after each epoch: out/curves.png (loss and accuracy) and out/filters.png
  * (the first convolution's filters), each also as .svg. `--json` prints one
- * JSON event per line instead of the bar.
+ * JSON event per line instead of the bar. `--augment` (or any of its
+ * strength flags, `--rotate 15` say) distorts every training image afresh in
+ * each batch, with a pipeline that depends on --dataset (no mirror images of
+ * digits), and draws out/augment.png (and .svg) before training: the first
+ * training image under 20 draws of it.
  *
  *   npm start -- --epochs 1 --limit 2000
  *   npm start -- --optimizer sgd --lr 0.05 --json > run.jsonl
  *   npm start -- --model resnet --depth 14 --dataset fashion-mnist
+ *   npm start -- --augment --epochs 20 --rotate 15
  *
  * The models, their training defaults and the flags each takes are the
  * tables of examples/lib/zoo-config.ts, which `npm run zoo` shares.
@@ -21,6 +26,8 @@ import cliProgress from 'cli-progress';
 import type { Subscription } from 'rxjs';
 import {
   DEFAULT_BACKEND,
+  augment,
+  augmentGridSpec,
   autoBackendReport,
   backendNames,
   filterGridSpec,
@@ -40,6 +47,7 @@ import {
 import { saveCheckpoint, writeChart } from 'striate/node';
 import { UsageError, checkBackend, checkOutDir, choice, integer, parseStrict, positive } from './lib/cli.js';
 import {
+  AUGMENT_OPTIONS,
   DATASETS,
   DATASET_NAMES,
   KNOB_OPTIONS,
@@ -47,14 +55,19 @@ import {
   MODEL_NAMES,
   OPTIMIZERS,
   SCHEDULES,
+  augmentTransforms,
+  augmentUsage,
   buildChosen,
   checkDatasetInstalled,
   defaultsUsage,
+  describeAugment,
   firstConvFilters,
   knobUsage,
   makeOptimizer,
+  parseAugment,
   parseKnobs,
   parseLimits,
+  type AugmentSettings,
   type DatasetName,
   type ModelKnobs,
   type ModelName,
@@ -102,6 +115,11 @@ Options:
 Model settings, each refused for a model it does not apply to:
 ${knobUsage()}
 
+Augmentation, off unless asked for: --augment, or any strength flag below (each implies
+it and changes only its own part of the pipeline; 0 turns that part off). The run then
+also writes augment.png (and .svg): the first training image under 20 draws.
+${augmentUsage()}
+
 Defaults by model (the flags above override them):
 ${defaultsUsage()}
 `;
@@ -136,6 +154,8 @@ export interface Config {
   limitTest?: number;
   /** One JSON event per line instead of the progress bar. */
   json: boolean;
+  /** The augmentation to train with (--augment and its strength flags); absent when there is none. */
+  augment?: AugmentSettings;
 }
 
 /**
@@ -147,6 +167,7 @@ export function parseFlags(argv: readonly string[]): Config | null {
     model: { type: 'string' },
     dataset: { type: 'string' },
     ...KNOB_OPTIONS,
+    ...AUGMENT_OPTIONS,
     epochs: { type: 'string' },
     'batch-size': { type: 'string' },
     lr: { type: 'string' },
@@ -171,6 +192,7 @@ export function parseFlags(argv: readonly string[]): Config | null {
   if (backend === '') throw new UsageError(`--backend must name a backend: ${backendNames.join(', ')}`);
   if (values.out !== undefined && values.out === '') throw new UsageError('--out must name a directory');
   const batchGiven = integer('batch-size', values['batch-size'], { min: 1 });
+  const augmentation = parseAugment(dataset, values);
   const config: Config = {
     model,
     dataset,
@@ -185,6 +207,8 @@ export function parseFlags(argv: readonly string[]): Config | null {
     out: values.out ?? DEFAULTS.out,
     ...parseLimits(dataset, values),
     json: values.json ?? false,
+    // Absent, not undefined, without augmentation: the config is the one it always was.
+    ...(augmentation === undefined ? {} : { augment: augmentation }),
   };
   const examples = config.limit ?? DATASETS[dataset].sizes.train;
   if (config.batchSize > examples) {
@@ -198,6 +222,10 @@ export function parseFlags(argv: readonly string[]): Config | null {
 /** Where the run writes under --out: saveCheckpoint's directory and the charts. */
 const CHECKPOINT_DIR = 'checkpoint';
 const CHART_FILES = ['curves.png', 'curves.svg', 'filters.png', 'filters.svg'];
+/** The chart of the augmentation, when there is one: written once, before training. */
+const AUGMENT_FILES = ['augment.png', 'augment.svg'];
+/** How many draws of the augmentation augment.png shows. */
+const AUGMENT_VIEWS = 20;
 
 const pct = (x: number | null): string => (x === null ? 'n/a' : `${(100 * x).toFixed(2)}%`);
 
@@ -231,7 +259,7 @@ async function main(argv: string[]): Promise<number> {
   const filters = firstConvFilters(model);
   const out = resolve(c.out);
   try {
-    await checkOutDir(out, [CHECKPOINT_DIR], CHART_FILES);
+    await checkOutDir(out, [CHECKPOINT_DIR], c.augment ? [...CHART_FILES, ...AUGMENT_FILES] : CHART_FILES);
     await checkBackend(c.backend);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
@@ -261,9 +289,23 @@ async function main(argv: string[]): Promise<number> {
   log(formatSummary(summary(model)));
   // MNIST is not named, as the line always read for LeNet-5 on MNIST.
   const images = c.dataset === 'mnist' ? 'images' : `${dataset.label} images`;
+  const transforms = c.augment ? augmentTransforms(c.augment) : undefined;
+  const augmentCharts = AUGMENT_FILES.map((f) => join(out, f));
+  let augmentLine = '';
+  if (c.augment && transforms) {
+    // Drawn before the first step, so a reader can judge the distortions without waiting for an epoch.
+    const per = model.inputShape.reduce((a, b) => a * b, 1);
+    const grid = augmentGridSpec(data.train.images.subarray(0, per), model.inputShape, transforms, {
+      count: AUGMENT_VIEWS,
+      seed: c.seed,
+      title: `${dataset.label} training image 1 (label ${data.train.labels[0]}) under ${AUGMENT_VIEWS} augmentations`,
+    });
+    await Promise.all(augmentCharts.map((f) => writeChart(f, grid)));
+    augmentLine = `augmenting each training batch afresh: ${describeAugment(c.augment)} (${AUGMENT_VIEWS} draws of training image 1 in ${augmentCharts[0]})\n`;
+  }
   log(
     `\ntraining on ${data.train.count} ${images}, testing on ${data.test.count}; ${c.epochs} epoch(s), batch ${c.batchSize}, ` +
-      `${c.optimizer} lr ${c.lr} (${c.schedule}), backend ${backendText}, seed ${c.seed}\n`,
+      `${c.optimizer} lr ${c.lr} (${c.schedule}), backend ${backendText}, seed ${c.seed}\n${augmentLine}`,
   );
 
   // The step and epoch events so far, from which the curves are drawn.
@@ -304,6 +346,8 @@ async function main(argv: string[]): Promise<number> {
         // What rebuilds the model and names its data, where it is not LeNet-5 on MNIST (whose checkpoints never had them).
         ...(c.model === 'lenet5' ? {} : { zooModel: c.model, modelOptions: c.knobs }),
         ...(c.dataset === 'mnist' ? {} : { dataset: c.dataset }),
+        // augment()'s transformations, so that augment({ imageShape, ...meta.augment }) (with the seed) trains the same; none without --augment.
+        ...(transforms === undefined ? {} : { augment: transforms }),
       },
     });
     const curves = trainingCurvesSpec(history, { title: `${model.name} on ${dataset.label}: ${c.optimizer}, lr ${c.lr} (${c.schedule}), batch ${c.batchSize}` });
@@ -341,7 +385,7 @@ async function main(argv: string[]): Promise<number> {
     } else {
       log(
         `\ndone: test accuracy ${pct(e.testAccuracy)} after ${c.epochs} epoch(s) in ${e.seconds.toFixed(1)} s\n` +
-          `wrote ${join(out, CHECKPOINT_DIR)}/, ${charts.join(', ')}`,
+          `wrote ${join(out, CHECKPOINT_DIR)}/, ${(transforms === undefined ? charts : [...charts, ...augmentCharts]).join(', ')}`,
       );
     }
   };
@@ -369,6 +413,7 @@ async function main(argv: string[]): Promise<number> {
         backend: c.backend as BackendName,
         seed: c.seed,
         onEpochEnd: saveOutputs,
+        ...(transforms === undefined ? {} : { transform: augment({ imageShape: model.inputShape, ...transforms }) }),
       }).subscribe({
         next: onEvent,
         error: (err: Error) => {

@@ -17,8 +17,8 @@ export class UsageError extends Error {}
 
 /**
  * The spellings a number may take on the command line: plain decimal digits, for integers;
- * and with a fraction or exponent (0.001, 3e-4, .5), for --lr. Number() would also take
- * ' 1', '', '0x10', '0b1', '+1' and 'Infinity'.
+ * and with a fraction or exponent (0.001, 3e-4, .5), for --lr and the augmentation strengths.
+ * Number() would also take ' 1', '', '0x10', '0b1', '+1' and 'Infinity'.
  */
 const INTEGER = /^\d+$/;
 const DECIMAL = /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
@@ -52,6 +52,50 @@ export function positive(flag: string, text: string | undefined): number | undef
     throw new UsageError(`--${flag} must be a number > 0 written in decimal (e.g. 0.001 or 1e-3), got ${JSON.stringify(text)}`);
   }
   return v;
+}
+
+/** What a number ≥ 0 may be: at most `max` (or below it), and how the message names it. */
+export interface DecimalRange {
+  /** What the number is, for the message (default "a number"): "a number of degrees", "a probability". */
+  what?: string;
+  /** The largest value taken (default: any finite number). */
+  max?: number;
+  /** Take only numbers below `max`, not `max` itself (a shear of 90° is no longer a shear) (default false). */
+  belowMax?: boolean;
+  /** Why `max` is the largest, shown in the message, e.g. "the images' side". */
+  why?: string;
+  /** A value to show in the message, e.g. "10" (default "0.5"). */
+  example?: string;
+}
+
+/**
+ * The number ≥ 0 that `text` spells in plain decimal (as for --lr: 10, 0.5,
+ * .5, 1e-1), within `range`, or undefined where the option was not given.
+ */
+export function nonNegative(flag: string, text: string | undefined, range: DecimalRange = {}): number | undefined {
+  if (text === undefined) return undefined;
+  const { what = 'a number', max = Infinity, belowMax = false, why, example = '0.5' } = range;
+  const v = Number(text);
+  if (!DECIMAL.test(text) || !Number.isFinite(v) || v < 0 || (belowMax ? v >= max : v > max)) {
+    const limits = max === Infinity ? '>= 0' : belowMax ? `>= 0 and < ${max}` : `from 0 to ${max}`;
+    throw new UsageError(`--${flag} must be ${what} ${limits}${why ? ` (${why})` : ''} written in decimal (e.g. ${example}), got ${JSON.stringify(text)}`);
+  }
+  return v;
+}
+
+/**
+ * The pair `LO,HI` of numbers > 0 with LO <= HI that `text` spells, each in
+ * plain decimal, no spaces, or undefined where the option was not given.
+ * `note` ends the message, e.g. "e.g. 0.9,1.1".
+ */
+export function positivePair(flag: string, text: string | undefined, note: string): [number, number] | undefined {
+  if (text === undefined) return undefined;
+  const parts = text.split(',');
+  const [lo, hi] = parts.map(Number);
+  if (parts.length !== 2 || !parts.every((p) => DECIMAL.test(p)) || !(Number.isFinite(lo) && Number.isFinite(hi)) || !(lo > 0) || !(lo <= hi)) {
+    throw new UsageError(`--${flag} must be LO,HI: two numbers > 0 written in decimal, LO <= HI (${note}), got ${JSON.stringify(text)}`);
+  }
+  return [lo, hi];
 }
 
 /** `text` if it is one of `options`, `fallback` where the option was not given; else a UsageError listing them. */

