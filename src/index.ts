@@ -194,6 +194,21 @@ export { unavailableReason, liveDeviceTensors, releaseIdleGpus, type GpuJsBacken
 export { trainingCurvesSpec, type TrainingCurvesOptions } from './viz/curves.js';
 export { filterGridSpec, type FilterGridOptions, type FilterWeights } from './viz/filters.js';
 export { augmentGridSpec, type AugmentGridOptions } from './viz/augment-grid.js';
+export { neocognitron, neocognitronGraph, neocognitronShapes, type NeocognitronModel, type NeocognitronOptions, type NeocognitronStage, type NeocognitronPool, type NeocognitronState, type NeocognitronStageState, type NeocognitronClassifier, type NeocognitronGraph, type StageGraph } from './nn/neocognitron.js';
+export {
+  trainNeocognitron,
+  classifyNeocognitron,
+  evaluateNeocognitron,
+  neocognitronFeatures,
+  buildClassifier,
+  type TrainNeocognitronOptions,
+  type NeocognitronEvent,
+  type NeocognitronStepEvent,
+  type NeocognitronStageEvent,
+  type NeocognitronDoneEvent,
+  type NeocognitronRunOptions,
+  type Winner,
+} from './train/neocognitron.js';
 export { topK, topKError, top5Error, type ClassScores, type TopKOptions, type TopKResult } from './explain/topk.js';
 export {
   createExplainer,

@@ -195,6 +195,8 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
     { name: 'maxMask (all axes)', inputs: [X([2, 3, 4], 'distinct')], fn: (x) => maxMask(x) },
   ],
   matmul: [
+    // A batch times one shared matrix: matmul() folds the batch into the rows of one matmul.
+    { name: 'matmul [2,3,4,5] @ [5,6], the batch folded into rows', inputs: [X([2, 3, 4, 5]), X([5, 6])], fn: (a, b) => matmul(a, b) },
     { name: 'matmul', inputs: [X([5, 7]), X([7, 3])], fn: (a, b) => matmul(a, b) },
     {
       // relu(matmul(a, b) + bias) as one fused matmul (backend/fuse.ts makes it).
@@ -219,7 +221,12 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
     { name: 'batchMatmul transposeA', inputs: [X([2, 6, 4]), X([2, 6, 3])], fn: (a, b) => batchMatmul(a, b, { transposeA: true }) },
     { name: 'batchMatmul transposeB', inputs: [X([2, 4, 7]), X([2, 3, 7])], fn: (a, b) => batchMatmul(a, b, { transposeB: true }) },
     { name: 'batchMatmul transposeA and B', inputs: [X([2, 5, 4]), X([2, 3, 5])], fn: (a, b) => batchMatmul(a, b, { transposeA: true, transposeB: true }) },
-    { name: 'batchMatmul: matmul [2,3,4,5] @ [5,6], b shared by the batch', inputs: [X([2, 3, 4, 5]), X([5, 6])], fn: (a, b) => matmul(a, b) },
+    // b shared by a batch read transposed: broadcast to the batch (untransposed, the batch folds into one matmul, below under matmul).
+    {
+      name: 'batchMatmul: matmul [2,3,5,4] (transposeA) @ [5,6], b shared by the batch',
+      inputs: [X([2, 3, 5, 4]), X([5, 6])],
+      fn: (a, b) => matmul(a, b, { transposeA: true }),
+    },
     { name: 'batchMatmul: matmul [1,3,4] @ [2,4,5], a batch of one broadcast', inputs: [X([1, 3, 4]), X([2, 4, 5])], fn: (a, b) => matmul(a, b) },
     // Inside a graph, 8 columns: the thread grid (z the batch) on the backends that have one.
     { name: 'batchMatmul inside a graph, 8 columns', inputs: [X([2, 3, 5]), X([2, 5, 8])], fn: (a, b) => mul(batchMatmul(a, b), 1.5) },
