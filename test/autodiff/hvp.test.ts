@@ -104,7 +104,11 @@ function feedsAt(p: Problem, w: Block, v?: Block): Feeds {
 /** Directions in [-1, 1] for every parameter, from a seed. */
 const direction = (p: Problem, seed: number): Float64Array[] => p.params.map((q, i) => randomValues(sizeOf(q.shape), seed + 7919 * (i + 1)));
 
-/** Central-difference step along v (|v| ≤ 1 elementwise): truncation ~ε², rounding ~1e-16/ε, both far below 1e-6. */
+/**
+ * Central-difference step along v (|v| ≤ 1 elementwise): truncation ~ε² relative to the
+ * HVP, and rounding ~ulp(g)/ε absolute, g the gradient. The rounding term does not shrink
+ * with the HVP, so where the HVP is tiny beside the gradient it is the bound (differencesTol).
+ */
 const EPS = 1e-5;
 
 /** The three checks of the file comment at the problem's point, along v (and u for symmetry). */
@@ -117,7 +121,10 @@ function checkHvp(p: Problem, v: Block, u: Block): void {
   const plus = h.gradient(feedsAt(p, axpy(w, EPS, v)));
   const minus = h.gradient(feedsAt(p, axpy(w, -EPS, v)));
   const differences = plus.map((gp, i) => gp.map((x, j) => (x - minus[i][j]) / (2 * EPS)));
-  expectClose(hv, differences, 1e-6, 'forward-over-reverse vs central differences of the gradient');
+  // Each difference rounds g(w ± εv) to float64 (the reference interpreter): error ≤ a few ulp(|g|) / ε.
+  const gScale = Math.max(...flat(plus).map(Math.abs), ...flat(minus).map(Math.abs));
+  const differencesTol = 1e-12 + (64 * Number.EPSILON * gScale) / EPS;
+  expectClose(hv, differences, 1e-6, 'forward-over-reverse vs central differences of the gradient', differencesTol);
 
   const hu = h.forwardOverReverse(feedsAt(p, w, u));
   const [uHv, vHu] = [dot(u, hv), dot(v, hu)];
