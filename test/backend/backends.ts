@@ -25,13 +25,18 @@ let statuses: Promise<BackendStatus[]> | null = null;
 
 export function backendStatuses(): Promise<BackendStatus[]> {
   statuses ??= (async () => {
+    // headless-gl's one probe context (made once per process, when gpu.js is first asked) is made
+    // before WebGPU starts. Three fresh-clone runs of .ci/run here each lost headlessgl in one test
+    // file (its probe context null) with the probe after enableNodeWebGPU had started Dawn and Mesa's
+    // Vulkan driver in the same process; the suspicion is the two drivers starting at once.
+    const reasons = new Map(nodeBackends.filter((b) => b !== 'webgpu').map((b) => [b, unavailableReason(b)]));
     const webgpu = await enableNodeWebGPU().then(
       () => null,
       (e: Error) => e.message,
     );
     return nodeBackends.map((backend) => ({
       backend,
-      reason: backend === 'webgpu' && webgpu ? webgpu : unavailableReason(backend),
+      reason: backend === 'webgpu' ? (webgpu ?? unavailableReason(backend)) : reasons.get(backend)!,
     }));
   })();
   return statuses;
