@@ -32,8 +32,9 @@ import { chromiumMissing, launchChromium } from '../../test/browser/chromium.js'
  * browser build as one ES module per source module (so that the page's
  * bundler drops what it does not use, members of the `nn` namespace
  * included) and leaving gpu.js's kernel.toString() and dev mode out of its
- * browser build brought it to 196.5 KB (scripts/build.ts). The test fails
- * above the limit, 5 KB over the goal.
+ * browser build brought it to 196.5 KB (scripts/build.ts); batched matmul and
+ * pooling's dilation and ceil rounding then added 3.3 KB: 199.8 KB. The test
+ * fails above the limit, 5 KB over the goal.
  */
 const BUNDLE_GOAL_GZIP_KB = 200;
 const BUNDLE_LIMIT_GZIP_KB = 205;
