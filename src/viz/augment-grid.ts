@@ -27,7 +27,7 @@ import { checkImageShape } from '../data/crops.js';
 import { describeValue, fail } from '../graph/error.js';
 import { type Shape, shapeToString, sizeOf } from '../graph/shape.js';
 import { checkOptions, showValue } from '../nn/spec.js';
-import { type ChartSpec, MAX_CHART_SIDE, VEGA_LITE_SCHEMA, chartConfig, checkInteger, checkTitle } from './spec.js';
+import { type ChartSpec, MAX_CHART_SIDE, VEGA_LITE_SCHEMA, chartConfig, checkInteger, checkTitle, hexByte, LABEL_HEIGHT, NON_FINITE } from './spec.js';
 
 /** Layout, seed and colour scale of the grid `augmentGridSpec` makes. */
 export interface AugmentGridOptions {
@@ -47,8 +47,6 @@ export interface AugmentGridOptions {
   title?: string;
 }
 
-const NON_FINITE = '#ff00ff';
-const LABEL_HEIGHT = 16;
 const GAP = 10;
 const MAX_COUNT = 400;
 
@@ -60,8 +58,6 @@ interface Run {
   y1: number;
   rgb: string;
 }
-
-const hexByte = (v: number): string => Math.round(Math.min(1, Math.max(0, v)) * 255).toString(16).padStart(2, '0');
 
 /** A few words for each transformation in `t` (already checked), for the subtitle. */
 function describeTransforms(t: AugmentTransforms): string {

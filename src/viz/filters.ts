@@ -11,7 +11,7 @@
  */
 import { describeValue, fail } from '../graph/error.js';
 import { checkOptions, showValue } from '../nn/spec.js';
-import { type ChartSpec, VEGA_LITE_SCHEMA, chartConfig, checkInteger, checkTitle } from './spec.js';
+import { type ChartSpec, VEGA_LITE_SCHEMA, chartConfig, checkInteger, checkTitle, hexByte, LABEL_HEIGHT, NON_FINITE } from './spec.js';
 
 /** Weights of a convolution, shaped [outChannels, inChannels, kH, kW] (a parameter value from `train`). */
 export interface FilterWeights {
@@ -31,9 +31,6 @@ export interface FilterGridOptions {
   title?: string;
 }
 
-/** Painted where a weight is NaN or ±Infinity, so a diverged layer is obvious at a glance. */
-const NON_FINITE = '#ff00ff';
-const LABEL_HEIGHT = 16;
 const TILE_GAP = 4;
 const BLOCK_GAP = 14;
 
@@ -47,8 +44,6 @@ interface Cell {
   filter: number;
   channel: string;
 }
-
-const hexByte = (v: number): string => Math.round(Math.min(1, Math.max(0, v)) * 255).toString(16).padStart(2, '0');
 
 /**
  * The spec of a grid of convolution filters, e.g. `filterGridSpec(params['conv1.w'])`.

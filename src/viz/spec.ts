@@ -47,6 +47,15 @@ export function chartConfig(): Record<string, unknown> {
  */
 export const MAX_CHART_SIDE = 16384;
 
+/** Painted where a value is NaN or ±Infinity in the image charts (filters, augmentations), so a diverged value is obvious at a glance. */
+export const NON_FINITE = '#ff00ff';
+
+/** Height of a tile's label in the image charts, in pixels. */
+export const LABEL_HEIGHT = 16;
+
+/** `v` in [0, 1] (clamped) as two hex digits, for `#rrggbb` colours. */
+export const hexByte = (v: number): string => Math.round(Math.min(1, Math.max(0, v)) * 255).toString(16).padStart(2, '0');
+
 /** Throws when `v` is not an integer in [`min`, `max`] (an option of a chart builder). */
 export function checkInteger(who: string, name: string, v: number, min: number, max = Infinity): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
