@@ -1,7 +1,7 @@
 /**
  * The NaN cases (nan-cases.ts; the Node suite is test/backend/nan.test.ts) in
  * Chromium, on each browser backend against the float64 reference, one test
- * per case. The page script (nan-page.ts) is bundled here with esbuild and
+ * per case, and one lifecycle check (disposing a graph beside a live one). The page script (nan-page.ts) is bundled here with esbuild and
  * added to the served conformance page, so that it runs on the same origin
  * with the same headers. A backend the browser does not have is skipped with
  * the reason, or fails when STRIATE_REQUIRE_BROWSER_BACKENDS names it.
@@ -72,5 +72,10 @@ describe.each(backends)('Chromium, backend %s: NaN', (backend) => {
     expect(r, `the page reported no result for "${name}"`).toBeDefined();
     if (r!.error !== null) throw new Error(`${backend}: ${name}: ${r!.error}`);
     for (const note of r!.notes) console.info(`${name}: ${note}`);
+  });
+
+  it('disposing one graph leaves another live graph correct and frees its buffers at once', ({ skip }) => {
+    if (!result || result.unavailable !== null) return skip();
+    expect(result.dispose).toBeNull();
   });
 });

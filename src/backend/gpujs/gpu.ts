@@ -13,6 +13,7 @@ import { fail } from '../../graph/error.js';
 import { type Grid, intLet, k, type Src } from '../../kernel/source.js';
 import { disposedError, type SizeLimit, TYPED_ARRAY_LIMIT } from '../compiled.js';
 import { nodeWebGPUStorageLimit } from './node-webgpu.js';
+import { tuneGpuJsGl } from './gl-tuning.js';
 import { tuneGpuJsWasm } from './wasm/tuning.js';
 
 const { GPU } = gpujs as unknown as { GPU: GpuStatic };
@@ -147,8 +148,6 @@ interface SharedGpu {
   users: number;
   /** Kernels by grid and source: those in use, and up to IDLE_KERNELS unused ones, least recently released first. */
   kernels: Map<string, CachedKernel>;
-  /** Pipelines whose destruction waits until no graph uses this instance (GL family; see release). */
-  deferred: GpuPipeline[];
 }
 
 const glFamily = (b: GpuJsBackend): boolean => b === 'headlessgl' || b === 'webgl2' || b === 'webgl';
@@ -185,9 +184,11 @@ export function acquireGpu(backend: GpuJsBackend): GpuHandle {
   // The wasm backends' adjustments to gpu.js, made when one is first used
   // (they change the shared gpu.js module: see wasm/tuning.ts).
   if (isWasmBackend(backend)) tuneGpuJsWasm(gpujs);
+  // The GL backends' one, which lets a disposed graph's kernels go at once (gl-tuning.ts).
+  if (glFamily(backend)) tuneGpuJsGl(gpujs);
   let entry = shared.get(backend);
   if (!entry) {
-    entry = { gpu: new GPU({ mode: modeOf[backend] }), users: 0, kernels: new Map(), deferred: [] };
+    entry = { gpu: new GPU({ mode: modeOf[backend] }), users: 0, kernels: new Map() };
     shared.set(backend, entry);
   }
   entry.users++;
@@ -245,18 +246,7 @@ export function acquireGpu(backend: GpuJsBackend): GpuHandle {
         cache.kernels.set(key, cached);
       }
       used.clear();
-      if (pipeline !== null) {
-        // gpu.js 2.24 on GL: destroying one pipeline makes the next run of
-        // every other live pipeline on the same context return its previous
-        // result (a stale texture readback; later runs are right again). So on
-        // the GL family a plan is destroyed only once no graph uses the
-        // context any more; its memory stays counted until then.
-        if (!glFamily(backend)) await pipeline.destroy();
-        else {
-          cache.deferred.push(pipeline);
-          if (cache.users === 0) await Promise.all(cache.deferred.splice(0).map((p) => p.destroy()));
-        }
-      }
+      if (pipeline !== null) await pipeline.destroy();
       evictIdleKernels(cache);
     },
   };
