@@ -51,9 +51,10 @@
  * engine: Node and Chromium agree, another engine may differ in the last
  * place.)
  */
-import { map, type MonoTypeOperatorFunction } from 'rxjs';
+import { concatMap, from, map, type MonoTypeOperatorFunction } from 'rxjs';
 import { checkOptions, describeValue, fail, showValue } from '../graph/error.js';
 import { type Shape, shapeToString, sizeOf } from '../graph/shape.js';
+import { augmentWorkersUnavailable, AugmentWorkers } from './augment-workers.js';
 import type { Batch } from './batches.js';
 import { checkImageShape, imageCount } from './crops.js';
 import { createRng, mixSeed, type Rng } from './random.js';
@@ -144,10 +145,20 @@ export interface AugmentTransforms {
 export interface AugmentOptions extends AugmentTransforms {
   /** `[channels, height, width]` of one image, e.g. `model.inputShape` or `[1, 28, 28]`; required. */
   readonly imageShape: Shape;
+  /**
+   * Worker threads to augment on (an integer 1 to 16; default none: the
+   * calling thread). With workers, a batch is augmented beside the training
+   * step that `train()` runs meanwhile, and the batches are the same as
+   * without. Node only: in a browser, giving it is an error.
+   */
+  readonly workers?: number;
 }
 
 const TRANSFORMS = ['affine', 'crop', 'flip', 'elastic', 'noise', 'brightness', 'contrast', 'fill'] as const;
-const AUGMENT_KEYS = ['imageShape', ...TRANSFORMS];
+const AUGMENT_KEYS = ['imageShape', 'workers', ...TRANSFORMS];
+
+/** The most worker threads `augment` starts. */
+export const MAX_AUGMENT_WORKERS = 16;
 
 /** A transformation of {@link augment} that draws random numbers (each from its own stream; see {@link augmentRng}). */
 export type AugmentTransform = 'affine' | 'elastic' | 'crop' | 'flip' | 'contrast' | 'brightness' | 'noise';
@@ -846,7 +857,7 @@ export function augment(options: AugmentOptions): MonoTypeOperatorFunction<Batch
   const shape = options !== null && typeof options === 'object' ? options.imageShape : undefined;
   const plan = planOf(who, options, shape, true);
   const imageShape = [plan.C, plan.H, plan.W];
-  return map((batch: Batch): Batch => {
+  const check = (batch: Batch): number => {
     if (batch === null || typeof batch !== 'object') {
       fail(who, `expects batches { images, labels, size, seed, ... }, got ${describeValue(batch)}`, describeValue(batch), 'a Batch');
     }
@@ -861,6 +872,21 @@ export function augment(options: AugmentOptions): MonoTypeOperatorFunction<Batch
       );
     }
     checkSeed(who, 'batch.seed', batch.seed);
-    return { ...batch, images: runPlan(plan, batch.images, count, batch.seed) };
+    return count;
+  };
+  const workers = options.workers;
+  if (workers === undefined) return map((batch: Batch): Batch => ({ ...batch, images: runPlan(plan, batch.images, check(batch), batch.seed) }));
+  if (typeof workers !== 'number' || !Number.isInteger(workers) || workers < 1 || workers > MAX_AUGMENT_WORKERS) {
+    fail(who, `workers must be an integer from 1 to ${MAX_AUGMENT_WORKERS}, got ${showValue(workers)}`, `workers ${showValue(workers)}`, `an integer from 1 to ${MAX_AUGMENT_WORKERS}`);
+  }
+  const unavailable = augmentWorkersUnavailable();
+  if (unavailable !== null) fail(who, `workers: ${unavailable}`, `workers ${workers}`, 'no workers option here');
+  // Only the transformations travel to the workers (structured clone): plain numbers and pairs.
+  const transforms: Record<string, unknown> = {};
+  for (const key of TRANSFORMS) if ((options as unknown as Record<string, unknown>)[key] !== undefined) transforms[key] = (options as unknown as Record<string, unknown>)[key];
+  const pool = new AugmentWorkers(workers, imageShape, transforms as AugmentTransforms);
+  return concatMap((batch: Batch) => {
+    check(batch);
+    return from(pool.run(batch.images, batch.seed)).pipe(map((images): Batch => ({ ...batch, images })));
   });
 }

@@ -603,15 +603,28 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
         let skip = e === firstEpoch ? doneInEpoch : 0;
         let steps = skip;
         let counted = 0;
-        for (const drawn of batches(trainSet, { batchSize, shuffle: true, seed, epoch: e, dropLast: true })) {
+        const drawn = batches(trainSet, { batchSize, shuffle: true, seed, epoch: e, dropLast: true })[Symbol.iterator]();
+        for (; skip > 0; skip--) drawn.next();
+        // The batch of `step`, transformed. The next one's transform starts
+        // before this step runs, so that an asynchronous transform (augment's
+        // workers) works beside the step; each batch's transform depends on
+        // that batch alone (transform.ts), so the order changes nothing else.
+        const transformed = (step: number): Promise<Batch | null> | null => {
+          const next = drawn.next();
+          if (next.done) return null;
+          if (!transformer) return Promise.resolve(next.value);
+          const pending = transformer.run(next.value, `epoch ${e + 1}, step ${step}`);
+          // Awaited after the step; a failure meanwhile is not unhandled.
+          pending.catch(() => undefined);
+          return pending;
+        };
+        let ahead = stopped() ? null : transformed(steps + 1);
+        while (ahead !== null) {
           if (stopped()) return;
-          if (skip > 0) {
-            skip--;
-            continue;
-          }
           const step = steps + 1;
-          const batch = transformer ? await transformer.run(drawn, `epoch ${e + 1}, step ${step}`) : drawn;
+          const batch = await ahead;
           if (batch === null || stopped()) return;
+          ahead = transformed(step + 1);
           const labels = Float32Array.from(batch.labels);
           const feeds: Record<string, FeedValue> = { ...paramFeeds('train', state.params, names), ...statFeeds(state.stats, built.stats), x: batch.images };
           if (graph.readsLabels) feeds[LABELS_INPUT] = labels;

@@ -28,8 +28,8 @@ export interface BatchShape {
 
 /** Runs batches through a transform operator, one at a time; see the file comment. */
 export class BatchTransformer {
-  /** Unsubscribes the run in flight and resolves it to null. */
-  private cancelInFlight: (() => void) | null = null;
+  /** For each run in flight (train() keeps one ahead of the step): unsubscribes it and resolves it to null. */
+  private readonly inFlight = new Set<() => void>();
   private stopped = false;
 
   constructor(
@@ -47,10 +47,11 @@ export class BatchTransformer {
       const outputs: unknown[] = [];
       let subscription: Subscription | undefined;
       let settled = false;
+      let cancel: (() => void) | null = null;
       const settle = (finish: () => void): void => {
         if (settled) return;
         settled = true;
-        this.cancelInFlight = null;
+        if (cancel !== null) this.inFlight.delete(cancel);
         finish();
       };
       const fail = (err: unknown): void =>
@@ -112,10 +113,11 @@ export class BatchTransformer {
         return;
       }
       // A synchronous operator settles inside subscribe(), before `subscription` is set.
-      this.cancelInFlight = () => {
+      cancel = () => {
         subscription?.unsubscribe();
         settle(() => resolve(null));
       };
+      this.inFlight.add(cancel);
       subscription = output.subscribe({ next, error: fail, complete });
       if (settled) subscription.unsubscribe();
     });
@@ -124,7 +126,7 @@ export class BatchTransformer {
   /** Tear down the operator chain in flight (its run resolves to null) and refuse further batches. */
   stop(): void {
     this.stopped = true;
-    this.cancelInFlight?.();
+    for (const cancel of [...this.inFlight]) cancel();
   }
 }
 
