@@ -243,4 +243,19 @@ export {
   type Neighbours,
   type DistanceMetric,
 } from './explain/neighbours.js';
+export {
+  maximise,
+  maximiseAll,
+  maximiseClasses,
+  standardTransforms,
+  type MaximiseObjective,
+  type ClassObjective,
+  type ChannelObjective,
+  type NeuronObjective,
+  type MaximiseTransform,
+  type MaximiseOptions,
+  type MaximiseResult,
+  type BlurOptions,
+} from './explain/maximise.js';
+export { maximiseGridSpec, type MaximiseGridOptions, type MaximiseTile } from './viz/maximise-grid.js';
 export { CHART_FONT, type ChartSpec } from './viz/spec.js';

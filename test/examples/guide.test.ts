@@ -186,6 +186,22 @@ describe('examples/guide', () => {
     for (const line of shown) expect(printed.has(shape(line)), `README shows an output line look-inside.ts does not print: ${line}`).toBe(true);
   });
 
+  it("mlp-conv.ts: an MLP with shared weights run on every block gives the convolution's map, for the same multiply-adds", async () => {
+    const out = await runExample('mlp-conv.ts');
+    const count = (pattern: RegExp) => pattern.exec(out)!.slice(1).map((s) => Number(s.replace(/,/g, '')));
+    const [convAdds, convParams] = count(/^convolution: .* -> \[1,4,8,8\]: ([\d,]+) multiply-adds, ([\d,]+) parameters$/m);
+    const [runs, perRun, mlpAdds, mlpParams] = count(/^MLP 25 -> 6 relu -> 4 on each of the \d+ 5x5 blocks: (\d+) runs x (\d+) = ([\d,]+) multiply-adds, ([\d,]+) parameters, shared$/m);
+    expect(runs).toBe(64); // 8 × 8 positions of a 5×5 block on 12 × 12
+    expect(perRun).toBe(25 * 6 + 6 * 4);
+    expect(mlpAdds).toBe(runs * perRun);
+    expect(convAdds).toBe(mlpAdds);
+    expect(convParams).toBe(mlpParams);
+    expect(convParams).toBe(6 * 25 + 6 + 4 * 6 + 4);
+    const [[difference]] = numbers(out, /^max \|convolution - MLP map\| = ([\d.e+-]+)$/);
+    expect(difference).toBeLessThan(1e-12);
+    expect(out).toContain('would need 55,296 weights');
+  });
+
   it('custom-training.ts: a custom loss, a frozen layer, a batch transform and snapshots', async () => {
     const out = await runExample('custom-training.ts');
     const snapshots = numbers(out, /^step (\d+): loss ([\d.]+), \|fc\.w\| ([\d.]+)$/);
