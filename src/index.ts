@@ -257,5 +257,6 @@ export {
   type MaximiseResult,
   type BlurOptions,
 } from './explain/maximise.js';
+export { exportOnnx, importOnnx, ONNX_IMPORT_OPS, ONNX_IMPORT_OPSETS, ONNX_IR_VERSION, ONNX_OPSET, type ExportOnnxOptions, type ImportedOnnx, type ImportOnnxOptions } from './onnx/index.js';
 export { maximiseGridSpec, type MaximiseGridOptions, type MaximiseTile } from './viz/maximise-grid.js';
 export { CHART_FONT, type ChartSpec } from './viz/spec.js';

@@ -202,6 +202,16 @@ describe('examples/guide', () => {
     expect(out).toContain('would need 55,296 weights');
   });
 
+  it('onnx.ts: ONNX Runtime runs the saved LeNet-5 as Striate does, and the file loads back and fine-tunes', async () => {
+    const out = await runExample('onnx.ts', dir);
+    expect(out).toContain(`saved ${join(dir, 'lenet5.onnx')}`);
+    const [[diff]] = numbers(out, /^ONNX Runtime and Striate agree on 8 digits: largest logit difference ([\d.e+-]+)$/);
+    expect(diff).toBeLessThan(1e-3);
+    const [[before, after]] = numbers(out, /^test accuracy of the loaded model: ([\d.]+)% before fine-tuning, ([\d.]+)% after$/);
+    expect(before).toBeGreaterThan(50);
+    expect(after).toBeGreaterThan(before);
+  });
+
   it('custom-training.ts: a custom loss, a frozen layer, a batch transform and snapshots', async () => {
     const out = await runExample('custom-training.ts');
     const snapshots = numbers(out, /^step (\d+): loss ([\d.]+), \|fc\.w\| ([\d.]+)$/);
