@@ -11,6 +11,7 @@
 import { animationFrameScheduler, auditTime, combineLatest, filter, map, merge, type Observable, startWith, switchMap, zip } from 'rxjs';
 import { buildModel, compile, input, lenet5, type Params, relu, smoothSteps, type StepEvent, type TrainEvent } from 'striate';
 import { type BrowserBackend, browserUnavailableReason } from './backends.js';
+import { drawAugmentations } from './augment.js';
 import { accuracyChart, lossChart } from './charts.js';
 import { DrawingPad, drawInput } from './digit.js';
 import { drawFilters } from './filters.js';
@@ -185,6 +186,23 @@ async function main(): Promise<void> {
     );
   });
 
+  // The augmentation panel: the drawn digit (else the first training digit) under twenty draws.
+  let augmentSeed = 1;
+  let augmentedTiles = 0;
+  const firstDigit = data.train.images.slice(0, 28 * 28);
+  const redrawAugment = (image: Float32Array | null): void => {
+    augmentedTiles = drawAugmentations($<HTMLCanvasElement>('augment'), image ?? firstDigit, augmentSeed).length / (28 * 28);
+  };
+  let drawn: Float32Array | null = null;
+  pad.drawing$.pipe(startWith(null)).subscribe((image) => {
+    drawn = image;
+    redrawAugment(image);
+  });
+  $('augment-again').addEventListener('click', () => {
+    augmentSeed++;
+    redrawAugment(drawn);
+  });
+
   // Read-only hooks for the browser tests (test/browser/demo.browser.ts).
   (window as unknown as { striateDemo: unknown }).striateDemo = {
     ready: true,
@@ -194,6 +212,7 @@ async function main(): Promise<void> {
     predictions: () => latest,
     availability: () => Object.fromEntries(availability),
     picker: () => backendChoice.state(),
+    augment: () => ({ seed: augmentSeed, tiles: augmentedTiles }),
   };
 
   // Autostart trains on the backend asked for, or else on the one the measurement picks.

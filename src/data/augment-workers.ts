@@ -45,9 +45,12 @@ export function augmentWorkersUnavailable(): string | null {
 /** One worker thread, started from the built body (dist) or, from the sources, through tsx. */
 function startWorker(wt: WorkerThreads): NodeWorker {
   const fromSources = import.meta.url.endsWith('.ts');
+  // Resolved at run time beside this module (a page's bundler, which never
+  // starts these, does not see the pattern it would try to resolve).
+  const here = import.meta.url;
   return fromSources
-    ? new wt.Worker(new URL('./ts-worker.mjs', import.meta.url), { workerData: { url: new URL('./augment-worker.ts', import.meta.url).href }, execArgv: [] })
-    : new wt.Worker(new URL('./augment-worker.js', import.meta.url), { execArgv: [] });
+    ? new wt.Worker(new URL('./ts-worker.mjs', here), { workerData: { url: new URL('./augment-worker.ts', here).href }, execArgv: [] })
+    : new wt.Worker(new URL('./augment-worker.js', here), { execArgv: [] });
 }
 
 interface Pending {

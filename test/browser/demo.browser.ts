@@ -23,6 +23,7 @@ interface DemoHooks {
   testAccuracy(): number[];
   predictions(): { digit: number; probability: number }[] | null;
   availability(): Record<string, string | null>;
+  augment(): { seed: number; tiles: number };
 }
 
 const shots = resolve(import.meta.dirname, '../../out/browser');
@@ -147,6 +148,27 @@ describe.skipIf(missing !== null)(`the demo on ${mainBackend}, as a person uses 
     for (let i = 1; i < shown.length; i++) expect(shown[i].p).toBeLessThanOrEqual(shown[i - 1].p);
     expect(shown.reduce((a, r) => a + r.p, 0)).toBeLessThanOrEqual(1.005);
     await page.screenshot({ path: resolve(shots, `demo-${mainBackend}.png`), fullPage: true });
+  });
+
+  it('shows the drawn digit under twenty augmentations, and new draws on request', async ({ skip }) => {
+    if (!available) skip();
+    const picture = () => page.evaluate(() => (document.getElementById('augment') as HTMLCanvasElement).toDataURL());
+    const state = () => page.evaluate(() => (window as unknown as { striateDemo: DemoHooks }).striateDemo.augment());
+    // The digit drawn by the test before this one.
+    expect(await state()).toEqual({ seed: 1, tiles: 20 });
+    const first = await picture();
+    // Not blank: some tile pixels are light (a digit), and the grid is not one colour.
+    const light = await page.evaluate(() => {
+      const c = document.getElementById('augment') as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] > 128 && d[i] < 255) n++;
+      return n;
+    });
+    expect(light, 'the augmented digits are drawn').toBeGreaterThan(100);
+    await page.click('#augment-again');
+    await expect.poll(state).toEqual({ seed: 2, tiles: 20 });
+    expect(await picture(), 'new draws give a new grid').not.toBe(first);
   });
 
   it('resumes where it paused, and the predictions follow the weights', async ({ skip }) => {
