@@ -8,9 +8,9 @@
  */
 import { augmentImages, type AugmentTransforms } from 'striate';
 
-/** The distortions shown: the CLI's defaults for digits (examples/lib/cli.ts). */
+/** The distortions shown: the CLI's --augment defaults for digits (DIGIT_AUGMENT in examples/lib/zoo-config.ts). */
 export const DIGIT_DISTORTIONS: AugmentTransforms = {
-  affine: { rotate: 10, shift: 2, scale: [0.9, 1.1], shear: 10 },
+  affine: { rotate: 10, shift: 2, scale: [0.9, 1.1], shear: 5 },
   elastic: { alpha: 34, sigma: 5 },
 };
 
