@@ -27,7 +27,8 @@ import { checkImageShape } from '../data/crops.js';
 import { describeValue, fail } from '../graph/error.js';
 import { type Shape, shapeToString, sizeOf } from '../graph/shape.js';
 import { checkOptions, showValue } from '../nn/spec.js';
-import { type ChartSpec, MAX_CHART_SIDE, VEGA_LITE_SCHEMA, chartConfig, checkInteger, checkTitle, hexByte, LABEL_HEIGHT, NON_FINITE } from './spec.js';
+import { imageGridSpec } from './image-grid.js';
+import { type ChartSpec, checkInteger, checkTitle } from './spec.js';
 
 /** Layout, seed and colour scale of the grid `augmentGridSpec` makes. */
 export interface AugmentGridOptions {
@@ -47,17 +48,7 @@ export interface AugmentGridOptions {
   title?: string;
 }
 
-const GAP = 10;
 const MAX_COUNT = 400;
-
-interface Run {
-  tile: number;
-  x0: number;
-  x1: number;
-  y0: number;
-  y1: number;
-  rgb: string;
-}
 
 /** A few words for each transformation in `t` (already checked), for the subtitle. */
 function describeTransforms(t: AugmentTransforms): string {
@@ -142,96 +133,18 @@ export function augmentGridSpec(image: ArrayLike<number>, imageShape: Shape, tra
     }
     [lo, hi] = r;
   }
-  const level = (v: number): string => hexByte((v - lo) / (hi - lo));
-
   const tiles = count + (original ? 1 : 0);
   const cell = options.cellSize ?? Math.max(1, Math.round(84 / Math.max(H, W)));
   checkInteger(who, 'cellSize', cell, 1);
   const columns = options.columns ?? Math.min(tiles, 7);
   checkInteger(who, 'columns', columns, 1);
-  const rows = Math.ceil(tiles / Math.min(columns, tiles));
-  const cols = Math.min(columns, tiles);
-  const tileW = W * cell;
-  const tileH = H * cell;
-  const width = cols * tileW + (cols - 1) * GAP;
-  const height = rows * (LABEL_HEIGHT + tileH) + (rows - 1) * GAP;
-  if (width > MAX_CHART_SIDE || height > MAX_CHART_SIDE) {
-    fail(
-      who,
-      `the grid would be ${width} × ${height} pixels, more than the ${MAX_CHART_SIDE} a chart can have; use a smaller cellSize, fewer views or other columns`,
-      `${width} × ${height} pixels`,
-      `at most ${MAX_CHART_SIDE} × ${MAX_CHART_SIDE}`,
-    );
-  }
-
-  const runs: Run[] = [];
-  const frames: { x0: number; x1: number; y0: number; y1: number }[] = [];
-  const labels: { x: number; y: number; text: string }[] = [];
-  const plane = H * W;
-  let nonFinite = 0;
-  for (let t = 0; t < tiles; t++) {
+  const shown = Array.from({ length: tiles }, (_, t) => {
     const view = original ? t - 1 : t;
-    const data = view < 0 ? source : views.subarray(view * per, (view + 1) * per);
-    const ox = (t % cols) * (tileW + GAP);
-    const oy = Math.floor(t / cols) * (LABEL_HEIGHT + tileH + GAP) + LABEL_HEIGHT;
-    labels.push({ x: ox + tileW / 2, y: oy - 4, text: view < 0 ? 'original' : `${view + 1}` });
-    frames.push({ x0: ox - 0.5, x1: ox + tileW + 0.5, y0: oy - 0.5, y1: oy + tileH + 0.5 });
-    for (let y = 0; y < H; y++) {
-      let start = 0;
-      let colour = '';
-      for (let x = 0; x <= W; x++) {
-        let c = '';
-        if (x < W) {
-          const vs = C === 1 ? [data[y * W + x]] : [0, 1, 2].map((ch) => data[ch * plane + y * W + x]);
-          if (vs.every(Number.isFinite)) c = `#${C === 1 ? level(vs[0]).repeat(3) : vs.map(level).join('')}`;
-          else {
-            c = NON_FINITE;
-            nonFinite++;
-          }
-        }
-        if (x > 0 && c !== colour) {
-          runs.push({ tile: t, x0: ox + start * cell, x1: ox + x * cell, y0: oy + y * cell, y1: oy + (y + 1) * cell, rgb: colour });
-          start = x;
-        }
-        colour = c;
-      }
-    }
-  }
-
-  const at = (field: string, size: number) => ({
-    field,
-    type: 'quantitative',
-    scale: { domain: [0, size], range: [0, size], nice: false, zero: false },
-    axis: null,
+    return view < 0 ? { data: source, label: 'original' } : { data: views.subarray(view * per, (view + 1) * per), label: `${view + 1}` };
   });
-  const position = { x: at('x0', width), x2: { field: 'x1' }, y: at('y0', height), y2: { field: 'y1' } };
   const notes = [
     describeTransforms(transforms),
     `${count} draws, seed ${seed}; ${C === 1 ? 'grey' : 'RGB'}: ${lo.toPrecision(3)} black, ${hi.toPrecision(3)} white, clamped`,
   ];
-  if (nonFinite > 0) notes.push(`${nonFinite} non-finite pixel(s) in magenta`);
-  return {
-    $schema: VEGA_LITE_SCHEMA,
-    title: { text: options.title ?? 'Augmentations', subtitle: notes },
-    config: chartConfig(),
-    width,
-    height,
-    layer: [
-      {
-        data: { values: runs },
-        mark: { type: 'rect' },
-        encoding: { ...position, fill: { field: 'rgb', type: 'nominal', scale: null, legend: null } },
-      },
-      {
-        data: { values: frames },
-        mark: { type: 'rect', filled: false, stroke: '#bbbbbb', strokeWidth: 1 },
-        encoding: position,
-      },
-      {
-        data: { values: labels },
-        mark: { type: 'text', baseline: 'alphabetic', align: 'center', fontSize: 11, color: '#333' },
-        encoding: { x: at('x', width), y: at('y', height), text: { field: 'text' } },
-      },
-    ],
-  };
+  return imageGridSpec(who, shown, { C, H, W, cell, columns, lo, hi, tooLarge: 'use a smaller cellSize, fewer views or other columns' }, options.title ?? 'Augmentations', notes);
 }
