@@ -192,8 +192,13 @@ export { resolveAutoBackend, autoBackendReport, backendNames, type AutoCandidate
 export { enableNodeWebGPU, disableNodeWebGPU } from './backend/gpujs/node-webgpu.js';
 export { unavailableReason, liveDeviceTensors, releaseIdleGpus, type GpuJsBackend } from './backend/gpujs/gpu.js';
 export { trainingCurvesSpec, type TrainingCurvesOptions } from './viz/curves.js';
-export { filterGridSpec, type FilterGridOptions, type FilterWeights } from './viz/filters.js';
+export { filterGridSpec, convLayerFilters, layerFilterGridSpec, type FilterGridOptions, type FilterWeights, type ConvLayerFilters, type LayerFilterGridOptions } from './viz/filters.js';
+export { imageGridSpec, featureMapGridSpec, type ImageTile, type TileColour, type ImageGridOptions, type FeatureMapGridOptions } from './viz/feature-maps.js';
+export { embeddingMapSpec, type EmbeddingPoints, type EmbeddingMapSpecOptions } from './viz/embedding.js';
+export { confusionMatrixSpec, type ConfusionMatrixSpecOptions } from './viz/confusion.js';
+export { topKChartSpec, type TopKChartOptions } from './viz/topk.js';
 export { augmentGridSpec, type AugmentGridOptions } from './viz/augment-grid.js';
+export { neocognitronPlanesSpec, neocognitronWinnersSpec, planePictures, type NeocognitronPlanesOptions, type NeocognitronWinnersOptions, type NeocognitronResponses } from './viz/neocognitron.js';
 export { neocognitron, neocognitronGraph, neocognitronShapes, type NeocognitronModel, type NeocognitronOptions, type NeocognitronStage, type NeocognitronPool, type NeocognitronState, type NeocognitronStageState, type NeocognitronClassifier, type NeocognitronGraph, type StageGraph } from './nn/neocognitron.js';
 export {
   trainNeocognitron,
@@ -201,6 +206,13 @@ export {
   evaluateNeocognitron,
   neocognitronFeatures,
   buildClassifier,
+  classifyFeatures,
+  interpolatedSimilarity,
+  neocognitronResponses,
+  selectWinners,
+  CLASSIFIER_RULES,
+  DEFAULT_CANDIDATES,
+  type BuildClassifierOptions,
   type TrainNeocognitronOptions,
   type NeocognitronEvent,
   type NeocognitronStepEvent,
@@ -259,4 +271,6 @@ export {
 } from './explain/maximise.js';
 export { exportOnnx, importOnnx, ONNX_IMPORT_OPS, ONNX_IMPORT_OPSETS, ONNX_IR_VERSION, ONNX_OPSET, type ExportOnnxOptions, type ImportedOnnx, type ImportOnnxOptions } from './onnx/index.js';
 export { maximiseGridSpec, type MaximiseGridOptions, type MaximiseTile } from './viz/maximise-grid.js';
+export { pca, embeddingMap, PCA_JACOBI_MAX_DIM, type PcaOptions, type PcaResult, type PcaMethod, type FeatureRows, type EmbeddingMapOptions, type EmbeddingMap } from './explain/embedding.js';
+export { confusionMatrix, type ConfusionMatrix, type ConfusionMatrixOptions } from './explain/confusion.js';
 export { CHART_FONT, type ChartSpec } from './viz/spec.js';

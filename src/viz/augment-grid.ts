@@ -27,7 +27,7 @@ import { checkImageShape } from '../data/crops.js';
 import { describeValue, fail } from '../graph/error.js';
 import { type Shape, shapeToString, sizeOf } from '../graph/shape.js';
 import { checkOptions, showValue } from '../nn/spec.js';
-import { imageGridSpec } from './image-grid.js';
+import { labelledImageGrid } from './image-grid.js';
 import { type ChartSpec, checkInteger, checkTitle } from './spec.js';
 
 /** Layout, seed and colour scale of the grid `augmentGridSpec` makes. */
@@ -146,5 +146,5 @@ export function augmentGridSpec(image: ArrayLike<number>, imageShape: Shape, tra
     describeTransforms(transforms),
     `${count} draws, seed ${seed}; ${C === 1 ? 'grey' : 'RGB'}: ${lo.toPrecision(3)} black, ${hi.toPrecision(3)} white, clamped`,
   ];
-  return imageGridSpec(who, shown, { C, H, W, cell, columns, lo, hi, tooLarge: 'use a smaller cellSize, fewer views or other columns' }, options.title ?? 'Augmentations', notes);
+  return labelledImageGrid(who, shown, { C, H, W, cell, columns, lo, hi, tooLarge: 'use a smaller cellSize, fewer views or other columns' }, options.title ?? 'Augmentations', notes);
 }

@@ -8,8 +8,19 @@
  *
  * The layout is computed here in pixels and drawn with rect marks on
  * identity scales, so the picture does not depend on facet sizing rules.
+ *
+ * For a model, `convLayerFilters` finds the filters of every convolution
+ * layer by name, and `layerFilterGridSpec` draws one of them:
+ *
+ * ```ts
+ * for (const f of convLayerFilters(model, params)) await writeChart(`filters-${f.layer}.png`, layerFilterGridSpec(model, params, f.layer));
+ * ```
  */
 import { describeValue, fail } from '../graph/error.js';
+import type { Tensor } from '../graph/tensor.js';
+import { buildModel, checkModel, type Model } from '../nn/model.js';
+import type { Params, TensorValue } from '../nn/params.js';
+import { checkParams } from '../nn/predict.js';
 import { checkOptions, showValue } from '../nn/spec.js';
 import { type ChartSpec, VEGA_LITE_SCHEMA, chartConfig, checkInteger, checkTitle, hexByte, LABEL_HEIGHT, NON_FINITE } from './spec.js';
 
@@ -29,6 +40,12 @@ export interface FilterGridOptions {
   columns?: number;
   /** Chart title (default "Filters"). */
   title?: string;
+  /**
+   * Draw an RGB tile per filter from its three input channels (default: when
+   * there are exactly three). `layerFilterGridSpec` asks for it only for a
+   * convolution that reads a 3-channel input image.
+   */
+  rgb?: boolean;
 }
 
 const TILE_GAP = 4;
@@ -58,8 +75,9 @@ export function filterGridSpec(weights: FilterWeights, options: FilterGridOption
   if (weights === null || typeof weights !== 'object') {
     fail(who, `weights must be a { data, shape } value (e.g. params['conv1.w']), got ${describeValue(weights)}`, describeValue(weights), 'a { data, shape } value');
   }
-  checkOptions(who, options, ['cellSize', 'columns', 'title']);
+  checkOptions(who, options, ['cellSize', 'columns', 'title', 'rgb']);
   checkTitle(who, options.title);
+  if (options.rgb !== undefined && typeof options.rgb !== 'boolean') fail(who, `rgb must be true or false, got ${showValue(options.rgb)}`, `rgb ${showValue(options.rgb)}`, 'true or false');
   const { data, shape } = weights;
   const layout = '[outChannels, inChannels, kH, kW]';
   if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
@@ -75,7 +93,10 @@ export function filterGridSpec(weights: FilterWeights, options: FilterGridOption
   }
   const cell = options.cellSize ?? Math.max(4, Math.round(60 / Math.max(kH, kW)));
   checkInteger(who, 'cellSize', cell, 1);
-  const rgb = I === 3;
+  if (options.rgb === true && I !== 3) {
+    fail(who, `rgb needs filters with 3 input channels, these have ${I} (shape [${shape.join(', ')}])`, `${I} input channels`, '3 input channels');
+  }
+  const rgb = options.rgb ?? I === 3;
   const slots = (rgb ? 1 : 0) + I;
   const tileW = kW * cell;
   const tileH = kH * cell;
@@ -189,4 +210,106 @@ export function filterGridSpec(weights: FilterWeights, options: FilterGridOption
     height,
     layer,
   };
+}
+
+/** The filters of one convolution layer of a model, as `convLayerFilters` finds them. */
+export interface ConvLayerFilters {
+  /** The layer's full name, as the summary lists it (`conv1`, `block1.conv1`). */
+  readonly layer: string;
+  /** The parameter holding its filters, `<layer>.w`. */
+  readonly param: string;
+  /** The filters, `[outChannels, inChannels, kH, kW]`. */
+  readonly weights: TensorValue;
+  /** Whether the convolution reads the model's input image directly (its filters are drawn as RGB when that has 3 channels). */
+  readonly readsInput: boolean;
+}
+
+/** Options of `layerFilterGridSpec`: those of `filterGridSpec`, and how many filters and channels to draw. */
+export interface LayerFilterGridOptions extends Omit<FilterGridOptions, 'rgb'> {
+  /** Draw the first this many filters (default all). */
+  maxFilters?: number;
+  /** Draw the first this many input channels of each filter (default all). */
+  maxChannels?: number;
+}
+
+/** The tensors of the graph below `output`, each once. */
+function graphNodes(output: Tensor): Tensor[] {
+  const seen = new Set<number>();
+  const out: Tensor[] = [];
+  const stack: Tensor[] = [output];
+  while (stack.length) {
+    const t = stack.pop()!;
+    if (seen.has(t.id)) continue;
+    seen.add(t.id);
+    out.push(t);
+    stack.push(...t.inputs);
+  }
+  return out;
+}
+
+function filtersOf(who: string, model: Model, params: Params): ConvLayerFilters[] {
+  checkModel(who, model);
+  const built = buildModel(model);
+  checkParams(who, model, built, params);
+  const nodes = graphNodes(built.output);
+  const found: ConvLayerFilters[] = [];
+  for (const l of built.layers) {
+    if (l.kind !== 'conv2d' || found.some((f) => f.layer === l.name)) continue;
+    // A convolution layer's filters are the parameter it created named `<layer>.w`.
+    const param = l.params.find((p) => p === `${l.name}.w`);
+    if (param === undefined || !Object.hasOwn(params, param) || params[param].shape.length !== 4) continue;
+    // The op that reads the filters, and whether it also reads the image input.
+    const reader = nodes.find((t) => t.inputs.some((i) => i.op === 'input' && (i as Tensor<'input'>).attrs.name === param));
+    const readsInput = reader !== undefined && reader.inputs.some((i) => i.id === built.input.id);
+    found.push(Object.freeze({ layer: l.name, param, weights: params[param], readsInput }));
+  }
+  return found;
+}
+
+/**
+ * The filters of every convolution layer of `model`, in build order, found
+ * by name: each `conv2d` layer of the summary and the parameter
+ * `<layer>.w` it created (a layer applied several times, with shared
+ * weights, is listed once). `params` must hold the model's parameters.
+ */
+export function convLayerFilters(model: Model, params: Params): ConvLayerFilters[] {
+  return filtersOf('convLayerFilters', model, params);
+}
+
+/**
+ * The filter grid (`filterGridSpec`) of the convolution layer named `layer`
+ * of `model`: every filter and input channel (or the first `maxFilters` and
+ * `maxChannels`), drawn as RGB as well where the layer reads a 3-channel
+ * input image. Refuses a name that is not one of the model's convolution
+ * layers, naming those it has.
+ */
+export function layerFilterGridSpec(model: Model, params: Params, layer: string, options: LayerFilterGridOptions = {}): ChartSpec {
+  const who = 'layerFilterGridSpec';
+  checkOptions(who, options, ['cellSize', 'columns', 'title', 'maxFilters', 'maxChannels']);
+  const all = filtersOf(who, model, params);
+  const names = all.map((f) => f.layer);
+  const f = all.find((c) => c.layer === layer);
+  if (f === undefined) {
+    const list = names.length ? `its convolution layers are ${names.join(', ')}` : 'it has no convolution layer';
+    fail(who, `model "${model.name}" has no convolution layer named ${showValue(layer)}; ${list}`, `layer ${showValue(layer)}`, names.length ? `one of ${names.join(', ')}` : 'a model with a convolution');
+  }
+  const [O, I, kH, kW] = f.weights.shape;
+  const maxFilters = options.maxFilters ?? O;
+  const maxChannels = options.maxChannels ?? I;
+  checkInteger(who, 'maxFilters', maxFilters, 1);
+  checkInteger(who, 'maxChannels', maxChannels, 1);
+  const o = Math.min(O, maxFilters);
+  const i = Math.min(I, maxChannels);
+  let data: Float32Array = f.weights.data;
+  if (o < O || i < I) {
+    const plane = kH * kW;
+    data = new Float32Array(o * i * plane);
+    for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) data.set(f.weights.data.subarray((a * I + b) * plane, (a * I + b + 1) * plane), (a * i + b) * plane);
+  }
+  const part = o < O || i < I ? ` (the first ${o} of ${O} filters, ${i} of ${I} input channels)` : '';
+  const { maxFilters: _f, maxChannels: _c, ...rest } = options;
+  return filterGridSpec(
+    { data, shape: [o, i, kH, kW] },
+    { ...rest, title: options.title ?? `${layer} filters${part}`, rgb: f.readsInput && i === 3 && I === 3 && model.inputShape[0] === 3 },
+  );
 }

@@ -39,7 +39,7 @@ export interface ImageGridLayout {
  * under it (a note on non-finite pixels, drawn magenta, is added when there
  * are any). `who` names the caller in errors.
  */
-export function imageGridSpec(who: string, tiles: readonly GridTile[], layout: ImageGridLayout, title: string, notes: readonly string[]): ChartSpec {
+export function labelledImageGrid(who: string, tiles: readonly GridTile[], layout: ImageGridLayout, title: string, notes: readonly string[]): ChartSpec {
   const { C, H, W, cell, lo, hi } = layout;
   const cols = Math.min(layout.columns, tiles.length);
   const rows = Math.ceil(tiles.length / cols);

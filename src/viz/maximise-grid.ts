@@ -20,7 +20,7 @@
 import { describeValue, fail } from '../graph/error.js';
 import { shapeToString } from '../graph/shape.js';
 import { checkOptions, showValue } from '../nn/spec.js';
-import { imageGridSpec } from './image-grid.js';
+import { labelledImageGrid } from './image-grid.js';
 import { type ChartSpec, checkInteger, checkTitle } from './spec.js';
 
 /** One tile: an image `[C, H, W]` (a `MaximiseResult`) and its label. */
@@ -110,7 +110,7 @@ export function maximiseGridSpec(tiles: readonly MaximiseTile[], options: Maximi
   const columns = options.columns ?? Math.min(count, 10);
   checkInteger(who, 'columns', columns, 1);
   const notes = [`${count} unit(s); ${C === 1 ? 'grey' : 'RGB'}: ${lo.toPrecision(3)} black, ${hi.toPrecision(3)} white, clamped`];
-  return imageGridSpec(
+  return labelledImageGrid(
     who,
     tiles.map((t, k) => ({ data: t.data, label: labels[k] })),
     { C, H, W, cell, columns, lo, hi, tooLarge: 'use a smaller cellSize or other columns' },
