@@ -28,7 +28,8 @@
  *
  * Written as a user of the package would: it imports 'striate' and 'striate/node' only.
  */
-import { join, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import type { Subscription } from 'rxjs';
@@ -60,7 +61,7 @@ import {
   type NeocognitronEvent,
   type NeocognitronState,
 } from 'striate';
-import { saveCheckpoint, writeChart } from 'striate/node';
+import { saveCheckpoint, saveOnnx, writeChart } from 'striate/node';
 import { UsageError, checkBackend, checkOutDir, choice, integer, parseStrict, positive } from './lib/cli.js';
 import {
   AUGMENT_OPTIONS,
@@ -129,6 +130,7 @@ Options:
                       headlessgl \`npm install gl\` and an X display)
   --seed N            seed of initialisation, shuffling and dropout (default ${DEFAULTS.seed})
   --out DIR           output directory (default ${DEFAULTS.out})
+  --export-onnx PATH  also write the model as an ONNX file (opset 13) after each epoch
   --limit N           train on the first N training images only (default all: ${splitSizes('train')})
   --limit-test N      evaluate on the first N test images only (default all: ${splitSizes('test')})
   --json              print one JSON event per line instead of the progress bar
@@ -178,6 +180,8 @@ export interface Config {
   json: boolean;
   /** The augmentation to train with (--augment and its strength flags); absent when there is none. */
   augment?: AugmentSettings;
+  /** Write the model as ONNX to this .onnx file after each epoch (--export-onnx). */
+  exportOnnx?: string;
 }
 
 /**
@@ -201,6 +205,7 @@ export function parseFlags(argv: readonly string[]): Config | null {
     limit: { type: 'string' },
     'limit-test': { type: 'string' },
     json: { type: 'boolean' },
+    'export-onnx': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return null;
@@ -230,6 +235,7 @@ export function parseFlags(argv: readonly string[]): Config | null {
     out: values.out ?? DEFAULTS.out,
     ...parseLimits(dataset, values),
     json: values.json ?? false,
+    ...(values['export-onnx'] === undefined ? {} : { exportOnnx: onnxPath(values['export-onnx']) }),
     // Absent, not undefined, without augmentation: the config is the one it always was.
     ...(augmentation === undefined ? {} : { augment: augmentation }),
   };
@@ -242,6 +248,12 @@ export function parseFlags(argv: readonly string[]): Config | null {
   return config;
 }
 
+/** The --export-onnx path, checked: a file name ending in .onnx. */
+function onnxPath(text: string): string {
+  if (!text.endsWith('.onnx') || text === '.onnx') throw new UsageError(`--export-onnx must name a .onnx file, e.g. out/model.onnx, got ${JSON.stringify(text)}`);
+  return text;
+}
+
 /** The flags of a gradient-trained run, which --model neocognitron refuses: [option name, how the usage spells it]. */
 const GRADIENT_ONLY = [
   ['lr', '--lr'],
@@ -251,6 +263,7 @@ const GRADIENT_ONLY = [
   ['depth', '--depth'],
   ['config', '--config'],
   ['no-batch-norm', '--no-batch-norm'],
+  ['export-onnx', '--export-onnx'],
   ...Object.keys(AUGMENT_OPTIONS).map((k) => [k, `--${k}`]),
 ] as const;
 
@@ -441,6 +454,14 @@ async function main(argv: string[]): Promise<number> {
     if (!(err instanceof UsageError)) throw err;
     return usageError(err.message);
   }
+  const onnxFile = c.exportOnnx === undefined ? undefined : resolve(c.exportOnnx);
+  if (onnxFile !== undefined) {
+    try {
+      await mkdir(dirname(onnxFile), { recursive: true });
+    } catch (err) {
+      return usageError(`--export-onnx ${c.exportOnnx}: cannot create ${dirname(onnxFile)} (${(err as Error).message})`);
+    }
+  }
   const log = (line: string): void => {
     if (!c.json) process.stdout.write(`${line}\n`);
   };
@@ -526,6 +547,7 @@ async function main(argv: string[]): Promise<number> {
         ...(transforms === undefined ? {} : { augment: transforms }),
       },
     });
+    if (onnxFile !== undefined) await saveOnnx(onnxFile, model, state.params, state.stats);
     const curves = trainingCurvesSpec(history, { title: `${model.name} on ${dataset.label}: ${c.optimizer}, lr ${c.lr} (${c.schedule}), batch ${c.batchSize}` });
     // About 70 pixels a filter: LeNet-5's 5×5 at 14 pixels a weight, as it always was.
     const weights = state.params[filters.param];
@@ -561,7 +583,7 @@ async function main(argv: string[]): Promise<number> {
     } else {
       log(
         `\ndone: test accuracy ${pct(e.testAccuracy)} after ${c.epochs} epoch(s) in ${e.seconds.toFixed(1)} s\n` +
-          `wrote ${join(out, CHECKPOINT_DIR)}/, ${(transforms === undefined ? charts : [...charts, ...augmentCharts]).join(', ')}`,
+          `wrote ${join(out, CHECKPOINT_DIR)}/, ${(transforms === undefined ? charts : [...charts, ...augmentCharts]).join(', ')}${onnxFile === undefined ? '' : `, ${onnxFile}`}`,
       );
     }
   };
@@ -589,7 +611,8 @@ async function main(argv: string[]): Promise<number> {
         backend: c.backend as BackendName,
         seed: c.seed,
         onEpochEnd: saveOutputs,
-        ...(transforms === undefined ? {} : { transform: augment({ imageShape: model.inputShape, ...transforms }) }),
+        // On a worker thread, so that the distortions are computed beside each step (the same batches as on this one).
+        ...(transforms === undefined ? {} : { transform: augment({ imageShape: model.inputShape, ...transforms, workers: 1 }) }),
       }).subscribe({
         next: onEvent,
         error: (err: Error) => {

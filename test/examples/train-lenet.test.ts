@@ -100,6 +100,29 @@ describe('train-lenet CLI', () => {
     expect(await readFile(join(out, 'filters.svg'), 'utf8')).toContain('>conv1 filters after epoch 1</text>');
   }, 120_000);
 
+  it('--export-onnx writes an ONNX file that ONNX Runtime runs, and --augment trains on a worker thread', async () => {
+    const out = join(dir, 'onnx');
+    const file = join(out, 'models', 'lenet5.onnx');
+    const r = await cli([...tiny, '--backend', 'webasm', '--augment', '--out', out, '--export-onnx', file]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`, ${file}`);
+    const ort = await import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(file);
+    const { logits } = await session.run({ x: new ort.Tensor('float32', new Float32Array(2 * 784).fill(0.5), [2, 1, 28, 28]) });
+    expect(logits.dims).toEqual([2, 10]);
+    expect(Array.from(logits.data as Float32Array).every(Number.isFinite)).toBe(true);
+  }, 120_000);
+
+  it('--export-onnx must name a .onnx file, and --model neocognitron refuses it', async () => {
+    const bad = await cli(['--export-onnx', 'model.txt']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--export-onnx must name a .onnx file, e.g. out/model.onnx, got "model.txt"');
+    const neo = await cli(['--model', 'neocognitron', '--export-onnx', 'x.onnx']);
+    expect(neo.code).toBe(2);
+    expect(neo.stderr).toContain('--export-onnx does not apply to --model neocognitron');
+  });
+
   it('--backend webgpu enables WebGPU itself, or says what is missing', async () => {
     const adapter = await probeNodeWebGPUAdapter();
     const r = await cliToFile([...tiny, '--backend', 'webgpu', '--out', join(dir, 'webgpu')], dir);
