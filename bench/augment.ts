@@ -131,10 +131,10 @@ if (throughputSteps > 0 && values.step !== 'none') {
   const rates: [string, number][] = [];
   const trainOn = (set: typeof trainSet, transform: ReturnType<typeof augment> | undefined) =>
     lastValueFrom(train({ model, data: { train: set }, optimizer: adam({ lr: 0.001 }), epochs: 1, batchSize: batch, backend: values.step as BackendName, evaluate: false, seed: 1, transform }));
-  // Warm-up: the kernels compiled and the worker started before anything is timed.
+  // Warm-up before each timed run: the kernels compiled, the worker started.
   const warm = { images: images.subarray(0, 4 * batch * 784), labels: trainSet.labels.subarray(0, 4 * batch), count: 4 * batch };
-  for (const [, transform] of runs) await trainOn(warm, transform);
   for (const [name, transform] of runs) {
+    await trainOn(warm, transform);
     const done = await trainOn(trainSet, transform);
     if (done.type !== 'done') throw new Error('bench/augment: training did not finish');
     rates.push([name, (throughputSteps * batch) / done.seconds]);

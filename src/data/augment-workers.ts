@@ -23,7 +23,7 @@ import type { AugmentTransforms } from './augment.js';
 import type { AugmentReply, AugmentRequest } from './augment-worker.js';
 
 /** A worker with nothing to do ends after this many milliseconds. */
-export const IDLE_MS = 2000;
+export const IDLE_MS = 10_000;
 
 type WorkerThreads = typeof import('node:worker_threads');
 
