@@ -67,7 +67,12 @@ import { AttributeType, type AttributeMessage, decodeModel, type NodeMessage, ty
 import { int64Value, readTensor, type TensorData } from './tensors.js';
 
 /** The opsets of the default domain Striate reads. */
-export const ONNX_IMPORT_OPSETS = { min: 11, max: 22 } as const;
+export const ONNX_IMPORT_OPSETS = {
+  /** The oldest default-domain opset read. */
+  min: 11,
+  /** The newest default-domain opset read. */
+  max: 22,
+} as const;
 
 /** Options of {@link importOnnx}. */
 export interface ImportOnnxOptions {

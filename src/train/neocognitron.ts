@@ -959,7 +959,14 @@ export async function neocognitronResponses(
   /** The image. */
   image: Float32Array;
   /** Per stage: u_S [K, H, W], its shape, and the winners. */
-  stages: { s: Float32Array; shape: [number, number, number]; winners: Winner[] }[];
+  stages: {
+    /** u_S, the stage's S-cell outputs, row-major [K, H, W]. */
+    s: Float32Array;
+    /** `[K, H, W]`: planes, rows and columns. */
+    shape: [number, number, number];
+    /** The cells that won the stage's competition (`selectWinners`). */
+    winners: Winner[];
+  }[];
 }> {
   checkOptions('neocognitronResponses', options, ['backend', 'radius']);
   const per = sizeOf(state.model.inputShape);

@@ -29,7 +29,14 @@ const ROW_GAP = 10;
  * Each plane's back-projected feature for every stage (file comment):
  * per stage, `planes` pictures of side `side`, row-major [planes, side, side].
  */
-export function planePictures(state: NeocognitronState): { side: number; data: Float64Array; planes: number }[] {
+export function planePictures(state: NeocognitronState): {
+  /** Side of each plane's square picture, in input pixels. */
+  side: number;
+  /** The pictures, plane after plane, each side × side, row-major. */
+  data: Float64Array;
+  /** How many planes the stage has. */
+  planes: number;
+}[] {
   const { model } = state;
   const out: { side: number; data: Float64Array; planes: number }[] = [];
   state.stages.forEach((st, l) => {
@@ -185,7 +192,14 @@ export interface NeocognitronResponses {
     /** [K, H, W]. */
     readonly shape: readonly [number, number, number];
     /** The cells that won (each plane's representative), as `selectWinners` gives them. */
-    readonly winners: readonly { readonly plane: number; readonly y: number; readonly x: number }[];
+    readonly winners: readonly {
+      /** The winning cell's plane. */
+      readonly plane: number;
+      /** Its row. */
+      readonly y: number;
+      /** Its column. */
+      readonly x: number;
+    }[];
   }[];
 }
 
