@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { defineModel, initParams, layerOutputs, nn, StriateError } from 'striate';
+import { defineModel, initParams, layerOutputs, nn } from 'striate';
 import { embeddingMap, pca, symmetricEigen } from '../../src/explain/embedding.js';
-import { randomValues } from '../helpers.js';
+import { randomValues, striateError } from '../helpers.js';
 
 /** `count` rows of `dim` features: t·u·spread + noise, t uniform in [−1, 1], with u a unit vector. */
 function alongDirection(u: readonly number[], count: number, spread: number, noise: number, seed: number): Float64Array {
@@ -125,15 +125,7 @@ describe('pca', () => {
   });
 
   it('refuses too few rows, non-finite values, bad components and unknown options', () => {
-    const err = (f: () => unknown) => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(StriateError);
-        return (e as Error).message;
-      }
-      throw new Error('did not throw');
-    };
+    const err = (f: () => unknown): string => striateError(f).message;
     expect(err(() => pca([1, 2], { dim: 2 }))).toBe('pca: PCA needs at least 2 rows to measure a variance, got 1');
     expect(err(() => pca([1, 2, Number.NaN, 4], { dim: 2 }))).toBe('pca: value 2 (row 1, feature 0) is number NaN; every feature must be a finite number');
     expect(err(() => pca([1, 2, 3, 4], { dim: 2, components: 3 }))).toBe('pca: components must be an integer from 1 to 2 (the features per row), got 3');

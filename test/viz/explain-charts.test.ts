@@ -1,20 +1,10 @@
-import { describe, expect, it, vi } from 'vitest';
-import { compile } from 'vega-lite';
+import { describe, expect, it } from 'vitest';
+import { compilesCleanly } from './vega.js';
 import { topK } from 'striate';
 import { pca } from '../../src/explain/embedding.js';
 import { embeddingMapSpec } from '../../src/viz/embedding.js';
 import { topKChartSpec } from '../../src/viz/topk.js';
 import { randomValues } from '../helpers.js';
-
-function compilesCleanly(spec: object): void {
-  const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
-  try {
-    compile(spec as never);
-    expect(warn).not.toHaveBeenCalled();
-  } finally {
-    warn.mockRestore();
-  }
-}
 
 describe('embeddingMapSpec', () => {
   it('draws each point at its first two coordinates, coloured by its class, with the variance on the axes', () => {

@@ -1,6 +1,6 @@
-import { describe, expect, it, vi } from 'vitest';
-import { compile } from 'vega-lite';
-import { StriateError } from 'striate';
+import { describe, expect, it } from 'vitest';
+import { compilesCleanly } from './vega.js';
+import { striateError } from '../helpers.js';
 import { featureMapGridSpec, imageGridSpec } from '../../src/viz/feature-maps.js';
 
 type Run = { x0: number; x1: number; y0: number; y1: number; rgb: string };
@@ -11,16 +11,6 @@ const runs = (spec: Record<string, unknown>) => layers(spec)[0].data.values as R
 const labels = (spec: Record<string, unknown>) => (layers(spec).find((l) => l.mark.type === 'text')?.data.values ?? []) as Label[];
 /** The colour of chart pixel (x, y): the run that covers it. */
 const colourAt = (spec: Record<string, unknown>, x: number, y: number) => runs(spec).find((r) => r.x0 <= x && x < r.x1 && r.y0 <= y && y < r.y1)?.rgb;
-
-function compilesCleanly(spec: object): void {
-  const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
-  try {
-    compile(spec as never);
-    expect(warn).not.toHaveBeenCalled();
-  } finally {
-    warn.mockRestore();
-  }
-}
 
 describe('imageGridSpec', () => {
   it('lays tiles out in pixels: columns, cell size, gaps and label rows', () => {
@@ -66,15 +56,7 @@ describe('imageGridSpec', () => {
   });
 
   it('refuses bad tiles and options', () => {
-    const message = (f: () => unknown) => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(StriateError);
-        return (e as Error).message;
-      }
-      throw new Error('did not throw');
-    };
+    const message = (f: () => unknown): string => striateError(f).message;
     expect(message(() => imageGridSpec([{ data: [1, 2, 3], shape: [2, 2] }]))).toBe('imageGridSpec: tile 0 of shape [2, 2] needs 4 values, got 3 values');
     expect(message(() => imageGridSpec([{ data: new Float32Array(8), shape: [2, 2, 2] }]))).toMatch(/tile 0 must be shaped \[h, w\], \[1, h, w\] or \[3, h, w\]/);
     expect(message(() => imageGridSpec([{ data: new Float32Array(12), shape: [3, 2, 2], colour: 'heat' }]))).toMatch(/3 channels, drawn as RGB on the grey scale only/);
