@@ -114,7 +114,7 @@ describe('npm start --model / --dataset: parsing', () => {
     [['--model', 'nin', '--no-batch-norm'], '--no-batch-norm applies to --model resnet, not to --model nin'],
     [['--scale', '0.5'], '--scale applies to --model alexnet, vgg, nin, inception, resnet, not to --model lenet5'],
     [['--depth', '8'], '--depth applies to --model resnet, not to --model lenet5'],
-    [['--model', 'lenet'], '--model must be one of lenet5, alexnet, vgg, nin, inception, resnet, got "lenet"'],
+    [['--model', 'lenet'], '--model must be one of lenet5, alexnet, vgg, nin, inception, resnet, neocognitron, got "lenet"'],
     [['--dataset', 'cifar10'], '--dataset must be one of mnist, fashion-mnist, got "cifar10"'],
     [['--model', 'resnet', '--depth', '10'], '--depth must be 6n + 2 for n >= 1 blocks per stage (8, 14, 20, 32, 44, 56, 110), got "10"'],
     [['--model', 'resnet', '--depth', '2'], '--depth must be 6n + 2 for n >= 1 blocks per stage (8, 14, 20, 32, 44, 56, 110), got "2"'],
@@ -146,7 +146,7 @@ describe('npm start --model / --dataset: the CLI', () => {
   });
 
   it.each([
-    [['--model', 'bogus'], 'train-lenet: --model must be one of lenet5, alexnet, vgg, nin, inception, resnet, got "bogus"'],
+    [['--model', 'bogus'], 'train-lenet: --model must be one of lenet5, alexnet, vgg, nin, inception, resnet, neocognitron, got "bogus"'],
     [['--model', 'vgg', '--depth', '14'], 'train-lenet: --depth applies to --model resnet, not to --model vgg'],
   ])('%j: the message and the usage on stderr, exit code 2, before any work', async (args, message) => {
     const r = await cli(args);
