@@ -27,7 +27,7 @@
  */
 import { describeValue, fail } from '../graph/error.js';
 import { checkOptions, showValue } from '../nn/spec.js';
-import { type ChartSpec, MAX_CHART_SIDE, VEGA_LITE_SCHEMA, chartConfig, checkInteger, checkTitle, hexByte, LABEL_HEIGHT, NON_FINITE } from './spec.js';
+import { type ChartSpec, MAX_CHART_SIDE, VEGA_LITE_SCHEMA, chartConfig, checkInteger, checkTitle, hexByte, LABEL_HEIGHT, NON_FINITE, pixelAxis, pixelRect } from './spec.js';
 
 /** How a tile's values become colours (see the file comment). */
 export type TileColour = 'grey' | 'diverging' | 'heat';
@@ -247,13 +247,7 @@ export function imageGridSpec(tiles: readonly (ImageTile | null)[], options: Ima
     }
   });
   const nonFinite = real.reduce((n, p) => n + p.nonFinite, 0);
-  const at = (field: string, size: number) => ({
-    field,
-    type: 'quantitative',
-    scale: { domain: [0, size], range: [0, size], nice: false, zero: false },
-    axis: null,
-  });
-  const position = { x: at('x0', width), x2: { field: 'x1' }, y: at('y0', height), y2: { field: 'y1' } };
+  const position = pixelRect(width, height);
   const notes = sub === undefined ? [] : typeof sub === 'string' ? [sub] : [...sub];
   if (nonFinite > 0) notes.push(`${nonFinite} non-finite value(s) in magenta`);
   const layer: Record<string, unknown>[] = [
@@ -272,7 +266,7 @@ export function imageGridSpec(tiles: readonly (ImageTile | null)[], options: Ima
     layer.push({
       data: { values: labels },
       mark: { type: 'text', baseline: 'alphabetic', align: 'center', fontSize: 11, color: '#333' },
-      encoding: { x: at('x', width), y: at('y', height), text: { field: 'text' } },
+      encoding: { x: pixelAxis('x', width), y: pixelAxis('y', height), text: { field: 'text' } },
     });
   }
   return {

@@ -22,7 +22,7 @@ import { buildModel, checkModel, type Model } from '../nn/model.js';
 import type { Params, TensorValue } from '../nn/params.js';
 import { checkParams } from '../nn/predict.js';
 import { checkOptions, showValue } from '../nn/spec.js';
-import { type ChartSpec, VEGA_LITE_SCHEMA, chartConfig, checkInteger, checkTitle, hexByte, LABEL_HEIGHT, NON_FINITE } from './spec.js';
+import { type ChartSpec, VEGA_LITE_SCHEMA, chartConfig, checkInteger, checkTitle, hexByte, LABEL_HEIGHT, NON_FINITE, pixelAxis, pixelRect } from './spec.js';
 
 /** Weights of a convolution, shaped [outChannels, inChannels, kH, kW] (a parameter value from `train`). */
 export interface FilterWeights {
@@ -154,14 +154,7 @@ export function filterGridSpec(weights: FilterWeights, options: FilterGridOption
     }
   }
 
-  // Identity scales: a field's value is its pixel position.
-  const at = (field: string, size: number) => ({
-    field,
-    type: 'quantitative',
-    scale: { domain: [0, size], range: [0, size], nice: false, zero: false },
-    axis: null,
-  });
-  const position = { x: at('x0', width), x2: { field: 'x1' }, y: at('y0', height), y2: { field: 'y1' } };
+  const position = pixelRect(width, height);
   const layer: Record<string, unknown>[] = [
     {
       data: { values: cells.filter((c) => c.w !== null) },
@@ -181,7 +174,7 @@ export function filterGridSpec(weights: FilterWeights, options: FilterGridOption
     {
       data: { values: labels },
       mark: { type: 'text', baseline: 'alphabetic', align: 'center', fontSize: 11, color: '#333' },
-      encoding: { x: at('x', width), y: at('y', height), text: { field: 'text' } },
+      encoding: { x: pixelAxis('x', width), y: pixelAxis('y', height), text: { field: 'text' } },
     },
   ];
   if (composite.length > 0) {

@@ -6,7 +6,7 @@
  * chooses its tiles, labels, colour scale and notes.
  */
 import { fail } from '../graph/error.js';
-import { type ChartSpec, chartConfig, hexByte, LABEL_HEIGHT, MAX_CHART_SIDE, NON_FINITE, VEGA_LITE_SCHEMA } from './spec.js';
+import { type ChartSpec, chartConfig, hexByte, LABEL_HEIGHT, MAX_CHART_SIDE, NON_FINITE, VEGA_LITE_SCHEMA, pixelAxis, pixelRect } from './spec.js';
 
 /** Pixels between tiles. */
 export const GRID_GAP = 10;
@@ -90,13 +90,7 @@ export function labelledImageGrid(who: string, tiles: readonly GridTile[], layou
     }
   });
 
-  const at = (field: string, size: number) => ({
-    field,
-    type: 'quantitative',
-    scale: { domain: [0, size], range: [0, size], nice: false, zero: false },
-    axis: null,
-  });
-  const position = { x: at('x0', width), x2: { field: 'x1' }, y: at('y0', height), y2: { field: 'y1' } };
+  const position = pixelRect(width, height);
   const subtitle = nonFinite > 0 ? [...notes, `${nonFinite} non-finite pixel(s) in magenta`] : [...notes];
   return {
     $schema: VEGA_LITE_SCHEMA,
@@ -118,7 +112,7 @@ export function labelledImageGrid(who: string, tiles: readonly GridTile[], layou
       {
         data: { values: texts },
         mark: { type: 'text', baseline: 'alphabetic', align: 'center', fontSize: 11, color: '#333' },
-        encoding: { x: at('x', width), y: at('y', height), text: { field: 'text' } },
+        encoding: { x: pixelAxis('x', width), y: pixelAxis('y', height), text: { field: 'text' } },
       },
     ],
   };

@@ -20,7 +20,7 @@
 import { describeValue, fail } from '../graph/error.js';
 import { inhibitoryWeights, neocognitronShapes, type NeocognitronState } from '../nn/neocognitron.js';
 import { checkOptions } from '../nn/spec.js';
-import { type ChartSpec, VEGA_LITE_SCHEMA, chartConfig, checkInteger, checkTitle, hexByte, LABEL_HEIGHT } from './spec.js';
+import { type ChartSpec, VEGA_LITE_SCHEMA, chartConfig, checkInteger, checkTitle, hexByte, LABEL_HEIGHT, pixelAxis, pixelRect } from './spec.js';
 
 const TILE_GAP = 6;
 const ROW_GAP = 10;
@@ -99,17 +99,11 @@ function checkState(who: string, state: unknown): asserts state is NeocognitronS
   }
 }
 
-const position = (width: number, height: number) => {
-  const at = (field: string, size: number) => ({ field, type: 'quantitative', scale: { domain: [0, size], range: [0, size], nice: false, zero: false }, axis: null });
-  return { x: at('x0', width), x2: { field: 'x1' }, y: at('y0', height), y2: { field: 'y1' } };
-};
-
 const labelLayer = (labels: { x: number; y: number; text: string }[], width: number, height: number, align = 'left'): Record<string, unknown> => {
-  const at = (field: string, size: number) => ({ field, type: 'quantitative', scale: { domain: [0, size], range: [0, size], nice: false, zero: false }, axis: null });
   return {
     data: { values: labels },
     mark: { type: 'text', baseline: 'alphabetic', align, fontSize: 11, color: '#333' },
-    encoding: { x: at('x', width), y: at('y', height), text: { field: 'text' } },
+    encoding: { x: pixelAxis('x', width), y: pixelAxis('y', height), text: { field: 'text' } },
   };
 };
 
@@ -174,7 +168,7 @@ export function neocognitronPlanesSpec(state: NeocognitronState, options: Neocog
       {
         data: { values: cells },
         mark: { type: 'rect' },
-        encoding: { ...position(width, height), fill: { field: 'ink', type: 'nominal', scale: null, legend: null }, tooltip: [{ field: 'stage' }, { field: 'plane' }] },
+        encoding: { ...pixelRect(width, height), fill: { field: 'ink', type: 'nominal', scale: null, legend: null }, tooltip: [{ field: 'stage' }, { field: 'plane' }] },
       },
       labelLayer(labels, width, height),
     ],
@@ -301,7 +295,7 @@ export function neocognitronWinnersSpec(state: NeocognitronState, responses: Neo
   });
   const width = x0 - 24;
   const height = top + side;
-  const pos = position(width, height);
+  const pos = pixelRect(width, height);
   return {
     $schema: VEGA_LITE_SCHEMA,
     title: {

@@ -68,3 +68,17 @@ export function checkInteger(who: string, name: string, v: number, min: number, 
 export function checkTitle(who: string, v: unknown): void {
   if (v !== undefined && typeof v !== 'string') fail(who, `title must be a string, got ${showValue(v)}`, `title ${showValue(v)}`, 'a string');
 }
+
+/**
+ * An identity scale for a chart drawn in pixels: `field`'s value is its
+ * position, 0 to `size`, with no axis. Image grids place rects and labels
+ * with it.
+ */
+export function pixelAxis(field: string, size: number): Record<string, unknown> {
+  return { field, type: 'quantitative', scale: { domain: [0, size], range: [0, size], nice: false, zero: false }, axis: null };
+}
+
+/** The x, x2, y, y2 encoding of rects whose fields x0, x1, y0, y1 are pixel positions in a `width × height` chart. */
+export function pixelRect(width: number, height: number): Record<string, unknown> {
+  return { x: pixelAxis('x0', width), x2: { field: 'x1' }, y: pixelAxis('y0', height), y2: { field: 'y1' } };
+}
