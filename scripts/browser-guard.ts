@@ -23,6 +23,22 @@ const nodeFiles = new Set(['src/data/mnist.ts', 'src/train/checkpoint.ts', 'src/
 
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
+/**
+ * Built-ins that a package asks for inside a guard of its own, and works
+ * without: the package file, the built-in, and why it is safe. These resolve
+ * to `export default null` (what the guard sees when the built-in is absent)
+ * instead of failing the build.
+ */
+const guardedBuiltins: ReadonlyArray<{ file: string; builtin: string; why: string }> = [
+  {
+    file: 'node_modules/protobufjs/src/util/fs.js',
+    builtin: 'fs',
+    why: 'protobufjs/light (ONNX) requires fs in a try/catch and uses it only to load .proto files, which Striate never does',
+  },
+];
+
+const absent = '\0striate-absent-builtin';
+
 function packageName(id: string): string {
   const parts = id.split('/');
   return id.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
@@ -38,6 +54,7 @@ export function browserGuard(): Plugin {
     enforce: 'pre',
     async resolveId(id, importer, options) {
       if (id.startsWith('\0') || id.startsWith('/@') || id.startsWith('virtual:')) return null;
+      if (importer && guardedBuiltins.some((g) => g.builtin === id && importer.split('?')[0] === resolve(repo, g.file))) return absent;
       if (builtins.has(id) || builtins.has(id.split('/')[0])) fail(`the Node built-in "${id}"`, importer);
       if (!id.startsWith('.') && !id.startsWith('/') && nodePackages.has(packageName(id))) fail(`the Node-only package "${id}"`, importer);
       if (id.startsWith('.') && importer) {
@@ -47,6 +64,9 @@ export function browserGuard(): Plugin {
         return resolved;
       }
       return null;
+    },
+    load(id) {
+      return id === absent ? 'export default null;' : null;
     },
   };
 }
