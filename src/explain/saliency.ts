@@ -78,7 +78,7 @@ import { mul } from '../ops/mul.js';
 import { softmax } from '../ops/softmax.js';
 import { sum } from '../ops/sum.js';
 import { createRng } from '../data/random.js';
-import { buildModel, checkModel, findLayerOutput, type Model } from '../nn/model.js';
+import { buildModel, type BuiltModel, checkModel, findLayerOutput, type Model } from '../nn/model.js';
 import { checkParamRecord, type Params } from '../nn/params.js';
 import { topKRow } from '../nn/ranking.js';
 import { checkOptions, showValue } from '../nn/spec.js';
@@ -103,10 +103,16 @@ export interface ExplainerOptions {
   score?: ClassScore;
 }
 
-/** The option every method takes: the class to explain. */
+/** The options every method takes: the class to explain, and the parameters to explain it with. */
 export interface TargetOptions {
   /** Class index in [0, classes) (default: the image's top-1 class). */
   target?: number;
+  /**
+   * Parameters for this call instead of the explainer's (e.g. the latest
+   * state of a training run, as a live view needs), checked against the
+   * model the same way; the compiled graphs are reused.
+   */
+  params?: Params;
 }
 
 /** Options of `smoothGrad`. */
@@ -318,6 +324,8 @@ class ModelExplainer implements Explainer {
   readonly classes: number;
   private readonly graphs = new Map<string, Graph>();
   private readonly per: number;
+  /** The model built for one row: what parameters are checked against. */
+  private readonly built: BuiltModel;
   private disposed = false;
 
   constructor(
@@ -330,6 +338,7 @@ class ModelExplainer implements Explainer {
     readonly score: ClassScore,
   ) {
     const built = buildModel(model, { batchSize: 1, inputName: IMAGE_INPUT });
+    this.built = built;
     if (built.output.rank !== 2) {
       fail(
         who,
@@ -352,23 +361,25 @@ class ModelExplainer implements Explainer {
 
   async vanillaGradient(image: Float32Array | Float64Array, options: TargetOptions = {}): Promise<Attribution> {
     const who = 'vanillaGradient';
-    checkOptions(who, options, ['target']);
+    checkOptions(who, options, ['target', 'params']);
     const x = this.checkInput(who, image);
-    const target = await this.targetOf(who, x, options.target);
-    const g = this.graph(who, 'gradient', 1);
+    const params = this.paramsFor(who, options.params);
+    const target = await this.targetOf(who, x, options.target, params);
+    const g = this.graph(who, 'gradient', 1, undefined, params);
     const [gx] = await runGraph(g, x, this.oneHot(1, 1, target));
     return this.attribution(target, Float32Array.from(gx.data));
   }
 
   async smoothGrad(image: Float32Array | Float64Array, options: SmoothGradOptions = {}): Promise<Attribution> {
     const who = 'smoothGrad';
-    checkOptions(who, options, ['target', 'samples', 'sigma', 'seed']);
+    checkOptions(who, options, ['target', 'params', 'samples', 'sigma', 'seed']);
     const x = this.checkInput(who, image);
     const samples = positiveInteger(who, 'samples', options.samples ?? DEFAULT_SAMPLES);
     const sigma = finiteNumber(who, 'sigma', options.sigma ?? DEFAULT_SIGMA, 0);
+    const params = this.paramsFor(who, options.params);
     const seed = options.seed ?? 0;
     if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) fail(who, `seed must be a safe integer, got ${showValue(seed)}`, `seed ${showValue(seed)}`, 'a safe integer');
-    const target = await this.targetOf(who, x, options.target);
+    const target = await this.targetOf(who, x, options.target, params);
     let lo = Infinity;
     let hi = -Infinity;
     for (let i = 0; i < x.length; i++) {
@@ -383,7 +394,7 @@ class ModelExplainer implements Explainer {
       for (let i = 0; i < per; i++) into[at + i] = x[i] + (sd === 0 ? 0 : sd * rng.normal());
     };
     const total = new Float64Array(per);
-    await this.gradientRows(who, samples, target, fill, (_row, g, at) => {
+    await this.gradientRows(who, samples, target, params, fill, (_row, g, at) => {
       for (let i = 0; i < per; i++) total[i] += g[at + i];
     });
     return this.attribution(target, Float32Array.from(total, (v) => v / samples));
@@ -391,9 +402,10 @@ class ModelExplainer implements Explainer {
 
   async integratedGradients(image: Float32Array | Float64Array, options: IntegratedGradientsOptions = {}): Promise<IntegratedGradientsResult> {
     const who = 'integratedGradients';
-    checkOptions(who, options, ['target', 'baseline', 'steps', 'rule']);
+    checkOptions(who, options, ['target', 'params', 'baseline', 'steps', 'rule']);
     const x = this.checkInput(who, image);
     const steps = positiveInteger(who, 'steps', options.steps ?? DEFAULT_STEPS);
+    const params = this.paramsFor(who, options.params);
     const rule = options.rule ?? 'midpoint';
     if (rule !== 'midpoint' && rule !== 'trapezoid') fail(who, `rule must be 'midpoint' or 'trapezoid', got ${showValue(rule)}`, `rule ${showValue(rule)}`, "'midpoint' or 'trapezoid'");
     const per = this.per;
@@ -404,7 +416,7 @@ class ModelExplainer implements Explainer {
         : b instanceof Float32Array || b instanceof Float64Array
           ? checkImage(who, this.model, b, 'baseline')
           : fail(who, `baseline must be a number or an image of ${per} values, got ${describeValue(b)}`, `baseline ${describeValue(b)}`, `a number or a Float32Array(${per})`);
-    const target = await this.targetOf(who, x, options.target);
+    const target = await this.targetOf(who, x, options.target, params);
     // Path points α with their weights.
     const alphas: number[] = [];
     const weights: number[] = [];
@@ -424,12 +436,12 @@ class ModelExplainer implements Explainer {
       for (let i = 0; i < per; i++) into[at + i] = baseline[i] + a * (x[i] - baseline[i]);
     };
     const total = new Float64Array(per);
-    await this.gradientRows(who, alphas.length, target, fill, (row, g, at) => {
+    await this.gradientRows(who, alphas.length, target, params, fill, (row, g, at) => {
       for (let i = 0; i < per; i++) total[i] += weights[row] * g[at + i];
     });
     // The two ends' scores by the forward graph, so the path shares its gradient graph with SmoothGrad's samples.
-    const score = await this.scoreOf(who, x, target);
-    const baselineScore = await this.scoreOf(who, baseline, target);
+    const score = await this.scoreOf(who, x, target, params);
+    const baselineScore = await this.scoreOf(who, baseline, target, params);
     const data = new Float32Array(per);
     let attributed = 0;
     for (let i = 0; i < per; i++) {
@@ -442,11 +454,12 @@ class ModelExplainer implements Explainer {
 
   async gradCam(image: Float32Array | Float64Array, layer: string, options: GradCamOptions = {}): Promise<GradCamResult> {
     const who = 'gradCam';
-    checkOptions(who, options, ['target']);
+    checkOptions(who, options, ['target', 'params']);
     const [, H, W] = this.imageShape(who);
     const x = this.checkInput(who, image);
-    const g = this.graph(who, 'gradCam', 1, layer);
-    const target = await this.targetOf(who, x, options.target);
+    const params = this.paramsFor(who, options.params);
+    const g = this.graph(who, 'gradCam', 1, layer, params);
+    const target = await this.targetOf(who, x, options.target, params);
     const [a, ga] = await runGraph(g, x, this.oneHot(1, 1, target));
     const [, K, h, w] = a.shape;
     const hw = h * w;
@@ -475,7 +488,7 @@ class ModelExplainer implements Explainer {
   async occlusion(image: Float32Array | Float64Array, options: OcclusionOptions): Promise<OcclusionResult> {
     const who = 'occlusion';
     if (options === undefined) fail(who, 'give the options with the patch size, e.g. { size: 4 }', 'no options', '{ size, stride?, fill?, target? }');
-    checkOptions(who, options, ['target', 'size', 'stride', 'fill']);
+    checkOptions(who, options, ['target', 'params', 'size', 'stride', 'fill']);
     const [C, H, W] = this.imageShape(who);
     const x = this.checkInput(who, image);
     const [ph, pw] = pairOf(who, 'size', options.size);
@@ -484,6 +497,7 @@ class ModelExplainer implements Explainer {
       fail(who, `the ${ph}×${pw} patch is larger than the ${H}×${W} image`, `size [${ph}, ${pw}]`, `a patch of at most ${H}×${W}`);
     }
     const fillValue = finiteNumber(who, 'fill', options.fill ?? 0);
+    const params = this.paramsFor(who, options.params);
     const target = options.target === undefined ? undefined : this.checkTarget(who, options.target);
     const ys = patchPositions(H, ph, sh);
     const xs = patchPositions(W, pw, sw);
@@ -499,7 +513,7 @@ class ModelExplainer implements Explainer {
         for (let i = y0; i < y0 + ph; i++) into.fill(fillValue, at + c * H * W + i * W + x0, at + c * H * W + i * W + x0 + pw);
       }
     };
-    const rows = await this.forwardRows(who, positions + 1, fill);
+    const rows = await this.forwardRows(who, positions + 1, params, fill);
     const classes = this.classes;
     const logits = rows.logits;
     const t = target ?? this.top1(logits, 0);
@@ -558,6 +572,14 @@ class ModelExplainer implements Explainer {
     return [s[0], s[1], s[2]];
   }
 
+  /** The explainer's parameters, or the call's own, checked against the model. */
+  private paramsFor(who: string, override: Params | undefined): Params {
+    this.checkUsable(who);
+    if (override === undefined) return this.params;
+    checkModelParams(who, this.model, this.built, override);
+    return override;
+  }
+
   private checkTarget(who: string, target: unknown): number {
     const n = this.classes;
     if (typeof target !== 'number' || !Number.isInteger(target) || target < 0 || target >= n) {
@@ -567,16 +589,16 @@ class ModelExplainer implements Explainer {
   }
 
   /** The given target, checked, or the image's top-1 class. */
-  private async targetOf(who: string, x: Float32Array | Float64Array, target: number | undefined): Promise<number> {
+  private async targetOf(who: string, x: Float32Array | Float64Array, target: number | undefined, params: Params): Promise<number> {
     if (target !== undefined) return this.checkTarget(who, target);
-    const g = this.graph(who, 'forward', 1);
+    const g = this.graph(who, 'forward', 1, undefined, params);
     const [logits] = await runGraph(g, x);
     return this.top1(logits.data, 0);
   }
 
   /** The class score of `target` for one image, by the forward graph. */
-  private async scoreOf(who: string, x: Float32Array | Float64Array, target: number): Promise<number> {
-    const g = this.graph(who, 'forward', 1);
+  private async scoreOf(who: string, x: Float32Array | Float64Array, target: number, params: Params): Promise<number> {
+    const g = this.graph(who, 'forward', 1, undefined, params);
     const results = await runGraph(g, x);
     return (results[1] ?? results[0]).data[target];
   }
@@ -608,8 +630,15 @@ class ModelExplainer implements Explainer {
    * as few equal batches as `batchSize` allows; `take(row, g, offset)`
    * gets each row's gradient at `g[offset …]`.
    */
-  private async gradientRows(who: string, count: number, target: number, fill: FillRow, take: (row: number, g: ArrayLike<number>, at: number) => void): Promise<void> {
-    const g = this.graph(who, 'gradient', runSize(count, this.batchSize));
+  private async gradientRows(
+    who: string,
+    count: number,
+    target: number,
+    params: Params,
+    fill: FillRow,
+    take: (row: number, g: ArrayLike<number>, at: number) => void,
+  ): Promise<void> {
+    const g = this.graph(who, 'gradient', runSize(count, this.batchSize), undefined, params);
     const B = g.batch;
     const x = this.imageBuffer(B);
     const full = this.oneHot(B, B, target);
@@ -624,8 +653,8 @@ class ModelExplainer implements Explainer {
   }
 
   /** The logits and the class scores (`count` × classes each) of `count` rows made by `fill`. */
-  private async forwardRows(who: string, count: number, fill: FillRow): Promise<{ logits: Float64Array; scores: Float64Array }> {
-    const g = this.graph(who, 'forward', runSize(count, this.batchSize));
+  private async forwardRows(who: string, count: number, params: Params, fill: FillRow): Promise<{ logits: Float64Array; scores: Float64Array }> {
+    const g = this.graph(who, 'forward', runSize(count, this.batchSize), undefined, params);
     const B = g.batch;
     const n = this.classes;
     const x = this.imageBuffer(B);
@@ -648,9 +677,16 @@ class ModelExplainer implements Explainer {
    * the logits); `'gradient'` the gradient by the image of the sum of each
    * row's score of its one-hot target; `'gradCam'` the output A of `layer`
    * and the gradient of that sum by A. The rows are independent, so the
-   * gradient of the sum is each row's own gradient.
+   * gradient of the sum is each row's own gradient. With `params` other
+   * than the explainer's, the same compiled graph with feeds of those.
    */
-  private graph(who: string, kind: 'forward' | 'gradient' | 'gradCam', batch: number, layer?: string): Graph {
+  private graph(who: string, kind: 'forward' | 'gradient' | 'gradCam', batch: number, layer?: string, params: Params = this.params): Graph {
+    const g = this.compiledGraph(who, kind, batch, layer);
+    return params === this.params ? g : { ...g, feeds: modelFeeds(who, this.model, g.fn, params, this.stats, [IMAGE_INPUT, TARGET_INPUT]) };
+  }
+
+  /** The explainer's own graph `kind` (see `graph`), compiled on first use and kept. */
+  private compiledGraph(who: string, kind: 'forward' | 'gradient' | 'gradCam', batch: number, layer?: string): Graph {
     this.checkUsable(who);
     const key = `${kind}:${batch}:${layer ?? ''}`;
     const cached = this.graphs.get(key);
@@ -732,12 +768,12 @@ async function oneShot<O extends object, R>(
 }
 
 /** `createExplainer(...).vanillaGradient(image, options)` in one call (compiles, runs, disposes). */
-export function vanillaGradient(model: Model, params: Params, image: Float32Array | Float64Array, options: ExplainerOptions & TargetOptions = {}): Promise<Attribution> {
+export function vanillaGradient(model: Model, params: Params, image: Float32Array | Float64Array, options: ExplainerOptions & Omit<TargetOptions, 'params'> = {}): Promise<Attribution> {
   return oneShot('vanillaGradient', model, params, options, ['target'], (e, o: TargetOptions) => e.vanillaGradient(image, o));
 }
 
 /** `createExplainer(...).smoothGrad(image, options)` in one call. */
-export function smoothGrad(model: Model, params: Params, image: Float32Array | Float64Array, options: ExplainerOptions & SmoothGradOptions = {}): Promise<Attribution> {
+export function smoothGrad(model: Model, params: Params, image: Float32Array | Float64Array, options: ExplainerOptions & Omit<SmoothGradOptions, 'params'> = {}): Promise<Attribution> {
   return oneShot('smoothGrad', model, params, options, ['target', 'samples', 'sigma', 'seed'], (e, o: SmoothGradOptions) => e.smoothGrad(image, o));
 }
 
@@ -746,17 +782,17 @@ export function integratedGradients(
   model: Model,
   params: Params,
   image: Float32Array | Float64Array,
-  options: ExplainerOptions & IntegratedGradientsOptions = {},
+  options: ExplainerOptions & Omit<IntegratedGradientsOptions, 'params'> = {},
 ): Promise<IntegratedGradientsResult> {
   return oneShot('integratedGradients', model, params, options, ['target', 'baseline', 'steps', 'rule'], (e, o: IntegratedGradientsOptions) => e.integratedGradients(image, o));
 }
 
 /** `createExplainer(...).gradCam(image, layer, options)` in one call. */
-export function gradCam(model: Model, params: Params, image: Float32Array | Float64Array, layer: string, options: ExplainerOptions & GradCamOptions = {}): Promise<GradCamResult> {
+export function gradCam(model: Model, params: Params, image: Float32Array | Float64Array, layer: string, options: ExplainerOptions & Omit<GradCamOptions, 'params'> = {}): Promise<GradCamResult> {
   return oneShot('gradCam', model, params, options, ['target'], (e, o: GradCamOptions) => e.gradCam(image, layer, o));
 }
 
 /** `createExplainer(...).occlusion(image, options)` in one call. */
-export function occlusion(model: Model, params: Params, image: Float32Array | Float64Array, options: ExplainerOptions & OcclusionOptions): Promise<OcclusionResult> {
+export function occlusion(model: Model, params: Params, image: Float32Array | Float64Array, options: ExplainerOptions & Omit<OcclusionOptions, 'params'>): Promise<OcclusionResult> {
   return oneShot('occlusion', model, params, options, ['target', 'size', 'stride', 'fill'], (e, o: OcclusionOptions) => e.occlusion(image, o));
 }

@@ -315,6 +315,38 @@ describe('a model with batch norm', () => {
   });
 });
 
+describe('per-call params', () => {
+  it('explain with the call\'s parameters, as an explainer made with them does, and leave the explainer\'s own alone', async () => {
+    const other = initParams(small, 8);
+    const ref = { backend: 'reference' as const };
+    const mine = createExplainer(small, smallParams, ref);
+    const theirs = createExplainer(small, other, ref);
+    try {
+      const before = await mine.vanillaGradient(smallImage);
+      for (const method of ['vanillaGradient', 'smoothGrad', 'integratedGradients'] as const) {
+        const got = await mine[method](smallImage, { params: other, ...(method === 'smoothGrad' ? { samples: 4 } : {}) });
+        const want = await theirs[method](smallImage, method === 'smoothGrad' ? { samples: 4 } : {});
+        expect(got.target).toBe(want.target);
+        expect(Array.from(got.data)).toEqual(Array.from(want.data));
+      }
+      const cam = await mine.gradCam(smallImage, 'relu1', { params: other, target: 1 });
+      expect(Array.from(cam.data)).toEqual(Array.from((await theirs.gradCam(smallImage, 'relu1', { target: 1 })).data));
+      const occ = await mine.occlusion(smallImage, { size: 2, params: other, target: 3 });
+      expect(Array.from(occ.drops)).toEqual(Array.from((await theirs.occlusion(smallImage, { size: 2, target: 3 })).drops));
+      // The two parameter sets explain differently, and the explainer's own are still its default.
+      expect(Array.from((await mine.vanillaGradient(smallImage, { params: other, target: 0 })).data)).not.toEqual(Array.from((await mine.vanillaGradient(smallImage, { target: 0 })).data));
+      expect(Array.from((await mine.vanillaGradient(smallImage)).data)).toEqual(Array.from(before.data));
+      await expect(mine.vanillaGradient(smallImage, { params: {} })).rejects.toThrow('vanillaGradient: params has no "c1.w" (shape [3,2,3,3])');
+      await expect(mine.gradCam(smallImage, 'relu1', { params: { ...other, 'fc.b': tensorValue([5], new Float32Array(5)) } })).rejects.toThrow(
+        'gradCam: parameter "fc.b" has shape [5] but model "small" needs [4]',
+      );
+    } finally {
+      await mine.dispose();
+      await theirs.dispose();
+    }
+  });
+});
+
 describe('errors', () => {
   const ref = { backend: 'reference' as const };
 
