@@ -7,6 +7,7 @@
  * and "New draws" takes the next one.
  */
 import { augmentImages, type AugmentTransforms } from 'striate';
+import { drawTiles, grey, type Tile } from './tiles.js';
 
 /** The distortions shown: the CLI's --augment defaults for digits (DIGIT_AUGMENT in examples/lib/zoo-config.ts). */
 export const DIGIT_DISTORTIONS: AugmentTransforms = {
@@ -25,37 +26,13 @@ export function drawAugmentations(canvas: HTMLCanvasElement, image: Float32Array
   const copies = new Float32Array(count * SIDE * SIDE);
   for (let n = 0; n < count; n++) copies.set(image, n * SIDE * SIDE);
   const augmented = augmentImages(copies, [1, SIDE, SIDE], DIGIT_DISTORTIONS, seed);
-  const tiles = count + 1;
-  const rows = Math.ceil(tiles / columns);
-  const tile = SIDE * cell;
-  const width = columns * tile + (columns - 1) * gap;
-  const height = rows * tile + (rows - 1) * gap;
-  canvas.width = width;
-  canvas.height = height;
-  const ctx = canvas.getContext('2d')!;
-  ctx.fillStyle = '#fff';
-  ctx.fillRect(0, 0, width, height);
-  const picture = ctx.createImageData(SIDE, SIDE);
-  const scratch = document.createElement('canvas');
-  scratch.width = SIDE;
-  scratch.height = SIDE;
-  const sctx = scratch.getContext('2d')!;
-  ctx.imageSmoothingEnabled = false;
-  for (let t = 0; t < tiles; t++) {
-    const src = t === 0 ? image : augmented.subarray((t - 1) * SIDE * SIDE, t * SIDE * SIDE);
-    for (let i = 0; i < SIDE * SIDE; i++) {
-      const v = Math.round(255 * Math.max(0, Math.min(1, src[i])));
-      picture.data.set([v, v, v, 255], i * 4);
-    }
-    sctx.putImageData(picture, 0, 0);
-    const left = (t % columns) * (tile + gap);
-    const top = Math.floor(t / columns) * (tile + gap);
-    ctx.drawImage(scratch, left, top, tile, tile);
-    if (t === 0) {
-      ctx.strokeStyle = '#f59e0b';
-      ctx.lineWidth = 2;
-      ctx.strokeRect(left + 1, top + 1, tile - 2, tile - 2);
-    }
-  }
+  const tiles: Tile[] = [image, ...Array.from({ length: count }, (_, n) => augmented.subarray(n * SIDE * SIDE, (n + 1) * SIDE * SIDE))].map((data, t) => ({
+    width: SIDE,
+    height: SIDE,
+    data,
+    colour: grey,
+    frame: t === 0 ? '#f59e0b' : undefined,
+  }));
+  drawTiles(canvas, tiles, { columns, cell, gap });
   return augmented;
 }

@@ -1,7 +1,9 @@
 /**
  * The demo page: LeNet-5 training on an MNIST subset in the browser, on the
  * backend the visitor picks, with live charts, the first layer's filters, and
- * a drawing pad classified as the network learns.
+ * a drawing pad classified as the network learns, and panels that look inside
+ * it (feature maps, saliency, nearest training images, activation
+ * maximisation; inspect.ts).
  *
  * The default backend is the fastest here, measured at load (picker.ts);
  * `?backend=webgl2` (or webgpu, webasm, webasm-threads, cpu) picks one
@@ -9,13 +11,16 @@
  * measurement, when there is one).
  */
 import { animationFrameScheduler, auditTime, combineLatest, filter, map, merge, type Observable, startWith, switchMap, zip } from 'rxjs';
-import { buildModel, compile, input, lenet5, type Params, relu, smoothSteps, type StepEvent, type TrainEvent } from 'striate';
+import { buildModel, compile, input, type Params, relu, smoothSteps, type StepEvent, type TrainEvent } from 'striate';
 import { type BrowserBackend, browserUnavailableReason } from './backends.js';
 import { drawAugmentations } from './augment.js';
 import { accuracyChart, lossChart } from './charts.js';
 import { DrawingPad, drawInput } from './digit.js';
 import { drawFilters } from './filters.js';
+import type { MaximiseUnit } from './inspect-protocol.js';
+import { drawMaps, drawMaximised, drawNeighbours, drawSaliency, LookInside } from './inspect.js';
 import { fetchSubset } from './mnist-subset.js';
+import { demoModel } from './model.js';
 import { backendPicker, choices, labelOf, provisionalBackend } from './picker.js';
 import { classifier, type Prediction } from './predict.js';
 import { type SessionEvent, type SessionStatus, TrainingSession } from './session.js';
@@ -51,7 +56,7 @@ function pct(v: number | null | undefined, digits = 1): string {
 
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
-  const model = lenet5();
+  const model = demoModel;
   const firstConv = buildModel(model).params.find((p) => p.shape.length === 4)!.name;
 
   // Backends: probe each once, then build the picker.
@@ -203,6 +208,79 @@ async function main(): Promise<void> {
     redrawAugment(drawn);
   });
 
+  // Look inside: the drawn digit (else the first test digit) under the latest weights, in two workers.
+  const inspector = new LookInside(data.train.images);
+  const testDigit = data.test.images.slice(0, 28 * 28);
+  let lookImage: Float32Array = testDigit;
+  let latestParams: Params | null = null;
+  const liveBox = $<HTMLInputElement>('inspect-live');
+  const lookNow = (): void => {
+    if (latestParams) inspector.look(lookImage, latestParams, session.status.step);
+  };
+  session.params$.subscribe((p: Params) => {
+    latestParams = p;
+    if (liveBox.checked) lookNow();
+  });
+  pad.drawing$.subscribe((image) => {
+    lookImage = image ?? testDigit;
+    lookNow();
+  });
+  liveBox.addEventListener('change', lookNow);
+  let lastLook: { step: number; ms: number; target: number; maps: string[] } | null = null;
+  let lastNeighbours: { labels: number[]; distances: number[]; indexStep: number; ms: number } | null = null;
+  const inspectErrors: string[] = [];
+  inspector.looks$.subscribe((r) => {
+    drawMaps((layer) => $<HTMLCanvasElement>(`maps-${layer}`), r);
+    drawSaliency($<HTMLCanvasElement>('saliency'), lookImage, r);
+    const rates = inspector.rates();
+    $('inspect-rate').textContent = `${rates.looks.toFixed(1)} updates/s · ${r.ms.toFixed(0)} ms each in a worker · weights of step ${r.step.toLocaleString('en-US')}`;
+    lastLook = { step: r.step, ms: r.ms, target: r.saliency.target, maps: r.maps.map((m) => `${m.layer} [${m.shape.join(',')}]`) };
+  });
+  inspector.neighbours$.subscribe((n) => {
+    drawNeighbours($<HTMLCanvasElement>('neighbours'), n, data.train.images, data.train.labels);
+    $('neighbours-note').textContent =
+      `Label · distance. Searched: ${data.train.count.toLocaleString('en-US')} training images, indexed with the weights of step ` +
+      `${n.indexStep.toLocaleString('en-US')} (in ${Math.round(n.indexMs)} ms; indexed again every few seconds while they change).`;
+    lastNeighbours = { labels: Array.from(n.indices, (i) => data.train.labels[i]), distances: Array.from(n.distances), indexStep: n.indexStep, ms: n.ms };
+  });
+  inspector.errors$.subscribe((message) => {
+    inspectErrors.push(message);
+    $('inspect-error').textContent = `Look inside stopped: ${message}`;
+  });
+
+  // Activation maximisation, on request, of a class logit or a convolution channel.
+  const MAX_STEPS = 256;
+  const units: { label: string; unit: MaximiseUnit }[] = [
+    ...Array.from({ length: 10 }, (_, c) => ({ label: `class ${c}`, unit: { class: c } })),
+    ...Array.from({ length: 16 }, (_, k) => ({ label: `conv2 channel ${k}`, unit: { layer: 'conv2', channel: k } })),
+    ...Array.from({ length: 6 }, (_, k) => ({ label: `conv1 channel ${k}`, unit: { layer: 'conv1', channel: k } })),
+  ];
+  const unitSelect = $<HTMLSelectElement>('max-unit');
+  unitSelect.replaceChildren(...units.map((u, i) => Object.assign(document.createElement('option'), { value: String(i), textContent: u.label })));
+  const maximiseButton = $<HTMLButtonElement>('maximise');
+  let maximised: { label: string; value: number; ms: number; step: number; mean: number } | null = null;
+  maximiseButton.addEventListener('click', () => {
+    if (!latestParams) return;
+    const { label, unit } = units[Number(unitSelect.value)];
+    const step = session.status.step;
+    maximiseButton.disabled = true;
+    $('max-note').textContent = `Ascending on ${label} with the weights of step ${step.toLocaleString('en-US')} (${MAX_STEPS} steps)…`;
+    inspector
+      .maximise(unit, latestParams, step, MAX_STEPS)
+      .then((r) => {
+        drawMaximised($<HTMLCanvasElement>('maximised'), r);
+        maximised = { label: r.label, value: r.value, ms: r.ms, step: r.step, mean: r.data.reduce((a, b) => a + b, 0) / r.data.length };
+        $('max-note').textContent = `${r.label}: ${r.value.toFixed(2)} on this input, weights of step ${r.step.toLocaleString('en-US')} (${(r.ms / 1000).toFixed(1)} s in a worker).`;
+      })
+      .catch((e: Error) => {
+        inspectErrors.push(e.message);
+        $('max-note').textContent = `Maximisation failed: ${e.message}`;
+      })
+      .finally(() => {
+        maximiseButton.disabled = false;
+      });
+  });
+
   // Read-only hooks for the browser tests (test/browser/demo.browser.ts).
   (window as unknown as { striateDemo: unknown }).striateDemo = {
     ready: true,
@@ -213,6 +291,7 @@ async function main(): Promise<void> {
     availability: () => Object.fromEntries(availability),
     picker: () => backendChoice.state(),
     augment: () => ({ seed: augmentSeed, tiles: augmentedTiles }),
+    inspect: () => ({ updates: inspector.updates, rates: inspector.rates(), look: lastLook, neighbours: lastNeighbours, maximised, errors: [...inspectErrors] }),
   };
 
   // Autostart trains on the backend asked for, or else on the one the measurement picks.

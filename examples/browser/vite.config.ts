@@ -25,6 +25,8 @@ export default defineConfig({
   root: here,
   base: './',
   plugins: [browserGuard()],
+  // The look-inside workers (inspect-worker.ts) are ES modules, built with the same guard.
+  worker: { format: 'es', plugins: () => [browserGuard()] },
   resolve: { alias: striateAlias },
   server: { headers: isolationHeaders, port: 5173, host: '127.0.0.1' },
   preview: { headers: isolationHeaders, port: 4173, host: '127.0.0.1' },

@@ -24,6 +24,17 @@ interface DemoHooks {
   predictions(): { digit: number; probability: number }[] | null;
   availability(): Record<string, string | null>;
   augment(): { seed: number; tiles: number };
+  inspect(): InspectState;
+}
+
+/** What the look-inside panels last showed (examples/browser/main.ts). */
+interface InspectState {
+  updates: number;
+  rates: { looks: number; neighbours: number };
+  look: { step: number; ms: number; target: number; maps: string[] } | null;
+  neighbours: { labels: number[]; distances: number[]; indexStep: number; ms: number } | null;
+  maximised: { label: string; value: number; ms: number; step: number; mean: number } | null;
+  errors: string[];
 }
 
 const shots = resolve(import.meta.dirname, '../../out/browser');
@@ -182,6 +193,64 @@ describe.skipIf(missing !== null)(`the demo on ${mainBackend}, as a person uses 
       .poll(() => page.evaluate(() => (window as unknown as { striateDemo: DemoHooks }).striateDemo.predictions()), { timeout: 10_000 })
       .not.toEqual(before);
     expect(await page.locator('#predictions .prediction').count()).toBe(5);
+  });
+
+  it('looks inside as it trains: feature maps and saliency follow the weights, neighbours share the predicted class, maximisation on request', async ({ skip }) => {
+    if (!available) skip();
+    const inspect = () => page.evaluate(() => (window as unknown as { striateDemo: DemoHooks }).striateDemo.inspect());
+    const canvas = (id: string) => page.evaluate((id) => (document.getElementById(id) as HTMLCanvasElement).toDataURL(), id);
+    /** Pixels of the canvas that are neither white nor black: something was drawn on it. */
+    const inked = (id: string) =>
+      page.evaluate((id) => {
+        const c = document.getElementById(id) as HTMLCanvasElement;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 0 && d[i] + d[i + 1] + d[i + 2] < 765) n++;
+        return n;
+      }, id);
+    // Training runs (resumed by the test before); the panels show the digit drawn earlier.
+    expect((await hooks(page).status()).phase).toBe('running');
+    const first = await inspect();
+    expect(first.look, 'the panels have looked at the digit').not.toBeNull();
+    expect(first.look!.maps).toEqual(['relu1 [6,24,24]', 'relu2 [16,8,8]']);
+    const maps = await canvas('maps-relu2');
+    await expect.poll(async () => (await inspect()).look!.step, { timeout: 30_000, message: 'a look with newer weights' }).toBeGreaterThan(first.look!.step);
+    expect(await canvas('maps-relu2'), "conv2's maps are redrawn with the new weights").not.toBe(maps);
+    for (const id of ['maps-relu1', 'maps-relu2', 'saliency']) expect(await inked(id), `${id} is drawn`).toBeGreaterThan(50);
+    // The nearest training images: eight, nearest first, most of them of the class the network predicts for the digit.
+    await expect.poll(async () => (await inspect()).neighbours !== null, { timeout: 60_000, message: 'the neighbour index is built' }).toBe(true);
+    const { look, neighbours } = await inspect();
+    expect(neighbours!.labels).toHaveLength(8);
+    for (let i = 0; i < 8; i++) {
+      expect(Number.isFinite(neighbours!.distances[i]) && neighbours!.distances[i] >= 0).toBe(true);
+      if (i > 0) expect(neighbours!.distances[i]).toBeGreaterThanOrEqual(neighbours!.distances[i - 1]);
+    }
+    const agree = neighbours!.labels.filter((l) => l === look!.target).length;
+    console.log(`look inside: look at step ${look!.step} (${look!.ms.toFixed(1)} ms), predicted ${look!.target}; neighbours ${neighbours!.labels.join(',')} (index of step ${neighbours!.indexStep}); ${first.updates} → ${(await inspect()).updates} looks`);
+    expect(agree, 'most neighbours have the predicted class').toBeGreaterThanOrEqual(4);
+    expect(await inked('neighbours')).toBeGreaterThan(50);
+    // Activation maximisation of class 3, in the other worker, while training goes on.
+    await page.selectOption('#max-unit', { label: 'class 3' });
+    await page.click('#maximise');
+    await expect.poll(async () => (await inspect()).maximised?.label ?? (await inspect()).errors.join('; '), { timeout: 90_000 }).toBe('class 3');
+    const m = (await inspect()).maximised!;
+    console.log(`maximised class 3 to ${m.value.toFixed(2)} in ${(m.ms / 1000).toFixed(1)} s (weights of step ${m.step})`);
+    expect(Number.isFinite(m.value)).toBe(true);
+    expect(m.mean, 'a picture, not a blank').toBeGreaterThan(0.02);
+    expect(m.mean).toBeLessThan(0.98);
+    expect(await inked('maximised')).toBeGreaterThan(50);
+    expect(await page.locator('#max-note').textContent()).toContain('class 3:');
+    // Unticking "live" stops the updates that follow the weights.
+    await page.setChecked('#inspect-live', false);
+    await page.waitForTimeout(500);
+    const paused = (await inspect()).updates;
+    await waitForSteps(page, errors, (await hooks(page).status()).step + 3, 60_000);
+    await page.waitForTimeout(500);
+    expect((await inspect()).updates, 'no looks while not live').toBe(paused);
+    await page.setChecked('#inspect-live', true);
+    await expect.poll(async () => (await inspect()).updates, { timeout: 30_000 }).toBeGreaterThan(paused);
+    expect((await inspect()).errors).toEqual([]);
+    await page.screenshot({ path: resolve(shots, `demo-inspect-${mainBackend}.png`), fullPage: true });
   });
 
   it('resets to a fresh network', async ({ skip }) => {
