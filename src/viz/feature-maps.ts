@@ -14,8 +14,8 @@
  *   `range[1]` (default the tile's maximum): magnitudes, Grad-CAM maps.
  * Values beyond the range are clamped; NaN and ±Infinity are magenta.
  *
- * As in augment-grid.ts the layout is computed in pixels and drawn with rect
- * marks on identity scales, each row of a tile as runs of equal colour (the
+ * As every chart of images (image-grid.ts's `tileGridSpec`), the layout is
+ * computed in pixels and drawn with rect marks on identity scales, each row of a tile as runs of equal colour (the
  * diverging and heat scales on 240 levels), so a flat background costs one
  * rect, not one per pixel.
  *
@@ -27,7 +27,8 @@
  */
 import { describeValue, fail } from '../graph/error.js';
 import { checkOptions, showValue } from '../nn/spec.js';
-import { type ChartSpec, MAX_CHART_SIDE, VEGA_LITE_SCHEMA, chartConfig, checkInteger, checkTitle, hexByte, LABEL_HEIGHT, NON_FINITE, pixelAxis, pixelRect } from './spec.js';
+import { tileGridSpec } from './image-grid.js';
+import { type ChartSpec, checkInteger, checkTitle, hexByte, NON_FINITE } from './spec.js';
 
 /** How a tile's values become colours (see the file comment). */
 export type TileColour = 'grey' | 'diverging' | 'heat';
@@ -60,7 +61,6 @@ export interface ImageGridOptions {
   subtitle?: string | readonly string[];
 }
 
-const GAP = 10;
 /** The colours of the heat scale, from its low end to its high end. */
 const HEAT: readonly (readonly [number, number, number])[] = [
   [1, 1, 1],
@@ -95,8 +95,6 @@ interface Prepared {
   readonly w: number;
   readonly label: string | undefined;
   readonly colourAt: (y: number, x: number) => string;
-  readonly note: string;
-  nonFinite: number;
 }
 
 function prepare(who: string, tile: ImageTile, index: number): Prepared {
@@ -151,28 +149,20 @@ function prepare(who: string, tile: ImageTile, index: number): Prepared {
   const plane = h * w;
   // 240 levels (divisible by the ramps' 2 and 3 segments, so 0 and the stops are exact): runs of near-equal values merge.
   const quantise = (t: number): number => Math.round(Math.min(1, Math.max(0, t)) * 240) / 240;
-  const prepared: Prepared = {
+  return {
     cell: tile.cellSize,
     h,
     w,
     label: tile.label,
-    nonFinite: 0,
-    note: '',
     colourAt: (y, x) => {
       const at = y * w + x;
       if (C === 3) {
         const vs = [data[at], data[plane + at], data[2 * plane + at]];
-        if (!vs.every(Number.isFinite)) {
-          prepared.nonFinite++;
-          return NON_FINITE;
-        }
+        if (!vs.every(Number.isFinite)) return NON_FINITE;
         return `#${vs.map((v) => hexByte((v - a) / (b - a))).join('')}`;
       }
       const v = data[at];
-      if (!Number.isFinite(v)) {
-        prepared.nonFinite++;
-        return NON_FINITE;
-      }
+      if (!Number.isFinite(v)) return NON_FINITE;
       if (colour === 'grey') return `#${hexByte((v - a) / (b - a)).repeat(3)}`;
       if (colour === 'heat') return ramp(HEAT, quantise((v - a) / (b - a)));
       // Diverging: the scale is symmetric about 0, with m = the larger |end|.
@@ -180,7 +170,6 @@ function prepare(who: string, tile: ImageTile, index: number): Prepared {
       return ramp(DIVERGING, quantise(0.5 + v / (2 * m)));
     },
   };
-  return prepared;
 }
 
 /**
@@ -204,79 +193,16 @@ export function imageGridSpec(tiles: readonly (ImageTile | null)[], options: Ima
   const side = unscaled.length ? Math.max(...unscaled.map((p) => Math.max(p.h, p.w))) : 1;
   const cell = options.cellSize ?? Math.max(1, Math.round(84 / side));
   checkInteger(who, 'cellSize', cell, 1);
-  const cellOf = (p: Prepared): number => p.cell ?? cell;
-  const slotH = Math.max(...real.map((p) => p.h * cellOf(p)));
-  const slotW = Math.max(...real.map((p) => p.w * cellOf(p)));
   const columns = options.columns ?? Math.min(tiles.length, 10);
   checkInteger(who, 'columns', columns, 1);
-  const cols = Math.min(columns, tiles.length);
-  const rows = Math.ceil(tiles.length / cols);
-  const labelled = real.some((p) => p.label !== undefined);
-  const top = labelled ? LABEL_HEIGHT : 0;
-  const width = cols * slotW + (cols - 1) * GAP;
-  const height = rows * (top + slotH) + (rows - 1) * GAP;
-  if (width > MAX_CHART_SIDE || height > MAX_CHART_SIDE) {
-    fail(
-      who,
-      `the grid would be ${width} × ${height} pixels, more than the ${MAX_CHART_SIDE} a chart can have; use a smaller cellSize, fewer tiles or other columns`,
-      `${width} × ${height} pixels`,
-      `at most ${MAX_CHART_SIDE} × ${MAX_CHART_SIDE}`,
-    );
-  }
-  const runs: { x0: number; x1: number; y0: number; y1: number; rgb: string }[] = [];
-  const frames: { x0: number; x1: number; y0: number; y1: number }[] = [];
-  const labels: { x: number; y: number; text: string }[] = [];
-  prepared.forEach((p, t) => {
-    if (p === null) return;
-    const cell = cellOf(p);
-    const ox = (t % cols) * (slotW + GAP);
-    const oy = Math.floor(t / cols) * (top + slotH + GAP) + top;
-    if (p.label !== undefined) labels.push({ x: ox + (p.w * cell) / 2, y: oy - 4, text: p.label });
-    frames.push({ x0: ox - 0.5, x1: ox + p.w * cell + 0.5, y0: oy - 0.5, y1: oy + p.h * cell + 0.5 });
-    for (let y = 0; y < p.h; y++) {
-      let start = 0;
-      let colour = p.colourAt(y, 0);
-      for (let x = 1; x <= p.w; x++) {
-        const c = x < p.w ? p.colourAt(y, x) : '';
-        if (c !== colour) {
-          runs.push({ x0: ox + start * cell, x1: ox + x * cell, y0: oy + y * cell, y1: oy + (y + 1) * cell, rgb: colour });
-          start = x;
-          colour = c;
-        }
-      }
-    }
-  });
-  const nonFinite = real.reduce((n, p) => n + p.nonFinite, 0);
-  const position = pixelRect(width, height);
+  const placed = prepared.map((p) => (p === null ? null : { h: p.h, w: p.w, cell: p.cell ?? cell, label: p.label, colourAt: p.colourAt }));
   const notes = sub === undefined ? [] : typeof sub === 'string' ? [sub] : [...sub];
-  if (nonFinite > 0) notes.push(`${nonFinite} non-finite value(s) in magenta`);
-  const layer: Record<string, unknown>[] = [
-    {
-      data: { values: runs },
-      mark: { type: 'rect' },
-      encoding: { ...position, fill: { field: 'rgb', type: 'nominal', scale: null, legend: null } },
-    },
-    {
-      data: { values: frames },
-      mark: { type: 'rect', filled: false, stroke: '#bbbbbb', strokeWidth: 1 },
-      encoding: position,
-    },
-  ];
-  if (labels.length > 0) {
-    layer.push({
-      data: { values: labels },
-      mark: { type: 'text', baseline: 'alphabetic', align: 'center', fontSize: 11, color: '#333' },
-      encoding: { x: pixelAxis('x', width), y: pixelAxis('y', height), text: { field: 'text' } },
-    });
-  }
-  return {
-    $schema: VEGA_LITE_SCHEMA,
-    title: notes.length ? { text: options.title ?? 'Images', subtitle: notes } : { text: options.title ?? 'Images' },
-    config: chartConfig(),
-    width,
-    height,
-    layer,
-  };
+  return tileGridSpec(who, placed, columns, {
+    title: options.title ?? 'Images',
+    notes,
+    nonFinite: 'value(s)',
+    tooLarge: 'use a smaller cellSize, fewer tiles or other columns',
+  });
 }
 
 /** Options of `featureMapGridSpec`. */
