@@ -80,6 +80,7 @@ import { sum } from '../ops/sum.js';
 import { createRng } from '../data/random.js';
 import { buildModel, type BuiltModel, checkModel, findLayerOutput, type Model } from '../nn/model.js';
 import { checkParamRecord, type Params } from '../nn/params.js';
+import { paramsOr } from '../nn/predict.js';
 import { topKRow } from '../nn/ranking.js';
 import { checkOptions, showValue } from '../nn/spec.js';
 import { checkImage, checkModelParams, IMAGE_INPUT, modelFeeds, positiveInteger } from './graphs.js';
@@ -575,9 +576,7 @@ class ModelExplainer implements Explainer {
   /** The explainer's parameters, or the call's own, checked against the model. */
   private paramsFor(who: string, override: Params | undefined): Params {
     this.checkUsable(who);
-    if (override === undefined) return this.params;
-    checkModelParams(who, this.model, this.built, override);
-    return override;
+    return paramsOr(who, this.model, this.built, this.params, override);
   }
 
   private checkTarget(who: string, target: unknown): number {

@@ -173,6 +173,16 @@ const DEFAULT_PREDICTOR_BATCH = 32;
 const DEFAULT_ONE_SHOT_BATCH = 500;
 
 /**
+ * A call's parameters: `own` (the predictor's or explainer's), or the call's
+ * `override` checked against the model with `checkParams`.
+ */
+export function paramsOr(who: string, model: Model, built: BuiltModel, own: Params, override: Params | undefined): Params {
+  if (override === undefined) return own;
+  checkParams(who, model, built, override);
+  return override;
+}
+
+/**
  * Check that `params` hold every parameter the graph reads, with its shape
  * and a Float32Array of its size. Extra entries are ignored. Shared with
  * src/explain, whose tools take a model's params as predict does.
@@ -505,9 +515,7 @@ class ModelPredictor implements Predictor {
 
   private paramsFor(who: string, override: Params | undefined): Params {
     this.checkUsable(who);
-    if (override === undefined) return this.params;
-    checkParams(who, this.model, this.built, override);
-    return override;
+    return paramsOr(who, this.model, this.built, this.params, override);
   }
 
   /** Every graph input other than the images and the parameters must be in `stats`, with its shape. */
