@@ -3,7 +3,8 @@
  * backend the visitor picks, with live charts, the first layer's filters, and
  * a drawing pad classified as the network learns, and panels that look inside
  * it (feature maps, saliency, nearest training images, activation
- * maximisation; inspect.ts).
+ * maximisation; inspect.ts), and Fukushima's Neocognitron trained on request
+ * without backpropagation (neocognitron-panel.ts).
  *
  * The default backend is the fastest here, measured at load (picker.ts);
  * `?backend=webgl2` (or webgpu, webasm, webasm-threads, cpu) picks one
@@ -20,6 +21,7 @@ import { drawFilters } from './filters.js';
 import type { MaximiseUnit } from './inspect-protocol.js';
 import { drawMaps, drawMaximised, drawNeighbours, drawSaliency, LookInside } from './inspect.js';
 import { fetchSubset } from './mnist-subset.js';
+import { NeocognitronPanel } from './neocognitron-panel.js';
 import { demoModel } from './model.js';
 import { backendPicker, choices, labelOf, provisionalBackend } from './picker.js';
 import { classifier, type Prediction } from './predict.js';
@@ -221,9 +223,15 @@ async function main(): Promise<void> {
     latestParams = p;
     if (liveBox.checked) lookNow();
   });
+  const neo = new NeocognitronPanel(
+    { button: $<HTMLButtonElement>('neo-train'), status: $('neo-status'), planes: $<HTMLCanvasElement>('neo-planes'), winners: $<HTMLCanvasElement>('neo-winners'), label: $('neo-label') },
+    data,
+    testDigit,
+  );
   pad.drawing$.subscribe((image) => {
     lookImage = image ?? testDigit;
     lookNow();
+    neo.look(lookImage);
   });
   liveBox.addEventListener('change', lookNow);
   let lastLook: { step: number; ms: number; target: number; maps: string[] } | null = null;
@@ -291,6 +299,7 @@ async function main(): Promise<void> {
     availability: () => Object.fromEntries(availability),
     picker: () => backendChoice.state(),
     augment: () => ({ seed: augmentSeed, tiles: augmentedTiles }),
+    neocognitron: () => neo.snapshot(),
     inspect: () => ({ updates: inspector.updates, rates: inspector.rates(), look: lastLook, neighbours: lastNeighbours, maximised, errors: [...inspectErrors] }),
   };
 

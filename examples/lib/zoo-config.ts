@@ -25,7 +25,6 @@ import {
   type AugmentTransforms,
   type Model,
   type NeocognitronModel,
-  type NeocognitronOptions,
   type Optimizer,
   type Schedule,
   type Shape,
@@ -33,6 +32,7 @@ import {
 } from 'striate';
 import { FASHION_MNIST_SIZES, loadFashionMnist, loadMnist, type Mnist } from 'striate/node';
 import { UsageError, choice, integer, nonNegative, positive, positivePair } from './cli.js';
+import { NEOCOGNITRON_SETUP } from './neocognitron-setup.js';
 
 // ---------------------------------------------------------------------------
 // Models
@@ -210,30 +210,10 @@ export function defaultsUsage(): string {
 /** The --model name of the Neocognitron, which trains without gradients and so has none of the rows above. */
 export const NEOCOGNITRON = 'neocognitron';
 
-/**
- * The Neocognitron `npm start -- --model neocognitron` trains, and how: its
- * stages (as `neocognitron({ inputShape, stages })` takes them) and
- * trainNeocognitron's settings. bench/neocognitron.ts trains the same, and
- * the README's figures are measured with it.
- */
-export const NEOCOGNITRON_SETUP = {
-  stages: [
-    { planes: 16, window: 5, r: 3, padding: 'same', pool: 'max', poolSize: 4, poolStride: 4 },
-  ],
-  /** Epochs per stage. */
-  epochs: 1,
-  /** Images per compiled forward pass and per update. */
-  batchSize: 64,
-  /** The stages learn from the first 10,000 training images (they have their planes long before); the classifier from all. */
-  stageLimit: 10000,
-  /** Least input energy at which a silent position seeds a plane. */
-  minEnergy: 0.01,
-  /** The interpolating-vector classifier on the top C-layer, each class's 8 references most similar to an input paired. */
-  classifier: 'intvec',
-  candidates: 8,
-} as const satisfies { stages: readonly NeocognitronOptions['stages'][number][] } & Record<string, unknown>;
+// NEOCOGNITRON_SETUP lives in neocognitron-setup.ts, which imports nothing from Node, so the browser demo trains the same.
+export { NEOCOGNITRON_SETUP } from './neocognitron-setup.js';
 
-/** The Neocognitron of {@link NEOCOGNITRON_SETUP} for `dataset`'s images. */
+/** The Neocognitron of NEOCOGNITRON_SETUP (neocognitron-setup.ts) for `dataset`'s images. */
 export function buildNeocognitron(dataset: DatasetName): NeocognitronModel {
   const [c, h, w] = DATASETS[dataset].inputShape;
   return neocognitron({ inputShape: [c, h, w], stages: NEOCOGNITRON_SETUP.stages });

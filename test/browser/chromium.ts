@@ -66,6 +66,8 @@ export const digitStrokes: Record<number, [number, number][][]> = {
 
 /** Draw a digit on a canvas with the mouse, as a person would (many small moves per stroke). */
 export async function drawDigit(page: Page, selector: string, digit: keyof typeof digitStrokes): Promise<void> {
+  // The mouse moves in viewport coordinates: bring the pad into view first (a click lower down may have scrolled it away).
+  await page.locator(selector).scrollIntoViewIfNeeded();
   const box = await page.locator(selector).boundingBox();
   if (!box) throw new Error(`drawDigit: ${selector} is not visible`);
   const at = ([x, y]: [number, number]) => [box.x + x * box.width, box.y + y * box.height] as const;

@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserBackend } from '../../examples/browser/backends.js';
+import type { NeoSnapshot } from '../../examples/browser/neocognitron-panel.js';
 import type { SessionStatus } from '../../examples/browser/session.js';
 import { chromiumMissing, drawDigit, launchChromium, pageErrors, requiredBrowserBackends } from './chromium.js';
 
@@ -25,6 +26,7 @@ interface DemoHooks {
   availability(): Record<string, string | null>;
   augment(): { seed: number; tiles: number };
   inspect(): InspectState;
+  neocognitron(): NeoSnapshot;
 }
 
 /** What the look-inside panels last showed (examples/browser/main.ts). */
@@ -89,6 +91,17 @@ async function waitForSteps(page: Page, errors: string[], steps: number, timeout
     }
     await page.waitForTimeout(250);
   }
+}
+
+/** Pixels of the canvas `id` that are neither white nor black: something was drawn on it. */
+function inkedPixels(page: Page, id: string): Promise<number> {
+  return page.evaluate((id) => {
+    const c = document.getElementById(id) as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 0 && d[i] + d[i + 1] + d[i + 2] < 765) n++;
+    return n;
+  }, id);
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -199,15 +212,7 @@ describe.skipIf(missing !== null)(`the demo on ${mainBackend}, as a person uses 
     if (!available) skip();
     const inspect = () => page.evaluate(() => (window as unknown as { striateDemo: DemoHooks }).striateDemo.inspect());
     const canvas = (id: string) => page.evaluate((id) => (document.getElementById(id) as HTMLCanvasElement).toDataURL(), id);
-    /** Pixels of the canvas that are neither white nor black: something was drawn on it. */
-    const inked = (id: string) =>
-      page.evaluate((id) => {
-        const c = document.getElementById(id) as HTMLCanvasElement;
-        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-        let n = 0;
-        for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 0 && d[i] + d[i + 1] + d[i + 2] < 765) n++;
-        return n;
-      }, id);
+    const inked = (id: string) => inkedPixels(page, id);
     // Training runs (resumed by the test before); the panels show the digit drawn earlier.
     expect((await hooks(page).status()).phase).toBe('running');
     const first = await inspect();
@@ -283,6 +288,42 @@ describe.skipIf(missing !== null).each(otherBackends)('the demo trains on %s', (
       }
       await page.click('#train'); // Pause, so that the screenshot holds still
       await page.screenshot({ path: resolve(shots, `demo-${backend}.png`), fullPage: true });
+      expect(errors, 'the page logged errors').toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+describe.skipIf(missing !== null)('the Neocognitron panel', () => {
+  it('trains without backpropagation in a worker, draws its planes, and reads the test digit and a drawn one', async ({ skip }) => {
+    const opened = await openDemo('webasm');
+    if (!opened) return skip();
+    const { page, errors } = opened;
+    const neo = () => page.evaluate(() => (window as unknown as { striateDemo: DemoHooks }).striateDemo.neocognitron());
+    try {
+      expect((await neo()).phase).toBe('idle');
+      await page.click('#neo-train');
+      await expect.poll(async () => (await neo()).phase, { timeout: 300_000, interval: 1000 }).toMatch(/done|error/);
+      const s = await neo();
+      expect(s.error).toBeNull();
+      console.log(`Neocognitron in the page: ${s.planes} planes, test accuracy ${((s.testAccuracy ?? 0) * 100).toFixed(2)}% in ${(s.seconds ?? 0).toFixed(1)} s`);
+      expect(s.planes, 'add-if-silent made planes').toBeGreaterThanOrEqual(8);
+      expect(s.testAccuracy, 'no backprop, and still reads digits').toBeGreaterThan(0.9);
+      expect(await inkedPixels(page, 'neo-planes'), 'the learned planes are drawn').toBeGreaterThan(50);
+      // The first test digit is a 7: looked at as soon as the network is trained (seed 0, so the same every run).
+      await expect.poll(async () => (await neo()).look?.label ?? -1, { timeout: 30_000 }).toBe(7);
+      const first = (await neo()).look!;
+      expect(first.active).toBeGreaterThan(20);
+      expect(first.planesUsed).toBeGreaterThanOrEqual(2);
+      expect(await inkedPixels(page, 'neo-winners')).toBeGreaterThan(50);
+      // A drawn digit is looked at in turn.
+      await drawDigit(page, '#pad', 3);
+      await expect.poll(async () => (await neo()).look!.active, { timeout: 30_000 }).not.toBe(first.active);
+      const drawn = (await neo()).look!;
+      console.log(`drawn 3: the Neocognitron reads ${drawn.label}, ${drawn.active} of ${drawn.columns} columns active, ${drawn.planesUsed} planes win`);
+      expect(Number.isInteger(drawn.label) && drawn.label >= 0 && drawn.label <= 9).toBe(true);
+      expect(await page.locator('#neo-status').textContent()).toContain('Test accuracy');
       expect(errors, 'the page logged errors').toEqual([]);
     } finally {
       await page.close();

@@ -1,0 +1,29 @@
+/**
+ * The Neocognitron that `npm start -- --model neocognitron`, bench/neocognitron.ts
+ * and the browser demo's Neocognitron panel train. Imports nothing from Node.
+ */
+import type { NeocognitronOptions } from 'striate';
+
+/**
+ * The Neocognitron `npm start -- --model neocognitron` trains, and how: its
+ * stages (as `neocognitron({ inputShape, stages })` takes them) and
+ * trainNeocognitron's settings. bench/neocognitron.ts and the browser demo
+ * train the same, and the README's figures are measured with it.
+ */
+export const NEOCOGNITRON_SETUP = {
+  stages: [
+    { planes: 16, window: 5, r: 3, padding: 'same', pool: 'max', poolSize: 4, poolStride: 4 },
+  ],
+  /** Epochs per stage. */
+  epochs: 1,
+  /** Images per compiled forward pass and per update. */
+  batchSize: 64,
+  /** The stages learn from the first 10,000 training images (they have their planes long before); the classifier from all. */
+  stageLimit: 10000,
+  /** Least input energy at which a silent position seeds a plane. */
+  minEnergy: 0.01,
+  /** The interpolating-vector classifier on the top C-layer, each class's 8 references most similar to an input paired. */
+  classifier: 'intvec',
+  candidates: 8,
+} as const satisfies { stages: readonly NeocognitronOptions['stages'][number][] } & Record<string, unknown>;
+
