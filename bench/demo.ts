@@ -72,11 +72,17 @@ try {
       await page.close();
       continue;
     }
-    await page.click('#train');
-    await page.waitForFunction(() => (window as unknown as { striateDemo: Hooks }).striateDemo.status().step >= 20, null, { timeout: 120_000 });
+    // Train from a fresh network; again whenever the run's 10 epochs are over (a finished run makes no steps to count).
+    const restart = async (): Promise<void> => {
+      if ((await hooks()).status.phase === 'done') await page.click('#reset');
+      await page.click('#train');
+      await page.waitForFunction(() => (window as unknown as { striateDemo: Hooks }).striateDemo.status().step >= 20, null, { timeout: 120_000 });
+    };
+    await restart();
     const rate = { on: [] as number[], off: [] as number[], looks: [] as number[], neighbours: [] as number[] };
     for (let r = 0; r < args.rounds; r++) {
-      for (const live of [true, false]) {
+      for (let live = true, n = 0; n < 2; n++, live = !live) {
+        if ((await hooks()).status.phase === 'done') await restart();
         await page.setChecked('#inspect-live', live);
         await page.waitForTimeout(1000);
         const a = await hooks();
@@ -86,6 +92,12 @@ try {
         const s = (Date.now() - t0) / 1000;
         if (b.status.phase === 'error') throw new Error(`${backend}: training stopped: ${b.status.error}`);
         if (b.inspect.errors.length) throw new Error(`${backend}: look inside failed: ${b.inspect.errors.join('; ')}`);
+        if (b.status.phase === 'done') {
+          // The run ended in this phase: measure this phase again on a fresh run.
+          n--;
+          live = !live;
+          continue;
+        }
         (live ? rate.on : rate.off).push((b.status.step - a.status.step) / s);
         if (live) {
           rate.looks.push((b.inspect.updates - a.inspect.updates) / s);
@@ -93,7 +105,7 @@ try {
         }
       }
     }
-    await page.click('#train');
+    if ((await hooks()).status.phase === 'running') await page.click('#train');
     if (errors.length) throw new Error(`${backend}: the page logged errors:\n${errors.join('\n')}`);
     await page.close();
     const on = median(rate.on);
