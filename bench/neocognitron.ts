@@ -1,6 +1,6 @@
 /**
  * The Neocognitron on MNIST, as `npm start -- --model neocognitron` trains it
- * (NEOCOGNITRON_SETUP in examples/lib/zoo-config.ts): stage by stage without
+ * (NEOCOGNITRON_SETUP in examples/lib/neocognitron-setup.ts): stage by stage without
  * backpropagation (src/train/neocognitron.ts) on the first --train images
  * (default all 60,000), then the interpolating-vector classifier (or
  * --classifier), tested on the first --test (default 10,000). Prints the
@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { filter, lastValueFrom } from 'rxjs';
 import { adam, cosineDecay, defineModel, nn, neocognitronFeatures, train, trainNeocognitron, type BackendName, type NeocognitronClassifier } from '../src/index.js';
 import { loadMnist } from '../src/node.js';
-import { NEOCOGNITRON_SETUP, buildNeocognitron } from '../examples/lib/zoo-config.js';
+import { NEOCOGNITRON_SETUP, buildNeocognitron, setupTraining } from '../examples/lib/zoo-config.js';
 
 const { values } = parseArgs({
   options: {
@@ -49,12 +49,8 @@ const done = await lastValueFrom(
     data: mnist,
     backend,
     seed,
-    epochs: NEOCOGNITRON_SETUP.epochs,
-    batchSize: NEOCOGNITRON_SETUP.batchSize,
-    stageLimit: Math.min(NEOCOGNITRON_SETUP.stageLimit, mnist.train.count),
-    minEnergy: NEOCOGNITRON_SETUP.minEnergy,
+    ...setupTraining(mnist.train.count),
     classifier: values.classifier as NeocognitronClassifier['rule'],
-    candidates: NEOCOGNITRON_SETUP.candidates,
   }).pipe(
     filter((e) => {
       if (e.type === 'stage') console.log(`stage ${e.stage + 1}: ${e.planes} planes, ${secs()} s`);

@@ -72,6 +72,7 @@ import {
   MODEL_NAMES,
   NEOCOGNITRON,
   NEOCOGNITRON_SETUP,
+  setupTraining,
   OPTIMIZERS,
   SCHEDULES,
   augmentTransforms,
@@ -322,7 +323,8 @@ async function runNeocognitron(c: Config, out: string, log: (line: string) => vo
   const backend = (c.backend === 'auto' ? await resolveBackend() : c.backend) as BackendName;
   if (dataset.loading) log(dataset.loading);
   const data = await dataset.load({ limitTrain: c.limit, limitTest: c.limitTest });
-  const stageLimit = Math.min(NEOCOGNITRON_SETUP.stageLimit, data.train.count);
+  const training = { ...setupTraining(data.train.count), epochs: c.epochs, batchSize: c.batchSize };
+  const { stageLimit } = training;
   const stages = model.stages.map((s, l) => `S${l + 1} ${s.planes} planes ${s.window}×${s.window} r ${s.r}, C${l + 1} ${s.pool} ${s.poolSize}/${s.poolStride}`).join('; ');
   log(
     `Neocognitron (no backpropagation): ${stages}
@@ -345,12 +347,7 @@ async function runNeocognitron(c: Config, out: string, log: (line: string) => vo
       data,
       backend,
       seed: c.seed,
-      epochs: c.epochs,
-      batchSize: c.batchSize,
-      stageLimit,
-      minEnergy: NEOCOGNITRON_SETUP.minEnergy,
-      classifier: NEOCOGNITRON_SETUP.classifier,
-      candidates: NEOCOGNITRON_SETUP.candidates,
+      ...training,
     }).subscribe({
       next: (e) => {
         onEvent(e);

@@ -11,7 +11,7 @@
  */
 import { classifyNeocognitron, neocognitron, neocognitronResponses, type NeocognitronState, planePictures, trainNeocognitron } from 'striate';
 import type { Subscription } from 'rxjs';
-import { NEOCOGNITRON_SETUP } from '../lib/neocognitron-setup.js';
+import { NEOCOGNITRON_SETUP, setupTraining } from '../lib/neocognitron-setup.js';
 import type { NeoReply, NeoRequest } from './neocognitron-protocol.js';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -29,27 +29,22 @@ const reply = (r: NeoReply, transfer: Transferable[] = []): void => self.postMes
 function train(req: Extract<NeoRequest, { type: 'train' }>): void {
   running?.unsubscribe();
   state = null;
-  const stageLimit = Math.min(NEOCOGNITRON_SETUP.stageLimit, req.train.count);
-  const batch = NEOCOGNITRON_SETUP.batchSize;
+  const training = setupTraining(req.train.count);
+  const { stageLimit, batchSize: batch, epochs } = training;
   let last = -Infinity;
   running = trainNeocognitron({
     model,
     data: { train: req.train, test: req.test },
     backend: BACKEND,
     seed: req.seed,
-    epochs: NEOCOGNITRON_SETUP.epochs,
-    batchSize: batch,
-    stageLimit,
-    minEnergy: NEOCOGNITRON_SETUP.minEnergy,
-    classifier: NEOCOGNITRON_SETUP.classifier,
-    candidates: NEOCOGNITRON_SETUP.candidates,
+    ...training,
   }).subscribe({
     next: (e) => {
       if (e.type === 'step') {
         const now = performance.now();
         if (now - last < PROGRESS_MS) return;
         last = now;
-        reply({ type: 'progress', stage: e.stage, seen: Math.min(e.step * batch, stageLimit), of: stageLimit * NEOCOGNITRON_SETUP.epochs, planes: e.planes });
+        reply({ type: 'progress', stage: e.stage, seen: Math.min(e.step * batch, stageLimit), of: stageLimit * epochs, planes: e.planes });
       } else if (e.type === 'stage') {
         const p = planePictures(e.state)[e.stage];
         const data = Float32Array.from(p.data);

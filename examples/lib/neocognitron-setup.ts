@@ -2,7 +2,7 @@
  * The Neocognitron that `npm start -- --model neocognitron`, bench/neocognitron.ts
  * and the browser demo's Neocognitron panel train. Imports nothing from Node.
  */
-import type { NeocognitronOptions } from 'striate';
+import type { NeocognitronOptions, TrainNeocognitronOptions } from 'striate';
 
 /**
  * The Neocognitron `npm start -- --model neocognitron` trains, and how: its
@@ -27,3 +27,14 @@ export const NEOCOGNITRON_SETUP = {
   candidates: 8,
 } as const satisfies { stages: readonly NeocognitronOptions['stages'][number][] } & Record<string, unknown>;
 
+
+/**
+ * trainNeocognitron's settings of the setup for `count` training images (the
+ * stages learn from at most `stageLimit` of them): what the CLI, the bench and
+ * the demo pass, each adding its model, data, backend and seed, and the CLI
+ * its --epochs and --batch-size.
+ */
+export function setupTraining(count: number): Required<Pick<TrainNeocognitronOptions, 'epochs' | 'batchSize' | 'stageLimit' | 'minEnergy' | 'classifier' | 'candidates'>> {
+  const { epochs, batchSize, stageLimit, minEnergy, classifier, candidates } = NEOCOGNITRON_SETUP;
+  return { epochs, batchSize, stageLimit: Math.min(stageLimit, count), minEnergy, classifier, candidates };
+}

@@ -211,7 +211,7 @@ export function defaultsUsage(): string {
 export const NEOCOGNITRON = 'neocognitron';
 
 // NEOCOGNITRON_SETUP lives in neocognitron-setup.ts, which imports nothing from Node, so the browser demo trains the same.
-export { NEOCOGNITRON_SETUP } from './neocognitron-setup.js';
+export { NEOCOGNITRON_SETUP, setupTraining } from './neocognitron-setup.js';
 
 /** The Neocognitron of NEOCOGNITRON_SETUP (neocognitron-setup.ts) for `dataset`'s images. */
 export function buildNeocognitron(dataset: DatasetName): NeocognitronModel {
