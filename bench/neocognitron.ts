@@ -54,6 +54,7 @@ const done = await lastValueFrom(
   }).pipe(
     filter((e) => {
       if (e.type === 'stage') console.log(`stage ${e.stage + 1}: ${e.planes} planes, ${secs()} s`);
+      if (e.type === 'classifier') console.log(`classifier pass ${e.pass}: ${e.references} reference vectors (${e.added} added), ${secs()} s`);
       return e.type === 'done';
     }),
   ),

@@ -335,10 +335,12 @@ async function runNeocognitron(c: Config, out: string, log: (line: string) => vo
   const started = performance.now();
   const onEvent = (e: NeocognitronEvent): void => {
     if (c.json) {
-      const line = e.type === 'step' ? e : e.type === 'stage' ? { type: e.type, stage: e.stage, planes: e.planes } : { type: e.type, testAccuracy: e.testAccuracy, seconds: e.seconds };
+      const line = e.type === 'step' || e.type === 'classifier' ? e : e.type === 'stage' ? { type: e.type, stage: e.stage, planes: e.planes } : { type: e.type, testAccuracy: e.testAccuracy, seconds: e.seconds };
       process.stdout.write(`${JSON.stringify(line)}\n`);
     } else if (e.type === 'stage') {
       log(`stage ${e.stage + 1}: ${e.planes} planes learned, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    } else if (e.type === 'classifier') {
+      log(`classifier pass ${e.pass}: ${e.references} reference vectors (${e.added} added), ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
   };
   const done = await new Promise<NeocognitronEvent & { type: 'done' }>((resolveDone, reject) => {
@@ -376,6 +378,7 @@ async function runNeocognitron(c: Config, out: string, log: (line: string) => vo
       planes: done.state.stages.map((s) => s.planes),
       classifier: NEOCOGNITRON_SETUP.classifier,
       candidates: NEOCOGNITRON_SETUP.candidates,
+      classifierPasses: NEOCOGNITRON_SETUP.classifierPasses,
       seed: c.seed,
       backend,
       testAccuracy: done.testAccuracy,

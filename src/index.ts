@@ -218,6 +218,7 @@ export {
   type NeocognitronStepEvent,
   type NeocognitronStageEvent,
   type NeocognitronDoneEvent,
+  type NeocognitronClassifierEvent,
   type NeocognitronRunOptions,
   type Winner,
 } from './train/neocognitron.js';

@@ -20,6 +20,8 @@ export interface NeoSnapshot {
   readonly planes: number;
   readonly testAccuracy: number | null;
   readonly seconds: number | null;
+  /** The classifier's passes so far and its reference vectors. */
+  readonly classifier: { readonly pass: number; readonly references: number } | null;
   readonly look: { readonly label: number; readonly active: number; readonly columns: number; readonly planesUsed: number } | null;
   readonly error: string | null;
 }
@@ -45,7 +47,7 @@ function planeColour(k: number, K: number): Rgb {
 
 export class NeocognitronPanel {
   private worker: Worker | null = null;
-  private state: NeoSnapshot = { phase: 'idle', seen: 0, of: 0, planes: 0, testAccuracy: null, seconds: null, look: null, error: null };
+  private state: NeoSnapshot = { phase: 'idle', seen: 0, of: 0, planes: 0, testAccuracy: null, seconds: null, classifier: null, look: null, error: null };
   private image: Float32Array;
   private nextId = 1;
   private seed = 0;
@@ -72,7 +74,7 @@ export class NeocognitronPanel {
       this.worker.onerror = (e: ErrorEvent) => this.set({ phase: 'error', error: `the Neocognitron worker failed: ${e.message}` });
     }
     const { train, test } = this.data;
-    this.set({ phase: 'training', seen: 0, of: 0, planes: 0, testAccuracy: null, seconds: null, look: null, error: null });
+    this.set({ phase: 'training', seen: 0, of: 0, planes: 0, testAccuracy: null, seconds: null, classifier: null, look: null, error: null });
     this.post({ type: 'train', seed: this.seed++, train: { images: train.images, labels: train.labels, count: train.count }, test: { images: test.images, labels: test.labels, count: test.count } });
   }
 
@@ -103,6 +105,8 @@ export class NeocognitronPanel {
         return { width: side, height: side, data: pic, colour: (v: number) => grey(v / top), frame: `rgb(${planeColour(k, planes).join(',')})` };
       });
       drawTiles(this.el.planes, tiles, { columns: 8, cell: 6, gap: 6 });
+    } else if (r.type === 'classifier') {
+      this.set({ classifier: { pass: r.pass, references: r.references } });
     } else if (r.type === 'done') {
       this.set({ phase: 'done', testAccuracy: r.testAccuracy, seconds: r.seconds });
       this.look(this.image);
@@ -140,7 +144,9 @@ export class NeocognitronPanel {
       training:
         s.seen < s.of || s.of === 0
           ? `Stage 1 learning: ${s.seen.toLocaleString('en-US')} of ${s.of.toLocaleString('en-US')} images, ${s.planes} planes so far (add-if-silent)…`
-          : `Stage 1 learned ${s.planes} planes; building the classifier and testing…`,
+          : s.classifier === null
+            ? `Stage 1 learned ${s.planes} planes; building the classifier…`
+            : `Stage 1 learned ${s.planes} planes; the classifier holds ${s.classifier.references.toLocaleString('en-US')} reference vectors after pass ${s.classifier.pass}…`,
       done: `Test accuracy ${((s.testAccuracy ?? NaN) * 100).toFixed(2)}% on the ${this.data.test.count.toLocaleString('en-US')} test digits, no backpropagation anywhere (${(s.seconds ?? 0).toFixed(0)} s in a worker).`,
       error: `Stopped: ${s.error}`,
     }[s.phase];

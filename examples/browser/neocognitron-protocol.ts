@@ -29,6 +29,8 @@ export type NeoReply =
   | { readonly type: 'progress'; readonly stage: number; readonly seen: number; readonly of: number; readonly planes: number }
   /** A stage has learned: its planes. */
   | { readonly type: 'stage'; readonly stage: number; readonly planes: NeoPlanes }
+  /** The classifier has seen the training digits `pass` times and holds `references` vectors. */
+  | { readonly type: 'classifier'; readonly pass: number; readonly references: number }
   /** The classifier is built and measured on the test images. */
   | { readonly type: 'done'; readonly testAccuracy: number; readonly seconds: number; readonly tested: number }
   /**

@@ -49,6 +49,8 @@ function train(req: Extract<NeoRequest, { type: 'train' }>): void {
         const p = planePictures(e.state)[e.stage];
         const data = Float32Array.from(p.data);
         reply({ type: 'stage', stage: e.stage, planes: { side: p.side, planes: p.planes, data } }, [data.buffer]);
+      } else if (e.type === 'classifier') {
+        reply({ type: 'classifier', pass: e.pass, references: e.references });
       } else {
         state = e.state;
         reply({ type: 'done', testAccuracy: e.testAccuracy ?? NaN, seconds: e.seconds, tested: req.test.count });

@@ -25,6 +25,8 @@ export const NEOCOGNITRON_SETUP = {
   /** The interpolating-vector classifier on the top C-layer, each class's 8 references most similar to an input paired. */
   classifier: 'intvec',
   candidates: 8,
+  /** The training digits are shown to the classifier twice: the second pass adds the ones references added later turned wrong. */
+  classifierPasses: 2,
 } as const satisfies { stages: readonly NeocognitronOptions['stages'][number][] } & Record<string, unknown>;
 
 
@@ -34,7 +36,7 @@ export const NEOCOGNITRON_SETUP = {
  * the demo pass, each adding its model, data, backend and seed, and the CLI
  * its --epochs and --batch-size.
  */
-export function setupTraining(count: number): Required<Pick<TrainNeocognitronOptions, 'epochs' | 'batchSize' | 'stageLimit' | 'minEnergy' | 'classifier' | 'candidates'>> {
-  const { epochs, batchSize, stageLimit, minEnergy, classifier, candidates } = NEOCOGNITRON_SETUP;
-  return { epochs, batchSize, stageLimit: Math.min(stageLimit, count), minEnergy, classifier, candidates };
+export function setupTraining(count: number): Required<Pick<TrainNeocognitronOptions, 'epochs' | 'batchSize' | 'stageLimit' | 'minEnergy' | 'classifier' | 'candidates' | 'classifierPasses'>> {
+  const { epochs, batchSize, stageLimit, minEnergy, classifier, candidates, classifierPasses } = NEOCOGNITRON_SETUP;
+  return { epochs, batchSize, stageLimit: Math.min(stageLimit, count), minEnergy, classifier, candidates, classifierPasses };
 }

@@ -237,6 +237,18 @@ export interface NeocognitronStageEvent {
   readonly state: NeocognitronState;
 }
 
+/** After each presentation of the training vectors to the classifier ('intvec' and 'misclassified'; one event for the other rules). */
+export interface NeocognitronClassifierEvent {
+  /** Always 'classifier'. */
+  readonly type: 'classifier';
+  /** The presentation, from 1. */
+  readonly pass: number;
+  /** Reference vectors after it. */
+  readonly references: number;
+  /** Reference vectors it added (0: the classifier has converged; no later pass would add any). */
+  readonly added: number;
+}
+
 /** The last event: the full state, with the classifier, and the accuracies. */
 export interface NeocognitronDoneEvent {
   /** Always 'done'. */
@@ -250,7 +262,7 @@ export interface NeocognitronDoneEvent {
 }
 
 /** An event of `trainNeocognitron`. */
-export type NeocognitronEvent = NeocognitronStepEvent | NeocognitronStageEvent | NeocognitronDoneEvent;
+export type NeocognitronEvent = NeocognitronStepEvent | NeocognitronStageEvent | NeocognitronClassifierEvent | NeocognitronDoneEvent;
 
 /** Options of `trainNeocognitron`; checked when it is called. */
 export interface TrainNeocognitronOptions {
@@ -287,6 +299,8 @@ export interface TrainNeocognitronOptions {
   classifier?: NeocognitronClassifier['rule'];
   /** The interpolating-vector classifier: per class, how many of its most similar reference vectors pair up (default 8; see `buildClassifier`). */
   candidates?: number;
+  /** 'intvec' and 'misclassified': how many times the training vectors are shown to the classifier (default 1; see `buildClassifier`). */
+  classifierPasses?: number;
   /** The stages learn from the first `stageLimit` training images only (default all); the classifier learns from all. */
   stageLimit?: number;
 }
@@ -306,6 +320,7 @@ const OPTION_KEYS = [
   'initScale',
   'classifier',
   'candidates',
+  'classifierPasses',
   'stageLimit',
 ] as const;
 
@@ -411,6 +426,7 @@ export function trainNeocognitron(options: TrainNeocognitronOptions): Observable
   const initScale = positive(options.initScale ?? 0.01, 'initScale');
   const rule = checkRule('trainNeocognitron', options.classifier ?? 'intvec');
   const candidates = positiveInt(options.candidates ?? DEFAULT_CANDIDATES, 'candidates');
+  const classifierPasses = positiveInt(options.classifierPasses ?? 1, 'classifierPasses');
 
   return new Observable<NeocognitronEvent>((subscriber) => {
     let stopped = false;
@@ -541,7 +557,15 @@ export function trainNeocognitron(options: TrainNeocognitronOptions): Observable
         await yieldToEventLoop();
       }
       if (stopped) return;
-      const classifier = buildClassifier(below, trainSet.labels, rule, { candidates });
+      // In chunks, so that the event loop runs and unsubscribing stops it.
+      const learning = classifierSteps('trainNeocognitron', below, trainSet.labels, rule, { candidates, passes: classifierPasses });
+      let next = learning.next();
+      for (; !next.done; next = learning.next()) {
+        if (next.value !== null) subscriber.next(next.value);
+        await yieldToEventLoop();
+        if (stopped) return;
+      }
+      const classifier = next.value;
       state = freeze({ ...state, classifier }, true);
       let testAccuracy: number | null = null;
       if (testSet) {
@@ -690,7 +714,10 @@ function positiveIntFor(who: string, v: unknown, what: string): number {
 // the training vectors are shown once, in order; one that the references so
 // far classify wrongly (its class has no reference yet, or another class
 // scores higher) becomes a new reference of its class. The references are
-// never moved.
+// never moved. Showing them again (`passes`) adds the vectors that references
+// added after them have since turned wrong: on MNIST's top C-layer a second
+// pass adds about a quarter more references and removes a tenth of the test
+// errors.
 
 /** The default `candidates` of the interpolating-vector classifier. */
 export const DEFAULT_CANDIDATES = 8;
@@ -858,30 +885,60 @@ function referencesOf(cl: NeocognitronClassifier): References {
 export interface BuildClassifierOptions {
   /** 'intvec': per class, how many of its most similar references pair up (default 8). */
   candidates?: number;
+  /**
+   * 'intvec' and 'misclassified': how many times the training vectors are
+   * shown, in order (default 1, Fukushima's once). A later pass adds the
+   * vectors that the references so far still classify wrongly (references
+   * added after a vector was shown can turn it wrong); learning ends early
+   * after a pass that adds none, since every later one would add none too.
+   */
+  passes?: number;
 }
+
+/** Training vectors per chunk of `classifierSteps`: about 0.1–1 s of work each at MNIST's sizes. */
+const CLASSIFIER_CHUNK = 1000;
 
 /**
  * The classifier of `rule` from training features [count, D] and labels (the
  * comment above): 'intvec' (interpolating vectors over add-if-silent
  * references), 'misclassified' (the training vectors the references so far
- * label wrongly, one pass, nearest prototype), 'all' (every training vector)
- * or 'means' (one mean per class).
+ * label wrongly, nearest prototype), 'all' (every training vector) or
+ * 'means' (one mean per class). See `BuildClassifierOptions` for the passes.
  */
 export function buildClassifier(features: ArrayLike<number>, labels: Uint8Array, rule: NeocognitronClassifier['rule'], options: BuildClassifierOptions = {}): NeocognitronClassifier {
-  checkRule('buildClassifier', rule);
-  checkOptions('buildClassifier', options, ['candidates']);
+  const steps = classifierSteps('buildClassifier', features, labels, rule, options);
+  let next = steps.next();
+  while (!next.done) next = steps.next();
+  return next.value;
+}
+
+/**
+ * buildClassifier's work in chunks: yields null after each chunk of
+ * training vectors and an event after each pass, and returns the classifier.
+ */
+function* classifierSteps(
+  who: string,
+  features: ArrayLike<number>,
+  labels: Uint8Array,
+  rule: NeocognitronClassifier['rule'],
+  options: BuildClassifierOptions,
+): Generator<NeocognitronClassifierEvent | null, NeocognitronClassifier> {
+  checkRule(who, rule);
+  checkOptions(who, options, ['candidates', 'passes']);
   const count = labels.length;
   if (count === 0 || features.length % count !== 0) {
-    fail('buildClassifier', `features must hold one row per label (${count} labels), got ${features.length} values`, `${features.length} values`, `a multiple of ${count}`);
+    fail(who, `features must hold one row per label (${count} labels), got ${features.length} values`, `${features.length} values`, `a multiple of ${count}`);
   }
   const d = features.length / count;
-  const candidates = rule === 'intvec' ? positiveIntFor('buildClassifier', options.candidates ?? DEFAULT_CANDIDATES, 'candidates') : 1;
+  const candidates = rule === 'intvec' ? positiveIntFor(who, options.candidates ?? DEFAULT_CANDIDATES, 'candidates') : 1;
+  const passes = positiveIntFor(who, options.passes ?? 1, 'passes');
   const unit = unitRows(features, count, d);
   let protos: Float64Array;
   let protoLabels: number[];
   if (rule === 'all') {
     protos = unit;
     protoLabels = Array.from(labels);
+    yield Object.freeze({ type: 'classifier', pass: 1, references: count, added: count });
   } else if (rule === 'means') {
     const classes = [...new Set(labels)].sort((x, y) => x - y);
     const sums = new Float64Array(classes.length * d);
@@ -890,13 +947,21 @@ export function buildClassifier(features: ArrayLike<number>, labels: Uint8Array,
     });
     protos = unitRows(sums, classes.length, d);
     protoLabels = classes;
+    yield Object.freeze({ type: 'classifier', pass: 1, references: classes.length, added: classes.length });
   } else {
     const refs = new References(d);
     let p = new Float64Array(64);
-    for (let i = 0; i < count; i++) {
-      if (p.length < refs.count) p = new Float64Array(refs.count * 2);
-      dots(refs.vectors, refs.count, d, unit, i * d, p);
-      if (bestClass(p, refs.classes, candidates) !== labels[i]) refs.add(unit, i * d, labels[i]);
+    for (let pass = 1; pass <= passes; pass++) {
+      const before = refs.count;
+      for (let i = 0; i < count; i++) {
+        if (p.length < refs.count) p = new Float64Array(refs.count * 2);
+        dots(refs.vectors, refs.count, d, unit, i * d, p);
+        if (bestClass(p, refs.classes, candidates) !== labels[i]) refs.add(unit, i * d, labels[i]);
+        if ((i + 1) % CLASSIFIER_CHUNK === 0 && i + 1 < count) yield null;
+      }
+      const added = refs.count - before;
+      yield Object.freeze({ type: 'classifier', pass, references: refs.count, added });
+      if (added === 0) break;
     }
     protos = refs.vectors.subarray(0, refs.count * d);
     protoLabels = refs.labels;

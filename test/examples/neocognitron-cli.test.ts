@@ -70,6 +70,11 @@ describe('--model neocognitron run', () => {
         // Chance is 10%.
         expect(summary.testAccuracy).toBeGreaterThan(0.3);
         expect(lines.filter((l) => l.type === 'stage').length).toBe(NEOCOGNITRON_SETUP.stages.length);
+        // A pass per classifierPasses, fewer if one adds nothing.
+        const passes = lines.filter((l) => l.type === 'classifier');
+        expect(passes.length).toBeGreaterThanOrEqual(1);
+        expect(passes.length).toBeLessThanOrEqual(NEOCOGNITRON_SETUP.classifierPasses);
+        expect(passes.at(-1).references).toBe(summary.references);
         for (const f of ['neocognitron-planes.png', 'neocognitron-winners.png', 'neocognitron-planes.svg', 'neocognitron-winners.svg']) {
           expect((await stat(join(out, f))).size).toBeGreaterThan(1000);
         }

@@ -240,6 +240,7 @@ describe('trainNeocognitron', () => {
       [{ radius: -1 }, /radius must be a whole number/],
       [{ classifier: 'knn' }, /classifier must be 'intvec', 'misclassified', 'all' or 'means'/],
       [{ limit: 1000 }, /limit 1000 is more than the 64/],
+      [{ classifierPasses: 1.5 }, /classifierPasses must be a positive integer, got 1.5/],
       [{ epoch: 1 }, /epoch/],
     ];
     for (const [extra, message] of cases) {

@@ -102,6 +102,24 @@ describe('interpolating vectors', () => {
     expect(nn.candidates).toBe(1);
   });
 
+  it('passes: a second pass adds a vector that a later reference turned wrong; a pass that adds none ends learning', () => {
+    // (1,0) class 0 is added; (0.8,0.6) class 0 is then right (cosine 0.8 with it); (0.6,0.8) class 1 is added.
+    // Shown again, (0.8,0.6) has cosine 0.96 with class 1's reference against 0.8: wrong, so it is added;
+    // a third pass finds every vector right and adds nothing.
+    const f = Float32Array.from([1, 0, 0.8, 0.6, 0.6, 0.8]);
+    const l = Uint8Array.from([0, 0, 1]);
+    for (const rule of ['intvec', 'misclassified'] as const) {
+      expect(Array.from(buildClassifier(f, l, rule).labels)).toEqual([0, 1]);
+      const two = buildClassifier(f, l, rule, { passes: 2 });
+      expect(Array.from(two.labels)).toEqual([0, 1, 0]);
+      expect(Array.from(two.prototypes.data)).toEqual(Array.from(Float32Array.from([1, 0, 0.6, 0.8, 0.8, 0.6])));
+      expect(Array.from(classifyFeatures(two, f))).toEqual([0, 0, 1]);
+      expect(buildClassifier(f, l, rule, { passes: 5 })).toEqual(two);
+    }
+    expect(() => buildClassifier(f, l, 'intvec', { passes: 0 })).toThrow(/buildClassifier: passes must be a positive integer, got 0/);
+    expect(() => buildClassifier(f, l, 'intvec', { pass: 2 } as never)).toThrow(StriateError);
+  });
+
   it('classifies by the best interpolating vector of each class', () => {
     // References: class 0 at (1,0,0) and (0,1,0), class 1 at (0.8,0.8,0.2) (unit rows).
     const n = Math.hypot(...c1);
@@ -167,6 +185,35 @@ describe('trainNeocognitron: lower stages cached, stageLimit, webasm', () => {
     expect(done.state.classifier!.labels.length).toBe(48);
     expect(() => trainNeocognitron({ model, data: { train: data }, stageLimit: 49 })).toThrow(/stageLimit 49 is more than the 48/);
   });
+
+  it('classifierPasses: a classifier event per pass until one adds nothing, and unsubscribing stops the classifier', async () => {
+    const big = bars(2400, side, 5);
+    const events = await lastValueFrom(trainNeocognitron({ model, data: { train: big }, backend: 'reference', batchSize: 64, stageLimit: 64, classifierPasses: 6 }).pipe(toArray()));
+    const passes = events.filter((e) => e.type === 'classifier');
+    expect(passes.length).toBeGreaterThanOrEqual(2);
+    expect(passes.map((e) => e.pass)).toEqual(passes.map((_, i) => i + 1));
+    // Each pass adds some until the last (which adds none, or is the sixth).
+    expect(passes.slice(0, -1).every((e) => e.added > 0)).toBe(true);
+    expect(passes.at(-1)!.added === 0 || passes.length === 6).toBe(true);
+    const done = events.at(-1)!;
+    if (done.type !== 'done') throw new Error('no done event');
+    expect(done.state.classifier!.labels.length).toBe(passes.at(-1)!.references);
+    expect(passes.reduce((n, e) => n + e.added, 0)).toBe(passes.at(-1)!.references);
+
+    // Unsubscribing at the first pass's event ends the run there: nothing after it, no completion.
+    const seen: NeocognitronEvent[] = [];
+    let completed = false;
+    const sub = trainNeocognitron({ model, data: { train: big }, backend: 'reference', batchSize: 64, stageLimit: 64, classifierPasses: 6 }).subscribe({
+      next: (e) => {
+        seen.push(e);
+        if (e.type === 'classifier') sub.unsubscribe();
+      },
+      complete: () => (completed = true),
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(seen.at(-1)).toMatchObject({ type: 'classifier', pass: 1 });
+    expect(completed).toBe(false);
+  }, 60_000);
 
   it('on webasm: a stage matches the float64 reference, and training learns the same planes', async () => {
     const rng = createRng(8);
