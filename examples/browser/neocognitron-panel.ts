@@ -140,7 +140,7 @@ export class NeocognitronPanel {
     button.disabled = s.phase === 'training';
     button.textContent = s.phase === 'idle' ? 'Train it' : 'Train again';
     status.textContent = {
-      idle: 'Trains in a worker on the 10,000 training digits, stage by stage, then builds its interpolating-vector classifier (about a minute on two cores).',
+      idle: 'Trains in a worker on the 10,000 training digits, stage by stage, then builds its interpolating-vector classifier in two passes (a minute or two on two cores).',
       training:
         s.seen < s.of || s.of === 0
           ? `Stage 1 learning: ${s.seen.toLocaleString('en-US')} of ${s.of.toLocaleString('en-US')} images, ${s.planes} planes so far (add-if-silent)…`

@@ -12,7 +12,7 @@ import type { NeocognitronOptions, TrainNeocognitronOptions } from 'striate';
  */
 export const NEOCOGNITRON_SETUP = {
   stages: [
-    { planes: 16, window: 5, r: 3, padding: 'same', pool: 'max', poolSize: 4, poolStride: 4 },
+    { planes: 16, window: 5, r: 3, padding: 'same', pool: 'max', poolSize: 6, poolStride: 3 },
   ],
   /** Epochs per stage. */
   epochs: 1,
