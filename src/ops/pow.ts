@@ -17,7 +17,8 @@
  * p <= 0), so the kernel never calls pow on anything but |x| > 0: an integer
  * p with |p| <= POW_BY_MULTIPLICATION is computed by multiplications (the sign
  * follows by itself), and otherwise the sign, the zero and the NaN of x < 0
- * are written out.
+ * are written out; a p in quarters (0.75, −0.75, −1.75: LRN's and its
+ * gradient's) of that size is computed from square roots, not pow.
  */
 import { describeValue } from '../graph/error.js';
 import { Tensor, type Shape } from '../graph/tensor.js';
@@ -90,18 +91,38 @@ function powReference([x]: readonly NDArray[], { exponent }: OpAttrs['pow']): Fl
 const POW_BY_MULTIPLICATION = 64;
 
 /**
- * x^n, n a non-negative integer, by repeated squaring of the local q0:
- * q{j} = x^(2^j), and x^n the product of those whose bit is set in n. The
- * sign of a negative x and NaN follow by themselves; x^0 = 1 for any x.
+ * base^n, n a non-negative integer, by repeated squaring of the local q0 =
+ * base: q{j} = base^(2^j), and base^n the product of those whose bit is set
+ * in n. The sign of a negative base and NaN follow by themselves; base^0 = 1
+ * for any base.
  */
-function byMultiplication(n: number): { readonly lines: Src; readonly product: Src } {
-  const lines: Src[] = [k`const q0 = x0[i];`];
+function byMultiplication(n: number, base: Src = k`x0[i]`): { readonly lines: Src; readonly product: Src } {
+  const lines: Src[] = [k`const q0 = ${base};`];
   const factors: Src[] = [];
   for (let j = 0, rest = n; rest > 0; j++, rest = Math.floor(rest / 2)) {
     if (j > 0) lines.push(k`const ${ident(`q${j}`)} = ${ident(`q${j - 1}`)} * ${ident(`q${j - 1}`)};`);
     if (rest % 2 === 1) factors.push(ident(`q${j}`));
   }
   return { lines: join(lines, '\n  '), product: factors.length ? join(factors, ' * ') : k`1.0` };
+}
+
+/**
+ * a^(m/4) for a > 0 and a non-negative integer m: a^⌊m/4⌋ by squaring times
+ * √a and ⁴√a = √√a as m's two low bits ask (LRN's β = 0.75 is √a · √√a).
+ * Square roots are one instruction on every backend, where a general pow
+ * is a call (gpu.js's wasm imports Math.pow: about 100 ns an element), and
+ * each is correctly rounded, so the result is within a few float32 ulps of
+ * Math.pow's.
+ */
+function byRoots(m: number): { readonly lines: Src; readonly product: Src } {
+  const { lines, product } = byMultiplication(Math.floor(m / 4), k`a`);
+  const roots: Src[] = [];
+  const factors: Src[] = Math.floor(m / 4) > 0 ? [product] : [];
+  if (m % 4 !== 0) roots.push(k`const s = Math.sqrt(a);`);
+  if (m % 2 === 1) roots.push(k`const r = Math.sqrt(s);`);
+  if ((m >> 1) % 2 === 1) factors.push(k`s`);
+  if (m % 2 === 1) factors.push(k`r`);
+  return { lines: join([lines, ...roots], '\n  '), product: join(factors, ' * ') };
 }
 
 function powKernel({ attrs: { exponent: p } }: KernelContext<'pow'>): Src {
@@ -117,9 +138,18 @@ function powKernel({ attrs: { exponent: p } }: KernelContext<'pow'>): Src {
   // 1 / 0 computed when the kernel runs (1 / x for an odd p, whose sign follows x's).
   const odd = Number.isInteger(p) && Math.abs(p) % 2 === 1;
   const zero = p > 0 ? k`0.0` : odd ? k`1.0 / v` : k`1.0 / a`;
+  const quarters = 4 * p;
+  let power = k`Math.pow(a, ${float(p)})`;
+  let powerLines = k``;
+  if (Number.isInteger(quarters) && !Number.isInteger(p) && Math.abs(p) <= POW_BY_MULTIPLICATION) {
+    const { lines, product } = byRoots(Math.abs(quarters));
+    powerLines = k`
+  ${lines}`;
+    power = p > 0 ? product : k`1.0 / (${product})`;
+  }
   const magnitude = k`const v = x0[i];
-  const a = Math.abs(v);
-  const m = a > 0.0 ? Math.pow(a, ${float(p)}) : ${zero};`;
+  const a = Math.abs(v);${powerLines}
+  const m = a > 0.0 ? ${power} : ${zero};`;
   if (odd) return k`${magnitude}
   return v == v ? (v < 0.0 ? -m : m) : v;`;
   if (Number.isInteger(p)) return k`${magnitude}

@@ -146,6 +146,8 @@ export const casesByOp: { readonly [O in OpName]: readonly OpCase[] } = {
     { name: 'pow 0.75', inputs: [X([4, 6], 'positive')], fn: (x) => pow(x, 0.75) },
     { name: 'pow -0.75', inputs: [X([4, 6], 'positive')], fn: (x) => pow(x, -0.75) },
     { name: 'pow 2.5', inputs: [X([3, 5], 'positive')], fn: (x) => pow(x, 2.5) },
+    // Quarters by square roots: the fourth root alone, and with an integer part and a pole's side.
+    { name: 'pow 0.25 and -1.75 (by square roots)', inputs: [X([4, 6], 'positive'), X([4, 6], 'positive')], fn: (x, y) => add(pow(x, 0.25), pow(y, -1.75)) },
     {
       // Integer exponents past the multiplications: pow of |x| and the sign by hand; |x| in [0.95, 1.05].
       name: 'pow 65 and 66 (negative bases, by pow of |x|)',

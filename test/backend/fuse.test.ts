@@ -9,6 +9,8 @@ import { compile } from '../../src/backend/compile.js';
 import { add, conv2d, grad, input, matmul, maxPool2d, mul, relu, sum, topologicalOrder, type Tensor } from '../../src/index.js';
 import { randomValues } from '../helpers.js';
 import { conv2dBackpropInput } from '../../src/ops/conv2dBackpropInput.js';
+import { conv2dBackpropFilter } from '../../src/ops/conv2dBackpropFilter.js';
+import fc from 'fast-check';
 
 const x = input('x', [2, 3, 8, 8]);
 const w = input('w', [4, 3, 3, 3]);
@@ -100,8 +102,8 @@ describe('fuseForDevice', () => {
     // Already full, strided, or padded beyond k - 1: left alone.
     const full = conv2dBackpropInput(input('d2', [2, 4, 10, 10]), f3, { inputShape: [2, 3, 8, 8], padding: 2 });
     expect(wasmRewrites(fuseForDevice([full]), { padInputGradient: true })[0]).toBe(full);
-    const strided = conv2dBackpropInput(input('d3', [2, 4, 3, 3]), f3, { inputShape: [2, 3, 7, 7], stride: 2 });
-    expect(wasmRewrites(fuseForDevice([strided]), { padInputGradient: true })[0]).toBe(strided);
+    const dilated = conv2dBackpropInput(input('d3', [2, 4, 3, 3]), f3, { inputShape: [2, 3, 9, 9], stride: 2, dilation: 2 });
+    expect(wasmRewrites(fuseForDevice([dilated]), { padInputGradient: true })[0]).toBe(dilated);
     const wide = conv2dBackpropInput(input('d4', [2, 4, 12, 12]), f3, { inputShape: [2, 3, 8, 8], padding: 3 });
     expect(wasmRewrites(fuseForDevice([wide]), { padInputGradient: true })[0]).toBe(wide);
     // The same numbers as the reference, with the pad in the wasm plan.
@@ -112,6 +114,76 @@ describe('fuseForDevice', () => {
     const [got] = await f.run(feeds);
     await f.dispose();
     got.data.forEach((v, j) => expect(v).toBeCloseTo(want.data[j], 4));
+  });
+
+  it('makes a strided input gradient a stride-1 one over dy with zeros between its cells, then pads it in full', () => {
+    // A 3x3 filter, stride 2, padding 1 over a 7x7 input: dy is 4x4. The
+    // stride-1 convolution's output is 7 + 2 - 3 + 1 = 7 wide, so dy's
+    // cells go 2 apart into 7 columns (the floor dropped none here), then
+    // the full padding of 1 more on every side: 9x9.
+    const dy = input('dy', [2, 4, 4, 4]);
+    const f3 = input('f3', [4, 3, 3, 3]);
+    const dx = conv2dBackpropInput(dy, f3, { inputShape: [2, 3, 7, 7], stride: 2, padding: 1 });
+    const [unit] = wasmRewrites([dx], { padInputGradient: true }) as [Tensor<'conv2dBackpropInput'>];
+    expect(unit.op).toBe('conv2dBackpropInput');
+    expect(unit.attrs.stride).toEqual([1, 1]);
+    expect(unit.attrs.pads).toEqual([2, 2, 2, 2]);
+    expect(unit.inputs[0].shape).toEqual([2, 4, 9, 9]);
+    expect(topologicalOrder([unit]).map((n) => n.op)).toEqual(['input', 'reshape', 'pad', 'reshape', 'slice', 'pad', 'input', 'conv2dBackpropInput']);
+    // A strided filter gradient of a padded convolution reads a padded x and has no padding itself.
+    const xs = input('xs', [2, 3, 7, 7]);
+    const dw = conv2dBackpropFilter(xs, dy, { filterShape: [4, 3, 3, 3], stride: 2, padding: 1 });
+    const [unpadded] = wasmRewrites([dw], { padFilterGradient: true }) as [Tensor<'conv2dBackpropFilter'>];
+    expect(unpadded.attrs.pads).toEqual([0, 0, 0, 0]);
+    expect(unpadded.inputs[0].op).toBe('pad');
+    expect(unpadded.inputs[0].shape).toEqual([2, 3, 9, 9]);
+    const valid = conv2dBackpropFilter(xs, input('dv', [2, 4, 5, 5]), { filterShape: [4, 3, 3, 3] });
+    expect(wasmRewrites([valid], { padFilterGradient: true })[0]).toBe(valid);
+  });
+
+  it('gives the reference\'s gradients on webasm through the rewrites, for random strides, paddings, sizes and groups', async () => {
+    // Every rewrite of a convolution's two gradients is checked here on
+    // geometries drawn at random (uneven strides, asymmetric padding, sizes
+    // whose forward floor drops rows, groups), against the float64 reference.
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          n: fc.integer({ min: 1, max: 2 }),
+          groups: fc.constantFrom(1, 2),
+          cg: fc.integer({ min: 1, max: 3 }),
+          og: fc.integer({ min: 1, max: 3 }),
+          h: fc.integer({ min: 3, max: 11 }),
+          w: fc.integer({ min: 3, max: 11 }),
+          kh: fc.integer({ min: 1, max: 3 }),
+          kw: fc.integer({ min: 1, max: 3 }),
+          sh: fc.integer({ min: 1, max: 3 }),
+          sw: fc.integer({ min: 1, max: 3 }),
+          pads: fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)),
+          seed: fc.nat(1000),
+        }),
+        async ({ n, groups, cg, og, h, w: width, kh, kw, sh, sw, pads, seed }) => {
+          const [pt, pb, pl, pr] = pads;
+          if (h + pt + pb < kh || width + pl + pr < kw) return;
+          const C = cg * groups;
+          const O = og * groups;
+          const xs = input('x', [n, C, h, width]);
+          const filter = input('w', [O, cg, kh, kw]);
+          const y = conv2d(xs, filter, { stride: [sh, sw], padding: [pt, pb, pl, pr], groups });
+          const loss = sum(mul(y, y));
+          const outputs = grad(loss, [xs, filter]);
+          const feeds = { x: randomValues(n * C * h * width, seed), w: randomValues(O * cg * kh * kw, seed + 1) };
+          const want = await compile(outputs).run(feeds);
+          const f = compile(outputs, { backend: 'webasm' });
+          const got = await f.run(feeds);
+          await f.dispose();
+          for (let o = 0; o < 2; o++) {
+            const scale = Math.max(1, ...Array.from(want[o].data, Math.abs));
+            got[o].data.forEach((v, j) => expect(Math.abs(v - want[o].data[j])).toBeLessThan(1e-4 * scale));
+          }
+        },
+      ),
+      { numRuns: 40, seed: 20261203 },
+    );
   });
 
   it('fuses only the geometry the blocked kernel takes', () => {

@@ -34,6 +34,7 @@ import { maxPool2dBackward } from '../../src/ops/maxPool2dBackward.js';
 import { maxPool2dSelect } from '../../src/ops/maxPool2dSelect.js';
 import { makeNode } from '../../src/ops/op.js';
 import { pool2dAttrs } from '../../src/ops/pool2dGeometry.js';
+import { pow } from '../../src/ops/pow.js';
 import { relu } from '../../src/ops/relu.js';
 import { sqrt } from '../../src/ops/sqrt.js';
 import { sub } from '../../src/ops/sub.js';
@@ -169,6 +170,24 @@ export const nanCases: NanCase[] = [
       [N, 0, Math.SQRT2 - 1, N, 0, 1, 0, 2],
     ],
     ownSource: { 1: { from: 0, f: relu64 }, 3: { from: 2, f: (v) => relu64(v - 1) } },
+  },
+  {
+    // Exponents in quarters are computed from square roots on the devices
+    // (src/ops/pow.ts), not pow: the domain must stay Math.pow's.
+    name: 'pow in quarters (by square roots) of negatives, zeros and NaN',
+    outputs: () => {
+      const a = nanInput('a', [8]);
+      const b = nanInput('b', [8]);
+      return [pow(a, 0.75), pow(a, 2.25), pow(a, 0.25), pow(b, -0.75), pow(b, -1.75)];
+    },
+    feeds: { ...nanFeeds('a', [-2, -0.5, 0, 0.25, 4, N, 16, 2.5]), ...nanFeeds('b', [-2, 0.5, 4, N, 16, 0.25, -1, 3]) },
+    expected: [
+      [N, N, 0, 0.25 ** 0.75, 4 ** 0.75, N, 8, 2.5 ** 0.75],
+      [N, N, 0, 0.25 ** 2.25, 4 ** 2.25, N, 16 ** 2.25, 2.5 ** 2.25],
+      [N, N, 0, Math.SQRT1_2, Math.SQRT2, N, 2, 2.5 ** 0.25],
+      [N, 0.5 ** -0.75, 4 ** -0.75, N, 0.125, 0.25 ** -0.75, N, 3 ** -0.75],
+      [N, 0.5 ** -1.75, 4 ** -1.75, N, 16 ** -1.75, 0.25 ** -1.75, N, 3 ** -1.75],
+    ],
   },
   {
     name: 'max over an axis, maxMask, and the gradient of max',

@@ -140,12 +140,13 @@ describe('gpu.js wasm backend as Striate runs it', () => {
   });
 
   it('builds a scalar module for a kernel its template marks scalar', async () => {
-    // A strided input gradient keeps its per-column border tests, which run
-    // lane-masked (by gathers) in SIMD: its template marks it scalar.
-    const dy = input('dy', [2, 3, 4, 4]);
+    // A strided, dilated input gradient (which the wasm rewrites leave
+    // strided) keeps its per-column border tests, which run lane-masked (by
+    // gathers) in SIMD: its template marks it scalar.
+    const dy = input('dy', [2, 3, 3, 3]);
     const w = input('w', [3, 2, 3, 3]);
-    const f = compile([conv2dBackpropInput(dy, w, { inputShape: [2, 2, 9, 9], stride: 2 })], { backend: 'webasm' });
-    await f.run({ dy: Float32Array.from(randomValues(96, 3)), w: Float32Array.from(randomValues(54, 4)) });
+    const f = compile([conv2dBackpropInput(dy, w, { inputShape: [2, 2, 9, 9], stride: 2, dilation: 2 })], { backend: 'webasm' });
+    await f.run({ dy: Float32Array.from(randomValues(54, 3)), w: Float32Array.from(randomValues(54, 4)) });
     await f.dispose();
     expect(f.plan.map((s) => s.op)).toEqual(['conv2dBackpropInput']);
     expect(modules.length).toBe(1);
