@@ -191,7 +191,7 @@ export { countCorrect, countTopK, type EvaluateOptions } from './train/evaluate.
 export { resolveAutoBackend, autoBackendReport, backendNames, type AutoCandidate } from './backend/auto.js';
 export { enableNodeWebGPU, disableNodeWebGPU } from './backend/gpujs/node-webgpu.js';
 export { unavailableReason, liveDeviceTensors, releaseIdleGpus, type GpuJsBackend } from './backend/gpujs/gpu.js';
-export { trainingCurvesSpec, type TrainingCurvesOptions } from './viz/curves.js';
+export { compareCurvesSpec, trainingCurvesSpec, MAX_COMPARED_RUNS, type CompareCurvesOptions, type CurvesRun, type TrainingCurvesOptions } from './viz/curves.js';
 export { filterGridSpec, convLayerFilters, layerFilterGridSpec, type FilterGridOptions, type FilterWeights, type ConvLayerFilters, type LayerFilterGridOptions } from './viz/filters.js';
 export { imageGridSpec, featureMapGridSpec, type ImageTile, type TileColour, type ImageGridOptions, type FeatureMapGridOptions } from './viz/feature-maps.js';
 export { embeddingMapSpec, type EmbeddingPoints, type EmbeddingMapSpecOptions } from './viz/embedding.js';

@@ -61,6 +61,26 @@ function smoothed(values: readonly number[], weight: number): number[] {
   });
 }
 
+/** The options both curve charts take, checked; their width and height with the defaults applied. */
+function checkCurvesOptions(who: string, options: TrainingCurvesOptions): { width: number; height: number } {
+  checkOptions(who, options, ['width', 'height', 'smoothing', 'title']);
+  const width = options.width ?? 720;
+  const height = options.height ?? 240;
+  checkInteger(who, 'width', width, 100, MAX_CHART_SIDE);
+  checkInteger(who, 'height', height, 60, MAX_CHART_SIDE);
+  checkTitle(who, options.title);
+  return { width, height };
+}
+
+/** The smoothing weight for a run of `steps` steps: the option, checked, or 0.9 (0.98 beyond 200 steps). */
+function smoothingFor(who: string, options: TrainingCurvesOptions, steps: number): number {
+  const smoothing = options.smoothing ?? (steps > 200 ? 0.98 : 0.9);
+  if (typeof smoothing !== 'number' || !(smoothing >= 0 && smoothing < 1)) {
+    fail(who, `smoothing must be in [0, 1), got ${showValue(smoothing)}`, `smoothing ${showValue(smoothing)}`, 'a number in [0, 1)');
+  }
+  return smoothing;
+}
+
 /**
  * The spec of a training run's loss and accuracy, from its events (as
  * `train()` emits them, in order; `done` events are ignored). Steps are
@@ -76,12 +96,7 @@ export function trainingCurvesSpec(events: Iterable<TrainEvent>, options: Traini
   if (events === null || typeof (events as Partial<Iterable<unknown>>)?.[Symbol.iterator] !== 'function' || typeof events === 'string') {
     fail(who, `events must be an iterable of the events train() emitted, got ${describeValue(events)}`, describeValue(events), 'an iterable of training events');
   }
-  checkOptions(who, options, ['width', 'height', 'smoothing', 'title']);
-  const width = options.width ?? 720;
-  const height = options.height ?? 240;
-  checkInteger(who, 'width', width, 100, MAX_CHART_SIDE);
-  checkInteger(who, 'height', height, 60, MAX_CHART_SIDE);
-  checkTitle(who, options.title);
+  const { width, height } = checkCurvesOptions(who, options);
 
   const steps: { step: number; epoch: number; loss: number; accuracy: number }[] = [];
   const epochs: { step: number; epoch: number; testLoss: number | null; testAccuracy: number | null }[] = [];
@@ -97,10 +112,7 @@ export function trainingCurvesSpec(events: Iterable<TrainEvent>, options: Traini
   if (steps.length === 0) {
     fail(who, 'the events hold no step event, so there is nothing to plot; pass the events train() emitted', 'no step event', 'at least one step event');
   }
-  const smoothing = options.smoothing ?? (steps.length > 200 ? 0.98 : 0.9);
-  if (typeof smoothing !== 'number' || !(smoothing >= 0 && smoothing < 1)) {
-    fail(who, `smoothing must be in [0, 1), got ${showValue(smoothing)}`, `smoothing ${showValue(smoothing)}`, 'a number in [0, 1)');
-  }
+  const smoothing = smoothingFor(who, options, steps.length);
 
   const rows: Row[] = [];
   for (const metric of ['loss', 'accuracy'] as const) {
@@ -179,6 +191,99 @@ export function trainingCurvesSpec(events: Iterable<TrainEvent>, options: Traini
       panel('loss', 'loss (cross-entropy, log scale)', { type: 'log' }, '~g', true),
       panel('accuracy', 'accuracy', { domain: [accuracyFloor, 1], nice: false }, '.0%', false),
     ],
+    resolve: { scale: { color: 'shared' } },
+  };
+}
+
+/** One run of a comparison: its legend entry and the events train() emitted. */
+export interface CurvesRun {
+  /** The legend entry, e.g. `with batch norm`. */
+  readonly label: string;
+  /** The run's events, as `train()` emitted them (`step` and `epoch` are read, the others ignored). */
+  readonly events: Iterable<TrainEvent>;
+}
+
+/** Size, smoothing and title of the chart `compareCurvesSpec` makes. */
+export type CompareCurvesOptions = TrainingCurvesOptions;
+
+/** Runs in one comparison, at most: one colour each from the palette below. */
+export const MAX_COMPARED_RUNS = 10;
+const RUN_COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+
+/**
+ * Several training runs in one chart, to compare them (the same network
+ * with and without batch norm, two learning rates): the smoothed training
+ * loss of each run (log axis) above its smoothed training accuracy, one
+ * colour per run, over the global step, with each run's test values as
+ * points at the ends of its epochs. A run whose loss became NaN or infinite
+ * (a diverged run) is drawn up to its last finite value, and its legend
+ * entry says at which step it went non-finite.
+ */
+export function compareCurvesSpec(runs: readonly CurvesRun[], options: CompareCurvesOptions = {}): ChartSpec {
+  const who = 'compareCurvesSpec';
+  if (!Array.isArray(runs) || runs.length === 0 || runs.length > MAX_COMPARED_RUNS) {
+    fail(who, `runs must be an array of 1 to ${MAX_COMPARED_RUNS} { label, events }, got ${describeValue(runs)}`, describeValue(runs), `1 to ${MAX_COMPARED_RUNS} runs`);
+  }
+  const { width, height } = checkCurvesOptions(who, options);
+  const labels: string[] = [];
+  const rows: { step: number; metric: 'loss' | 'accuracy'; run: string; test: boolean; value: number }[] = [];
+  let longest = 0;
+  runs.forEach((r, i) => {
+    if (r === null || typeof r !== 'object' || typeof r.label !== 'string' || r.label === '') {
+      fail(who, `run ${i} must be { label, events } with a non-empty label, got ${describeValue(r)}`, describeValue(r), '{ label: string, events }');
+    }
+    if (r.events === null || typeof (r.events as Partial<Iterable<unknown>>)?.[Symbol.iterator] !== 'function' || typeof r.events === 'string') {
+      fail(who, `run ${i} ("${r.label}"): events must be an iterable of the events train() emitted, got ${describeValue(r.events)}`, describeValue(r.events), 'an iterable of training events');
+    }
+    const steps: { loss: number; accuracy: number }[] = [];
+    const tests: { step: number; loss: number | null; accuracy: number | null }[] = [];
+    for (const e of r.events) {
+      if (e === null || typeof e !== 'object') fail(who, `run ${i} ("${r.label}") holds ${describeValue(e)}, not a training event`, describeValue(e), 'a training event { type, ... }');
+      if (e.type === 'step') steps.push({ loss: e.loss, accuracy: e.accuracy });
+      else if (e.type === 'epoch') tests.push({ step: steps.length, loss: e.testLoss, accuracy: e.testAccuracy });
+    }
+    if (steps.length === 0) fail(who, `run ${i} ("${r.label}") holds no step event, so there is nothing to plot`, 'no step event', 'at least one step event');
+    const firstBad = steps.findIndex((s) => !Number.isFinite(s.loss));
+    const label = firstBad === -1 ? r.label : `${r.label} (non-finite loss at step ${firstBad + 1})`;
+    if (labels.includes(label)) fail(who, `two runs are labelled "${r.label}"; give each its own label`, `label "${r.label}" twice`, 'distinct labels');
+    labels.push(label);
+    const kept = firstBad === -1 ? steps : steps.slice(0, firstBad);
+    longest = Math.max(longest, steps.length);
+    const smoothing = smoothingFor(who, options, steps.length);
+    for (const metric of ['loss', 'accuracy'] as const) {
+      smoothed(kept.map((s) => s[metric]), smoothing).forEach((value, j) => rows.push({ step: j + 1, metric, run: label, test: false, value }));
+      for (const t of tests) if (t[metric] !== null) rows.push({ step: t.step, metric, run: label, test: true, value: t[metric]! });
+    }
+  });
+  const plotted = rows.filter((r) => Number.isFinite(r.value) && (r.metric === 'accuracy' || r.value > 0));
+  const accuracies = plotted.filter((r) => r.metric === 'accuracy').map((r) => r.value);
+  const accuracyFloor = Math.max(0, Math.floor(Math.min(1, ...accuracies) * 20) / 20);
+  const x = { field: 'step', type: 'quantitative', title: 'training step', scale: { domain: [0, longest], nice: false } };
+  const color = {
+    field: 'run',
+    type: 'nominal',
+    title: null,
+    scale: { domain: labels, range: RUN_COLORS.slice(0, labels.length) },
+    legend: { orient: 'right', symbolType: 'stroke', labelLimit: 400 },
+  };
+  const panel = (metric: 'loss' | 'accuracy', yTitle: string, yScale: Record<string, unknown>, yFormat: string) => {
+    const y = { field: 'value', type: 'quantitative', title: yTitle, scale: yScale, axis: { format: yFormat } };
+    const of = (test: boolean) => ({ filter: { and: [{ field: 'metric', equal: metric }, { field: 'test', equal: test }] } });
+    return {
+      width,
+      height,
+      layer: [
+        { transform: [of(false)], mark: { type: 'line', strokeWidth: 2, clip: true }, encoding: { x, y, color } },
+        { transform: [of(true)], mark: { type: 'point', filled: true, size: 70, shape: 'diamond' }, encoding: { x, y, color } },
+      ],
+    };
+  };
+  return {
+    $schema: VEGA_LITE_SCHEMA,
+    title: { text: options.title ?? 'Training curves compared', subtitle: 'lines: training values, smoothed; diamonds: test values at the ends of epochs' },
+    config: chartConfig(),
+    data: { values: plotted },
+    vconcat: [panel('loss', 'training loss (cross-entropy, log scale)', { type: 'log' }, '~g'), panel('accuracy', 'accuracy', { domain: [accuracyFloor, 1], nice: false }, '.0%')],
     resolve: { scale: { color: 'shared' } },
   };
 }

@@ -4,33 +4,19 @@
  * `npm start` saves one (parameters and metadata, no model description),
  * with small limits so that it takes seconds.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initParams, nn } from 'striate';
 import { saveCheckpoint } from 'striate/node';
 import { escapeHtml, parseFlags } from '../../examples/explain.js';
 import { UsageError } from '../../examples/lib/cli.js';
+import { root, runScript, type ScriptRun } from './script.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const script = join(root, 'examples/explain.ts');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]): Promise<ScriptRun> => runScript(script, args);
 
 let dir: string;
 let checkpoint: string;

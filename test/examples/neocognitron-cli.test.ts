@@ -3,27 +3,19 @@
  * takes and refuses, and a small run that writes its pictures and its
  * checkpoint, on MNIST and on Fashion-MNIST.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseFlags } from '../../examples/train-lenet.js';
 import { UsageError } from '../../examples/lib/cli.js';
 import { NEOCOGNITRON_SETUP } from '../../examples/lib/zoo-config.js';
+import { root, runScript, type ScriptRun } from './script.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const script = join(root, 'examples/train-lenet.ts');
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, timeout: 170_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]): Promise<ScriptRun> => runScript(script, args, 170_000);
 
 const hasFashion = (() => {
   try {

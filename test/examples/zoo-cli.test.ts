@@ -8,28 +8,20 @@
  * its pipeline by data set, the strength flags and their refusals, and a
  * tiny augmented run that draws augment.png before training.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { augment, augmentGridSpec, filterGridSpec, initParams, paramShapes, statShapes, summary } from 'striate';
 import { loadCheckpoint } from 'striate/node';
 import { parseFlags } from '../../examples/train-lenet.js';
 import { UsageError } from '../../examples/lib/cli.js';
 import { DATASETS, DATASET_NAMES, MODELS, MODEL_NAMES, augmentTransforms, buildChosen, describeAugment, firstConvFilters } from '../../examples/lib/zoo-config.js';
+import { root, runScript, type ScriptRun } from './script.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const script = join(root, 'examples/train-lenet.ts');
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]): Promise<ScriptRun> => runScript(script, args);
 
 /** The UsageError message parseFlags throws for `args`. */
 function refusal(args: string[]): string {

@@ -6,33 +6,20 @@
  * finished rows. Each run takes seconds; no timing is asserted beyond the
  * budget itself.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summary } from 'striate';
 import { UsageError } from '../../examples/lib/cli.js';
 import { MODEL_NAMES, buildChosen } from '../../examples/lib/zoo-config.js';
 import { parseZooFlags, zooMarkdown, type ZooReport, type ZooRow } from '../../examples/zoo.js';
+import { root, runScript, type ScriptRun } from './script.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const script = join(root, 'examples/zoo.ts');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function zoo(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const zoo = (args: string[]): Promise<ScriptRun> => runScript(script, args);
 
 /** The UsageError message parseZooFlags throws for `args`. */
 function refusal(args: string[]): string {

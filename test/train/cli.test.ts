@@ -1,22 +1,13 @@
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/node.js';
+import { root, runScript, type ScriptRun } from '../examples/script.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const script = join(root, 'examples/train-lenet.ts');
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]): Promise<ScriptRun> => runScript(script, args, 60_000);
 
 const dirs: string[] = [];
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { compile } from 'vega-lite';
-import { trainingCurvesSpec, type TrainEvent } from 'striate';
+import { compareCurvesSpec, trainingCurvesSpec, MAX_COMPARED_RUNS, type TrainEvent } from 'striate';
 
 /** A run of `epochs` epochs of `steps` steps: the loss falls from 2.3 over two decades, the accuracy rises. */
 function run(epochs: number, steps: number, testAccuracy = (e: number) => 0.8 + 0.05 * e): TrainEvent[] {
@@ -83,5 +83,77 @@ describe('trainingCurvesSpec', () => {
     expect(() => trainingCurvesSpec(run(1, 3), { smoothing: 1 })).toThrow(/smoothing must be in \[0, 1\), got 1/);
     expect(() => trainingCurvesSpec(run(1, 3), { width: 10 })).toThrow(/width must be an integer in \[100, 16384\], got 10/);
     expect(() => trainingCurvesSpec(run(1, 3), { width: 1e9 })).toThrow(expect.objectContaining({ op: 'trainingCurvesSpec', got: 'width 1000000000' }));
+  });
+});
+
+describe('compareCurvesSpec', () => {
+  type CRows = { step: number; metric: string; run: string; test: boolean; value: number }[];
+  const crows = (spec: Record<string, unknown>) => (spec.data as { values: CRows }).values;
+  /** A run whose loss becomes NaN at step `at` (1-based) and stays so. */
+  const diverging = (steps: number, at: number): TrainEvent[] =>
+    Array.from({ length: steps }, (_, k) => ({ type: 'step', epoch: 1, step: k + 1, loss: k + 1 >= at ? NaN : 2.3 + k, accuracy: 0.1, imagesPerSecond: 100 }) as TrainEvent);
+
+  it('draws each run in its own colour, smoothed, with its test values at the ends of its epochs', () => {
+    const spec = compareCurvesSpec([
+      { label: 'with batch norm', events: run(2, 10) },
+      { label: 'without batch norm', events: run(1, 15, () => 0.1) },
+    ], { smoothing: 0 });
+    const rows = crows(spec);
+    const color = panels(spec)[0].layer[0].encoding.color;
+    expect(color.scale!.domain).toEqual(['with batch norm', 'without batch norm']);
+    expect((color.scale!.range as string[])[0]).not.toBe((color.scale!.range as string[])[1]);
+    // smoothing 0: the raw values, step by step, per run
+    const a = rows.filter((r) => r.run === 'with batch norm' && r.metric === 'loss' && !r.test);
+    expect(a.map((r) => r.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    a.forEach((r, k) => expect(r.value).toBeCloseTo(2.3 * 0.97 ** k, 12));
+    const tests = rows.filter((r) => r.test && r.metric === 'accuracy');
+    expect(tests.map((r) => [r.run, r.step, r.value])).toEqual([
+      ['with batch norm', 10, 0.8500000000000001],
+      ['with batch norm', 20, 0.9],
+      ['without batch norm', 15, 0.1],
+    ]);
+    // The x axis spans the longer run.
+    expect((panels(spec)[0].layer[0].encoding.x.scale as { domain: number[] }).domain).toEqual([0, 20]);
+  });
+
+  it('smooths each run on its own, as the smooth operator does', () => {
+    const spec = compareCurvesSpec([{ label: 'a', events: run(1, 3) }], { smoothing: 0.5 });
+    const loss = crows(spec).filter((r) => r.metric === 'loss' && !r.test).map((r) => r.value);
+    const x = [2.3, 2.3 * 0.97, 2.3 * 0.97 ** 2];
+    // s1 = x1; s2 = (0.25 x1 + 0.5 x2) / 0.75; s3 = (0.125 x1 + 0.25 x2 + 0.5 x3) / 0.875
+    expect(loss[0]).toBeCloseTo(x[0], 12);
+    expect(loss[1]).toBeCloseTo((0.25 * x[0] + 0.5 * x[1]) / 0.75, 12);
+    expect(loss[2]).toBeCloseTo((0.125 * x[0] + 0.25 * x[1] + 0.5 * x[2]) / 0.875, 12);
+  });
+
+  it('draws a diverged run up to its last finite loss and says in the legend where it went non-finite', () => {
+    const spec = compareCurvesSpec([{ label: 'fine', events: run(1, 8) }, { label: 'no BN', events: diverging(8, 5) }], { smoothing: 0 });
+    const label = 'no BN (non-finite loss at step 5)';
+    expect(panels(spec)[0].layer[0].encoding.color.scale!.domain).toEqual(['fine', label]);
+    const bad = crows(spec).filter((r) => r.run === label && r.metric === 'loss');
+    expect(bad.map((r) => r.step)).toEqual([1, 2, 3, 4]);
+    expect(crows(spec).every((r) => Number.isFinite(r.value))).toBe(true);
+  });
+
+  it('compiles with vega-lite without a warning', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const vg = compile(compareCurvesSpec([{ label: 'a', events: run(2, 5) }, { label: 'b', events: run(2, 5) }]) as never).spec;
+      expect(warn).not.toHaveBeenCalled();
+      expect(vg.scales?.some((s) => s.type === 'log')).toBe(true);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('refuses no runs, too many, unlabelled or twice-labelled runs, runs without steps and bad options', () => {
+    expect(() => compareCurvesSpec([])).toThrow(/compareCurvesSpec: runs must be an array of 1 to 10/);
+    expect(() => compareCurvesSpec(Array.from({ length: MAX_COMPARED_RUNS + 1 }, (_, i) => ({ label: `r${i}`, events: run(1, 2) })))).toThrow(/1 to 10/);
+    expect(() => compareCurvesSpec([{ label: '', events: run(1, 2) }])).toThrow(/run 0 must be \{ label, events \} with a non-empty label/);
+    expect(() => compareCurvesSpec([{ label: 'a', events: 'x' as never }])).toThrow(/run 0 \("a"\): events must be an iterable/);
+    expect(() => compareCurvesSpec([{ label: 'a', events: [] }])).toThrow(/run 0 \("a"\) holds no step event/);
+    expect(() => compareCurvesSpec([{ label: 'a', events: run(1, 2) }, { label: 'a', events: run(1, 2) }])).toThrow(/two runs are labelled "a"/);
+    expect(() => compareCurvesSpec([{ label: 'a', events: run(1, 2) }], { smoothing: 1 })).toThrow(/smoothing must be in \[0, 1\), got 1/);
+    expect(() => compareCurvesSpec([{ label: 'a', events: run(1, 2) }], { colour: 1 } as never)).toThrow(expect.objectContaining({ op: 'compareCurvesSpec' }));
   });
 });
