@@ -30,6 +30,7 @@ import {
   rateOf,
   renderMain,
   runConvnetjs,
+  runOnnxRuntime,
   runStriate,
   runTfjs,
   summarize,
@@ -137,6 +138,9 @@ async function main(): Promise<void> {
 
   // ---- ConvNetJS -------------------------------------------------------------------------
   if (args.only.has('convnetjs')) entries.push(await runConvnetjs(oracle, opts, env));
+
+  // ---- ONNX Runtime, native, inference only: the reference point -------------------------
+  if (args.only.has('onnxruntime')) entries.push(await runOnnxRuntime(oracle, opts, env));
 
   // ---- Per-op table: Striate's best training backend against TF.js -----------------------
   const opRows: OpRow[] = [];

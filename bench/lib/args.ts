@@ -1,6 +1,6 @@
 /** Command-line flags shared by `npm run bench` and `npm run bench:browser`. */
 
-export type Library = 'striate' | 'tfjs' | 'convnetjs';
+export type Library = 'striate' | 'tfjs' | 'convnetjs' | 'onnxruntime';
 
 export interface BenchArgs {
   rounds: number;
@@ -21,7 +21,7 @@ export interface BenchArgs {
 export const USAGE = `usage: npm run bench -- [flags]
   --rounds N          timed rounds per measurement (median reported; default 5, --quick 3)
   --quick             a short run (~1 minute): shorter rounds and warm-up, no per-node breakdown
-  --only LIST         comma-separated libraries: striate, tfjs, convnetjs (default all)
+  --only LIST         comma-separated libraries: striate, tfjs, convnetjs, onnxruntime (default all)
   --backends LIST     Striate backends to measure (default: every Node backend)
   --json PATH         where to write the results (default bench/results/latest.json; "-" for none)
   --no-ops            skip the per-op table
@@ -33,7 +33,7 @@ export function parseArgs(argv: readonly string[], defaultJson: string | null): 
   const a: BenchArgs = {
     rounds: 0,
     quick: false,
-    only: new Set(['striate', 'tfjs', 'convnetjs']),
+    only: new Set(['striate', 'tfjs', 'convnetjs', 'onnxruntime']),
     json: defaultJson,
     backends: null,
     ops: true,
@@ -62,7 +62,7 @@ export function parseArgs(argv: readonly string[], defaultJson: string | null): 
         break;
       case '--only': {
         const libs = value().split(',').map((s) => s.trim().toLowerCase());
-        for (const l of libs) if (!['striate', 'tfjs', 'convnetjs'].includes(l)) throw new Error(`bench: --only takes striate, tfjs, convnetjs; got ${l}`);
+        for (const l of libs) if (!['striate', 'tfjs', 'convnetjs', 'onnxruntime'].includes(l)) throw new Error(`bench: --only takes striate, tfjs, convnetjs, onnxruntime; got ${l}`);
         a.only = new Set(libs as Library[]);
         break;
       }

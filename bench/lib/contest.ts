@@ -10,6 +10,7 @@
  * reached (so a backend that skipped work or returned stale results fails),
  * and every inference on two batches that the timed loop alternated.
  */
+import os from 'node:os';
 import type { BackendName } from '../../src/index.js';
 import { type Compared, PARAM_NAMES, type Params, compare, initParams, makeBatch } from './lenet.js';
 import { type Rate, type TimingOptions, fmtMs, fmtRate, fmtRatio, measureRate, table } from './measure.js';
@@ -32,7 +33,12 @@ export interface Check {
   readonly details: Compared[];
 }
 
-export type Library = 'Striate' | 'TF.js' | 'ConvNetJS';
+/**
+ * The contestants. ONNX Runtime (native, inference only) is the practical
+ * limit on this CPU, measured as a reference point: shown with its ratio,
+ * never counted as a peer to beat.
+ */
+export type Library = 'Striate' | 'TF.js' | 'ConvNetJS' | 'ONNX Runtime';
 
 export interface Entry {
   library: Library;
@@ -224,6 +230,51 @@ export async function runConvnetjs(o: Oracle, opts: TimingOptions, env: Env): Pr
   return entry;
 }
 
+/** Striate's LeNet-5 parameter names (lenet5()) for the bench's. */
+const LENET5_NAMES: Record<string, string> = {
+  c1w: 'conv1.w', c1b: 'conv1.b', c2w: 'conv2.w', c2b: 'conv2.b',
+  f1w: 'fc1.w', f1b: 'fc1.b', f2w: 'fc2.w', f2b: 'fc2.b', f3w: 'fc3.w', f3b: 'fc3.b',
+};
+
+/**
+ * ONNX Runtime's native CPU build (onnxruntime-node), inference only: the
+ * bench's LeNet-5 and weights exported with Striate's exportOnnx, the same
+ * logits checks as every contestant, then timed at the inference batch,
+ * with its default threads (one per core) and full graph optimisation.
+ */
+export async function runOnnxRuntime(o: Oracle, opts: TimingOptions, env: Env): Promise<Entry> {
+  const entry: Entry = { library: 'ONNX Runtime', backend: 'native cpu', ...(env.load1m ? { load1m: env.load1m() } : {}) };
+  env.log('bench: ONNX Runtime native: check, infer, check');
+  try {
+    const ort = await import('onnxruntime-node');
+    const { exportOnnx, lenet5, paramShapes } = await import('../../src/index.js');
+    const model = lenet5();
+    const shapes = paramShapes(model);
+    const params = Object.fromEntries(Object.entries(LENET5_NAMES).map(([bench, name]) => [name, { shape: shapes[name], data: o.params[bench as keyof Params] }]));
+    const t0 = performance.now();
+    const session = await ort.InferenceSession.create(exportOnnx(model, params), { graphOptimizationLevel: 'all' });
+    entry.firstMs = performance.now() - t0;
+    entry.note = `onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common}, its default threads, ${os.availableParallelism()} cores`;
+    entry.trainUnsupported = "inference only: onnxruntime-node has no training";
+    const infer = async (x: Float32Array): Promise<Float32Array> => {
+      const out = await session.run({ x: new ort.Tensor('float32', x, [INFER_BATCH, 1, 28, 28]) });
+      return out[session.outputNames[0]].data as Float32Array;
+    };
+    try {
+      const details = o.checkLogits([await infer(o.infer[0].x), await infer(o.infer[1].x)]);
+      entry.infer = await measureRate(() => infer(o.nextInferBatch()), INFER_BATCH, opts).catch((e) => ({ error: errText(e) }));
+      details.push(...o.checkLogits([await infer(o.infer[0].x), await infer(o.infer[1].x)], 'after timing: '));
+      entry.check = summarizeCheck(details);
+    } finally {
+      await session.release();
+    }
+  } catch (e) {
+    entry.check ??= { error: errText(e) };
+    env.log(`bench: ONNX Runtime failed: ${errText(e)}`);
+  }
+  return entry;
+}
+
 export const rateOf = (r: Outcome<Rate> | undefined): number | null => (r && !isErr(r) ? r.median : null);
 export const trusted = (e: Entry): boolean => !!e.check && !isErr(e.check) && e.check.ok;
 
@@ -249,12 +300,15 @@ export interface Summary {
   inferTargetMet: boolean | null;
   fasterThanEveryPeerTrain: boolean | null;
   fasterThanEveryPeerInfer: boolean | null;
+  /** ONNX Runtime's native inference, the reference point (not a peer), and Striate's best inference as a share of it. */
+  onnxRuntimeInfer: { imagesPerSec: number; striateShare: number | null } | null;
 }
 
 export function summarize(entries: readonly Entry[]): Summary {
   const bs = { train: best(entries, 'Striate', 'train'), infer: best(entries, 'Striate', 'infer') };
   const bt = { train: best(entries, 'TF.js', 'train'), infer: best(entries, 'TF.js', 'infer') };
-  const peersBest = (key: 'train' | 'infer') => Math.max(0, ...entries.filter((e) => e.library !== 'Striate' && trusted(e)).map((e) => rateOf(e[key]) ?? 0));
+  const peersBest = (key: 'train' | 'infer') => Math.max(0, ...entries.filter((e) => e.library !== 'Striate' && e.library !== 'ONNX Runtime' && trusted(e)).map((e) => rateOf(e[key]) ?? 0));
+  const ort = best(entries, 'ONNX Runtime', 'infer');
   return {
     striateBestTrain: bs.train ? { backend: bs.train.entry.backend, imagesPerSec: bs.train.rate } : null,
     striateBestInfer: bs.infer ? { backend: bs.infer.entry.backend, imagesPerSec: bs.infer.rate } : null,
@@ -265,6 +319,7 @@ export function summarize(entries: readonly Entry[]): Summary {
     inferTargetMet: bs.infer ? bs.infer.rate >= 20000 : null,
     fasterThanEveryPeerTrain: bs.train ? bs.train.rate > peersBest('train') : null,
     fasterThanEveryPeerInfer: bs.infer ? bs.infer.rate > peersBest('infer') : null,
+    onnxRuntimeInfer: ort ? { imagesPerSec: ort.rate, striateShare: bs.infer ? bs.infer.rate / ort.rate : null } : null,
   };
 }
 
@@ -309,7 +364,7 @@ export function renderMain(entries: readonly Entry[], opts: { withCpu: boolean; 
     `check: loss, every gradient and the logits at the same weights against Striate's float64 reference, before and after timing (Striate: again at the`,
     `  weights its SGD steps reached; inference alternates two batches, so stale results fail); max |a-b| / max|b| per tensor, worst shown; tolerance ${RTOL}`,
     ...(opts.withCpu ? ['img/CPU-s: images per second of process CPU time (all threads): less sensitive to other load on the machine, but no credit for using several cores'] : []),
-    `compile+1st: the first training call (building kernels, first run)${opts.withLoad ? '; load: 1-minute load average when the contestant started' : ''}`,
+    `compile+1st: the first training call (building kernels, first run; ONNX Runtime: creating its session)${opts.withLoad ? '; load: 1-minute load average when the contestant started' : ''}`,
     ...(entries.some(isOracle) ? ["Striate's reference backend is the float64 oracle, not a device backend: shown, never counted as Striate's best"] : []),
   );
   for (const e of entries) {
@@ -335,6 +390,13 @@ export function renderMain(entries: readonly Entry[], opts: { withCpu: boolean; 
     out.push(
       `faster than every peer in this run: training ${s.fasterThanEveryPeerTrain ? 'yes' : 'NO'}, inference ${s.fasterThanEveryPeerInfer ? 'yes' : 'NO'}`,
     );
+    if (s.onnxRuntimeInfer?.striateShare != null) {
+      const times = 1 / s.onnxRuntimeInfer.striateShare;
+      out.push(
+        `ONNX Runtime native (a reference point, not a peer): inference ${fmtRate(s.onnxRuntimeInfer.imagesPerSec)} img/s; Striate's best is ${fmtRatio(s.onnxRuntimeInfer.striateShare)} of it, ` +
+          `${times.toFixed(1)}x behind (goal: within 3x: ${times <= 3 ? 'met' : 'NOT met'})`,
+      );
+    }
   }
   return out;
 }
