@@ -151,7 +151,7 @@ describe('fuseForDevice', () => {
           n: fc.integer({ min: 1, max: 2 }),
           groups: fc.constantFrom(1, 2),
           cg: fc.integer({ min: 1, max: 3 }),
-          og: fc.integer({ min: 1, max: 3 }),
+          og: fc.constantFrom(1, 2, 3, 4, 8),
           h: fc.integer({ min: 3, max: 11 }),
           w: fc.integer({ min: 3, max: 11 }),
           kh: fc.integer({ min: 1, max: 3 }),

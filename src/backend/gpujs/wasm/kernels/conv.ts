@@ -21,7 +21,7 @@ import { conv2dBackpropInputKernel, inputGradientThread, plusGroup, UNROLL_CHANN
 import { conv2dBackpropFilterSource } from '../../../../ops/conv2dBackpropFilter.js';
 import type { Conv2dMaxPoolAttrs } from '../../../../ops/attrs.js';
 import { convOutputThread, unitSteps } from '../../../../ops/convGeometry.js';
-import { type Grid, guarded, intLet, join, k, plus, type Src, stepRangeTest } from '../../../../kernel/source.js';
+import { decode, type Grid, gridOf, guarded, intLet, join, k, plus, type Src, stepRangeTest } from '../../../../kernel/source.js';
 import { laneTerm, onLaneAxis, scalarWasm } from '../lanes.js';
 
 /** Filters with at most this many taps per channel are spelled out tap by tap. */
@@ -198,8 +198,92 @@ function inputGradientLaneTaps(out: Shape, dy: Shape, w: Shape, pt: number, pl: 
  * vector load for four taps; the dy reads are uniform.
  */
 export function conv2dBackpropFilterWasm(ctx: KernelContext<'conv2dBackpropFilter'>): Src | KernelStages {
+  if (outputChannelLanesApply(ctx)) return filterGradientOutputLanes(ctx);
   return conv2dBackpropFilterSource(ctx, (shape, grid) => (onLaneAxis(shape, true, grid) ? laneTerm(ctx.attrs.dilation[1]) : null));
 }
+
+/**
+ * Whether filterGradientOutputLanes applies: integer indexing, no groups, no
+ * padding (rewrites.ts pads x first), a filter row that is not already a
+ * lane axis of whole quads (kW not a multiple of 4: 3×3 and 5×5 filters)
+ * and output channels that are (O a multiple of 4).
+ */
+function outputChannelLanesApply({ inputs: [, dy], attrs, ints, out }: KernelContext<'conv2dBackpropFilter'>): boolean {
+  const [, O] = dy;
+  return ints && attrs.groups === 1 && attrs.pads.every((p) => p === 0) && O % 4 === 0 && out[3] % 4 !== 0;
+}
+
+/**
+ * The filter gradient with the output channel o on the lane axis: stage 1
+ * runs on the grid of [parts, kH, kW, C, O], so this.thread.x is o, and each
+ * thread sums x[n, c, iy, ix] · dy[n, o, oy, ox] over its part of the batch.
+ * The x reads are the same for the four lanes (one load, broadcast), the dy
+ * reads are spelled `dyRow + this.thread.x * oH·oW + ox` (four loads at
+ * literal offsets, no gather), and the products run four lanes wide. Stage 2
+ * adds the parts and writes the [O, C, kH, kW] layout. With the tap column kx
+ * on the lane axis instead (conv2dBackpropFilterSource's wasm spelling), a
+ * 3- or 5-wide filter row never fills a quad and the kernel runs scalar.
+ */
+function filterGradientOutputLanes({ inputs: [x, dy], attrs }: KernelContext<'conv2dBackpropFilter'>): KernelStages {
+  const [N, C, H, W] = x;
+  const [, O, oH, oW] = dy;
+  const [kH, kW] = [attrs.filterShape[2], attrs.filterShape[3]];
+  const [sh, sw] = attrs.stride;
+  const [dh, dw] = attrs.dilation;
+  const taps = O * C * kH * kW;
+  const parts = Math.min(N, Math.max(1, Math.ceil(OUTPUT_LANE_THREADS / taps)));
+  const perPart = Math.ceil(N / parts);
+  const plane = oH * oW;
+  const partialShape = [parts, kH, kW, C, O];
+  const grid = gridOf(partialShape);
+  const row: Src[] = [];
+  for (let ox = 0; ox < oW; ox++) row.push(k`acc += x0[${plus(k`xRow`, ox * sw)}] * x1[dyRow + ${laneTerm(plane)} + ${ox}];`);
+  const columns =
+    oW <= OUTPUT_LANE_UNROLL
+      ? join(row, '\n      ')
+      : k`for (let ox = 0; ox < ${oW}; ox++) {
+        acc += x0[xRow + ox * ${sw}] * x1[dyRow + ${laneTerm(plane)} + ox];
+      }`;
+  return {
+    stages: [
+      {
+        size: parts * taps,
+        grid,
+        body: k`${decode(k`i`, partialShape, [k`part`, k`ky`, k`kx`, k`c`, k`o`], true, grid)}
+  let acc = 0.0;
+  for (let t = 0; t < ${perPart}; t++) {
+    ${intLet(true, k`n`, k`part * ${perPart} + t`)}
+    ${guarded(
+      parts * perPart > N ? k`n < ${N}` : null,
+      k`${intLet(true, k`xPlane`, k`(n * ${C} + c) * ${H * W} + ky * ${dh * W} + kx * ${dw}`)}
+    ${intLet(true, k`dyPlane`, k`n * ${O * plane}`)}
+    for (let oy = 0; oy < ${oH}; oy++) {
+      ${intLet(true, k`xRow`, k`xPlane + oy * ${sh * W}`)}
+      ${intLet(true, k`dyRow`, k`dyPlane + oy * ${oW}`)}
+      ${columns}
+    }`,
+    )}
+  }
+  return acc;`,
+      },
+      {
+        size: taps,
+        body: k`${decode(k`i`, [O, C, kH, kW], [k`o`, k`c`, k`ky`, k`kx`], true)}
+  ${intLet(true, k`at`, k`((ky * ${kW} + kx) * ${C} + c) * ${O} + o`)}
+  let acc = 0.0;
+  for (let part = 0; part < ${parts}; part++) {
+    acc += x2[part * ${taps} + at];
+  }
+  return acc;`,
+      },
+    ],
+  };
+}
+
+/** Stage 1 of filterGradientOutputLanes is given about this many threads (parts of the batch times taps). */
+const OUTPUT_LANE_THREADS = 16384;
+/** Output rows up to this wide are spelled out, one product per column. */
+const OUTPUT_LANE_UNROLL = 32;
 
 // conv2dMaxPool (made by rewrites.ts only where blockedKernelApplies).
 
