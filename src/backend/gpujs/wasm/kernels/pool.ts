@@ -10,12 +10,14 @@
  * division to the one window applies only to undilated tiles. Ceil rounding
  * makes the last windows reach past the input (their extra rows are in
  * ceilPads, counted in ho and wo), so windowsInside declines it and the
- * portable templates, which test every tap, run.
+ * portable templates, which test every tap, run. The gradient of windows
+ * that do not tile the input, padded and ceil-rounded ones included, finds
+ * every window's winner once before it gathers (winnersFirst).
  * Each entry returns null where its form does not apply.
  */
-import type { KernelContext } from '../../../../ops/op.js';
-import { coveringSource, decodeCell, decodeWindow, type PoolGeometry, poolGeometry } from '../../../../ops/pool2dGeometry.js';
-import { divFloor, type Grid, guarded, intLet, join, k, type Src } from '../../../../kernel/source.js';
+import type { KernelContext, KernelStages } from '../../../../ops/op.js';
+import { argmaxSource, coveringSource, decodeCell, decodeWindow, type PoolGeometry, poolGeometry } from '../../../../ops/pool2dGeometry.js';
+import { divFloor, type Grid, gridOf, guarded, intLet, join, k, type Src } from '../../../../kernel/source.js';
 
 /**
  * No padding at the top and the left, and the last window's span (dilation
@@ -77,10 +79,12 @@ export function maxPool2dSelectWasm({ inputs: [x], attrs, grid }: KernelContext<
  * most one window, found by dividing; with overlapping or dilated ones inside
  * the input, the portable gather over the covering windows with argmaxInside.
  */
-export function maxPool2dBackwardWasm({ inputs: [x], attrs, grid }: KernelContext<'maxPool2dBackward'>): Src | null {
+export function maxPool2dBackwardWasm({ inputs: [x], attrs, grid }: KernelContext<'maxPool2dBackward'>): Src | KernelStages | null {
   const g = poolGeometry(x, attrs);
-  if (!windowsInside(g)) return null;
-  if (g.dh === 1 && g.dw === 1 && g.sh === g.kh && g.sw === g.kw) return tiledBackward(g, grid);
+  const inside = windowsInside(g);
+  if (inside && g.dh === 1 && g.dw === 1 && g.sh === g.kh && g.sw === g.kw) return tiledBackward(g, grid);
+  if (g.planes * g.h * g.w <= EXACT_INDEX) return winnersFirst(g, grid, inside);
+  if (!inside) return null;
   return k`${decodeCell(g, true, grid)}
   let s = 0.0;
   ${coveringSource(g, k`iy`, k`ix`, k`${argmaxInside(g, k`p`, k`oy`, k`ox`)}
@@ -88,6 +92,46 @@ export function maxPool2dBackwardWasm({ inputs: [x], attrs, grid }: KernelContex
             s += x1[p * ${g.ho * g.wo} + oy * ${g.wo} + ox];
           }`, true)}
   return s;`;
+}
+
+/** Flat indices up to 2^24 are exact in a float32, the type a stage's output is stored in. */
+const EXACT_INDEX = 2 ** 24;
+
+/**
+ * Windows that do not tile the input (overlapping, dilated, padded or
+ * ceil-rounded), in two stages: stage 1 finds each window's first maximum
+ * once (its flat index in x, left in bestAt by argmaxInside where every
+ * window lies inside the input, else by the portable argmaxSource, which
+ * skips padded taps); stage 2 gives each input cell the sum of dy over the
+ * covering windows whose winner it is. The one-stage gather recomputes every
+ * covering window's argmax from x for each of its cells (with AlexNet's 3×3
+ * windows every 2 cells, four windows of nine taps for most cells); here
+ * each cell reads one index and one dy per covering window.
+ */
+function winnersFirst(g: PoolGeometry, grid: Grid | null, inside: boolean): KernelStages {
+  const windows = g.planes * g.ho * g.wo;
+  const windowGrid = gridOf([g.planes, g.ho, g.wo]);
+  const at = k`p * ${g.ho * g.wo} + oy * ${g.wo} + ox`;
+  return {
+    stages: [
+      {
+        size: windows,
+        grid: windowGrid,
+        body: k`${decodeWindow(g, true, windowGrid)}
+  ${inside ? argmaxInside(g, k`p`, k`oy`, k`ox`) : argmaxSource(g, k`p`, k`oy`, k`ox`, true)}
+  return bestAt;`,
+      },
+      {
+        size: g.planes * g.h * g.w,
+        body: k`${decodeCell(g, true, grid)}
+  let s = 0.0;
+  ${coveringSource(g, k`iy`, k`ix`, k`if (Math.abs(x2[${at}] - i) < 0.5) {
+            s += x1[${at}];
+          }`, true)}
+  return s;`,
+      },
+    ],
+  };
 }
 
 /**
