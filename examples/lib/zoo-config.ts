@@ -108,7 +108,8 @@ const ZOO_DEFAULTS: TrainDefaults = { epochs: 5, batchSize: 128, lr: { adam: 1e-
 /**
  * The models, with their training defaults and the flags they take. The
  * builders' own defaults hold for what no flag sets (widths 1/8 of the
- * papers', 1/2 for ResNet; ResNet-8; VGG's configuration A).
+ * papers', 1/2 for ResNet; ResNet-8; VGG's configuration A), except NiN's
+ * dropout (none; see its row).
  */
 export const MODELS: Readonly<Record<ModelName, ModelEntry>> = {
   lenet5: { knobs: [], defaults: LENET_DEFAULTS, build: (inputShape, classes) => lenet5({ inputShape, classes }) },
@@ -121,7 +122,17 @@ export const MODELS: Readonly<Record<ModelName, ModelEntry>> = {
     defaults: { ...ZOO_DEFAULTS, lr: { adam: 5e-4, sgd: 0.02 } },
     build: (inputShape, classes, { scale, config }) => vgg({ inputShape, classes, scale, config }),
   },
-  nin: { knobs: ['scale'], defaults: ZOO_DEFAULTS, build: (inputShape, classes, { scale }) => nin({ inputShape, classes, scale }) },
+  // Without dropout and at 3x the step: at 1/8 of the paper's widths (24 and
+  // 20 channels, 15,858 parameters) the paper's dropout 0.5 after the first
+  // two blocks held NiN at chance for its first 50 steps. Measured on 6,400
+  // MNIST images, one epoch of batch 128, Adam with cosine decay, test
+  // accuracy on 2,000: dropout 0.5 at lr 1e-3 9.7%, at 3e-3 17.5%; no
+  // dropout at 1e-3 16.7%, at 3e-3 51.8%, at 1e-2 45.2%.
+  nin: {
+    knobs: ['scale'],
+    defaults: { ...ZOO_DEFAULTS, lr: { adam: 3e-3, sgd: 0.05 } },
+    build: (inputShape, classes, { scale }) => nin({ inputShape, classes, scale, dropout: 0 }),
+  },
   inception: { knobs: ['scale'], defaults: ZOO_DEFAULTS, build: (inputShape, classes, { scale }) => inception({ inputShape, classes, scale }) },
   resnet: {
     knobs: ['scale', 'depth', 'batchNorm'],
