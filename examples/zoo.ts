@@ -11,6 +11,7 @@
  *   npm run zoo                                    # every model on both data sets, each at its default epochs
  *   npm run zoo -- --models lenet5,resnet --datasets mnist --minutes 5
  *   npm run zoo -- --limit 2000 --limit-test 1000 --epochs 1 --out runs/quick
+ *   npm run zoo -- --models lenet5,vgg --datasets mnist --augment     # each data set's --augment pipeline
  *
  * The models and their defaults are those of `npm start --model`
  * (examples/lib/zoo-config.ts), at the builders' default widths.
@@ -25,6 +26,7 @@ import type { Subscription } from 'rxjs';
 import {
   CHART_FONT,
   DEFAULT_BACKEND,
+  augment,
   backendNames,
   evaluate,
   resolveAutoBackend,
@@ -39,16 +41,22 @@ import {
 import { renderChart, type Mnist } from 'striate/node';
 import { UsageError, checkBackend, checkOutDir, choice, choices, integer, parseStrict, positive } from './lib/cli.js';
 import {
+  AUGMENT_OPTIONS,
   DATASETS,
   DATASET_NAMES,
   MODELS,
   MODEL_NAMES,
   OPTIMIZERS,
+  augmentTransforms,
+  augmentUsage,
   buildChosen,
+  describeAugment,
+  parseAugment,
   checkDatasetInstalled,
   defaultsUsage,
   makeOptimizer,
   parseLimits,
+  type AugmentSettings,
   type DatasetName,
   type ModelName,
   type OptimizerName,
@@ -92,6 +100,10 @@ Options:
   --out DIR           output directory (default ${DEFAULTS.out})
   -h, --help          show this help
 
+Augmentation, off unless asked for: --augment, or any strength flag below (each implies
+it), as \`npm start\` takes them, for every run; each data set gets its own pipeline.
+${augmentUsage()}
+
 Defaults by model (the flags above override them; cosine decay of the learning rate):
 ${defaultsUsage()}
 `;
@@ -122,6 +134,8 @@ export interface ZooConfig {
   limit?: number;
   /** Measure on the first `limitTest` test images only. */
   limitTest?: number;
+  /** The augmentation of each data set (--augment and its strength flags); absent without. */
+  augment?: Readonly<Partial<Record<DatasetName, AugmentSettings>>>;
 }
 
 /** Parse the zoo's command line; throws UsageError on anything wrong. Returns null for --help. */
@@ -140,6 +154,7 @@ export function parseZooFlags(argv: readonly string[]): ZooConfig | null {
     'limit-test': { type: 'string' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
+    ...AUGMENT_OPTIONS,
   });
   if (values.help) return null;
   if (values.epochs !== undefined && values.minutes !== undefined) throw new UsageError('give --epochs or --minutes, not both');
@@ -164,6 +179,9 @@ export function parseZooFlags(argv: readonly string[]): ZooConfig | null {
     out: values.out ?? DEFAULTS.out,
     ...limits,
   };
+  // Each data set's pipeline, checked for each (a strength can be out of range for one only).
+  const augmentations = datasets.map((d) => [d, parseAugment(d, values)] as const);
+  if (augmentations.some(([, a]) => a !== undefined)) config.augment = Object.fromEntries(augmentations);
   const examples = config.limit ?? Math.min(...datasets.map((d) => DATASETS[d].sizes.train));
   for (const m of models) {
     const batch = config.batchSize ?? MODELS[m].defaults.batchSize;
@@ -282,6 +300,7 @@ function trainOne(
   run: { epochs: number; batchSize: number; lr: number },
   progress: Progress,
   log: (line: string) => void,
+  augmentation: AugmentSettings | undefined,
 ): Promise<TrainState> {
   return new Promise<TrainState>((resolveRun, rejectRun) => {
     const start = performance.now();
@@ -321,6 +340,8 @@ function trainOne(
       evaluate: false,
       // With a time budget the run is stopped between steps, so every step carries its state.
       snapshots: budget !== null,
+      // On a worker thread beside each step, as npm start --augment does.
+      ...(augmentation === undefined ? {} : { transform: augment({ imageShape: model.inputShape, ...augmentTransforms(augmentation), workers: 1 }) }),
     }).subscribe({
       next: (e) => {
         if (e.type === 'step') {
@@ -383,7 +404,7 @@ async function runOne(name: ModelName, dataset: DatasetName, data: Mnist, c: Zoo
   const row = startRow(name, model, dataset, { train: data.train.count, test: data.test.count }, c, cpu);
   const progress: Progress = { steps: 0, epochs: 0, imagesPerSecond: null };
   try {
-    const state = await trainOne(model, data, c, run, progress, log);
+    const state = await trainOne(model, data, c, run, progress, log, c.augment?.[dataset]);
     Object.assign(row, progress);
     const r = await evaluate({ model, params: state.params, stats: state.stats, data: data.test, backend: c.backend as BackendName });
     if (!Number.isFinite(r.loss)) throw new Error(`the test loss became ${r.loss} (the parameters are finite, the logits are not)`);
@@ -556,7 +577,9 @@ async function main(argv: string[]): Promise<number> {
     command: ['npm run zoo', ...(argv.length > 0 ? ['--', ...argv.map(shellWord)] : [])].join(' '),
     started: new Date().toISOString(),
     budget,
-    training: `${c.optimizer} with cosine decay, backend ${c.backend}${c.limit !== undefined ? `, training on the first ${c.limit} images` : ''}`,
+    training:
+      `${c.optimizer} with cosine decay, backend ${c.backend}${c.limit !== undefined ? `, training on the first ${c.limit} images` : ''}` +
+      (c.augment ? `, augmented (${c.datasets.map((d) => `${DATASETS[d].label}: ${describeAugment(c.augment![d]!)}`).join('; ')})` : ''),
     machine: { cpu, cores: os.availableParallelism(), node: process.version },
     rows: [],
   };

@@ -84,6 +84,15 @@ describe('npm run zoo: flags', () => {
     else expect(refusal(args)).toMatch(message);
   });
 
+  it('--augment: each data set gets its own --augment pipeline, and a strength flag changes its part of each', () => {
+    const both = parseZooFlags(['--augment'])!.augment!;
+    expect(both.mnist).toMatchObject({ rotate: 10, elasticAlpha: 34, flip: 0 });
+    expect(both['fashion-mnist']).toMatchObject({ rotate: 10, elasticAlpha: 0, flip: 0.5 });
+    expect(parseZooFlags(['--datasets', 'mnist', '--rotate', '5'])!.augment).toEqual({ mnist: expect.objectContaining({ rotate: 5, shift: 2 }) });
+    expect(parseZooFlags([])!.augment).toBeUndefined();
+    expect(refusal(['--flip', '2'])).toMatch(/^--flip must be a probability from 0 to 1/);
+  });
+
   it('a usage error goes to stderr with the usage, exit code 2, and nothing is written', async () => {
     const out = join(dir, 'refused');
     const r = await zoo(['--models', 'lenet6', '--out', out]);
@@ -169,6 +178,20 @@ describe('npm run zoo: tiny runs', () => {
     expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     const svg = await readFile(join(out, 'zoo.svg'), 'utf8');
     for (const text of ['Model zoo: test accuracy against cost', 'LeNet-5', 'ResNet-8', 'multiply-adds per image (log scale)']) expect(svg).toContain(`>${text}</text>`);
+  });
+
+  it('--augment: the runs train on distorted images, and the table says how', async () => {
+    const plain = join(dir, 'plain');
+    const distorted = join(dir, 'augmented');
+    const common = ['--models', 'lenet5', ...tiny, '--epochs', '1'];
+    const [a, b] = await Promise.all([zoo([...common, '--out', plain]), zoo([...common, '--augment', '--elastic-alpha', '0', '--out', distorted])]);
+    expect([a.code, b.code, a.stderr, b.stderr]).toEqual([0, 0, '', '']);
+    const [p, q] = await Promise.all([plain, distorted].map(async (d) => JSON.parse(await readFile(join(d, 'zoo.json'), 'utf8')) as ZooReport));
+    expect(p.training).not.toContain('augmented');
+    expect(q.training).toContain('augmented (MNIST: rotate ±10°');
+    expect(await readFile(join(distorted, 'zoo.md'), 'utf8')).toContain('augmented (MNIST: rotate ±10°');
+    // The same seed and steps: only the images differ.
+    expect(q.rows[0].testLoss).not.toBe(p.rows[0].testLoss);
   });
 
   it('a run whose loss becomes NaN is a failed row with the error; the zoo writes the table and exits with code 1', async () => {
