@@ -134,8 +134,14 @@ function conv2dBackpropFilterReference(inputs: readonly NDArray[], attrs: Conv2d
  */
 const PARTIAL_THREADS = 16384;
 
+/** The parts of a batch of `N` for `taps` filter taps (see PARTIAL_THREADS), and the images in each part. */
+export function batchParts(N: number, taps: number): { readonly parts: number; readonly perPart: number } {
+  const parts = Math.min(N, Math.max(1, Math.ceil(PARTIAL_THREADS / taps)));
+  return { parts, perPart: Math.ceil(N / parts) };
+}
+
 /** Rows of up to this many output columns are unrolled (one statement per column). */
-const UNROLL = 32;
+export const UNROLL = 32;
 
 // Kernel: each filter tap (o, c, ky, kx) gathers x[n, c, iy, ix] * dy[n, o, oy, ox]
 // over every image and output position, where (iy, ix) is the input cell the
@@ -164,8 +170,7 @@ export function conv2dBackpropFilterSource(
   const G = attrs.groups;
   const Og = O / G;
   const taps = O * Cg * kH * kW;
-  const parts = Math.min(N, Math.max(1, Math.ceil(PARTIAL_THREADS / taps)));
-  const perPart = Math.ceil(N / parts);
+  const { parts, perPart } = batchParts(N, taps);
   // The tap's coordinates: o, c, ky, kx (with groups o is decoded as g, og,
   // and x's channel is g * Cg + c), after `lead` (the part of the batch).
   const tapShape = G === 1 ? [O, Cg, kH, kW] : [G, Og, Cg, kH, kW];

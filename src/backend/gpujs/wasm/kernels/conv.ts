@@ -18,7 +18,7 @@ import type { Shape } from '../../../../graph/tensor.js';
 import type { KernelContext, KernelStages } from '../../../../ops/op.js';
 import { conv2dDims } from '../../../../ops/conv2d.js';
 import { conv2dBackpropInputKernel, inputGradientThread, plusGroup, UNROLL_CHANNELS } from '../../../../ops/conv2dBackpropInput.js';
-import { conv2dBackpropFilterSource } from '../../../../ops/conv2dBackpropFilter.js';
+import { batchParts, conv2dBackpropFilterSource, UNROLL as FILTER_ROW_UNROLL } from '../../../../ops/conv2dBackpropFilter.js';
 import type { Conv2dMaxPoolAttrs } from '../../../../ops/attrs.js';
 import { convOutputThread, unitSteps } from '../../../../ops/convGeometry.js';
 import { decode, type Grid, gridOf, guarded, intLet, join, k, plus, type Src, stepRangeTest } from '../../../../kernel/source.js';
@@ -222,7 +222,8 @@ function outputChannelLanesApply({ inputs: [, dy], attrs, ints, out }: KernelCon
  * The x reads are the same for the four lanes (one load, broadcast), the dy
  * reads are spelled `dyRow + this.thread.x * oH·oW + ox` (four loads at
  * literal offsets, no gather), and the products run four lanes wide. Stage 2
- * adds the parts and writes the [O, C, kH, kW] layout. With the tap column kx
+ * adds the parts and writes the [O, C, kH, kW] layout. The parts of the batch
+ * and the unrolled rows are the portable kernel's. With the tap column kx
  * on the lane axis instead (conv2dBackpropFilterSource's wasm spelling), a
  * 3- or 5-wide filter row never fills a quad and the kernel runs scalar.
  */
@@ -233,15 +234,14 @@ function filterGradientOutputLanes({ inputs: [x, dy], attrs }: KernelContext<'co
   const [sh, sw] = attrs.stride;
   const [dh, dw] = attrs.dilation;
   const taps = O * C * kH * kW;
-  const parts = Math.min(N, Math.max(1, Math.ceil(OUTPUT_LANE_THREADS / taps)));
-  const perPart = Math.ceil(N / parts);
+  const { parts, perPart } = batchParts(N, taps);
   const plane = oH * oW;
   const partialShape = [parts, kH, kW, C, O];
   const grid = gridOf(partialShape);
   const row: Src[] = [];
   for (let ox = 0; ox < oW; ox++) row.push(k`acc += x0[${plus(k`xRow`, ox * sw)}] * x1[dyRow + ${laneTerm(plane)} + ${ox}];`);
   const columns =
-    oW <= OUTPUT_LANE_UNROLL
+    oW <= FILTER_ROW_UNROLL
       ? join(row, '\n      ')
       : k`for (let ox = 0; ox < ${oW}; ox++) {
         acc += x0[xRow + ox * ${sw}] * x1[dyRow + ${laneTerm(plane)} + ox];
@@ -281,11 +281,6 @@ function filterGradientOutputLanes({ inputs: [x, dy], attrs }: KernelContext<'co
     ],
   };
 }
-
-/** Stage 1 of filterGradientOutputLanes is given about this many threads (parts of the batch times taps). */
-const OUTPUT_LANE_THREADS = 16384;
-/** Output rows up to this wide are spelled out, one product per column. */
-const OUTPUT_LANE_UNROLL = 32;
 
 // conv2dMaxPool (made by rewrites.ts only where blockedKernelApplies).
 
