@@ -61,6 +61,25 @@ function smoothed(values: readonly number[], weight: number): number[] {
   });
 }
 
+/** Refuse `events` unless it is an iterable (not a string); `where` prefixes the message (`run 0 ("a"): `). */
+function checkEvents(who: string, events: unknown, where = ''): void {
+  if (events === null || typeof (events as Partial<Iterable<unknown>>)?.[Symbol.iterator] !== 'function' || typeof events === 'string') {
+    fail(who, `${where}events must be an iterable of the events train() emitted, got ${describeValue(events)}`, describeValue(events), 'an iterable of training events');
+  }
+}
+
+/**
+ * The rows a chart can place: a log axis cannot place 0, negative or
+ * non-finite losses (a diverged run), nor a linear one a non-finite
+ * accuracy; and the floor of the accuracy axis, the lowest accuracy plotted
+ * rounded down to 5%.
+ */
+function plottable<R extends { metric: 'loss' | 'accuracy'; value: number }>(rows: readonly R[]): { plotted: R[]; accuracyFloor: number } {
+  const plotted = rows.filter((r) => Number.isFinite(r.value) && (r.metric === 'accuracy' || r.value > 0));
+  const accuracies = plotted.filter((r) => r.metric === 'accuracy').map((r) => r.value);
+  return { plotted, accuracyFloor: Math.max(0, Math.floor(Math.min(1, ...accuracies) * 20) / 20) };
+}
+
 /** The options both curve charts take, checked; their width and height with the defaults applied. */
 function checkCurvesOptions(who: string, options: TrainingCurvesOptions): { width: number; height: number } {
   checkOptions(who, options, ['width', 'height', 'smoothing', 'title']);
@@ -93,9 +112,7 @@ function smoothingFor(who: string, options: TrainingCurvesOptions, steps: number
  */
 export function trainingCurvesSpec(events: Iterable<TrainEvent>, options: TrainingCurvesOptions = {}): ChartSpec {
   const who = 'trainingCurvesSpec';
-  if (events === null || typeof (events as Partial<Iterable<unknown>>)?.[Symbol.iterator] !== 'function' || typeof events === 'string') {
-    fail(who, `events must be an iterable of the events train() emitted, got ${describeValue(events)}`, describeValue(events), 'an iterable of training events');
-  }
+  checkEvents(who, events);
   const { width, height } = checkCurvesOptions(who, options);
 
   const steps: { step: number; epoch: number; loss: number; accuracy: number }[] = [];
@@ -127,10 +144,8 @@ export function trainingCurvesSpec(events: Iterable<TrainEvent>, options: Traini
       if (value !== null) rows.push({ step: e.step, epoch: e.epoch, metric, series: 'test (end of epoch)', value });
     }
   }
-  // A log axis cannot place 0, negative or non-finite values (a diverged run): leave them out rather than fail.
-  const plotted = rows.filter((r) => Number.isFinite(r.value) && (r.metric === 'accuracy' || r.value > 0));
-  const accuracies = plotted.filter((r) => r.metric === 'accuracy').map((r) => r.value);
-  const accuracyFloor = Math.max(0, Math.floor(Math.min(1, ...accuracies) * 20) / 20);
+  // Values an axis cannot place (a diverged run's) are left out rather than fail.
+  const { plotted, accuracyFloor } = plottable(rows);
 
   const x = {
     field: 'step',
@@ -232,9 +247,7 @@ export function compareCurvesSpec(runs: readonly CurvesRun[], options: CompareCu
     if (r === null || typeof r !== 'object' || typeof r.label !== 'string' || r.label === '') {
       fail(who, `run ${i} must be { label, events } with a non-empty label, got ${describeValue(r)}`, describeValue(r), '{ label: string, events }');
     }
-    if (r.events === null || typeof (r.events as Partial<Iterable<unknown>>)?.[Symbol.iterator] !== 'function' || typeof r.events === 'string') {
-      fail(who, `run ${i} ("${r.label}"): events must be an iterable of the events train() emitted, got ${describeValue(r.events)}`, describeValue(r.events), 'an iterable of training events');
-    }
+    checkEvents(who, r.events, `run ${i} ("${r.label}"): `);
     const steps: { loss: number; accuracy: number }[] = [];
     const tests: { step: number; loss: number | null; accuracy: number | null }[] = [];
     for (const e of r.events) {
@@ -255,9 +268,7 @@ export function compareCurvesSpec(runs: readonly CurvesRun[], options: CompareCu
       for (const t of tests) if (t[metric] !== null) rows.push({ step: t.step, metric, run: label, test: true, value: t[metric]! });
     }
   });
-  const plotted = rows.filter((r) => Number.isFinite(r.value) && (r.metric === 'accuracy' || r.value > 0));
-  const accuracies = plotted.filter((r) => r.metric === 'accuracy').map((r) => r.value);
-  const accuracyFloor = Math.max(0, Math.floor(Math.min(1, ...accuracies) * 20) / 20);
+  const { plotted, accuracyFloor } = plottable(rows);
   const x = { field: 'step', type: 'quantitative', title: 'training step', scale: { domain: [0, longest], nice: false } };
   const color = {
     field: 'run',
