@@ -21,7 +21,7 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compareCurvesSpec, train, type BackendName, type ChartSpec, type TrainEvent } from 'striate';
-import { renderChart } from 'striate/node';
+import { renderChart, type Mnist } from 'striate/node';
 import { UsageError, checkBackend, checkOutDir, choice, integer, parseStrict, positive } from './lib/cli.js';
 import { DATASETS, OPTIMIZERS, buildChosen, makeOptimizer, parseLimits, type OptimizerName } from './lib/zoo-config.js';
 
@@ -120,7 +120,7 @@ export interface BatchNormRun {
 }
 
 /** Train one of the two networks; never rejects (a run that stops with an error keeps its events and says why). */
-function runOne(batchNorm: boolean, c: BatchNormConfig, data: Awaited<ReturnType<(typeof DATASETS)['mnist']['load']>>, log: (line: string) => void): Promise<BatchNormRun> {
+function runOne(batchNorm: boolean, c: BatchNormConfig, data: Mnist, log: (line: string) => void): Promise<BatchNormRun> {
   const model = buildChosen('resnet', 'mnist', { depth: c.depth, batchNorm });
   const run: BatchNormRun = {
     label: batchNorm ? 'with batch norm' : 'without batch norm',
