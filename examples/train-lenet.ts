@@ -44,6 +44,7 @@ import {
   nn,
   optimizerTensors,
   resolveAutoBackend,
+  statShapes,
   summary,
   train,
   trainingCurvesSpec,
@@ -62,7 +63,8 @@ import {
   type NeocognitronState,
 } from 'striate';
 import { saveCheckpoint, saveOnnx, writeChart } from 'striate/node';
-import { UsageError, checkBackend, checkOutDir, choice, integer, parseStrict, positive } from './lib/cli.js';
+import { availableParallelism } from 'node:os';
+import { AUTO_THREADS_MAX, UsageError, checkBackend, checkOutDir, choice, integer, parseStrict, positive, threadPlan, threadsFlag, type ThreadPlan, type ThreadsFlag } from './lib/cli.js';
 import {
   AUGMENT_OPTIONS,
   DATASETS,
@@ -129,6 +131,10 @@ Options:
   --backend NAME      compute backend (default ${DEFAULTS.backend}): ${backendNames.join(', ')}
                       ("auto" measures which is fastest here; webgpu needs \`npm install webgpu\`,
                       headlessgl \`npm install gl\` and an X display)
+  --threads N|auto    threads that share each training step, each on a part of the batch
+                      (data-parallel, on webasm or cpu; default auto: every core up to
+                      ${AUTO_THREADS_MAX} when the backend is webasm or cpu or auto picks the webasm
+                      family, and the model has no batch normalisation; else 1)
   --seed N            seed of initialisation, shuffling and dropout (default ${DEFAULTS.seed})
   --out DIR           output directory (default ${DEFAULTS.out})
   --export-onnx PATH  also write the model as an ONNX file (opset 13) after each epoch
@@ -169,6 +175,8 @@ export interface Config {
   schedule: ScheduleName;
   /** The backend name as given (`auto` included). */
   backend: string;
+  /** Threads that share each training step (--threads): a count, or 'auto' (see threadPlan). */
+  threads: ThreadsFlag;
   /** Seed of initialisation, shuffling and dropout. */
   seed: number;
   /** The output directory as given. */
@@ -201,6 +209,7 @@ export function parseFlags(argv: readonly string[]): Config | null {
     optimizer: { type: 'string' },
     schedule: { type: 'string' },
     backend: { type: 'string' },
+    threads: { type: 'string' },
     seed: { type: 'string' },
     out: { type: 'string' },
     limit: { type: 'string' },
@@ -232,6 +241,7 @@ export function parseFlags(argv: readonly string[]): Config | null {
     optimizer,
     schedule: choice('schedule', values.schedule, SCHEDULES, DEFAULTS.schedule),
     backend,
+    threads: threadsFlag(values.threads),
     seed: integer('seed', values.seed, { min: 0 }) ?? DEFAULTS.seed,
     out: values.out ?? DEFAULTS.out,
     ...parseLimits(dataset, values),
@@ -265,6 +275,7 @@ const GRADIENT_ONLY = [
   ['config', '--config'],
   ['no-batch-norm', '--no-batch-norm'],
   ['export-onnx', '--export-onnx'],
+  ['threads', '--threads'],
   ...Object.keys(AUGMENT_OPTIONS).map((k) => [k, `--${k}`]),
 ] as const;
 
@@ -288,6 +299,7 @@ function parseNeocognitronFlags(values: Record<string, string | boolean | undefi
     optimizer: DEFAULTS.optimizer,
     schedule: DEFAULTS.schedule,
     backend,
+    threads: 1,
     seed: integer('seed', values.seed as string | undefined, { min: 0 }) ?? DEFAULTS.seed,
     out: (values.out as string | undefined) ?? DEFAULTS.out,
     ...limits,
@@ -479,6 +491,15 @@ async function main(argv: string[]): Promise<number> {
     const skipped = report.filter((r) => r.msPerStep === null).map((r) => r.backend);
     backendText = `auto = ${chosen} (probe step: ${timings}${skipped.length ? `; not measured: ${skipped.join(', ')}` : ''})`;
   }
+  let plan: ThreadPlan;
+  try {
+    const chosen = c.backend === 'auto' ? await resolveAutoBackend() : (c.backend as BackendName);
+    plan = threadPlan(c.backend, chosen, c.threads, c.batchSize, availableParallelism(), Object.keys(statShapes(model)).length > 0);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    return usageError(err.message);
+  }
+  if (plan.threads > 1) backendText += `; training on ${plan.backend} in ${plan.threads} threads, each on ${c.batchSize / plan.threads} images of a batch (${plan.why})`;
   if (dataset.loading) log(dataset.loading);
   // A missing package was refused above; a damaged one fails here, the loader saying which file and what to do.
   const data = await dataset.load({ limitTrain: c.limit, limitTest: c.limitTest });
@@ -539,6 +560,7 @@ async function main(argv: string[]): Promise<number> {
         schedule: c.schedule,
         seed: c.seed,
         backend: c.backend,
+        threads: plan.threads,
         testAccuracy: e.testAccuracy,
         // What rebuilds the model and names its data, where it is not LeNet-5 on MNIST (whose checkpoints never had them).
         ...(c.model === 'lenet5' ? {} : { zooModel: c.model, modelOptions: c.knobs }),
@@ -608,7 +630,8 @@ async function main(argv: string[]): Promise<number> {
         optimizer: makeOptimizer(c.optimizer, c.lr, c.schedule),
         epochs: c.epochs,
         batchSize: c.batchSize,
-        backend: c.backend as BackendName,
+        backend: plan.backend,
+        threads: plan.threads,
         seed: c.seed,
         onEpochEnd: saveOutputs,
         // On a worker thread, so that the distortions are computed beside each step (the same batches as on this one).

@@ -57,7 +57,7 @@ function step(what: string): () => void {
 
 // The demo and the browser tests build into dist/ too (dist/demo, dist/browser-tests): leave them.
 mkdirSync(dist, { recursive: true });
-for (const file of readdirSync(dist)) if (/^(index|node|augment-worker|chunk-.*)\.js$/.test(file)) rmSync(join(dist, file));
+for (const file of readdirSync(dist)) if (/^(index|node|augment-worker|parallel-worker|chunk-.*)\.js$/.test(file)) rmSync(join(dist, file));
 for (const sub of ['types', 'browser']) rmSync(join(dist, sub), { recursive: true, force: true });
 
 let done = step('declarations (tsc)');
@@ -69,9 +69,15 @@ done();
 done = step('Node bundle');
 const nodeResult = await build({
   ...common,
-  // augment-worker: the body of augment({ workers })'s threads, which
-  // src/data/augment-workers.ts starts as ./augment-worker.js beside its chunk.
-  entryPoints: { index: join(repo, 'src/index.ts'), node: join(repo, 'src/node.ts'), 'augment-worker': join(repo, 'src/data/augment-worker.ts') },
+  // augment-worker and parallel-worker: the bodies of augment({ workers })'s
+  // threads and of compileParallel's (train({ threads })), which
+  // src/graph/threads.ts starts as ./<body>.js beside the chunk that asks.
+  entryPoints: {
+    index: join(repo, 'src/index.ts'),
+    node: join(repo, 'src/node.ts'),
+    'augment-worker': join(repo, 'src/data/augment-worker.ts'),
+    'parallel-worker': join(repo, 'src/backend/parallel-worker.ts'),
+  },
   outdir: dist,
   platform: 'node',
   splitting: true,

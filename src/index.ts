@@ -49,6 +49,8 @@ export { after } from './ops/after.js';
 export { checkGradients, type CheckGradientsOptions, type GradientCheckReport } from './autodiff/check.js';
 export type { GradientCheckInput } from './autodiff/check.js';
 export { compile, type CompileOptions, type BackendName, type CompiledFunction } from './backend/compile.js';
+export { compileParallel, parallelUnavailable, PARALLEL_BACKENDS, MAX_THREADS, type Combine, type ParallelBackend, type ParallelOptions } from './backend/parallel.js';
+export type { ParallelFunction } from './backend/parallel.js';
 export type { Feeds, FeedValue } from './backend/feeds.js';
 export type { RunResult } from './backend/compiled.js';
 export type { InputSpec } from './backend/feeds.js';

@@ -10,7 +10,7 @@
 import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { compile, enableNodeWebGPU, input, type BackendName } from 'striate';
+import { compile, enableNodeWebGPU, input, MAX_THREADS, PARALLEL_BACKENDS, type BackendName } from 'striate';
 
 /** A mistake on the command line: the script prints its message and the usage, and exits with code 2. */
 export class UsageError extends Error {}
@@ -238,4 +238,55 @@ export async function checkBackend(backend: string): Promise<void> {
   } catch (err) {
     throw new UsageError(`--backend ${backend}: ${(err as Error).message}`);
   }
+}
+
+/** What --threads takes: a count, or 'auto'. */
+export type ThreadsFlag = number | 'auto';
+
+/** The most threads `--threads auto` uses: beyond four, LeNet-5's parts get too small to gain. */
+export const AUTO_THREADS_MAX = 4;
+
+/** `--threads`, checked: 'auto' (the default) or an integer from 1 to {@link MAX_THREADS}. */
+export function threadsFlag(text: string | undefined): ThreadsFlag {
+  if (text === undefined || text === 'auto') return 'auto';
+  return integer('threads', text, { min: 1, max: MAX_THREADS, why: 'or auto' })!;
+}
+
+/** How a run trains: the backend every thread runs, how many threads share each step, and why, for the log. */
+export interface ThreadPlan {
+  readonly backend: BackendName;
+  readonly threads: number;
+  readonly why: string;
+}
+
+/**
+ * The backend and thread count a run trains with. `given` is --backend as
+ * given, `chosen` what it stands for (auto's pick, else `given`). A count
+ * above 1 trains data-parallel on webasm (or cpu, when asked for): with
+ * `--backend auto` that is webasm whatever auto picked, and any other
+ * backend is refused. `auto` uses data parallelism where it can: on the
+ * webasm family (auto picking webasm or webasm-threads, or --backend webasm
+ * or cpu), the most threads up to the cores here (at most
+ * {@link AUTO_THREADS_MAX}) that divide the batch; elsewhere (a GPU backend,
+ * --backend webasm-threads) one thread, and one for a model with batch
+ * normalisation (`batchNorm`), whose parts would each normalise over their
+ * own slice of the batch: auto never changes what a run computes.
+ */
+export function threadPlan(given: string, chosen: BackendName, flag: ThreadsFlag, batchSize: number, cores: number, batchNorm = false): ThreadPlan {
+  const parallelOn = (b: string): b is 'webasm' | 'cpu' => (PARALLEL_BACKENDS as readonly string[]).includes(b);
+  if (flag !== 'auto') {
+    if (flag === 1) return { backend: chosen, threads: 1, why: '--threads 1' };
+    if (given !== 'auto' && !parallelOn(given)) {
+      throw new UsageError(`--threads ${flag} trains on webasm or cpu, one pipeline a thread; --backend ${given} cannot (use --threads 1)`);
+    }
+    if (batchSize % flag !== 0) throw new UsageError(`--threads ${flag} must divide the batch size ${batchSize} (each thread takes an equal part)`);
+    return { backend: parallelOn(given) ? given : 'webasm', threads: flag, why: `--threads ${flag}` };
+  }
+  const family = given === 'auto' ? chosen === 'webasm' || chosen === 'webasm-threads' : parallelOn(given);
+  if (!family) return { backend: chosen, threads: 1, why: `--threads auto: one thread on ${chosen}` };
+  if (batchNorm) return { backend: chosen, threads: 1, why: '--threads auto: one thread for a model with batch normalisation' };
+  let threads = Math.max(1, Math.min(cores, AUTO_THREADS_MAX));
+  while (batchSize % threads !== 0) threads--;
+  if (threads === 1) return { backend: chosen, threads: 1, why: `--threads auto: one thread (${cores} core${cores === 1 ? '' : 's'} here)` };
+  return { backend: parallelOn(given) ? given : 'webasm', threads, why: `--threads auto: ${threads} of the ${cores} cores here` };
 }

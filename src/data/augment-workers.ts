@@ -21,18 +21,10 @@ import { fail, StriateError } from '../graph/error.js';
 import type { Shape } from '../graph/tensor.js';
 import type { AugmentTransforms } from './augment.js';
 import type { AugmentReply, AugmentRequest } from './augment-worker.js';
+import { startWorker, workerThreads, type WorkerThreads } from '../graph/threads.js';
 
 /** A worker with nothing to do ends after this many milliseconds. */
 export const IDLE_MS = 10_000;
-
-type WorkerThreads = typeof import('node:worker_threads');
-
-/** Node's worker_threads, or null where there is none (a browser). */
-function workerThreads(): WorkerThreads | null {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown; versions?: { node?: string } } }).process;
-  if (typeof proc?.versions?.node !== 'string' || typeof proc.getBuiltinModule !== 'function') return null;
-  return proc.getBuiltinModule('node:worker_threads') as WorkerThreads;
-}
 
 /**
  * Why `augment({ workers })` cannot run here, or null when it can: worker
@@ -40,17 +32,6 @@ function workerThreads(): WorkerThreads | null {
  */
 export function augmentWorkersUnavailable(): string | null {
   return workerThreads() === null ? 'augmentation workers need Node 20.16 or later (worker_threads); in a browser, leave workers out' : null;
-}
-
-/** One worker thread, started from the built body (dist) or, from the sources, through tsx. */
-function startWorker(wt: WorkerThreads): NodeWorker {
-  const fromSources = import.meta.url.endsWith('.ts');
-  // Resolved at run time beside this module (a page's bundler, which never
-  // starts these, does not see the pattern it would try to resolve).
-  const here = import.meta.url;
-  return fromSources
-    ? new wt.Worker(new URL('./ts-worker.mjs', here), { workerData: { url: new URL('./augment-worker.ts', here).href }, execArgv: [] })
-    : new wt.Worker(new URL('./augment-worker.js', here), { execArgv: [] });
 }
 
 interface Pending {
@@ -127,7 +108,7 @@ export class AugmentWorkers {
   }
 
   private spawn(wt: WorkerThreads): Slot {
-    const worker = startWorker(wt);
+    const worker = startWorker(wt, import.meta.url, 'augment-worker');
     worker.unref();
     const slot: Slot = { worker, job: null };
     worker.on('message', (reply: AugmentReply) => {

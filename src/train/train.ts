@@ -45,7 +45,8 @@ import type { Batch, Dataset } from '../data/batches.js';
 import { batches } from '../data/batches.js';
 import { createRng, mixSeed } from '../data/random.js';
 import { grad } from '../autodiff/grad.js';
-import { compile, type BackendName } from '../backend/compile.js';
+import { compile, type BackendName, type CompiledFunction } from '../backend/compile.js';
+import { compileParallel, MAX_THREADS, PARALLEL_BACKENDS, parallelUnavailable, type Combine, type ParallelBackend } from '../backend/parallel.js';
 import type { FeedValue } from '../backend/feeds.js';
 import { sameShape } from '../graph/shape.js';
 import { shapeToString, sizeOf, Tensor, topologicalOrder } from '../graph/tensor.js';
@@ -204,6 +205,21 @@ export interface TrainOptions {
   batchSize: number;
   /** Default `DEFAULT_BACKEND`. */
   backend?: BackendName;
+  /**
+   * Threads that share each training step (default 1): the batch is cut into
+   * `threads` equal parts, this thread computes the gradient of one and a
+   * worker thread each of the others, every one on its own one-thread
+   * pipeline (`compileParallel`), and the optimizer steps on their mean,
+   * which for a mean loss over the batch is the whole batch's gradient. It
+   * needs `backend` `'webasm'` or `'cpu'`, a `batchSize` that `threads`
+   * divides, and Node's worker threads. Differences from one thread: a model
+   * with batch normalisation normalises each part over its own slice of the
+   * batch (and its running statistics average the parts'); a custom `loss`
+   * is built for one part (`context.batchSize` is the part's) and averaged
+   * over the parts, which is the whole batch's loss when it is a mean over
+   * the batch. The evaluation after each epoch runs on this thread.
+   */
+  threads?: number;
   /** Seed of initialisation, shuffling and dropout (default 0). */
   seed?: number;
   /** Train on the first `limit` training examples only. */
@@ -430,6 +446,37 @@ function buildTrainingGraph(model: Model, batchSize: number, lossFn: LossFunctio
   };
 }
 
+/** Refuse `threads` above 1 where it cannot run, naming why. */
+function checkThreads(threads: number, batchSize: number, backend: BackendName): void {
+  if (threads > MAX_THREADS) fail('train', `threads must be at most ${MAX_THREADS}, got ${threads}`, `threads ${threads}`, `at most ${MAX_THREADS}`);
+  if (!(PARALLEL_BACKENDS as readonly string[]).includes(backend)) {
+    const list = PARALLEL_BACKENDS.map((b) => `"${b}"`).join(' or ');
+    fail(
+      'train',
+      `threads ${threads} needs backend ${list}, got ${JSON.stringify(backend)}: each thread runs its own one-thread pipeline`,
+      `threads ${threads} with backend ${JSON.stringify(backend)}`,
+      `backend ${list}, or threads 1`,
+    );
+  }
+  if (batchSize % threads !== 0) {
+    fail('train', `batchSize ${batchSize} does not split into ${threads} equal parts; use a multiple of threads`, `batchSize ${batchSize} with threads ${threads}`, `a multiple of ${threads}`);
+  }
+  const unavailable = parallelUnavailable();
+  if (unavailable) fail('train', unavailable, `threads ${threads} without worker threads`, 'threads 1 here');
+}
+
+/**
+ * The training graph of one part run on `threads` parts (parallel.ts): the
+ * batch's images, labels and dropout masks cut along the batch; the loss,
+ * the gradients and the statistics' next values averaged, the logits
+ * concatenated.
+ */
+function compileParts(graph: TrainingGraph, backend: ParallelBackend, threads: number): CompiledFunction {
+  const split = [graph.built.input.attrs.name, ...(graph.readsLabels ? [LABELS_INPUT] : []), ...graph.built.masks.map((m) => m.name)];
+  const combine: Combine[] = graph.outputs.map((_, i) => (i === 1 ? 'concat' : 'mean'));
+  return compileParallel(graph.outputs, { backend, threads, split, combine });
+}
+
 /** The custom loss of the built model, checked: a scalar that reads only what train feeds. */
 function customLoss(lossFn: LossFunction, built: BuiltModel, labels: Tensor<'input'>, context: LossContext): Tensor {
   const loss: unknown = lossFn(built.output, labels, context);
@@ -489,6 +536,8 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed)) fail('train', `seed must be a safe integer, got ${JSON.stringify(seed)}`, `seed ${JSON.stringify(seed) ?? describeValue(seed)}`, 'a safe integer');
   const backend = options.backend ?? DEFAULT_BACKEND;
+  const threads = options.threads === undefined ? 1 : positiveInt('threads', options.threads);
+  if (threads > 1) checkThreads(threads, batchSize, backend);
   if (options.loss !== undefined && typeof options.loss !== 'function') {
     fail('train', `loss must be a function (logits, labels, context) => scalar Tensor, got ${describeValue(options.loss)}`, describeValue(options.loss), 'a function');
   }
@@ -539,7 +588,7 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
     );
   }
 
-  const graph = buildTrainingGraph(model, batchSize, options.loss, options.frozen);
+  const graph = buildTrainingGraph(model, batchSize / threads, options.loss, options.frozen);
   const { built, classes, trainable } = graph;
   checkExamples('train', 'data.train', model, trainSet, classes);
   if (testSet) checkExamples('train', 'data.test', model, testSet, classes);
@@ -574,7 +623,7 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
     const loop = async (): Promise<void> => {
       const runStart = now();
       // Compile once.
-      const trainFn = compile(graph.outputs, { backend });
+      const trainFn = threads > 1 ? compileParts(graph, backend as ParallelBackend, threads) : compile(graph.outputs, { backend });
       resources.push(trainFn);
       const evaluator = testSet ? new Evaluator(model, evalBatchSize, backend) : null;
       const statStart = 2 + trainable.length;
@@ -630,7 +679,8 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
           if (graph.readsLabels) feeds[LABELS_INPUT] = labels;
           if (built.masks.length > 0) {
             const rng = createRng(mixSeed(mixSeed(seed, DROPOUT_STREAM), state.step));
-            for (const m of built.masks) feeds[m.name] = dropoutMask(m.shape, m.rate, rng);
+            // Masks of the whole batch (with threads, the graph's are a part's).
+            for (const m of built.masks) feeds[m.name] = dropoutMask([m.shape[0] * threads, ...m.shape.slice(1)], m.rate, rng);
           }
           const out = await trainFn.run(feeds);
           if (stopped()) return;

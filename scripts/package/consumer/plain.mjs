@@ -40,6 +40,17 @@ const done = await lastValueFrom(
 if (done.type !== 'done') throw new Error(`expected the done event, got ${done.type}`);
 console.log(`test accuracy ${done.testAccuracy}`);
 
+// Two threads share each step (the built parallel-worker.js beside the package's chunks): the same run up to rounding.
+const two = await lastValueFrom(
+  train({ model, data, optimizer: adam({ lr: 0.01 }), epochs: 3, batchSize: 32, backend: 'webasm', seed: 1, threads: 2 }),
+);
+const one = await lastValueFrom(
+  train({ model, data, optimizer: adam({ lr: 0.01 }), epochs: 3, batchSize: 32, backend: 'webasm', seed: 1 }),
+);
+const drift = Math.max(...one.state.params['out.w'].data.map((v, i) => Math.abs(v - two.state.params['out.w'].data[i])));
+if (!(drift < 1e-3) || two.testAccuracy !== one.testAccuracy) throw new Error(`threads: 2 should train as one thread: drift ${drift}, accuracy ${two.testAccuracy} vs ${one.testAccuracy}`);
+console.log(`threads 2: test accuracy ${two.testAccuracy}, parameters within ${drift.toExponential(1)} of one thread's`);
+
 const result = await predict(model, done.state.params, data.test.images.subarray(0, 5 * 64), { backend: 'cpu', topK: 2 });
 const top1 = Array.from({ length: result.count }, (_, i) => result.topK.labels[i * 2]);
 console.log(`predicted ${top1.join(',')} for labels ${Array.from(data.test.labels.subarray(0, 5)).join(',')}`);

@@ -1,0 +1,339 @@
+/**
+ * Data parallelism above gpu.js: one graph, built for a part of the batch,
+ * run on `threads` parts at once, this thread doing the first part and a
+ * worker thread each of the others, every thread with its own one-thread
+ * pipeline; the parts' results are then joined (concatenated along the
+ * batch, averaged or summed, as the caller says for each output).
+ *
+ * gpu.js's own worker pool (`webasm-threads`) splits every kernel of one
+ * pipeline across threads and meets at a barrier after each; a LeNet-5
+ * training step has about 60 of them, each a fraction of a millisecond, so
+ * the second thread adds 10–20%. Here the threads meet once a step.
+ *
+ * ```ts
+ * // The training graph of 32 images; run on 64, two threads of 32.
+ * const f = compileParallel([loss, ...grads], {
+ *   backend: 'webasm', threads: 2, split: ['x', 'labels'], combine: ['mean', ...grads.map(() => 'mean')],
+ * });
+ * const [l, ...g] = await f.run({ x: images64, labels: labels64, ...params });
+ * ```
+ *
+ * For a mean loss over the batch (plus terms that do not depend on it) the
+ * mean of the parts' gradients is the whole batch's gradient, so a training
+ * step is the same as on one thread up to float rounding. Batch
+ * normalisation is the exception: each part normalises over its own slice
+ * of the batch.
+ *
+ * Node only for now (worker_threads): elsewhere `threads` above 1 is
+ * refused with a StriateError saying so, rather than run on one thread.
+ */
+import type { Worker as NodeWorker } from 'node:worker_threads';
+import type { Observable, ObservableInput } from 'rxjs';
+import { checkOptions, describeValue, fail, StriateError } from '../graph/error.js';
+import { graphToMessage, type GraphMessage } from '../graph/message.js';
+import { sizeOf, type Tensor } from '../graph/tensor.js';
+import { startWorker, workerThreads } from '../graph/threads.js';
+import { compile } from './compile.js';
+import { disposedError, type CompiledFunction, type RunResult } from './compiled.js';
+import { validateFeeds, type Feeds, type InputSpec } from './feeds.js';
+import type { GpuJsFunction } from './gpujs/executor.js';
+import { run$ } from './reactive.js';
+
+/** How the parts' values of one output become the whole batch's: concatenated along axis 0, averaged, or summed. */
+export type Combine = 'concat' | 'mean' | 'sum';
+
+/** The backends a data-parallel function runs on: each thread runs its own one-thread pipeline of one of these. */
+export const PARALLEL_BACKENDS = ['webasm', 'cpu'] as const;
+/** One of {@link PARALLEL_BACKENDS}. */
+export type ParallelBackend = (typeof PARALLEL_BACKENDS)[number];
+
+/** The most threads one data-parallel function starts. */
+export const MAX_THREADS = 64;
+
+/** Options of {@link compileParallel}; all required. */
+export interface ParallelOptions {
+  /** The backend of every thread's pipeline: `'webasm'` or `'cpu'`. */
+  readonly backend: ParallelBackend;
+  /** How many parts a run's batch is cut into, one thread each (this one included): an integer from 1 to {@link MAX_THREADS}. */
+  readonly threads: number;
+  /**
+   * The inputs that carry the batch, cut along axis 0: the graph's input of
+   * shape `[n, ...]` is fed `[threads * n, ...]` values. Every other input
+   * is given to every part whole (the parameters).
+   */
+  readonly split: readonly string[];
+  /** For each output, in order, how the parts' values are joined (see {@link Combine}). */
+  readonly combine: readonly Combine[];
+}
+
+/** An error as it crosses between threads. */
+export interface WireError {
+  readonly message: string;
+  readonly op: string | null;
+  readonly got: string;
+  readonly expected: string;
+}
+
+/** What this thread sends a worker: its graph once, then parts to run. */
+export type ParallelRequest =
+  | { readonly type: 'graph'; readonly graph: GraphMessage; readonly backend: ParallelBackend }
+  | { readonly type: 'run'; readonly id: number; readonly feeds: Record<string, ArrayLike<number>> };
+
+/** What a worker answers. */
+export type ParallelReply =
+  | { readonly type: 'ready' }
+  | { readonly type: 'result'; readonly id: number; readonly outputs: Float32Array[] }
+  | { readonly type: 'error'; readonly id: number | null; readonly error: WireError };
+
+/** Why threads above 1 cannot run here, or null when they can. */
+export function parallelUnavailable(): string | null {
+  return workerThreads() === null ? 'data-parallel threads need Node 20.16 or later (worker_threads); in a browser, use threads: 1' : null;
+}
+
+const COMBINES: readonly Combine[] = ['concat', 'mean', 'sum'];
+
+/** A value for a message: JSON where it has one (2, "cpu"), else described. */
+const show = (v: unknown): string => (typeof v === 'number' || typeof v === 'string' ? JSON.stringify(v) : describeValue(v));
+const WHO = 'compileParallel';
+
+/**
+ * Compile `outputs`, a graph built for one part of the batch, to run on
+ * `threads` parts at once; see the file comment. Everything is checked here:
+ * the options, the graph (as `compile` checks it), that every `split` input
+ * exists and has a batch axis, that a concatenated output has one, and that
+ * every op can be sent to a worker thread.
+ */
+export function compileParallel(outputs: Tensor | readonly Tensor[], options: ParallelOptions): ParallelFunction {
+  if (options === null || typeof options !== 'object') {
+    fail(WHO, `options must be { backend, threads, split, combine }, got ${describeValue(options)}`, describeValue(options), '{ backend, threads, split, combine }');
+  }
+  checkOptions(WHO, options, ['backend', 'threads', 'split', 'combine'], "{ backend: 'webasm', threads: 2, split: ['x'], combine: ['concat'] }");
+  const { backend, threads } = options;
+  if (!(PARALLEL_BACKENDS as readonly unknown[]).includes(backend)) {
+    fail(
+      WHO,
+      `backend must be ${PARALLEL_BACKENDS.map((b) => `"${b}"`).join(' or ')}, got ${show(backend)}: each thread runs its own one-thread pipeline ` +
+        "(webasm-threads would put gpu.js's worker pool under each, and a GPU backend has one device for all)",
+      `backend ${show(backend)}`,
+      PARALLEL_BACKENDS.join(' or '),
+    );
+  }
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    fail(WHO, `threads must be an integer from 1 to ${MAX_THREADS}, got ${show(threads)}`, `threads ${show(threads)}`, `an integer from 1 to ${MAX_THREADS}`);
+  }
+  const unavailable = threads > 1 ? parallelUnavailable() : null;
+  if (unavailable) fail(WHO, unavailable, `threads ${threads} without worker threads`, 'threads: 1 here');
+  // compile checks the outputs and every node of the graph.
+  const local = compile(outputs, { backend }) as GpuJsFunction;
+  try {
+    const split = checkSplit(options.split, local.inputs);
+    const combine = checkCombine(options.combine, local.outputs);
+    const graph = threads > 1 ? graphToMessage(WHO, local.outputs) : null;
+    return new ParallelFunction(local, backend, threads, split, combine, graph);
+  } catch (e) {
+    void local.dispose();
+    throw e;
+  }
+}
+
+function checkSplit(split: unknown, inputs: readonly InputSpec[]): ReadonlySet<string> {
+  const names = inputs.map((i) => `"${i.name}"`).join(', ') || 'none';
+  if (!Array.isArray(split)) fail(WHO, `split must be an array of input names, got ${describeValue(split)}`, describeValue(split), `names among the inputs ${names}`);
+  const out = new Set<string>();
+  for (const name of split as unknown[]) {
+    const spec = inputs.find((i) => i.name === name);
+    if (spec === undefined) fail(WHO, `split names ${show(name)}, which is not an input of the graph; the inputs are ${names}`, `split ${show(name)}`, `one of ${names}`);
+    if (out.has(spec.name)) fail(WHO, `split names "${spec.name}" twice`, `"${spec.name}" twice`, 'each input at most once');
+    if (spec.shape.length === 0) fail(WHO, `split input "${spec.name}" is a scalar; only an input with a batch axis (axis 0) can be split`, `"${spec.name}" of shape []`, 'an input of rank 1 or more');
+    out.add(spec.name);
+  }
+  return out;
+}
+
+function checkCombine(combine: unknown, outputs: readonly Tensor[]): readonly Combine[] {
+  if (!Array.isArray(combine) || combine.length !== outputs.length) {
+    fail(
+      WHO,
+      `combine must be an array of one of ${COMBINES.map((c) => `'${c}'`).join(', ')} for each of the ${outputs.length} outputs, got ${describeValue(combine)}`,
+      describeValue(combine),
+      `${outputs.length} entries`,
+    );
+  }
+  (combine as unknown[]).forEach((c, i) => {
+    if (!(COMBINES as readonly unknown[]).includes(c)) fail(WHO, `combine[${i}] must be one of ${COMBINES.join(', ')}, got ${show(c)}`, show(c), COMBINES.join(', '));
+    if (c === 'concat' && outputs[i].shape.length === 0) {
+      fail(WHO, `combine[${i}] is 'concat' but output ${i} (${outputs[i].op}) is a scalar; concatenate outputs with a batch axis, average or sum the others`, `output ${i} of shape []`, "'mean' or 'sum' for a scalar");
+    }
+  });
+  return combine as Combine[];
+}
+
+/** A worker thread and what it is doing. */
+interface Thread {
+  readonly worker: NodeWorker;
+  readonly ready: Promise<void>;
+  pending: { readonly id: number; readonly resolve: (outputs: Float32Array[]) => void; readonly reject: (e: unknown) => void } | null;
+}
+
+/** What {@link compileParallel} returns; see the file comment. */
+export class ParallelFunction implements CompiledFunction<Float32Array> {
+  /** The graph's inputs, the split ones with the whole batch's shape. */
+  readonly inputs: readonly InputSpec[];
+  private readonly workers: Thread[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+  private nextId = 0;
+  private broken: Error | null = null;
+  private disposed = false;
+  private disposing: Promise<void> | null = null;
+
+  constructor(
+    private readonly local: GpuJsFunction,
+    /** The backend of every thread. */
+    readonly backend: ParallelBackend,
+    /** How many parts a run is cut into, one thread each. */
+    readonly threads: number,
+    private readonly split: ReadonlySet<string>,
+    /** How each output's parts are joined. */
+    readonly combine: readonly Combine[],
+    graph: GraphMessage | null,
+  ) {
+    this.inputs = Object.freeze(
+      local.inputs.map((spec) => (split.has(spec.name) ? Object.freeze({ ...spec, shape: Object.freeze([spec.shape[0] * threads, ...spec.shape.slice(1)]) }) : spec)),
+    );
+    if (graph !== null) for (let i = 1; i < threads; i++) this.workers.push(this.spawn(graph));
+  }
+
+  /** The part graph's outputs, in the order `run` returns them (a concatenated one's result has `threads` times its axis 0). */
+  get outputs(): readonly Tensor[] {
+    return this.local.outputs;
+  }
+
+  run$(feeds$: ObservableInput<Feeds>): Observable<RunResult<Float32Array>[]> {
+    return run$(this, feeds$);
+  }
+
+  /** One run on the whole batch: the feeds are checked as `compile`'s are, then cut, run on every thread, and joined. */
+  run(feeds: Feeds): Promise<RunResult<Float32Array>[]> {
+    if (this.disposed) return Promise.reject(disposedError());
+    const result = this.queue.then(() => this.runNow(feeds));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Ends the workers and frees every thread's memory; a run in flight finishes first. */
+  dispose(): Promise<void> {
+    this.disposed = true;
+    this.disposing ??= (async () => {
+      await this.queue;
+      await Promise.all(this.workers.map((t) => t.worker.terminate()));
+      await this.local.dispose();
+    })();
+    return this.disposing;
+  }
+
+  private async runNow(feeds: Feeds): Promise<RunResult<Float32Array>[]> {
+    if (this.disposed) throw disposedError();
+    const checked = validateFeeds(this.inputs, feeds);
+    if (this.broken) throw this.broken;
+    const parts: Record<string, ArrayLike<number>>[] = Array.from({ length: this.threads }, () => ({}));
+    for (const spec of this.inputs) {
+      const data = checked.get(spec.name)!;
+      if (this.split.has(spec.name)) {
+        const whole = data instanceof Float32Array ? data : Float32Array.from(data);
+        const per = whole.length / this.threads;
+        // This thread's part is a view; each worker's a copy, transferred to it.
+        parts.forEach((p, i) => (p[spec.name] = i === 0 ? whole.subarray(0, per) : whole.slice(i * per, (i + 1) * per)));
+      } else {
+        // A view of a larger buffer would be cloned whole: send only its values.
+        const shared = this.threads > 1 && !(data instanceof Float32Array && data.byteLength === data.buffer.byteLength) ? Float32Array.from(data) : data;
+        for (const p of parts) p[spec.name] = shared;
+      }
+    }
+    // Keep the process alive while parts are out (idle workers do not).
+    for (const t of this.workers) t.worker.ref();
+    let settled: PromiseSettledResult<Float32Array[]>[];
+    try {
+      const theirs = this.workers.map((t, i) => this.send(t, parts[i + 1]));
+      const mine = this.local.run(parts[0]);
+      // Every part settles before the run does, so that runs never overlap on a thread.
+      settled = await Promise.allSettled([mine.then((r) => r.map((o) => o.data)), ...theirs]);
+    } finally {
+      for (const t of this.workers) t.worker.unref();
+    }
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const results = settled.map((r) => (r as PromiseFulfilledResult<Float32Array[]>).value);
+    return this.combine.map((how, k) => this.join(how, k, results.map((r) => r[k])));
+  }
+
+  private join(how: Combine, k: number, parts: Float32Array[]): RunResult<Float32Array> {
+    const shape = [...this.local.outputs[k].shape];
+    if (how === 'concat') {
+      shape[0] *= this.threads;
+      const out = new Float32Array(sizeOf(shape));
+      parts.forEach((p, i) => out.set(p, i * p.length));
+      return { shape, data: out };
+    }
+    const out = new Float32Array(parts[0].length);
+    const scale = how === 'mean' ? 1 / this.threads : 1;
+    for (let j = 0; j < out.length; j++) {
+      let s = 0;
+      for (const p of parts) s += p[j];
+      out[j] = s * scale;
+    }
+    return { shape, data: out };
+  }
+
+  private send(t: Thread, feeds: Record<string, ArrayLike<number>>): Promise<Float32Array[]> {
+    return t.ready.then(
+      () =>
+        new Promise<Float32Array[]>((resolve, reject) => {
+          if (this.broken) return reject(this.broken);
+          const id = this.nextId++;
+          t.pending = { id, resolve, reject };
+          const transfer = [...this.split].map((name) => (feeds[name] as Float32Array).buffer as ArrayBuffer);
+          t.worker.postMessage({ type: 'run', id, feeds } satisfies ParallelRequest, transfer);
+        }),
+    );
+  }
+
+  private spawn(graph: GraphMessage): Thread {
+    const wt = workerThreads()!;
+    const worker = startWorker(wt, import.meta.url, 'parallel-worker');
+    let ready!: { resolve: () => void; reject: (e: unknown) => void };
+    const thread: Thread = { worker, ready: new Promise<void>((resolve, reject) => (ready = { resolve, reject })), pending: null };
+    thread.ready.catch(() => undefined);
+    worker.on('message', (reply: ParallelReply) => {
+      if (reply.type === 'ready') return ready.resolve();
+      const job = thread.pending;
+      if (reply.type === 'error' && reply.id === null) return this.lose(thread, rethrown(reply.error), ready.reject);
+      if (job === null || job.id !== reply.id) return;
+      thread.pending = null;
+      if (reply.type === 'result') job.resolve(reply.outputs);
+      else job.reject(rethrown(reply.error));
+    });
+    worker.on('error', (e) => this.lose(thread, new Error(`compileParallel: a worker thread failed: ${(e as Error)?.message ?? String(e)}`, { cause: e }), ready.reject));
+    worker.on('exit', (code) => {
+      if (!this.disposed) this.lose(thread, new Error(`compileParallel: a worker thread exited (code ${code}); compile the graph again`), ready.reject);
+    });
+    worker.postMessage({ type: 'graph', graph, backend: this.backend } satisfies ParallelRequest);
+    worker.unref();
+    return thread;
+  }
+
+  /** A worker that failed or died: its part fails, and so does every later run. */
+  private lose(thread: Thread, error: Error, rejectReady: (e: unknown) => void): void {
+    this.broken ??= error;
+    rejectReady(error);
+    const job = thread.pending;
+    thread.pending = null;
+    job?.reject(error);
+  }
+}
+
+/** A worker's error, thrown again on this thread (a StriateError stays one). */
+function rethrown(e: WireError): Error {
+  if (e.op === null) return new Error(`compileParallel: a worker thread failed: ${e.message}`);
+  const prefix = `${e.op}: `;
+  return new StriateError(e.op, e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message, { got: e.got, expected: e.expected });
+}
