@@ -1,44 +1,63 @@
 /**
  * The body of one thread of a data-parallel function (parallel.ts): it is
- * sent the graph of one part of the batch once, compiles it for its backend,
- * and then runs it on each part it is sent, its results' buffers transferred
- * back. A mistake comes back as the StriateError's fields, for the main
- * thread to throw again.
+ * sent the graph of one part of the batch and its shared buffers once,
+ * compiles the graph for its backend, and then runs it each time the
+ * REQUEST word moves on, on the inputs this thread finds in the shared
+ * buffer, writing its outputs to the other before it moves DONE. A mistake
+ * comes back as the StriateError's fields, for the main thread to throw
+ * again.
  */
 import { parentPort } from 'node:worker_threads';
 import { StriateError } from '../graph/error.js';
 import { graphFromMessage } from '../graph/message.js';
 import { compile } from './compile.js';
-import type { CompiledFunction } from './compiled.js';
-import type { ParallelReply, ParallelRequest, WireError } from './parallel.js';
+import { DONE, FAILED, REQUEST, SPIN_MS, waitWhile, type ParallelReply, type ParallelRequest, type WireError } from './parallel.js';
 
 if (parentPort === null) throw new Error('parallel-worker: this module is the body of a worker thread; it is started by compileParallel');
 const port = parentPort;
-let fn: CompiledFunction | null = null;
 
 function wire(e: unknown): WireError {
   const s = e instanceof StriateError ? e : null;
   return { message: (e as Error)?.message ?? String(e), op: s?.op ?? null, got: s?.got ?? '', expected: s?.expected ?? '' };
 }
 
+const post = (reply: ParallelReply): void => port.postMessage(reply);
+
+let started = false;
+// A listener for the life of the thread: it keeps the thread's event loop
+// alive while it sleeps on the control words (a pending Atomics.waitAsync
+// does not). Only the first message is a request.
 port.on('message', (request: ParallelRequest) => {
+  if (started) return;
+  started = true;
   void (async () => {
-    let reply: ParallelReply;
+    let fn;
     try {
-      if (request.type === 'graph') {
-        fn = compile(graphFromMessage('compileParallel', request.graph), { backend: request.backend });
-        reply = { type: 'ready' };
-      } else {
-        if (fn === null) throw new Error('parallel-worker: a run before the graph');
-        const results = await fn.run(request.feeds);
-        const outputs = results.map((r) => r.data as Float32Array);
-        reply = { type: 'result', id: request.id, outputs };
-        port.postMessage(reply, outputs.map((o) => o.buffer as ArrayBuffer));
-        return;
-      }
+      fn = compile(graphFromMessage('compileParallel', request.graph), { backend: request.backend });
     } catch (e) {
-      reply = { type: 'error', id: request.type === 'run' ? request.id : null, error: wire(e) };
+      post({ type: 'error', generation: null, error: wire(e) });
+      return;
     }
-    port.postMessage(reply);
+    const control = new Int32Array(request.control);
+    const inputs = new Float32Array(request.inputs);
+    const outputs = new Float32Array(request.outputs);
+    const feeds = Object.fromEntries(request.layout.inputs.map(({ name, offset, length }) => [name, inputs.subarray(offset, offset + length)]));
+    // Generation 0: nothing asked yet (this thread writes the first request only after 'ready').
+    let seen = 0;
+    post({ type: 'ready' });
+    for (;;) {
+      seen = await waitWhile(control, REQUEST, seen, SPIN_MS);
+      let failed = 0;
+      try {
+        const results = await fn.run(feeds);
+        results.forEach((r, k) => outputs.set(r.data, request.layout.outputs[k].offset));
+      } catch (e) {
+        failed = 1;
+        post({ type: 'error', generation: seen, error: wire(e) });
+      }
+      Atomics.store(control, FAILED, failed);
+      Atomics.store(control, DONE, seen);
+      Atomics.notify(control, DONE);
+    }
   })();
 });

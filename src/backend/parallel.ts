@@ -74,16 +74,72 @@ export interface WireError {
   readonly expected: string;
 }
 
-/** What this thread sends a worker: its graph once, then parts to run. */
-export type ParallelRequest =
-  | { readonly type: 'graph'; readonly graph: GraphMessage; readonly backend: ParallelBackend }
-  | { readonly type: 'run'; readonly id: number; readonly feeds: Record<string, ArrayLike<number>> };
+/** Where the part graph's inputs and outputs lie in a worker's shared buffers, in floats. */
+export interface SharedLayout {
+  readonly inputs: readonly { readonly name: string; readonly offset: number; readonly length: number }[];
+  readonly outputs: readonly { readonly offset: number; readonly length: number }[];
+}
 
-/** What a worker answers. */
-export type ParallelReply =
-  | { readonly type: 'ready' }
-  | { readonly type: 'result'; readonly id: number; readonly outputs: Float32Array[] }
-  | { readonly type: 'error'; readonly id: number | null; readonly error: WireError };
+/**
+ * The one message this thread sends a worker: its graph, and the shared
+ * buffers through which every run then goes (its inputs, its outputs, and
+ * the control words).
+ */
+export interface ParallelRequest {
+  readonly graph: GraphMessage;
+  readonly backend: ParallelBackend;
+  readonly layout: SharedLayout;
+  readonly control: SharedArrayBuffer;
+  readonly inputs: SharedArrayBuffer;
+  readonly outputs: SharedArrayBuffer;
+}
+
+/** What a worker posts: that it is ready, or an error (null generation: compiling failed). */
+export type ParallelReply = { readonly type: 'ready' } | { readonly type: 'error'; readonly generation: number | null; readonly error: WireError };
+
+/**
+ * The control words of a worker (an Int32Array over `control`): this thread
+ * writes the run's generation at REQUEST once the inputs are in place; the
+ * worker writes FAILED (1 when that run failed, its error then posted) and
+ * then the generation at DONE once the outputs are.
+ */
+export const REQUEST = 0;
+/** See {@link REQUEST}. */
+export const DONE = 1;
+/** See {@link REQUEST}. */
+export const FAILED = 2;
+
+/**
+ * How long a waiting thread spins on the control words before it sleeps.
+ * Messages and futex wake-ups cost 2–3 ms each on a virtual machine whose
+ * idle CPU has halted (measured on this project's 2-core VM: a message to a
+ * worker while this thread computed arrived 2.6 ms later), as much as a
+ * tenth of a LeNet-5 step; spinning keeps the waiting core awake for the
+ * few milliseconds between one part's end and the next run.
+ */
+export const SPIN_MS = 10;
+
+/** Atomics.waitAsync (ES2024; in Node since 16), typed here for an ES2022 lib. */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(words: Int32Array, index: number, value: number, timeout: number): { async: boolean; value: Promise<unknown> | string };
+}).waitAsync;
+
+/**
+ * Wait until `words[index]` is no longer `old` and return its value:
+ * spinning for `spinMs`, then sleeping (Atomics.waitAsync) in slices of
+ * 50 ms, between which `check` may throw (a worker that died).
+ */
+export async function waitWhile(words: Int32Array, index: number, old: number, spinMs: number, check: () => void = () => undefined): Promise<number> {
+  const until = performance.now() + spinMs;
+  for (;;) {
+    const now = Atomics.load(words, index);
+    if (now !== old) return now;
+    check();
+    if (performance.now() < until) continue;
+    const waited = waitAsync(words, index, old, 50);
+    if (waited.async) await waited.value;
+  }
+}
 
 /** Why threads above 1 cannot run here, or null when they can. */
 export function parallelUnavailable(): string | null {
@@ -168,11 +224,15 @@ function checkCombine(combine: unknown, outputs: readonly Tensor[]): readonly Co
   return combine as Combine[];
 }
 
-/** A worker thread and what it is doing. */
+/** A worker thread, its shared buffers, and the errors it has posted. */
 interface Thread {
   readonly worker: NodeWorker;
   readonly ready: Promise<void>;
-  pending: { readonly id: number; readonly resolve: (outputs: Float32Array[]) => void; readonly reject: (e: unknown) => void } | null;
+  readonly control: Int32Array;
+  readonly inputs: Float32Array;
+  readonly outputs: Float32Array;
+  /** Errors of failed runs, by generation, as they arrive. */
+  readonly errors: Map<number, Error>;
 }
 
 /** What {@link compileParallel} returns; see the file comment. */
@@ -180,8 +240,9 @@ export class ParallelFunction implements CompiledFunction<Float32Array> {
   /** The graph's inputs, the split ones with the whole batch's shape. */
   readonly inputs: readonly InputSpec[];
   private readonly workers: Thread[] = [];
+  private readonly layout: SharedLayout;
   private queue: Promise<unknown> = Promise.resolve();
-  private nextId = 0;
+  private generation = 0;
   private broken: Error | null = null;
   private disposed = false;
   private disposing: Promise<void> | null = null;
@@ -200,7 +261,14 @@ export class ParallelFunction implements CompiledFunction<Float32Array> {
     this.inputs = Object.freeze(
       local.inputs.map((spec) => (split.has(spec.name) ? Object.freeze({ ...spec, shape: Object.freeze([spec.shape[0] * threads, ...spec.shape.slice(1)]) }) : spec)),
     );
-    if (graph !== null) for (let i = 1; i < threads; i++) this.workers.push(this.spawn(graph));
+    let at = 0;
+    const place = (length: number) => ({ offset: (at += length) - length, length });
+    const inputs = local.inputs.map((spec) => ({ name: spec.name, ...place(sizeOf(spec.shape)) }));
+    const inputFloats = at;
+    at = 0;
+    const outputs = local.outputs.map((t) => place(sizeOf(t.shape)));
+    this.layout = { inputs, outputs };
+    if (graph !== null) for (let i = 1; i < threads; i++) this.workers.push(this.spawn(graph, inputFloats, at));
   }
 
   /** The part graph's outputs, in the order `run` returns them (a concatenated one's result has `threads` times its axis 0). */
@@ -235,35 +303,73 @@ export class ParallelFunction implements CompiledFunction<Float32Array> {
     if (this.disposed) throw disposedError();
     const checked = validateFeeds(this.inputs, feeds);
     if (this.broken) throw this.broken;
-    const parts: Record<string, ArrayLike<number>>[] = Array.from({ length: this.threads }, () => ({}));
-    for (const spec of this.inputs) {
-      const data = checked.get(spec.name)!;
-      if (this.split.has(spec.name)) {
-        const whole = data instanceof Float32Array ? data : Float32Array.from(data);
-        const per = whole.length / this.threads;
-        // This thread's part is a view; each worker's a copy, transferred to it.
-        parts.forEach((p, i) => (p[spec.name] = i === 0 ? whole.subarray(0, per) : whole.slice(i * per, (i + 1) * per)));
-      } else {
-        // A view of a larger buffer would be cloned whole: send only its values.
-        const shared = this.threads > 1 && !(data instanceof Float32Array && data.byteLength === data.buffer.byteLength) ? Float32Array.from(data) : data;
-        for (const p of parts) p[spec.name] = shared;
-      }
-    }
-    // Keep the process alive while parts are out (idle workers do not).
+    // Keep the process alive while the run is out (idle workers do not).
     for (const t of this.workers) t.worker.ref();
-    let settled: PromiseSettledResult<Float32Array[]>[];
     try {
-      const theirs = this.workers.map((t, i) => this.send(t, parts[i + 1]));
-      const mine = this.local.run(parts[0]);
-      // Every part settles before the run does, so that runs never overlap on a thread.
-      settled = await Promise.allSettled([mine.then((r) => r.map((o) => o.data)), ...theirs]);
+      return await this.runParts(checked);
     } finally {
       for (const t of this.workers) t.worker.unref();
     }
-    const failed = settled.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    const results = settled.map((r) => (r as PromiseFulfilledResult<Float32Array[]>).value);
-    return this.combine.map((how, k) => this.join(how, k, results.map((r) => r[k])));
+  }
+
+  private async runParts(checked: Map<string, ArrayLike<number>>): Promise<RunResult<Float32Array>[]> {
+    await Promise.all(this.workers.map((t) => t.ready));
+    const mine: Record<string, ArrayLike<number>> = {};
+    for (const [j, spec] of this.inputs.entries()) {
+      const data = checked.get(spec.name)!;
+      const { offset, length } = this.layout.inputs[j];
+      if (this.split.has(spec.name)) {
+        const whole = data instanceof Float32Array ? data : Float32Array.from(data);
+        // This thread's part is a view; each worker's is copied into its inputs.
+        mine[spec.name] = whole.subarray(0, length);
+        this.workers.forEach((t, i) => t.inputs.set(whole.subarray((i + 1) * length, (i + 2) * length), offset));
+      } else {
+        mine[spec.name] = data;
+        for (const t of this.workers) t.inputs.set(data, offset);
+      }
+    }
+    const generation = ++this.generation;
+    for (const t of this.workers) {
+      Atomics.store(t.control, REQUEST, generation);
+      Atomics.notify(t.control, REQUEST);
+    }
+    const parts: Float32Array[][] = [];
+    let failure: unknown = null;
+    try {
+      parts.push((await this.local.run(mine)).map((o) => o.data));
+    } catch (e) {
+      failure = e;
+    }
+    // Every part ends before the run does, so that runs never overlap on a thread.
+    for (const t of this.workers) {
+      try {
+        parts.push(await this.finished(t, generation));
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    if (failure !== null) throw failure;
+    return this.combine.map((how, k) => this.join(how, k, parts.map((r) => r[k])));
+  }
+
+  /** The outputs of worker `t`'s run `generation` (views of its shared outputs), once it is done. */
+  private async finished(t: Thread, generation: number): Promise<Float32Array[]> {
+    let done = Atomics.load(t.control, DONE);
+    while (done !== generation) {
+      done = await waitWhile(t.control, DONE, done, SPIN_MS, () => {
+        if (this.broken) throw this.broken;
+      });
+    }
+    if (Atomics.load(t.control, FAILED) !== 0) {
+      // The error was posted before DONE was written; wait for its message.
+      for (;;) {
+        const error = t.errors.get(generation);
+        if (error) throw error;
+        if (this.broken) throw this.broken;
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    }
+    return this.layout.outputs.map(({ offset, length }) => t.outputs.subarray(offset, offset + length));
   }
 
   private join(how: Combine, k: number, parts: Float32Array[]): RunResult<Float32Array> {
@@ -284,50 +390,45 @@ export class ParallelFunction implements CompiledFunction<Float32Array> {
     return { shape, data: out };
   }
 
-  private send(t: Thread, feeds: Record<string, ArrayLike<number>>): Promise<Float32Array[]> {
-    return t.ready.then(
-      () =>
-        new Promise<Float32Array[]>((resolve, reject) => {
-          if (this.broken) return reject(this.broken);
-          const id = this.nextId++;
-          t.pending = { id, resolve, reject };
-          const transfer = [...this.split].map((name) => (feeds[name] as Float32Array).buffer as ArrayBuffer);
-          t.worker.postMessage({ type: 'run', id, feeds } satisfies ParallelRequest, transfer);
-        }),
-    );
-  }
-
-  private spawn(graph: GraphMessage): Thread {
+  private spawn(graph: GraphMessage, inputFloats: number, outputFloats: number): Thread {
     const wt = workerThreads()!;
     const worker = startWorker(wt, import.meta.url, 'parallel-worker');
     let ready!: { resolve: () => void; reject: (e: unknown) => void };
-    const thread: Thread = { worker, ready: new Promise<void>((resolve, reject) => (ready = { resolve, reject })), pending: null };
+    const request: ParallelRequest = {
+      graph,
+      backend: this.backend,
+      layout: this.layout,
+      control: new SharedArrayBuffer(4 * 4),
+      inputs: new SharedArrayBuffer(4 * inputFloats),
+      outputs: new SharedArrayBuffer(4 * outputFloats),
+    };
+    const thread: Thread = {
+      worker,
+      ready: new Promise<void>((resolve, reject) => (ready = { resolve, reject })),
+      control: new Int32Array(request.control),
+      inputs: new Float32Array(request.inputs),
+      outputs: new Float32Array(request.outputs),
+      errors: new Map(),
+    };
     thread.ready.catch(() => undefined);
     worker.on('message', (reply: ParallelReply) => {
-      if (reply.type === 'ready') return ready.resolve();
-      const job = thread.pending;
-      if (reply.type === 'error' && reply.id === null) return this.lose(thread, rethrown(reply.error), ready.reject);
-      if (job === null || job.id !== reply.id) return;
-      thread.pending = null;
-      if (reply.type === 'result') job.resolve(reply.outputs);
-      else job.reject(rethrown(reply.error));
+      if (reply.type === 'ready') ready.resolve();
+      else if (reply.generation === null) this.lose(rethrown(reply.error), ready.reject);
+      else thread.errors.set(reply.generation, rethrown(reply.error));
     });
-    worker.on('error', (e) => this.lose(thread, new Error(`compileParallel: a worker thread failed: ${(e as Error)?.message ?? String(e)}`, { cause: e }), ready.reject));
+    worker.on('error', (e) => this.lose(new Error(`compileParallel: a worker thread failed: ${(e as Error)?.message ?? String(e)}`, { cause: e }), ready.reject));
     worker.on('exit', (code) => {
-      if (!this.disposed) this.lose(thread, new Error(`compileParallel: a worker thread exited (code ${code}); compile the graph again`), ready.reject);
+      if (!this.disposed) this.lose(new Error(`compileParallel: a worker thread exited (code ${code}); compile the graph again`), ready.reject);
     });
-    worker.postMessage({ type: 'graph', graph, backend: this.backend } satisfies ParallelRequest);
+    worker.postMessage(request);
     worker.unref();
     return thread;
   }
 
-  /** A worker that failed or died: its part fails, and so does every later run. */
-  private lose(thread: Thread, error: Error, rejectReady: (e: unknown) => void): void {
+  /** A worker that failed or died: the run in flight fails, and so does every later one. */
+  private lose(error: Error, rejectReady: (e: unknown) => void): void {
     this.broken ??= error;
     rejectReady(error);
-    const job = thread.pending;
-    thread.pending = null;
-    job?.reject(error);
   }
 }
 

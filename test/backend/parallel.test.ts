@@ -106,6 +106,16 @@ describe('compileParallel', () => {
     open(compileParallel([y], { backend: 'webasm', threads: 1, split: ['x'], combine: ['sum'] }));
   });
 
+  it('a worker thread that dies fails the run and every later one, naming what happened', async () => {
+    const x = input('x', [1, 2]);
+    const f = open(compileParallel([mul(x, 2)], { backend: 'webasm', threads: 2, split: ['x'], combine: ['concat'] }));
+    await f.run({ x: [1, 2, 3, 4] });
+    // The worker is private: end it from outside, as a crash would.
+    await (f as unknown as { workers: { worker: { terminate(): Promise<number> } }[] }).workers[0].worker.terminate();
+    await expect(f.run({ x: [1, 2, 3, 4] })).rejects.toThrow(/compileParallel: a worker thread exited \(code 1\); compile the graph again/);
+    await expect(f.run({ x: [1, 2, 3, 4] })).rejects.toThrow(/exited/);
+  });
+
   it('refuses to run once disposed', async () => {
     const x = input('x', [1, 2]);
     const f = compileParallel([mul(x, 2)], { backend: 'webasm', threads: 2, split: ['x'], combine: ['concat'] });
