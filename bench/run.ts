@@ -29,6 +29,7 @@ import {
   makeOracle,
   rateOf,
   renderMain,
+  parallelName,
   runConvnetjs,
   runOnnxRuntime,
   runStriate,
@@ -39,8 +40,10 @@ import { LR } from './lib/lenet.js';
 import { type TimingOptions, fmtMs, fmtRatio, table } from './lib/measure.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const STRIATE_BACKENDS = ['reference', 'cpu', 'webasm', 'webasm-threads', 'headlessgl', 'webgpu'] as const;
-type NodeBackend = (typeof STRIATE_BACKENDS)[number];
+/** --backends: Node backends, and webasm-parallel (data-parallel: webasm on every core up to 4, compileParallel). */
+const STRIATE_BACKENDS = ['reference', 'cpu', 'webasm', 'webasm-threads', 'webasm-parallel', 'headlessgl', 'webgpu'] as const;
+const PARALLEL_THREADS = Math.min(os.availableParallelism(), 4);
+type NodeBackend = Exclude<(typeof STRIATE_BACKENDS)[number], 'webasm-parallel'>;
 
 const loadavg = () => os.loadavg().map((x) => Number(x.toFixed(2)));
 const cpuNow = () => {
@@ -95,11 +98,19 @@ async function main(): Promise<void> {
   if (args.only.has('striate')) {
     const { unavailableReason } = await import('../src/backend/gpujs/gpu.js');
     const { enableNodeWebGPU } = await import('../src/backend/gpujs/node-webgpu.js');
-    const backends = (args.backends ?? [...STRIATE_BACKENDS]) as NodeBackend[];
+    const backends = (args.backends ?? [...STRIATE_BACKENDS]) as (NodeBackend | 'webasm-parallel')[];
     for (const b of backends) if (!(STRIATE_BACKENDS as readonly string[]).includes(b)) throw new Error(`bench: --backends: unknown Node backend ${b}`);
     let webgpuReason: string | null = null;
     if (backends.includes('webgpu')) await enableNodeWebGPU().catch((e) => (webgpuReason = errText(e)));
     for (const backend of backends) {
+      if (backend === 'webasm-parallel') {
+        if (PARALLEL_THREADS < 2) {
+          entries.push({ library: 'Striate', backend: parallelName('webasm', 2), unavailable: 'one core here: data parallelism needs two' });
+          continue;
+        }
+        entries.push(await runStriate('webasm', oracle, opts, env, `data-parallel: ${PARALLEL_THREADS} threads, one pipeline each`, PARALLEL_THREADS));
+        continue;
+      }
       const reason = backend === 'reference' ? null : backend === 'webgpu' && webgpuReason ? webgpuReason : unavailableReason(backend);
       if (reason) {
         env.log(`bench: Striate ${backend}: not available: ${reason}`);
@@ -144,7 +155,9 @@ async function main(): Promise<void> {
 
   // ---- Per-op table: Striate's best training backend against TF.js -----------------------
   const opRows: OpRow[] = [];
-  const opBackend = best(entries, 'Striate', 'train')?.entry.backend as NodeBackend | undefined;
+  // The per-op table and the profile time one pipeline: a data-parallel best is webasm's.
+  const bestTrain = best(entries, 'Striate', 'train')?.entry;
+  const opBackend = (bestTrain?.threads ? 'webasm' : bestTrain?.backend) as NodeBackend | undefined;
   const opBackends = (args.opBackends ?? (opBackend ? [opBackend] : [])) as NodeBackend[];
   if (args.ops && (opBackends.length || needTf)) {
     const { opCases, timeStriateOp, timeTfOp } = await import('./lib/ops.js');

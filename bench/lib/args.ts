@@ -22,7 +22,8 @@ export const USAGE = `usage: npm run bench -- [flags]
   --rounds N          timed rounds per measurement (median reported; default 5, --quick 3)
   --quick             a short run (~1 minute): shorter rounds and warm-up, no per-node breakdown
   --only LIST         comma-separated libraries: striate, tfjs, convnetjs, onnxruntime (default all)
-  --backends LIST     Striate backends to measure (default: every Node backend)
+  --backends LIST     Striate backends to measure (default: every Node backend, and webasm-parallel:
+                      data-parallel webasm on every core up to 4, named webasm×N)
   --json PATH         where to write the results (default bench/results/latest.json; "-" for none)
   --no-ops            skip the per-op table
   --op-backends LIST  Striate backends in the per-op table (default: the run's best training backend)

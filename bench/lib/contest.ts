@@ -43,6 +43,8 @@ export type Library = 'Striate' | 'TF.js' | 'ConvNetJS' | 'ONNX Runtime';
 export interface Entry {
   library: Library;
   backend: string;
+  /** Threads of a data-parallel Striate contestant (compileParallel on webasm); absent for one. */
+  threads?: number;
   note?: string;
   unavailable?: string;
   check?: Check | { error: string };
@@ -126,13 +128,20 @@ export async function makeOracle(): Promise<Oracle> {
   };
 }
 
-/** Striate on one backend: check, time training, check at the trained weights, check and time inference, check again. */
-export async function runStriate(backend: BackendName, o: Oracle, opts: TimingOptions, env: Env, note?: string): Promise<Entry> {
-  const entry: Entry = { library: 'Striate', backend, ...(note ? { note } : {}), ...(env.load1m ? { load1m: env.load1m() } : {}) };
-  env.log(`bench: Striate ${backend}: check, train, check, infer, check`);
+/** The name of a data-parallel contestant: `webasm×2` for two threads. */
+export const parallelName = (backend: string, threads: number): string => `${backend}×${threads}`;
+
+/**
+ * Striate on one backend: check, time training, check at the trained weights, check and time inference, check again.
+ * `threads` above 1: data-parallel on webasm (compileParallel), named {@link parallelName}.
+ */
+export async function runStriate(backend: BackendName, o: Oracle, opts: TimingOptions, env: Env, note?: string, threads = 1): Promise<Entry> {
+  const name = threads > 1 ? parallelName(backend, threads) : backend;
+  const entry: Entry = { library: 'Striate', backend: name, ...(threads > 1 ? { threads } : {}), ...(note ? { note } : {}), ...(env.load1m ? { load1m: env.load1m() } : {}) };
+  env.log(`bench: Striate ${name}: check, train, check, infer, check`);
   const details: Compared[] = [];
   try {
-    const t = striateTrainer(backend, TRAIN_BATCH, o.params);
+    const t = striateTrainer(backend, TRAIN_BATCH, o.params, threads);
     try {
       const t0 = performance.now();
       const got = await t.lossAndGrads(o.train.x, o.train.labels);
@@ -144,7 +153,7 @@ export async function runStriate(backend: BackendName, o: Oracle, opts: TimingOp
     } finally {
       await t.dispose();
     }
-    const i = striateInferer(backend, INFER_BATCH, o.params);
+    const i = striateInferer(backend, INFER_BATCH, o.params, threads);
     try {
       details.push(...o.checkLogits([await i.infer(o.infer[0].x), await i.infer(o.infer[1].x)]));
       entry.infer = await measureRate(() => i.infer(o.nextInferBatch()), INFER_BATCH, opts).catch((e) => ({ error: errText(e) }));
@@ -155,7 +164,7 @@ export async function runStriate(backend: BackendName, o: Oracle, opts: TimingOp
     entry.check = backend === 'reference' ? { ok: true, worst: 0, against: 'itself (the oracle)', details: [] } : summarizeCheck(details);
   } catch (e) {
     entry.check = { error: errText(e) };
-    env.log(`bench: Striate ${backend} failed: ${errText(e)}`);
+    env.log(`bench: Striate ${name} failed: ${errText(e)}`);
   }
   return entry;
 }
@@ -302,6 +311,21 @@ export interface Summary {
   fasterThanEveryPeerInfer: boolean | null;
   /** ONNX Runtime's native inference, the reference point (not a peer), and Striate's best inference as a share of it. */
   onnxRuntimeInfer: { imagesPerSec: number; striateShare: number | null } | null;
+  /** The data-parallel contestant against webasm on one thread in this run (goal: at least 1.8x both ways on two threads). */
+  dataParallel: { backend: string; threads: number; trainRatio: number | null; inferRatio: number | null } | null;
+}
+
+/** The data-parallel contestant's rates as multiples of webasm's on one thread. */
+function dataParallelOf(entries: readonly Entry[]): Summary['dataParallel'] {
+  const many = entries.find((e) => e.library === 'Striate' && e.threads !== undefined && trusted(e));
+  const one = entries.find((e) => e.library === 'Striate' && e.backend === 'webasm' && trusted(e));
+  if (!many || !one) return null;
+  const ratio = (key: 'train' | 'infer') => {
+    const a = rateOf(many[key]);
+    const b = rateOf(one[key]);
+    return a !== null && b !== null ? a / b : null;
+  };
+  return { backend: many.backend, threads: many.threads!, trainRatio: ratio('train'), inferRatio: ratio('infer') };
 }
 
 export function summarize(entries: readonly Entry[]): Summary {
@@ -320,6 +344,7 @@ export function summarize(entries: readonly Entry[]): Summary {
     fasterThanEveryPeerTrain: bs.train ? bs.train.rate > peersBest('train') : null,
     fasterThanEveryPeerInfer: bs.infer ? bs.infer.rate > peersBest('infer') : null,
     onnxRuntimeInfer: ort ? { imagesPerSec: ort.rate, striateShare: bs.infer ? bs.infer.rate / ort.rate : null } : null,
+    dataParallel: dataParallelOf(entries),
   };
 }
 
@@ -390,6 +415,11 @@ export function renderMain(entries: readonly Entry[], opts: { withCpu: boolean; 
     out.push(
       `faster than every peer in this run: training ${s.fasterThanEveryPeerTrain ? 'yes' : 'NO'}, inference ${s.fasterThanEveryPeerInfer ? 'yes' : 'NO'}`,
     );
+    if (s.dataParallel) {
+      const d = s.dataParallel;
+      const goal = d.threads === 2 ? ` (goal on two threads: 1.8x: ${(d.trainRatio ?? 0) >= 1.8 && (d.inferRatio ?? 0) >= 1.8 ? 'met' : 'NOT met'})` : '';
+      out.push(`data-parallel ${d.backend} against webasm on one thread: training ${d.trainRatio === null ? '—' : fmtRatio(d.trainRatio)}, inference ${d.inferRatio === null ? '—' : fmtRatio(d.inferRatio)}${goal}`);
+    }
     if (s.onnxRuntimeInfer?.striateShare != null) {
       const times = 1 / s.onnxRuntimeInfer.striateShare;
       out.push(

@@ -3,9 +3,11 @@
  * training step is one compiled graph computing the loss and the gradient of
  * every parameter (forward and backward), read back to the host, followed by
  * the SGD update on the host (p -= lr * g); inference is the logits graph.
- * Environment-neutral.
+ * With `threads` above 1 both are data-parallel (compileParallel on webasm):
+ * the graph of batch / threads images runs on every thread, the gradients
+ * averaged and the logits concatenated. Environment-neutral (threads: Node).
  */
-import { type BackendName, compile } from '../../src/index.js';
+import { type BackendName, type Combine, compile, compileParallel } from '../../src/index.js';
 import { lenetGraph } from '../lenet-graph.js';
 import { LR, PARAM_NAMES, PARAM_SHAPES, type Params, cloneParams } from './lenet.js';
 
@@ -39,10 +41,17 @@ function checkParamOrder(grads: readonly { shape: readonly number[] }[]): void {
   });
 }
 
-export function striateTrainer(backend: BackendName, batch: number, initial: Params): StriateTrainer {
-  const { loss, grads } = lenetGraph(batch);
+/** The graph `outputs` of `batch / threads` images, compiled for `threads` parts on webasm, or whole on `backend` for one thread. */
+function compileFor(backend: BackendName, threads: number, outputs: ReturnType<typeof lenetGraph>['grads'], split: string[], combine: Combine[]): Compiled {
+  if (threads === 1) return compile(outputs, { backend });
+  if (backend !== 'webasm') throw new Error(`bench: data-parallel threads run on webasm, not ${backend}`);
+  return compileParallel(outputs, { backend, threads, split, combine });
+}
+
+export function striateTrainer(backend: BackendName, batch: number, initial: Params, threads = 1): StriateTrainer {
+  const { loss, grads } = lenetGraph(batch / threads);
   checkParamOrder(grads);
-  const f: Compiled = compile([loss, ...grads], { backend });
+  const f: Compiled = compileFor(backend, threads, [loss, ...grads], ['x', 'labels'], ['mean', ...grads.map((): Combine => 'mean')]);
   const params = cloneParams(initial);
   const feeds: Record<string, Float32Array> = { ...params };
   const run = async (x: Float32Array, labels: Float32Array) => {
@@ -76,9 +85,9 @@ export function striateTrainer(backend: BackendName, batch: number, initial: Par
   };
 }
 
-export function striateInferer(backend: BackendName, batch: number, params: Params): StriateInferer {
-  const { logits } = lenetGraph(batch);
-  const f: Compiled = compile([logits], { backend });
+export function striateInferer(backend: BackendName, batch: number, params: Params, threads = 1): StriateInferer {
+  const { logits } = lenetGraph(batch / threads);
+  const f: Compiled = compileFor(backend, threads, [logits], ['x'], ['concat']);
   const names = new Set(f.inputs.map((i) => i.name));
   const feeds: Record<string, Float32Array> = {};
   for (const name of PARAM_NAMES) if (names.has(name)) feeds[name] = params[name];
