@@ -73,9 +73,9 @@ describe('npm start --threads', () => {
     const r = await runScript(script, ['--backend', 'webasm', '--threads', '2', '--limit', '256', '--limit-test', '100', '--epochs', '1', '--out', out]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('backend webasm; training on webasm in 2 threads, each on 32 images of a batch (--threads 2)');
+    expect(r.stdout).toContain('backend webasm; training on webasm in 2 threads, each on 64 images of a batch (--threads 2)');
     expect(r.stdout).toMatch(/done: test accuracy \d+\.\d\d% after 1 epoch/);
-    expect((await loadCheckpoint(join(out, 'checkpoint'))).meta).toMatchObject({ backend: 'webasm', threads: 2, epoch: 1, step: 4 });
+    expect((await loadCheckpoint(join(out, 'checkpoint'))).meta).toMatchObject({ backend: 'webasm', threads: 2, epoch: 1, step: 2 });
   });
 
   it('refuses --threads 2 on a backend that cannot take it, before training', async () => {

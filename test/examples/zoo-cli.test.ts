@@ -43,14 +43,14 @@ afterAll(async () => {
 });
 
 describe('npm start --model / --dataset: parsing', () => {
-  it("with no flags, LeNet-5 on MNIST at the defaults npm start always had", () => {
+  it("with no flags, LeNet-5 on MNIST at its defaults", () => {
     expect(parseFlags([])).toEqual({
       model: 'lenet5',
       dataset: 'mnist',
       knobs: {},
-      epochs: 10,
-      batchSize: 64,
-      lr: 1e-3,
+      epochs: 4,
+      batchSize: 128,
+      lr: 4e-3,
       optimizer: 'adam',
       schedule: 'cosine',
       backend: 'auto',
@@ -61,7 +61,7 @@ describe('npm start --model / --dataset: parsing', () => {
       limitTest: undefined,
       json: false,
     });
-    expect(parseFlags(['--optimizer', 'sgd'])!.lr).toBe(0.05);
+    expect(parseFlags(['--optimizer', 'sgd'])!.lr).toBe(0.1);
     // No augmentation unless asked for, and no key for it in the config.
     expect(parseFlags([])).not.toHaveProperty('augment');
     expect(parseFlags(['--dataset', 'fashion-mnist', '--model', 'resnet'])).not.toHaveProperty('augment');
@@ -298,7 +298,7 @@ describe('npm start --augment: the CLI', () => {
     const out = join(dir, 'augment');
     const plain = join(dir, 'augment-plain');
     // One thread: the log line below is then the same on a machine of any size.
-    const tiny = ['--limit', '64', '--limit-test', '64', '--epochs', '1', '--backend', 'webasm', '--threads', '1'];
+    const tiny = ['--limit', '64', '--limit-test', '64', '--epochs', '1', '--batch-size', '64', '--lr', '0.001', '--backend', 'webasm', '--threads', '1'];
     // The same run without --augment, beside it, to see that the distorted images are what it trains on.
     const [r, p] = await Promise.all([cli(['--augment', ...tiny, '--out', out]), cli([...tiny, '--out', plain])]);
     expect(r.stderr).toBe('');

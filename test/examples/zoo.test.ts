@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summary } from 'striate';
 import { UsageError } from '../../examples/lib/cli.js';
-import { MODEL_NAMES, buildChosen } from '../../examples/lib/zoo-config.js';
+import { MODELS, MODEL_NAMES, buildChosen } from '../../examples/lib/zoo-config.js';
 import { parseZooFlags, zooMarkdown, type ZooReport, type ZooRow } from '../../examples/zoo.js';
 import { root, runScript, type ScriptRun } from './script.js';
 
@@ -76,7 +76,7 @@ describe('npm run zoo: flags', () => {
     [['--epochs', '2', '--minutes', '1'], 'give --epochs or --minutes, not both'],
     [['--minutes', '0'], '--minutes must be a number > 0 written in decimal (e.g. 0.001 or 1e-3), got "0"'],
     [['--datasets', 'fashion-mnist', '--limit', '70000'], '--limit must be an integer from 1 to 60000 (Fashion-MNIST has 60000 training images), got "70000"'],
-    [['--models', 'lenet5,resnet', '--limit', '100'], '--batch-size 128 (the default of resnet) is more than the 100 training images; lower it with --batch-size or raise --limit'],
+    [['--models', 'lenet5,resnet', '--limit', '100'], '--batch-size 128 (the default of lenet5) is more than the 100 training images; lower it with --batch-size or raise --limit'],
     // The zoo trains each model at the builders' defaults: no knobs.
     [['--depth', '8'], /^Unknown option '--depth'/],
   ])('%j is refused: %s', (args, message) => {
@@ -165,7 +165,7 @@ describe('npm run zoo: tiny runs', () => {
     for (const [i, name] of (['lenet5', 'resnet'] as const).entries()) {
       const row = report.rows[i];
       const s = summary(buildChosen(name, 'mnist', {}));
-      expect(row).toMatchObject({ status: 'ok', model: name, dataset: 'mnist', testImages: 64, trainImages: 64, epochs: 1, steps: 2, batchSize: 32, lr: 0.001, seed: 1, backend: 'webasm' });
+      expect(row).toMatchObject({ status: 'ok', model: name, dataset: 'mnist', testImages: 64, trainImages: 64, epochs: 1, steps: 2, batchSize: 32, lr: MODELS[name].defaults.lr.adam, seed: 1, backend: 'webasm' });
       expect([row.params, row.multiplyAdds]).toEqual([s.totalParams, s.totalMultiplyAdds]);
       expect(row.testAccuracy).toBeGreaterThanOrEqual(0);
       expect(row.testAccuracy).toBeLessThanOrEqual(1);

@@ -86,7 +86,7 @@ describe('examples/train-lenet.ts', () => {
     }
     it.concurrent.each(cases)('%s', async (_, arrange) => {
       const [out, message] = await arrange(await outDir());
-      const r = await cli(['--backend', 'cpu', '--limit', '64', '--epochs', '1', '--out', out]);
+      const r = await cli(['--backend', 'cpu', '--limit', '128', '--epochs', '1', '--out', out]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(message);
       expect(r.stderr).toContain('Usage: npm start -- [options]');
