@@ -1,12 +1,15 @@
 /**
  * The `'auto'` backend: the fastest backend that works here, decided by
- * measurement. The first time it is needed, Striate times one training step
- * of a LeNet-5-shaped net (two conv + ReLU + max-pool stages, a dense layer,
- * softmax cross-entropy, forward and backward, batch 32) on every available
- * gpu.js backend, after a warm-up, and keeps the fastest for the rest of the
- * process. The reference
- * backend is the oracle, not a candidate. The measurements are kept in
- * `autoBackendReport()`.
+ * measurement. The first time it is needed, Striate times training steps of
+ * a LeNet-5-shaped net (two conv + ReLU + max-pool stages, a dense layer,
+ * softmax cross-entropy, forward and backward, batch 64) on every available
+ * gpu.js backend and keeps the fastest for the rest of the process. Each
+ * candidate is compiled and warmed up (two steps) first; then ROUNDS rounds
+ * time STEPS_PER_ROUND steps of every candidate in turn, each round in
+ * another order, and a candidate's time is the median of its rounds, so a
+ * spell of load on the machine falls on every candidate alike instead of on
+ * whichever was measured then. The reference backend is the oracle, not a
+ * candidate. The measurements are kept in `autoBackendReport()`.
  *
  * In Node, WebGPU is a candidate only on a hardware adapter: when Dawn offers
  * nothing but a CPU renderer (llvmpipe, SwiftShader), WebGPU is skipped
@@ -22,19 +25,26 @@ import { maxPool2d } from '../ops/maxPool2d.js';
 import { relu } from '../ops/relu.js';
 import { flatten } from '../ops/reshape.js';
 import { softmaxCrossEntropy } from '../ops/softmaxCrossEntropy.js';
-import { fail } from '../graph/error.js';
+import { fail as failWith } from '../graph/error.js';
 import type { Tensor } from '../graph/tensor.js';
 import type { BackendName } from './compiled.js';
 import { GpuJsFunction } from './gpujs/executor.js';
 import { type GpuJsBackend, gpuJsBackends, unavailableReason } from './gpujs/gpu.js';
 import { enableNodeWebGPU, probeNodeWebGPUAdapter } from './gpujs/node-webgpu.js';
 
+/** Rounds of timed steps per candidate (see the file comment). */
+export const ROUNDS = 5;
+/** Steps per candidate in each round. */
+export const STEPS_PER_ROUND = 2;
+
 /** One backend that `'auto'` considered: its time per probe step, or why it was not measured. */
 export interface AutoCandidate {
   /** The backend this row is about. */
   readonly backend: GpuJsBackend;
-  /** Milliseconds per step, or null when the backend is not available or failed. */
+  /** Milliseconds per step, the median of its rounds, or null when the backend is not available or failed. */
   readonly msPerStep: number | null;
+  /** Milliseconds per step in each round, in the order the rounds ran (absent when not measured). */
+  readonly rounds?: readonly number[];
   /** Why the backend was not measured, or how it failed. */
   readonly note?: string;
 }
@@ -55,9 +65,10 @@ export async function autoBackendReport(): Promise<readonly AutoCandidate[]> {
 }
 
 function probeGraph(): { outputs: Tensor[]; feeds: Record<string, Float32Array> } {
-  // LeNet-5's shapes at batch 32: the probe should load each backend the way
-  // the networks it is chosen for do (a toy graph favours per-call overhead).
-  const batch = 32;
+  // LeNet-5's shapes at batch 64 (the bench's training batch): the probe
+  // should load each backend the way the networks it is chosen for do (a toy
+  // graph favours per-call overhead).
+  const batch = 64;
   const x = input('x', [batch, 1, 28, 28]);
   const labels = input('labels', [batch]);
   const shapes = { w1: [6, 1, 5, 5], b1: [6], w2: [16, 6, 5, 5], b2: [16], w3: [256, 10] } as const;
@@ -93,37 +104,68 @@ function measure(): Promise<{ backend: GpuJsBackend; candidates: AutoCandidate[]
       );
     }
     const { outputs, feeds } = probeGraph();
-    const candidates: AutoCandidate[] = [];
+    const notes = new Map<GpuJsBackend, string>();
+    const live = new Map<GpuJsBackend, GpuJsFunction>();
+    const fail = (backend: GpuJsBackend, e: unknown): void => {
+      notes.set(backend, `failed: ${(e as Error).message}`);
+      live.get(backend)?.dispose();
+      live.delete(backend);
+    };
     for (const backend of gpuJsBackends) {
       if (backend === 'webgpu' && softwareAdapter) {
-        candidates.push({ backend, msPerStep: null, note: `skipped: the only WebGPU adapter is a software renderer (${softwareAdapter.name}); use backend "webgpu" to run on it anyway` });
+        notes.set(backend, `skipped: the only WebGPU adapter is a software renderer (${softwareAdapter.name}); use backend "webgpu" to run on it anyway`);
         continue;
       }
       const reason = (backend === 'webgpu' ? webgpuProblem : null) ?? unavailableReason(backend);
       if (reason) {
-        candidates.push({ backend, msPerStep: null, note: reason });
+        notes.set(backend, reason);
         continue;
       }
-      let f: GpuJsFunction | null = null;
       try {
-        f = new GpuJsFunction(outputs, backend);
+        const f = new GpuJsFunction(outputs, backend);
+        live.set(backend, f);
         await f.run(feeds);
         await f.run(feeds);
-        const start = performance.now();
-        for (let i = 0; i < 3; i++) await f.run(feeds);
-        candidates.push({ backend, msPerStep: (performance.now() - start) / 3 });
       } catch (e) {
-        candidates.push({ backend, msPerStep: null, note: `failed: ${(e as Error).message}` });
-      } finally {
-        f?.dispose();
+        fail(backend, e);
       }
     }
+    const rounds = new Map<GpuJsBackend, number[]>([...live.keys()].map((b) => [b, []]));
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = [...live.keys()];
+      // Each round starts one candidate further on.
+      const turned = [...order.slice(r % Math.max(order.length, 1)), ...order.slice(0, r % Math.max(order.length, 1))];
+      for (const backend of turned) {
+        const f = live.get(backend);
+        if (!f) continue;
+        try {
+          const start = performance.now();
+          for (let i = 0; i < STEPS_PER_ROUND; i++) await f.run(feeds);
+          rounds.get(backend)!.push((performance.now() - start) / STEPS_PER_ROUND);
+        } catch (e) {
+          fail(backend, e);
+        }
+      }
+    }
+    for (const f of live.values()) f.dispose();
+    const candidates: AutoCandidate[] = gpuJsBackends.map((backend) => {
+      const times = rounds.get(backend);
+      if (notes.has(backend) || !times) return { backend, msPerStep: null, note: notes.get(backend) ?? 'not measured' };
+      return { backend, msPerStep: median(times), rounds: Object.freeze([...times]) };
+    });
     const measured = candidates.filter((c) => c.msPerStep !== null).sort((a, b) => a.msPerStep! - b.msPerStep!);
     if (measured.length === 0) {
-      const notes = candidates.map((c) => `${c.backend}: ${c.note}`).join('; ');
-      fail('compile', `backend "auto" found no working backend: ${notes}`, notes, 'one backend that works here');
+      const all = candidates.map((c) => `${c.backend}: ${c.note}`).join('; ');
+      failWith('compile', `backend "auto" found no working backend: ${all}`, all, 'one backend that works here');
     }
     return { backend: measured[0].backend, candidates };
   })();
   return decision;
+}
+
+/** The median of some numbers (the mean of the middle two for an even count). */
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }

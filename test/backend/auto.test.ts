@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { autoBackendReport, backendNames, compile, input, mul, resolveAutoBackend, StriateError } from 'striate';
+import { ROUNDS } from '../../src/backend/auto.js';
 import { gpuCacheStats, gpuJsBackends } from '../../src/backend/gpujs/gpu.js';
 import { disableNodeWebGPU, probeNodeWebGPUAdapter } from '../../src/backend/gpujs/node-webgpu.js';
 
@@ -17,6 +18,12 @@ describe("backend 'auto'", () => {
     expect(report.map((c) => c.backend)).toEqual([...gpuJsBackends]);
     const measured = report.filter((c) => c.msPerStep !== null).sort((a, b) => a.msPerStep! - b.msPerStep!);
     expect(await resolveAutoBackend()).toBe(measured[0].backend);
+    // Every measured candidate has ROUNDS interleaved rounds, and its time is their median.
+    for (const c of measured) {
+      expect(c.rounds).toHaveLength(ROUNDS);
+      const sorted = [...c.rounds!].sort((a, b) => a - b);
+      expect(c.msPerStep).toBe(sorted[(ROUNDS - 1) / 2]);
+    }
     const webgpu = report.find((c) => c.backend === 'webgpu')!;
     const adapter = await probeNodeWebGPUAdapter();
     if (typeof adapter === 'string') {
