@@ -27,7 +27,8 @@ import { shapeToString, sizeOf } from '../graph/tensor.js';
 import { stridesOf } from '../graph/shape.js';
 import { checkOptions, describeValue, fail } from '../graph/error.js';
 import type { Dataset } from '../data/batches.js';
-import { compile, type BackendName } from '../backend/compile.js';
+import { compile, type BackendName, type CompiledFunction } from '../backend/compile.js';
+import { compileParallel, PARALLEL_BACKENDS, type ParallelBackend } from '../backend/parallel.js';
 import { firstNonFinite } from '../backend/feeds.js';
 import { input } from '../ops/input.js';
 import { classIndexRange, isClassIndex } from '../ops/oneHot.js';
@@ -207,23 +208,36 @@ export function checkStats(who: string, what: string, stats: unknown, specs: rea
 export class Evaluator {
   readonly batchSize: number;
   readonly classes: number;
-  private readonly fn: ReturnType<typeof compile>;
+  private readonly fn: CompiledFunction;
   private readonly paramNames: readonly string[];
   /** The model's statistics (batch-norm running averages), fed beside the parameters. */
   readonly stats: readonly StatSpec[];
   private readonly perExample: number;
   private readonly averager: CropAverager | null;
 
-  constructor(readonly model: Model, batchSize: number, backend: BackendName, crops: CropPlan | null = null) {
-    const built = buildModel(model, { batchSize, training: false });
-    this.classes = classesOf('evaluate', model, built.output, batchSize);
+  /**
+   * `threads` above 1 (train's, on a backend compileParallel takes) cuts each
+   * evaluation batch across that many threads when it divides the batch;
+   * inference graphs compute the same either way (batch norm reads its
+   * running statistics), so only the speed changes.
+   */
+  constructor(readonly model: Model, batchSize: number, backend: BackendName, crops: CropPlan | null = null, threads = 1) {
+    const parts = threads > 1 && batchSize % threads === 0 && (PARALLEL_BACKENDS as readonly string[]).includes(backend) ? threads : 1;
+    const built = buildModel(model, { batchSize: batchSize / parts, training: false });
+    this.classes = classesOf('evaluate', model, built.output, batchSize / parts);
+    const x = built.input.attrs.name;
     if (crops) {
       // The loss of averaged probabilities is computed on the host, so the graph gives logits alone.
-      this.fn = compile([built.output], { backend });
+      const outputs = [built.output];
+      this.fn = parts > 1 ? compileParallel(outputs, { backend: backend as ParallelBackend, threads: parts, split: [x], combine: ['concat'] }) : compile(outputs, { backend });
     } else {
-      const labels = input(LABELS_INPUT, [batchSize]);
+      const labels = input(LABELS_INPUT, [batchSize / parts]);
       const losses = softmaxCrossEntropy(built.output, labels, { reduction: 'none' });
-      this.fn = compile([losses, built.output], { backend });
+      const outputs = [losses, built.output];
+      this.fn =
+        parts > 1
+          ? compileParallel(outputs, { backend: backend as ParallelBackend, threads: parts, split: [x, LABELS_INPUT], combine: ['concat', 'concat'] })
+          : compile(outputs, { backend });
     }
     this.batchSize = batchSize;
     this.paramNames = built.params.map((p) => p.name);

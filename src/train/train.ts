@@ -217,7 +217,9 @@ export interface TrainOptions {
    * batch (and its running statistics average the parts'); a custom `loss`
    * is built for one part (`context.batchSize` is the part's) and averaged
    * over the parts, which is the whole batch's loss when it is a mean over
-   * the batch. The evaluation after each epoch runs on this thread.
+   * the batch. The evaluation after each epoch uses the threads too when they
+   * divide `evalBatchSize` (the default 500 splits into 2, 4 or 5), else
+   * this thread alone; either way it computes the same.
    */
   threads?: number;
   /** Seed of initialisation, shuffling and dropout (default 0). */
@@ -625,7 +627,7 @@ export function train(options: TrainOptions): Observable<TrainEvent> {
       // Compile once.
       const trainFn = threads > 1 ? compileParts(graph, backend as ParallelBackend, threads) : compile(graph.outputs, { backend });
       resources.push(trainFn);
-      const evaluator = testSet ? new Evaluator(model, evalBatchSize, backend) : null;
+      const evaluator = testSet ? new Evaluator(model, evalBatchSize, backend, null, threads) : null;
       const statStart = 2 + trainable.length;
       if (evaluator) resources.push(evaluator);
 

@@ -6,7 +6,8 @@
  * combinations are refused when train is called.
  */
 import { describe, expect, it } from 'vitest';
-import { adam, defineModel, nn, sgd, train, type StepEvent } from 'striate';
+import { adam, defineModel, initParams, nn, sgd, train, type StepEvent } from 'striate';
+import { Evaluator } from '../../src/train/evaluate.js';
 import { striateError } from '../helpers.js';
 import { CLASSES, data, doneOf, run, small, stepsOf } from './train-options-fixtures.js';
 
@@ -43,6 +44,26 @@ describe('train({ threads })', () => {
       pb[name].data.forEach((v, j) => expect(v).toBeCloseTo(pa[name].data[j], 3));
     }
     expect(doneOf(many).testAccuracy).toBe(doneOf(one).testAccuracy);
+  });
+
+  it('the evaluation is cut across the threads when they divide its batch, and computes the same', async () => {
+    const model = small();
+    const params = initParams(model, 5);
+    const one = new Evaluator(model, 32, 'webasm');
+    const two = new Evaluator(model, 32, 'webasm', null, 2);
+    const odd = new Evaluator(model, 31, 'webasm', null, 2); // 31 does not split: one thread
+    try {
+      const a = (await one.run(params, data.test))!;
+      for (const b of [(await two.run(params, data.test))!, (await odd.run(params, data.test))!]) {
+        expect(b.loss).toBeCloseTo(a.loss, 5);
+        expect(b.accuracy).toBe(a.accuracy);
+        expect(b.top5Accuracy).toBe(a.top5Accuracy);
+      }
+      expect((two as unknown as { fn: object }).fn.constructor.name).toBe('ParallelFunction');
+      expect((odd as unknown as { fn: object }).fn.constructor.name).toBe('GpuJsFunction');
+    } finally {
+      await Promise.all([one.dispose(), two.dispose(), odd.dispose()]);
+    }
   });
 
   it('refuses threads it cannot run, when train is called', () => {
