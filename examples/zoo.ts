@@ -30,6 +30,7 @@ import {
   backendNames,
   evaluate,
   resolveAutoBackend,
+  statShapes,
   summary,
   train,
   type BackendName,
@@ -39,7 +40,8 @@ import {
   type TrainState,
 } from 'striate';
 import { renderChart, type Mnist } from 'striate/node';
-import { UsageError, checkBackend, checkOutDir, choice, choices, integer, parseStrict, positive } from './lib/cli.js';
+import { availableParallelism } from 'node:os';
+import { UsageError, checkBackend, checkOutDir, choice, choices, integer, parseStrict, positive, threadPlan, threadsFlag, type ThreadPlan, type ThreadsFlag } from './lib/cli.js';
 import {
   AUGMENT_OPTIONS,
   DATASETS,
@@ -94,6 +96,9 @@ Options:
   --lr X              peak learning rate in every run (default: each model's for the optimizer)
   --optimizer NAME    adam or sgd (SGD with Nesterov momentum 0.9) (default ${DEFAULTS.optimizer})
   --backend NAME      compute backend (default ${DEFAULTS.backend}, measured once, up front): ${backendNames.join(', ')}
+  --threads N|auto    threads that share each training step, as npm start takes it (default
+                      auto: every core up to 4 on the webasm family, one thread for a model
+                      with batch normalisation); the backend column says webasm×N
   --seed N            seed of initialisation, shuffling and dropout (default ${DEFAULTS.seed})
   --limit N           train on the first N training images only (default all)
   --limit-test N      measure on the first N test images only (default all)
@@ -124,8 +129,12 @@ export interface ZooConfig {
   lr?: number;
   /** The optimizer of every run. */
   optimizer: OptimizerName;
-  /** The backend as given (`auto` included). */
+  /** The backend as given (`auto` included; main() replaces it with auto's choice). */
   backend: string;
+  /** The backend as given, kept when main() resolves `auto` (absent before). */
+  backendGiven?: string;
+  /** Threads that share each training step (--threads; see threadPlan). */
+  threads: ThreadsFlag;
   /** Seed of initialisation, shuffling and dropout. */
   seed: number;
   /** The output directory as given. */
@@ -149,6 +158,7 @@ export function parseZooFlags(argv: readonly string[]): ZooConfig | null {
     lr: { type: 'string' },
     optimizer: { type: 'string' },
     backend: { type: 'string' },
+    threads: { type: 'string' },
     seed: { type: 'string' },
     limit: { type: 'string' },
     'limit-test': { type: 'string' },
@@ -175,6 +185,7 @@ export function parseZooFlags(argv: readonly string[]): ZooConfig | null {
     lr: positive('lr', values.lr),
     optimizer: choice('optimizer', values.optimizer, OPTIMIZERS, DEFAULTS.optimizer),
     backend,
+    threads: threadsFlag(values.threads),
     seed: integer('seed', values.seed, { min: 0 }) ?? DEFAULTS.seed,
     out: values.out ?? DEFAULTS.out,
     ...limits,
@@ -301,6 +312,7 @@ function trainOne(
   progress: Progress,
   log: (line: string) => void,
   augmentation: AugmentSettings | undefined,
+  plan: ThreadPlan,
 ): Promise<TrainState> {
   return new Promise<TrainState>((resolveRun, rejectRun) => {
     const start = performance.now();
@@ -335,7 +347,8 @@ function trainOne(
       optimizer: makeOptimizer(c.optimizer, budget === null ? run.lr : cosineInTime(run.lr, budget, start), 'cosine'),
       epochs: budget === null ? run.epochs : EPOCHS_FOR_A_TIME_BUDGET,
       batchSize: run.batchSize,
-      backend: c.backend as BackendName,
+      backend: plan.backend,
+      threads: plan.threads,
       seed: c.seed,
       evaluate: false,
       // With a time budget the run is stopped between steps, so every step carries its state.
@@ -360,6 +373,14 @@ function trainOne(
     if (settled) subscription.unsubscribe();
   });
 }
+
+/** How `model` trains here: its backend and threads (threadPlan, as npm start decides). */
+export function planFor(model: Model, c: ZooConfig, batchSize: number): ThreadPlan {
+  return threadPlan(c.backendGiven ?? c.backend, c.backend as BackendName, c.threads, batchSize, availableParallelism(), Object.keys(statShapes(model)).length > 0);
+}
+
+/** A row's backend: the backend, with ×N when N threads shared each step. */
+const backendColumn = (plan: ThreadPlan): string => (plan.threads > 1 ? `${plan.backend}×${plan.threads}` : plan.backend);
 
 /** The training settings of `name` in this zoo: the flags given, else the model's defaults. */
 function settings(name: ModelName, c: ZooConfig): { epochs: number; batchSize: number; lr: number } {
@@ -391,7 +412,7 @@ function startRow(name: ModelName, model: Model, dataset: DatasetName, images: {
     batchSize: run.batchSize,
     optimizer: c.optimizer,
     seed: c.seed,
-    backend: c.backend,
+    backend: backendColumn(planFor(model, c, run.batchSize)),
     cpu,
   };
 }
@@ -404,7 +425,7 @@ async function runOne(name: ModelName, dataset: DatasetName, data: Mnist, c: Zoo
   const row = startRow(name, model, dataset, { train: data.train.count, test: data.test.count }, c, cpu);
   const progress: Progress = { steps: 0, epochs: 0, imagesPerSecond: null };
   try {
-    const state = await trainOne(model, data, c, run, progress, log, c.augment?.[dataset]);
+    const state = await trainOne(model, data, c, run, progress, log, c.augment?.[dataset], planFor(model, c, run.batchSize));
     Object.assign(row, progress);
     const r = await evaluate({ model, params: state.params, stats: state.stats, data: data.test, backend: c.backend as BackendName });
     if (!Number.isFinite(r.loss)) throw new Error(`the test loss became ${r.loss} (the parameters are finite, the logits are not)`);
@@ -562,9 +583,17 @@ async function main(argv: string[]): Promise<number> {
     return usageError(err.message);
   }
   const log = (line: string): void => void process.stdout.write(`${line}\n`);
+  c.backendGiven = c.backend;
   if (c.backend === 'auto') {
     log('choosing the fastest backend ("auto") ...');
     c.backend = await resolveAutoBackend();
+  }
+  try {
+    // A --threads count that some model's batch or the backend cannot take is refused before any run.
+    for (const m of c.models) planFor(buildChosen(m, c.datasets[0], {}), c, settings(m, c).batchSize);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    return usageError(err.message);
   }
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
   const budget =

@@ -8,13 +8,13 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summary } from 'striate';
 import { UsageError } from '../../examples/lib/cli.js';
 import { MODELS, MODEL_NAMES, buildChosen } from '../../examples/lib/zoo-config.js';
-import { parseZooFlags, zooMarkdown, type ZooReport, type ZooRow } from '../../examples/zoo.js';
+import { parseZooFlags, planFor, zooMarkdown, type ZooReport, type ZooRow } from '../../examples/zoo.js';
 import { root, runScript, type ScriptRun } from './script.js';
 
 const script = join(root, 'examples/zoo.ts');
@@ -79,6 +79,7 @@ describe('npm run zoo: flags', () => {
     [['--models', 'lenet5,resnet', '--limit', '100'], '--batch-size 128 (the default of lenet5) is more than the 100 training images; lower it with --batch-size or raise --limit'],
     // The zoo trains each model at the builders' defaults: no knobs.
     [['--depth', '8'], /^Unknown option '--depth'/],
+    [['--threads', '0'], '--threads must be an integer from 1 to 64 (or auto), got "0"'],
   ])('%j is refused: %s', (args, message) => {
     if (typeof message === 'string') expect(refusal(args)).toBe(message);
     else expect(refusal(args)).toMatch(message);
@@ -91,6 +92,24 @@ describe('npm run zoo: flags', () => {
     expect(parseZooFlags(['--datasets', 'mnist', '--rotate', '5'])!.augment).toEqual({ mnist: expect.objectContaining({ rotate: 5, shift: 2 }) });
     expect(parseZooFlags([])!.augment).toBeUndefined();
     expect(refusal(['--flip', '2'])).toMatch(/^--flip must be a probability from 0 to 1/);
+  });
+
+  it('--threads: a count, or auto; planFor decides per model as npm start does', () => {
+    expect(parseZooFlags([])!.threads).toBe('auto');
+    const two = parseZooFlags(['--threads', '2', '--backend', 'webasm'])!;
+    expect(planFor(buildChosen('lenet5', 'mnist', {}), two, 128)).toMatchObject({ backend: 'webasm', threads: 2 });
+    // A count given applies to a batch-norm model too; auto would keep it on one thread.
+    expect(planFor(buildChosen('resnet', 'mnist', {}), two, 128)).toMatchObject({ backend: 'webasm', threads: 2 });
+    expect(planFor(buildChosen('resnet', 'mnist', {}), { ...two, threads: 'auto' }, 128)).toMatchObject({ threads: 1 });
+    expect(() => planFor(buildChosen('lenet5', 'mnist', {}), { ...two, threads: 3 }, 128)).toThrow(/--threads 3 must divide the batch size 128/);
+  });
+
+  it('a --threads count that a model cannot take is refused before any run', async () => {
+    const out = join(dir, 'threads-refused');
+    const r = await zoo(['--models', 'lenet5', '--threads', '2', '--backend', 'webasm-threads', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--threads 2 trains on webasm or cpu');
+    await expect(readFile(join(out, 'zoo.md'), 'utf8')).rejects.toThrow(/ENOENT/);
   });
 
   it('a usage error goes to stderr with the usage, exit code 2, and nothing is written', async () => {
@@ -165,7 +184,10 @@ describe('npm run zoo: tiny runs', () => {
     for (const [i, name] of (['lenet5', 'resnet'] as const).entries()) {
       const row = report.rows[i];
       const s = summary(buildChosen(name, 'mnist', {}));
-      expect(row).toMatchObject({ status: 'ok', model: name, dataset: 'mnist', testImages: 64, trainImages: 64, epochs: 1, steps: 2, batchSize: 32, lr: MODELS[name].defaults.lr.adam, seed: 1, backend: 'webasm' });
+      // --threads auto: LeNet-5 on every core up to 4 that divides the batch of 32; ResNet (batch norm) on one.
+      const cores = Math.min(availableParallelism(), 4) === 3 ? 2 : Math.min(availableParallelism(), 4);
+      const backend = name === 'resnet' || cores < 2 ? 'webasm' : `webasm×${cores}`;
+      expect(row).toMatchObject({ status: 'ok', model: name, dataset: 'mnist', testImages: 64, trainImages: 64, epochs: 1, steps: 2, batchSize: 32, lr: MODELS[name].defaults.lr.adam, seed: 1, backend });
       expect([row.params, row.multiplyAdds]).toEqual([s.totalParams, s.totalMultiplyAdds]);
       expect(row.testAccuracy).toBeGreaterThanOrEqual(0);
       expect(row.testAccuracy).toBeLessThanOrEqual(1);
