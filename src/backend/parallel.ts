@@ -7,8 +7,11 @@
  *
  * gpu.js's own worker pool (`webasm-threads`) splits every kernel of one
  * pipeline across threads and meets at a barrier after each; a LeNet-5
- * training step has about 60 of them, each a fraction of a millisecond, so
- * the second thread adds 10–20%. Here the threads meet once a step.
+ * training step has 35 of them, each a fraction of a millisecond, and on
+ * this project's 2-core machine the second thread cost 6% in training and
+ * added 30% to inference (`npm run bench`, 2026-12-03). Here the threads
+ * meet once a run, through shared memory (see {@link SPIN_MS}): two threads
+ * trained LeNet-5 at 1.54x one thread and inferred at 1.75x in that run.
  *
  * ```ts
  * // The training graph of 32 images; run on 64, two threads of 32.
