@@ -607,7 +607,7 @@ async function main(argv: string[]): Promise<number> {
     started: new Date().toISOString(),
     budget,
     training:
-      `${c.optimizer} with cosine decay, backend ${c.backend}${c.limit !== undefined ? `, training on the first ${c.limit} images` : ''}` +
+      `${c.optimizer} with cosine decay, backend ${c.backend}, ${c.threads === 'auto' ? '--threads auto (each row names its threads)' : `${c.threads} thread(s)`}${c.limit !== undefined ? `, training on the first ${c.limit} images` : ''}` +
       (c.augment ? `, augmented (${c.datasets.map((d) => `${DATASETS[d].label}: ${describeAugment(c.augment![d]!)}`).join('; ')})` : ''),
     machine: { cpu, cores: os.availableParallelism(), node: process.version },
     rows: [],
