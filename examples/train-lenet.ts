@@ -134,7 +134,8 @@ Options:
   --threads N|auto    threads that share each training step, each on a part of the batch
                       (data-parallel, on webasm or cpu; default auto: every core up to
                       ${AUTO_THREADS_MAX} when the backend is webasm or cpu or auto picks the webasm
-                      family, and the model has no batch normalisation; else 1)
+                      family and the model has no batch normalisation, less a core for
+                      the augmentation worker; else 1)
   --seed N            seed of initialisation, shuffling and dropout (default ${DEFAULTS.seed})
   --out DIR           output directory (default ${DEFAULTS.out})
   --export-onnx PATH  also write the model as an ONNX file (opset 13) after each epoch
@@ -494,7 +495,8 @@ async function main(argv: string[]): Promise<number> {
   let plan: ThreadPlan;
   try {
     const chosen = c.backend === 'auto' ? await resolveAutoBackend() : (c.backend as BackendName);
-    plan = threadPlan(c.backend, chosen, c.threads, c.batchSize, availableParallelism(), Object.keys(statShapes(model)).length > 0);
+    // The augmentation worker (one, below) takes a core of its own.
+    plan = threadPlan(c.backend, chosen, c.threads, c.batchSize, availableParallelism(), Object.keys(statShapes(model)).length > 0, c.augment === undefined ? 0 : 1);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     return usageError(err.message);

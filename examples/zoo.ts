@@ -376,7 +376,8 @@ function trainOne(
 
 /** How `model` trains here: its backend and threads (threadPlan, as npm start decides). */
 export function planFor(model: Model, c: ZooConfig, batchSize: number): ThreadPlan {
-  return threadPlan(c.backendGiven ?? c.backend, c.backend as BackendName, c.threads, batchSize, availableParallelism(), Object.keys(statShapes(model)).length > 0);
+  // With --augment, its worker takes a core of its own.
+  return threadPlan(c.backendGiven ?? c.backend, c.backend as BackendName, c.threads, batchSize, availableParallelism(), Object.keys(statShapes(model)).length > 0, c.augment ? 1 : 0);
 }
 
 /** A row's backend: the backend, with ×N when N threads shared each step. */

@@ -62,6 +62,12 @@ describe('npm start --threads', () => {
     expect(threadPlan('webasm', 'webasm', 2, 64, 2, true)).toMatchObject({ backend: 'webasm', threads: 2 });
   });
 
+  it('auto leaves a core to an augmentation worker; a count given is a count', () => {
+    expect(threadPlan('auto', 'webasm', 'auto', 128, 2, false, 1)).toMatchObject({ threads: 1, why: '--threads auto: one thread (2 cores here, 1 taken by augmentation)' });
+    expect(threadPlan('auto', 'webasm', 'auto', 128, 4, false, 1)).toMatchObject({ backend: 'webasm', threads: 2, why: '--threads auto: 2 of the 4 cores here, 1 taken by augmentation' });
+    expect(threadPlan('webasm', 'webasm', 2, 128, 2, false, 1)).toMatchObject({ threads: 2 });
+  });
+
   it('refuses a count the backend or the batch cannot take', () => {
     expect(() => threadPlan('webasm-threads', 'webasm-threads', 2, 64, 2)).toThrow(/--threads 2 trains on webasm or cpu, one pipeline a thread; --backend webasm-threads cannot/);
     expect(() => threadPlan('headlessgl', 'headlessgl', 2, 64, 2)).toThrow(UsageError);
