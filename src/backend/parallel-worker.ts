@@ -11,7 +11,7 @@ import { parentPort } from 'node:worker_threads';
 import { StriateError } from '../graph/error.js';
 import { graphFromMessage } from '../graph/message.js';
 import { compile } from './compile.js';
-import { DONE, FAILED, REQUEST, SPIN_MS, waitWhile, type ParallelReply, type ParallelRequest, type WireError } from './parallel.js';
+import { DONE, FAILED, REQUEST, waitWhile, type ParallelReply, type ParallelRequest, type WireError } from './parallel.js';
 
 if (parentPort === null) throw new Error('parallel-worker: this module is the body of a worker thread; it is started by compileParallel');
 const port = parentPort;
@@ -46,7 +46,7 @@ port.on('message', (request: ParallelRequest) => {
     let seen = 0;
     post({ type: 'ready' });
     for (;;) {
-      seen = await waitWhile(control, REQUEST, seen, SPIN_MS);
+      seen = await waitWhile(control, REQUEST, seen, request.spinMs);
       let failed = 0;
       try {
         const results = await fn.run(feeds);

@@ -35,7 +35,7 @@ import type { Observable, ObservableInput } from 'rxjs';
 import { checkOptions, describeValue, fail, StriateError } from '../graph/error.js';
 import { graphToMessage, type GraphMessage } from '../graph/message.js';
 import { sizeOf, type Tensor } from '../graph/tensor.js';
-import { startWorker, workerThreads } from '../graph/threads.js';
+import { availableCores, startWorker, workerThreads } from '../graph/threads.js';
 import { compile } from './compile.js';
 import { disposedError, type CompiledFunction, type RunResult } from './compiled.js';
 import { validateFeeds, type Feeds, type InputSpec } from './feeds.js';
@@ -90,6 +90,8 @@ export interface SharedLayout {
  */
 export interface ParallelRequest {
   readonly graph: GraphMessage;
+  /** How long the worker spins for the next run before it sleeps (SPIN_MS, or 0 with more threads than cores). */
+  readonly spinMs: number;
   readonly backend: ParallelBackend;
   readonly layout: SharedLayout;
   readonly control: SharedArrayBuffer;
@@ -118,7 +120,9 @@ export const FAILED = 2;
  * idle CPU has halted (measured on this project's 2-core VM: a message to a
  * worker while this thread computed arrived 2.6 ms later), as much as a
  * tenth of a LeNet-5 step; spinning keeps the waiting core awake for the
- * few milliseconds between one part's end and the next run.
+ * few milliseconds between one part's end and the next run. With more
+ * threads than cores nobody spins: a spinning thread would take a core from
+ * one that computes.
  */
 export const SPIN_MS = 10;
 
@@ -249,6 +253,8 @@ export class ParallelFunction implements CompiledFunction<Float32Array> {
   private broken: Error | null = null;
   private disposed = false;
   private disposing: Promise<void> | null = null;
+  /** How long a waiting thread spins (see SPIN_MS). */
+  private readonly spinMs: number;
 
   constructor(
     private readonly local: GpuJsFunction,
@@ -271,6 +277,7 @@ export class ParallelFunction implements CompiledFunction<Float32Array> {
     at = 0;
     const outputs = local.outputs.map((t) => place(sizeOf(t.shape)));
     this.layout = { inputs, outputs };
+    this.spinMs = threads <= (availableCores() ?? 1) ? SPIN_MS : 0;
     if (graph !== null) for (let i = 1; i < threads; i++) this.workers.push(this.spawn(graph, inputFloats, at));
   }
 
@@ -359,7 +366,7 @@ export class ParallelFunction implements CompiledFunction<Float32Array> {
   private async finished(t: Thread, generation: number): Promise<Float32Array[]> {
     let done = Atomics.load(t.control, DONE);
     while (done !== generation) {
-      done = await waitWhile(t.control, DONE, done, SPIN_MS, () => {
+      done = await waitWhile(t.control, DONE, done, this.spinMs, () => {
         if (this.broken) throw this.broken;
       });
     }
@@ -399,6 +406,7 @@ export class ParallelFunction implements CompiledFunction<Float32Array> {
     let ready!: { resolve: () => void; reject: (e: unknown) => void };
     const request: ParallelRequest = {
       graph,
+      spinMs: this.spinMs,
       backend: this.backend,
       layout: this.layout,
       control: new SharedArrayBuffer(4 * 4),

@@ -16,6 +16,13 @@ export function workerThreads(): WorkerThreads | null {
   return proc.getBuiltinModule('node:worker_threads') as WorkerThreads;
 }
 
+/** The cores this process may use (Node's os.availableParallelism), or null where that cannot be told. */
+export function availableCores(): number | null {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const os = proc?.getBuiltinModule?.('node:os') as { availableParallelism?: () => number } | undefined;
+  return typeof os?.availableParallelism === 'function' ? os.availableParallelism() : null;
+}
+
 /**
  * Start the thread body `body` (a file name without extension, beside the
  * module whose `import.meta.url` is `here`): `<body>.ts` through tsx when
