@@ -8,13 +8,18 @@
  * again.
  */
 import { parentPort } from 'node:worker_threads';
+import { StriateError } from '../graph/error.js';
 import { graphFromMessage } from '../graph/message.js';
 import { compile } from './compile.js';
-import { toWire as wire } from '../graph/threads.js';
-import { DONE, FAILED, REQUEST, waitWhile, type ParallelReply, type ParallelRequest } from './parallel.js';
+import { DONE, FAILED, REQUEST, waitWhile, type ParallelReply, type ParallelRequest, type WireError } from './parallel.js';
 
 if (parentPort === null) throw new Error('parallel-worker: this module is the body of a worker thread; it is started by compileParallel');
 const port = parentPort;
+
+function wire(e: unknown): WireError {
+  const s = e instanceof StriateError ? e : null;
+  return { message: (e as Error)?.message ?? String(e), op: s?.op ?? null, got: s?.got ?? '', expected: s?.expected ?? '' };
+}
 
 const post = (reply: ParallelReply): void => port.postMessage(reply);
 

@@ -32,10 +32,10 @@
  */
 import type { Worker as NodeWorker } from 'node:worker_threads';
 import type { Observable, ObservableInput } from 'rxjs';
-import { checkOptions, describeValue, fail } from '../graph/error.js';
+import { checkOptions, describeValue, fail, StriateError } from '../graph/error.js';
 import { graphToMessage, type GraphMessage } from '../graph/message.js';
 import { sizeOf, type Tensor } from '../graph/tensor.js';
-import { availableCores, fromWire, startWorker, workerThreads, type WireError } from '../graph/threads.js';
+import { availableCores, startWorker, workerThreads } from '../graph/threads.js';
 import { compile } from './compile.js';
 import { disposedError, type CompiledFunction, type RunResult } from './compiled.js';
 import { validateFeeds, type Feeds, type InputSpec } from './feeds.js';
@@ -67,6 +67,14 @@ export interface ParallelOptions {
   readonly split: readonly string[];
   /** For each output, in order, how the parts' values are joined (see {@link Combine}). */
   readonly combine: readonly Combine[];
+}
+
+/** An error as it crosses between threads. */
+export interface WireError {
+  readonly message: string;
+  readonly op: string | null;
+  readonly got: string;
+  readonly expected: string;
 }
 
 /** Where the part graph's inputs and outputs lie in a worker's shared buffers, in floats. */
@@ -436,4 +444,8 @@ export class ParallelFunction implements CompiledFunction<Float32Array> {
 }
 
 /** A worker's error, thrown again on this thread (a StriateError stays one). */
-const rethrown = (e: WireError): Error => fromWire(e, 'compileParallel: a worker thread failed');
+function rethrown(e: WireError): Error {
+  if (e.op === null) return new Error(`compileParallel: a worker thread failed: ${e.message}`);
+  const prefix = `${e.op}: `;
+  return new StriateError(e.op, e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message, { got: e.got, expected: e.expected });
+}

@@ -21,7 +21,7 @@ import { fail, StriateError } from '../graph/error.js';
 import type { Shape } from '../graph/tensor.js';
 import type { AugmentTransforms } from './augment.js';
 import type { AugmentReply, AugmentRequest } from './augment-worker.js';
-import { fromWire, startWorker, workerThreads, type WorkerThreads } from '../graph/threads.js';
+import { startWorker, workerThreads, type WorkerThreads } from '../graph/threads.js';
 
 /** A worker with nothing to do ends after this many milliseconds. */
 export const IDLE_MS = 10_000;
@@ -117,7 +117,12 @@ export class AugmentWorkers {
       if (job === null || job.request.id !== reply.id) return; // a reply after close()
       if ('images' in reply) job.resolve(reply.images);
       else {
-        job.reject(fromWire(reply.error, 'augment: a worker failed on a batch'));
+        const { message, op, got, expected } = reply.error;
+        job.reject(
+          op === null
+            ? new Error(`augment: a worker failed on a batch: ${message}`)
+            : new StriateError(op, message.startsWith(`${op}: `) ? message.slice(op.length + 2) : message, { got, expected }),
+        );
       }
       this.dispatch(wt);
     });

@@ -5,28 +5,6 @@
  * package (its .js file beside the chunk that starts it).
  */
 import type { Worker as NodeWorker } from 'node:worker_threads';
-import { StriateError } from './error.js';
-
-/** An error as it crosses between threads: a StriateError's fields, or a message alone (op null). */
-export interface WireError {
-  readonly message: string;
-  readonly op: string | null;
-  readonly got: string;
-  readonly expected: string;
-}
-
-/** `e` as a worker sends it back (see {@link fromWire}). */
-export function toWire(e: unknown): WireError {
-  const s = e instanceof StriateError ? e : null;
-  return { message: (e as Error)?.message ?? String(e), op: s?.op ?? null, got: s?.got ?? '', expected: s?.expected ?? '' };
-}
-
-/** A worker's error thrown again on this thread: a StriateError stays one; any other becomes an Error of `what` and its message. */
-export function fromWire(e: WireError, what: string): Error {
-  if (e.op === null) return new Error(`${what}: ${e.message}`);
-  const prefix = `${e.op}: `;
-  return new StriateError(e.op, e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message, { got: e.got, expected: e.expected });
-}
 
 /** Node's `worker_threads` module. */
 export type WorkerThreads = typeof import('node:worker_threads');
