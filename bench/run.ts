@@ -69,6 +69,100 @@ interface OpRow {
   tfjs: Record<string, { ms: number; patched?: boolean } | { error: string }>;
 }
 
+/** TF.js's wasm backend module, its binaries taken from node_modules (no network). */
+async function tfjsWasm() {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  wasm.setWasmPaths(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm')) + path.sep);
+  return wasm;
+}
+
+type Machine = { cpu: string; cores: number; memoryGiB: number; node: string; platform: string; date: string };
+
+/**
+ * `--model`: each zoo model's training step and inference, Striate (webasm,
+ * webasm-threads, and data-parallel webasm×N where the model has no batch
+ * norm) against TF.js wasm on the same graph (lib/zoo.ts).
+ */
+async function zooMain(args: BenchArgs, opts: TimingOptions, machine: Machine, loadStart: number[], started: number): Promise<void> {
+  const { AFTER_RTOL, ZOO_GOAL, ZOO_RTOL, makeZooOracle, parseModels, renderZooSummary, runZooStriate, runZooTfjs, zooResult } = await import('./lib/zoo.js');
+  const models = parseModels(args.models!);
+  const { tf, wasmNote } = await import('./lib/tfjs.js');
+  const wasm = await tfjsWasm();
+  const { patchWasmConv2DBackpropFilter, PATCHED_KERNEL, PATCH_DESCRIPTION } = await import('./lib/tfjs-wasm-patch.js');
+  const { unavailableReason } = await import('../src/backend/gpujs/gpu.js');
+  const results = [];
+  for (const name of models) {
+    env.log(`bench: ${name}: reference loss, gradients, statistics and logits (float64)`);
+    const o = await makeZooOracle(name);
+    const entries: Entry[] = [];
+    if (args.only.has('striate')) {
+      for (const backend of (args.backends ?? ['webasm', 'webasm-threads', 'webasm-parallel']) as string[]) {
+        if (backend === 'webasm-parallel') {
+          if (PARALLEL_THREADS < 2) entries.push({ library: 'Striate', backend: parallelName('webasm', 2), unavailable: 'one core here: data parallelism needs two' });
+          else if (o.batchNorm) entries.push({ library: 'Striate', backend: parallelName('webasm', PARALLEL_THREADS), unavailable: 'batch norm: each part would normalise over its own slice, so the step differs from the whole batch' });
+          else entries.push(await runZooStriate('webasm', o, opts, env, PARALLEL_THREADS, `data-parallel: ${PARALLEL_THREADS} threads`));
+          continue;
+        }
+        if (!(STRIATE_BACKENDS as readonly string[]).includes(backend)) throw new Error(`bench: --backends: unknown Node backend ${backend}`);
+        const b = backend as NodeBackend;
+        const reason = b === 'reference' ? null : unavailableReason(b);
+        if (reason) entries.push({ library: 'Striate', backend, unavailable: reason });
+        else entries.push(await runZooStriate(b, o, opts, env));
+      }
+    }
+    if (args.only.has('tfjs')) {
+      if (await tf.setBackend('wasm').catch(() => false)) {
+        await tf.ready();
+        patchWasmConv2DBackpropFilter(tf, 'matmul');
+        const e = await runZooTfjs(o, opts, env, { text: `${PATCHED_KERNEL} registered by the bench: ${PATCH_DESCRIPTION.matmul} (bench/lib/tfjs-wasm-patch.ts)`, mark: '**' });
+        e.note = await wasmNote(wasm.getThreadsCount);
+        entries.push(e);
+      } else entries.push({ library: 'TF.js', backend: 'wasm', unavailable: "tf.setBackend('wasm') failed" });
+    }
+    results.push(zooResult(o, entries));
+  }
+  const loadEnd = loadavg();
+  const durationS = (Date.now() - started) / 1000;
+  const out: string[] = [
+    `The zoo's models (npm run zoo's defaults, 28x28x1, 10 classes), SGD lr ${LR}: Striate against TF.js on the same graph, weights and data`,
+    `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}, ${machine.date}`,
+    `load average (1/5/15 min): ${loadStart.join(' ')} at start, ${loadEnd.join(' ')} at end; ${durationS.toFixed(0)} s`,
+    `images/s: median of ${args.rounds} rounds${args.quick ? ' (--quick)' : ''}; training batch ${TRAIN_BATCH} (forward, backward, SGD update), inference batch ${INFER_BATCH}; check tolerance ${ZOO_RTOL} (gradients after training ${AFTER_RTOL})`,
+  ];
+  for (const r of results) {
+    out.push('', `== ${r.model}: ${r.params.toLocaleString('en-US')} parameters, ${(r.multiplyAdds / 1e6).toFixed(2)} M multiply-adds per image`, '');
+    out.push(...renderMain(r.entries, { withCpu: true, withLoad: true, targets: false }).filter((l) => !l.startsWith('ONNX Runtime') && !l.startsWith('check:') && !l.startsWith('  weights')));
+  }
+  out.push('', `Summary (goal: Striate's best at least ${ZOO_GOAL}x TF.js's best, training and inference, on every model)`, '', ...renderZooSummary(results));
+  out.push(
+    '',
+    `check: loss, every gradient, the batch-norm statistics' updates and the logits of two inference batches against Striate's float64 reference, before and`,
+    `  after timing (Striate again at the weights its SGD steps reached); max |a-b| / max|b| per tensor, worst shown`,
+    `TF.js runs the graph translated op for op (bench/lib/graph-tfjs.ts: NHWC, fused conv and dense with bias and relu, its own LRN); its cpu backend is not timed`,
+  );
+  const text = out.join('\n');
+  console.log(text);
+  const json = args.jsonGiven ? args.json : path.join(here, 'results', 'models.json');
+  if (json) {
+    const doc = {
+      bench: 'Striate zoo models vs TensorFlow.js (npm run bench -- --model ...)',
+      machine,
+      load: { start: loadStart, end: loadEnd },
+      durationS,
+      args: { rounds: args.rounds, quick: args.quick, models, only: [...args.only], backends: args.backends },
+      timing: { ...opts, cpuNow: undefined },
+      versions: { tfjs: tf.version.tfjs, node: process.version },
+      batch: { train: TRAIN_BATCH, infer: INFER_BATCH },
+      goal: ZOO_GOAL,
+      results,
+      table: text,
+    };
+    mkdirSync(path.dirname(path.resolve(json)), { recursive: true });
+    writeFileSync(json, JSON.stringify(doc, (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(6)) : v), 2) + '\n');
+    env.log(`bench: wrote ${json}`);
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), path.join(here, 'results', 'latest.json'));
   if (args.help) {
@@ -89,6 +183,10 @@ async function main(): Promise<void> {
   };
   env.log(`bench: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; load average ${loadStart.join(' ')}`);
   const opts = timing(args);
+  if (args.models) {
+    await zooMain(args, opts, machine, loadStart, started);
+    return;
+  }
 
   env.log('bench: reference loss, gradients and logits (float64)');
   const oracle = await makeOracle();
@@ -126,9 +224,7 @@ async function main(): Promise<void> {
   const needTf = args.only.has('tfjs');
   if (needTf) {
     const { tf, wasmNote } = await import('./lib/tfjs.js');
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    // The wasm binaries from node_modules (no network).
-    wasm.setWasmPaths(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm')) + path.sep);
+    const wasm = await tfjsWasm();
     tfVersions = { tfjs: tf.version.tfjs };
     for (const backend of ['cpu', 'wasm'] as const) {
       if (!(await tf.setBackend(backend).catch(() => false))) {

@@ -15,6 +15,10 @@ export interface BenchArgs {
   opBackends: string[] | null;
   /** Per-node breakdown of Striate's training step on its best backend. */
   breakdown: boolean;
+  /** --model: zoo models to time against TF.js instead of the LeNet-5 bench (names checked by lib/zoo.ts). */
+  models: string[] | null;
+  /** Whether --json was given (a --model run writes bench/results/models.json otherwise). */
+  jsonGiven: boolean;
   help: boolean;
 }
 
@@ -28,6 +32,9 @@ export const USAGE = `usage: npm run bench -- [flags]
   --no-ops            skip the per-op table
   --op-backends LIST  Striate backends in the per-op table (default: the run's best training backend)
   --breakdown / --no-breakdown   per-node profile of Striate's training step (default on, off with --quick)
+  --model LIST        instead: the zoo models (lenet5, alexnet, vgg, nin, inception, resnet, or all), a training
+                      step and inference each, Striate against TF.js wasm on the same graph and weights
+                      (results in bench/results/models.json unless --json says otherwise)
   --help`;
 
 export function parseArgs(argv: readonly string[], defaultJson: string | null): BenchArgs {
@@ -40,6 +47,8 @@ export function parseArgs(argv: readonly string[], defaultJson: string | null): 
     ops: true,
     opBackends: null,
     breakdown: true,
+    models: null,
+    jsonGiven: false,
     help: false,
   };
   let breakdownSet = false;
@@ -73,10 +82,15 @@ export function parseArgs(argv: readonly string[], defaultJson: string | null): 
       case '--json': {
         const v = value();
         a.json = v === '-' ? null : v;
+        a.jsonGiven = true;
         break;
       }
       case '--op-backends':
         a.opBackends = value().split(',').map((x) => x.trim()).filter(Boolean);
+        break;
+      case '--model':
+      case '--models':
+        a.models = value().split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
         break;
       case '--no-ops':
         a.ops = false;
