@@ -31,12 +31,12 @@ import {
   renderMain,
   parallelName,
   runConvnetjs,
-  runOnnxRuntime,
   runStriate,
   runTfjs,
   summarize,
 } from './lib/contest.js';
 import { LR } from './lib/lenet.js';
+import { runOnnxRuntime } from './lib/onnxruntime.js';
 import { type TimingOptions, fmtMs, fmtRatio, table } from './lib/measure.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
