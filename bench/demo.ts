@@ -43,6 +43,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 interface Hooks {
   ready: boolean;
+  batchSize: number;
   status(): { step: number; phase: string; error?: string };
   inspect(): { updates: number; rates: { looks: number; neighbours: number }; errors: string[] };
   availability(): Record<string, string | null>;
@@ -56,6 +57,7 @@ const url = server.resolvedUrls!.local[0];
 const browser = await launchChromium();
 console.log(`bench:demo on ${os.cpus()[0]?.model ?? 'an unknown CPU'} (${os.cpus().length} cores), Chromium, ${args.rounds} rounds of ${args.seconds} s per phase`);
 const rows: string[] = [];
+const batchSizes = new Set<number>();
 try {
   for (const backend of args.backends) {
     const page = await browser.newPage({ viewport: { width: 1320, height: 900 } });
@@ -64,7 +66,7 @@ try {
     await page.waitForFunction(() => (window as unknown as { striateDemo?: Hooks }).striateDemo?.ready === true, null, { timeout: 60_000 });
     const hooks = () => page.evaluate(() => {
       const d = (window as unknown as { striateDemo: Hooks }).striateDemo;
-      return { status: d.status(), inspect: d.inspect(), availability: d.availability() };
+      return { status: d.status(), inspect: d.inspect(), availability: d.availability(), batchSize: d.batchSize };
     });
     const reason = (await hooks()).availability[backend];
     if (reason) {
@@ -105,18 +107,20 @@ try {
         }
       }
     }
+    const batch = (await hooks()).batchSize;
+    batchSizes.add(batch);
     if ((await hooks()).status.phase === 'running') await page.click('#train');
     if (errors.length) throw new Error(`${backend}: the page logged errors:\n${errors.join('\n')}`);
     await page.close();
-    const on = median(rate.on);
-    const off = median(rate.off);
+    const on = median(rate.on) * batch;
+    const off = median(rate.off) * batch;
     rows.push(
-      `${backend.padEnd(15)} ${(off * 32).toFixed(0).padStart(8)} ${(on * 32).toFixed(0).padStart(8)} ${((on / off) * 100).toFixed(0).padStart(6)}% ${median(rate.looks).toFixed(1).padStart(9)} ${median(rate.neighbours).toFixed(1).padStart(13)}`,
+      `${backend.padEnd(15)} ${off.toFixed(0).padStart(8)} ${on.toFixed(0).padStart(8)} ${((on / off) * 100).toFixed(0).padStart(6)}% ${median(rate.looks).toFixed(1).padStart(9)} ${median(rate.neighbours).toFixed(1).padStart(13)}`,
     );
   }
 } finally {
   await browser.close();
   await server.close();
 }
-console.log(`\nbackend         img/s off img/s live  share   looks/s  neighbours/s   (medians; batch 32)`);
+console.log(`\nbackend         img/s off img/s live  share   looks/s  neighbours/s   (medians; batch ${[...batchSizes].join(', ')})`);
 for (const r of rows) console.log(r);

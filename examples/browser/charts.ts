@@ -1,11 +1,12 @@
 /**
  * Live loss and accuracy charts (uPlot). Both share the x axis, the training
  * step over the whole run. Step values arrive every few milliseconds; the
- * charts keep them in plain arrays and redraw at most once per animation
- * frame. They follow their element's width as the page is resized, and
+ * charts keep them in plain arrays and redraw in the page's shared frame
+ * (frames.ts), at most every FRAME_MS. They follow their element's width as the page is resized, and
  * before the first step show their axes and a line saying what will appear.
  */
 import uPlot from 'uplot';
+import { paint } from './frames.js';
 
 export const COLORS = {
   raw: 'rgba(37, 99, 235, 0.22)',
@@ -40,7 +41,9 @@ interface Series {
 class LiveChart {
   private readonly plot: uPlot;
   private readonly data: Series = { x: [], raw: [], smooth: [], test: [] };
-  private frame = 0;
+  private static count = 0;
+  /** This chart's key in the shared frame. */
+  private readonly key = `chart ${LiveChart.count++}`;
 
   constructor(
     private readonly el: HTMLElement,
@@ -114,9 +117,7 @@ class LiveChart {
   }
 
   private redraw(): void {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
+    paint(this.key, () => {
       const d = this.data;
       this.plot.setData([d.x, d.raw, d.smooth, d.test] as uPlot.AlignedData);
     });

@@ -11,12 +11,13 @@
  * instead; `?autostart` starts training when the page is ready (after the
  * measurement, when there is one).
  */
-import { animationFrameScheduler, auditTime, combineLatest, filter, map, merge, type Observable, startWith, switchMap, zip } from 'rxjs';
-import { buildModel, compile, input, type Params, relu, smoothSteps, type StepEvent, type TrainEvent } from 'striate';
-import { type BrowserBackend, browserUnavailableReason } from './backends.js';
+import { auditTime, combineLatest, filter, map, merge, type Observable, startWith, switchMap, zip } from 'rxjs';
+import { buildModel, type Params, smoothSteps, type StepEvent, type TrainEvent } from 'striate';
+import type { BrowserBackend } from './backends.js';
 import { drawAugmentations } from './augment.js';
 import { accuracyChart, lossChart } from './charts.js';
 import { DrawingPad, drawInput } from './digit.js';
+import { paint } from './frames.js';
 import { drawFilters } from './filters.js';
 import type { MaximiseUnit } from './inspect-protocol.js';
 import { drawMaps, drawMaximised, drawNeighbours, drawSaliency, LookInside } from './inspect.js';
@@ -25,27 +26,14 @@ import { NeocognitronPanel } from './neocognitron-panel.js';
 import { demoModel } from './model.js';
 import { backendPicker, choices, labelOf, provisionalBackend } from './picker.js';
 import { classifier, type Prediction } from './predict.js';
-import { type SessionEvent, type SessionStatus, TrainingSession } from './session.js';
+import { Trainer } from './remote-session.js';
+import type { SessionEvent, SessionStatus } from './session.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 
 const EPOCHS = 10;
-const BATCH_SIZE = 32;
+const BATCH_SIZE = 64;
 const SMOOTHING = 0.9;
-
-/** Run a tiny graph on a backend: catches a backend that is announced but cannot compile or run. */
-async function smokeTest(backend: BrowserBackend): Promise<string | null> {
-  const reason = await browserUnavailableReason(backend);
-  if (reason) return reason;
-  try {
-    const f = compile([relu(input('x', [4]))], { backend });
-    const [y] = await f.run({ x: [-1, 2, -3, 4] });
-    await f.dispose();
-    return y.data.join() === '0,2,0,4' ? null : `a test kernel computed ${Array.from(y.data).join(', ')} instead of 0, 2, 0, 4`;
-  } catch (e) {
-    return `a test kernel failed: ${(e as Error).message}`;
-  }
-}
 
 function setStatus(phase: string, text: string): void {
   $('status').dataset.phase = phase;
@@ -61,26 +49,29 @@ async function main(): Promise<void> {
   const model = demoModel;
   const firstConv = buildModel(model).params.find((p) => p.shape.length === 4)!.name;
 
-  // Backends: probe each once, then build the picker.
+  // Training runs in a worker (trainer-worker.ts): the backends are probed there, while the page loads MNIST.
   setStatus('loading', 'Checking backends and loading MNIST…');
-  const [availability, data] = await Promise.all([
-    (async () => {
-      const out = new Map<BrowserBackend, string | null>();
-      for (const c of choices) out.set(c.backend, await smokeTest(c.backend));
-      return out;
-    })(),
-    fetchSubset(new URL('mnist-subset.bin', document.baseURI).href),
-  ]);
+  const trainer = new Trainer();
+  const [availability, data] = await Promise.all([trainer.probe(choices.map((c) => c.backend)), fetchSubset(new URL('mnist-subset.bin', document.baseURI).href)]);
   $('data-info').textContent =
     `the first ${data.train.count.toLocaleString('en-US')} MNIST training images; ` +
     `${data.test.count.toLocaleString('en-US')} test images for the test curve.`;
   const asked = params.get('backend');
   const usable = choices.filter((c) => availability.get(c.backend) === null).map((c) => c.backend);
-  const session = new TrainingSession({ model, data, epochs: EPOCHS, batchSize: BATCH_SIZE, seed: 1, lr: 1e-3 }, provisionalBackend(asked, usable));
+  const session = trainer.startSession(model, data, { epochs: EPOCHS, batchSize: BATCH_SIZE, seed: 1, lr: 1e-3 }, provisionalBackend(asked, usable));
+  trainer.errors$.subscribe((message) => setStatus('error', `Training stopped: ${message}`));
 
   // Backend picker: the visitor's choice, else the fastest measured here.
   const picker = $('backends');
-  const backendChoice = backendPicker({ picker, note: $('backend-choice'), session, model, batchSize: BATCH_SIZE, availability, asked });
+  const backendChoice = backendPicker({
+    picker,
+    note: $('backend-choice'),
+    session,
+    measure: (backends, batchSize) => trainer.measure(backends, batchSize),
+    batchSize: BATCH_SIZE,
+    availability,
+    asked,
+  });
   const notes = choices.flatMap((c) => (availability.get(c.backend) ? [`${c.label}: ${availability.get(c.backend)}.`] : []));
   if (asked !== null && !choices.some((c) => c.backend === asked)) {
     notes.unshift(`?backend=${asked} is not one of ${choices.map((c) => c.backend).join(', ')}.`);
@@ -101,7 +92,7 @@ async function main(): Promise<void> {
   resetButton.addEventListener('click', () => session.reset(++seed));
 
   // Status, buttons and the picker follow the session.
-  session.status$.subscribe((s: SessionStatus) => {
+  const showStatus = (s: SessionStatus): void => {
     for (const b of picker.querySelectorAll<HTMLButtonElement>('button')) b.setAttribute('aria-checked', String(b.dataset.backend === s.backend));
     const name = labelOf(s.backend);
     trainButton.disabled = usable.length === 0 || s.phase === 'done';
@@ -119,6 +110,12 @@ async function main(): Promise<void> {
       error: `Stopped: ${s.error}`,
     }[s.phase];
     setStatus(usable.length === 0 ? 'error' : s.phase, usable.length === 0 ? 'No backend works in this browser (see the notes below).' : text);
+  };
+  // A new phase or backend shows at once; a new step count alone waits for the shared frame.
+  let shown: SessionStatus | null = null;
+  session.status$.subscribe((s: SessionStatus) => {
+    if (shown && s.phase === shown.phase && s.backend === shown.backend && s.epoch === shown.epoch) paint('status', () => showStatus((shown = session.status)));
+    else showStatus((shown = s));
   });
 
   // Charts and numbers, fed by the training events (smoothing restarts with each reset).
@@ -142,14 +139,18 @@ async function main(): Promise<void> {
     for (const id of ['stat-loss', 'stat-speed']) $(id).textContent = '–';
     $('stat-test').innerHTML = '<span class="pending">after the first epoch</span>';
   });
+  let speed: number | null = null;
   events$.subscribe((ev) => {
     if (ev.kind === 'step') {
       const { raw, smooth } = ev;
+      speed = raw.imagesPerSecond;
       history.losses.push(raw.loss);
       loss.addStep(raw.globalStep, raw.loss, smooth.loss);
       accuracy.addStep(raw.globalStep, raw.accuracy, smooth.accuracy);
-      $('stat-loss').textContent = smooth.loss.toFixed(3);
-      $('stat-speed').textContent = Math.round(raw.imagesPerSecond).toLocaleString('en-US');
+      paint('numbers', () => {
+        $('stat-loss').textContent = smooth.loss.toFixed(3);
+        $('stat-speed').textContent = Math.round(raw.imagesPerSecond).toLocaleString('en-US');
+      });
     } else if (ev.e.type === 'epoch') {
       if (ev.e.testLoss !== null) loss.addTest(ev.e.testLoss);
       if (ev.e.testAccuracy !== null) {
@@ -160,12 +161,14 @@ async function main(): Promise<void> {
     }
   });
 
-  // The first layer's filters, redrawn at most once per frame as the weights change.
-  session.params$.pipe(auditTime(0, animationFrameScheduler)).subscribe((p: Params) => {
-    const scale = drawFilters($<HTMLCanvasElement>('filters'), p[firstConv]);
-    $('scale-max').textContent = `+${scale.toFixed(2)}`;
-    $('scale-min').textContent = `−${scale.toFixed(2)}`;
-  });
+  // The first layer's filters, redrawn in the shared frame as the weights change.
+  session.params$.subscribe((p: Params) =>
+    paint('filters', () => {
+      const scale = drawFilters($<HTMLCanvasElement>('filters'), p[firstConv]);
+      $('scale-max').textContent = `+${scale.toFixed(2)}`;
+      $('scale-min').textContent = `−${scale.toFixed(2)}`;
+    }),
+  );
 
   // The drawing pad: strokes → 28×28 input → top-5 classes, again whenever the weights change.
   const pad = new DrawingPad($<HTMLCanvasElement>('pad'));
@@ -178,19 +181,21 @@ async function main(): Promise<void> {
   let latest: Prediction[] | null = null;
   predictions$.subscribe(({ image, top }) => {
     latest = top;
-    drawInput($<HTMLCanvasElement>('seen'), image);
-    if (!top) {
-      list.innerHTML = '<li class="empty">Draw a digit in the black square. The five most likely classes appear here, and change as the network learns.</li>';
-      return;
-    }
-    list.replaceChildren(
-      ...top.map(({ digit, probability }) => {
-        const li = document.createElement('li');
-        li.className = 'prediction';
-        li.innerHTML = `<span class="digit">${digit}</span><span class="bar"><span style="width:${(probability * 100).toFixed(1)}%"></span></span><span class="p">${pct(probability)}</span>`;
-        return li;
-      }),
-    );
+    paint('predictions', () => {
+      drawInput($<HTMLCanvasElement>('seen'), image);
+      if (!top) {
+        list.innerHTML = '<li class="empty">Draw a digit in the black square. The five most likely classes appear here, and change as the network learns.</li>';
+        return;
+      }
+      list.replaceChildren(
+        ...top.map(({ digit, probability }) => {
+          const li = document.createElement('li');
+          li.className = 'prediction';
+          li.innerHTML = `<span class="digit">${digit}</span><span class="bar"><span style="width:${(probability * 100).toFixed(1)}%"></span></span><span class="p">${pct(probability)}</span>`;
+          return li;
+        }),
+      );
+    });
   });
 
   // The augmentation panel: the drawn digit (else the first training digit) under twenty draws.
@@ -238,17 +243,22 @@ async function main(): Promise<void> {
   let lastNeighbours: { labels: number[]; distances: number[]; indexStep: number; ms: number } | null = null;
   const inspectErrors: string[] = [];
   inspector.looks$.subscribe((r) => {
-    drawMaps((layer) => $<HTMLCanvasElement>(`maps-${layer}`), r);
-    drawSaliency($<HTMLCanvasElement>('saliency'), lookImage, r);
-    const rates = inspector.rates();
-    $('inspect-rate').textContent = `${rates.looks.toFixed(1)} updates/s · ${r.ms.toFixed(0)} ms each in a worker · weights of step ${r.step.toLocaleString('en-US')}`;
+    const image = lookImage;
+    paint('look', () => {
+      drawMaps((layer) => $<HTMLCanvasElement>(`maps-${layer}`), r);
+      drawSaliency($<HTMLCanvasElement>('saliency'), image, r);
+      const rates = inspector.rates();
+      $('inspect-rate').textContent = `${rates.looks.toFixed(1)} updates/s · ${r.ms.toFixed(0)} ms each in a worker · weights of step ${r.step.toLocaleString('en-US')}`;
+    });
     lastLook = { step: r.step, ms: r.ms, target: r.saliency.target, maps: r.maps.map((m) => `${m.layer} [${m.shape.join(',')}]`) };
   });
   inspector.neighbours$.subscribe((n) => {
-    drawNeighbours($<HTMLCanvasElement>('neighbours'), n, data.train.images, data.train.labels);
-    $('neighbours-note').textContent =
-      `Label · distance. Searched: ${data.train.count.toLocaleString('en-US')} training images, indexed with the weights of step ` +
-      `${n.indexStep.toLocaleString('en-US')} (in ${Math.round(n.indexMs)} ms; indexed again every few seconds while they change).`;
+    paint('neighbours', () => {
+      drawNeighbours($<HTMLCanvasElement>('neighbours'), n, data.train.images, data.train.labels);
+      $('neighbours-note').textContent =
+        `Label · distance. Searched: ${data.train.count.toLocaleString('en-US')} training images, indexed with the weights of step ` +
+        `${n.indexStep.toLocaleString('en-US')} (in ${Math.round(n.indexMs)} ms; indexed again every few seconds while they change).`;
+    });
     lastNeighbours = { labels: Array.from(n.indices, (i) => data.train.labels[i]), distances: Array.from(n.distances), indexStep: n.indexStep, ms: n.ms };
   });
   inspector.errors$.subscribe((message) => {
@@ -289,10 +299,32 @@ async function main(): Promise<void> {
       });
   });
 
+  // The page's longest task since training first ran (PerformanceObserver's long tasks, 50 ms and more; `longTasks` counts them all, loading included): training runs in a worker, so the page should have none.
+  let trainingSince: number | null = null;
+  let longestTaskMs = 0;
+  let longTasks = 0;
+  session.status$.subscribe((s) => {
+    if (s.phase === 'running' && trainingSince === null) trainingSince = performance.now();
+  });
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        longTasks++;
+        if (trainingSince !== null && e.startTime >= trainingSince) longestTaskMs = Math.max(longestTaskMs, e.duration);
+      }
+    }).observe({ type: 'longtask', buffered: true });
+  } catch {
+    // No long-task timing in this browser: the hook reports 0.
+  }
+
   // Read-only hooks for the browser tests (test/browser/demo.browser.ts).
   (window as unknown as { striateDemo: unknown }).striateDemo = {
     ready: true,
     status: () => session.status,
+    batchSize: BATCH_SIZE,
+    /** Training images per second of the latest step event (the epoch so far), null before the first. */
+    speed: () => speed,
+    mainThread: () => ({ trainingSince, longestTaskMs, longTasks }),
     losses: () => [...history.losses],
     testAccuracy: () => [...history.testAccuracy],
     predictions: () => latest,

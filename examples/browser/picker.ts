@@ -13,11 +13,10 @@
  * training: when training starts it stops, and what it found so far stays on
  * the buttons.
  */
-import { concat, first, from, mergeMap, type Observable } from 'rxjs';
-import type { Model } from 'striate';
+import { concat, distinctUntilChanged, first, from, map, mergeMap, type Observable } from 'rxjs';
 import { type BrowserBackend, softwareRenderer } from './backends.js';
-import { type BackendRate, fastest, type Measurement, measureBackends } from './measure.js';
-import type { TrainingSession } from './session.js';
+import { type BackendRate, fastest, type Measurement } from './measure.js';
+import type { Session } from './session.js';
 
 /** The backends the picker offers, in the order it shows them. */
 export const choices: readonly { readonly backend: BrowserBackend; readonly label: string }[] = [
@@ -82,13 +81,14 @@ export interface BackendPicker {
 export function backendPicker(options: {
   picker: HTMLElement;
   note: HTMLElement;
-  session: TrainingSession;
-  model: Model;
+  session: Session;
+  /** Times the training step on each backend, in order (measure.ts's measureBackends, where training runs). */
+  measure: (backends: readonly BrowserBackend[], batchSize: number) => Observable<Measurement>;
   batchSize: number;
   availability: ReadonlyMap<BrowserBackend, string | null>;
   asked: string | null;
 }): BackendPicker {
-  const { picker, note, session, model, batchSize, availability, asked } = options;
+  const { picker, note, session, measure, batchSize, availability, asked } = options;
   const usable = choices.map((c) => c.backend).filter((b) => availability.get(b) === null);
   const measurements: Partial<Record<BrowserBackend, Timing>> = {};
   let pickedBy: PickedBy = asked !== null && usable.includes(asked as BrowserBackend) ? 'url' : 'first';
@@ -171,7 +171,7 @@ export function backendPicker(options: {
         software ? [{ backend, skipped: `its adapter is ${software}, a GPU emulated on the CPU, far slower than WASM` }] : [],
       );
       const rest = found.filter((f) => !f.software).map((f) => f.backend);
-      return concat(from(skipped), measureBackends(model, rest, { batchSize }));
+      return concat(from(skipped), measure(rest, batchSize));
     }),
   );
   const measurement = timings$.subscribe({
@@ -208,6 +208,8 @@ export function backendPicker(options: {
     settle();
   });
   if (!measuring) settle();
+  // The session's status comes from the training worker: redraw when its backend changes.
+  session.status$.pipe(map((s) => s.backend), distinctUntilChanged()).subscribe(() => render());
   render();
 
   return { state: () => ({ pickedBy, measuring, stopped, measurements: { ...measurements } }), settled };

@@ -57,7 +57,27 @@ interface SessionState {
   readonly seed: number;
 }
 
-export class TrainingSession {
+/**
+ * What the page uses of a training session: this file's TrainingSession, or
+ * the RemoteSession (remote-session.ts) in front of the training worker
+ * that runs one.
+ */
+export interface Session {
+  /** Every training event, numbered over the run. */
+  readonly events$: Observable<SessionEvent>;
+  /** The parameters after the latest step (the initial ones before training). */
+  readonly params$: Observable<Params>;
+  readonly status$: Observable<SessionStatus>;
+  /** Emits when `reset()` starts a new run. */
+  readonly reset$: Observable<void>;
+  readonly status: SessionStatus;
+  start(): void;
+  pause(): void;
+  reset(seed: number): void;
+  setBackend(backend: BackendName): void;
+}
+
+export class TrainingSession implements Session {
   /** Every training event of every subscription, numbered over the run. */
   readonly events$ = new Subject<SessionEvent>();
   /** The parameters after the latest step (the initial ones before training). */
