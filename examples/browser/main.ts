@@ -13,11 +13,11 @@
  */
 import { auditTime, combineLatest, filter, map, merge, type Observable, startWith, switchMap, zip } from 'rxjs';
 import { buildModel, type Params, smoothSteps, type StepEvent, type TrainEvent } from 'striate';
-import type { BrowserBackend } from './backends.js';
+import { type BrowserBackend, softwareRenderer } from './backends.js';
 import { drawAugmentations } from './augment.js';
 import { accuracyChart, lossChart } from './charts.js';
 import { DrawingPad, drawInput } from './digit.js';
-import { paint } from './frames.js';
+import { frameInterval, paint, SOFTWARE_FRAME_MS, setFrameInterval } from './frames.js';
 import { drawFilters } from './filters.js';
 import type { MaximiseUnit } from './inspect-protocol.js';
 import { drawMaps, drawMaximised, drawNeighbours, drawSaliency, LookInside } from './inspect.js';
@@ -78,7 +78,11 @@ async function main(): Promise<void> {
   } else if (asked !== null && !usable.includes(asked as BrowserBackend)) {
     notes.unshift(`Asked for ${labelOf(asked)}, which is not available here.`);
   }
-  $('backend-notes').textContent = notes.length ? `Not available here — ${notes.join(' ')}` : '';
+  // Without a GPU the browser composites every frame on the CPU, beside training: draw less often.
+  const software = await softwareRenderer('webgl2').catch(() => null);
+  if (software) setFrameInterval(SOFTWARE_FRAME_MS);
+  const drawing = software ? ` The page redraws once a second while it trains: it is composited on the CPU here (${software}), on the cores that train.` : '';
+  $('backend-notes').textContent = ((notes.length ? `Not available here — ${notes.join(' ')}` : '') + drawing).trim();
 
   // Controls.
   const trainButton = $<HTMLButtonElement>('train');
@@ -322,6 +326,7 @@ async function main(): Promise<void> {
     ready: true,
     status: () => session.status,
     batchSize: BATCH_SIZE,
+    frameMs: () => frameInterval(),
     /** Training images per second of the latest step event (the epoch so far), null before the first. */
     speed: () => speed,
     mainThread: () => ({ trainingSince, longestTaskMs, longTasks }),

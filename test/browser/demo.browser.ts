@@ -23,6 +23,7 @@ interface DemoHooks {
   status(): SessionStatus;
   speed(): number | null;
   batchSize: number;
+  frameMs(): number;
   mainThread(): { trainingSince: number | null; longestTaskMs: number; longTasks: number };
   picker(): PickerState;
   losses(): number[];
@@ -145,7 +146,8 @@ describe.skipIf(missing !== null)(`the demo on ${mainBackend}, as a person uses 
     console.log(`${mainBackend}: ${s.step} steps in ${((Date.now() - started) / 1000).toFixed(1)} s (compile included)`);
     expectLossFalls(await hooks(page).losses());
     expect(await page.locator('#status').getAttribute('data-phase')).toBe('running');
-    expect(Number((await page.locator('#stat-step').textContent())!.replace(/,/g, ''))).toBeGreaterThanOrEqual(40);
+    // The numbers are drawn in the page's next shared frame (examples/browser/frames.ts).
+    await expect.poll(async () => Number((await page.locator('#stat-step').textContent())!.replace(/,/g, '')), { timeout: 5_000 }).toBeGreaterThanOrEqual(40);
   });
 
   it('pauses: no steps while paused', async ({ skip }) => {
@@ -291,7 +293,7 @@ describe.skipIf(missing !== null).each(otherBackends)('the demo trains on %s', (
       const report = () =>
         page.evaluate(() => {
           const d = (window as unknown as { striateDemo: DemoHooks }).striateDemo;
-          return { step: d.status().step, at: performance.now(), batch: d.batchSize, timing: d.picker().measurements, main: d.mainThread() };
+          return { step: d.status().step, at: performance.now(), batch: d.batchSize, frameMs: d.frameMs(), timing: d.picker().measurements, main: d.mainThread() };
         });
       const a = await report();
       await page.waitForTimeout(3000);
@@ -300,7 +302,7 @@ describe.skipIf(missing !== null).each(otherBackends)('the demo trains on %s', (
       const bare = b.timing[backend];
       const bareRate = bare && 'rate' in bare ? bare.rate.imagesPerSecond : null;
       console.log(
-        `${backend}: the page trains at ${Math.round(rate)} img/s (batch ${b.batch}, steps over 3 s)` +
+        `${backend}: the page trains at ${Math.round(rate)} img/s (batch ${b.batch}, steps over 3 s, drawing every ${b.frameMs} ms)` +
           (bareRate ? `; the bare step (loss and gradients, no update) timed at ${Math.round(bareRate)} img/s in the same worker: ${((100 * rate) / bareRate).toFixed(0)}%` : '; the bare step was not timed here') +
           `; the page's longest task while training: ${b.main.longestTaskMs.toFixed(0)} ms (${b.main.longTasks} long tasks since the page opened)`,
       );
