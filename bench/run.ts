@@ -69,6 +69,13 @@ interface OpRow {
   tfjs: Record<string, { ms: number; patched?: boolean } | { error: string }>;
 }
 
+/** Write a results document as JSON (fractions to six significant digits). */
+function writeResults(file: string, doc: unknown): void {
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  writeFileSync(file, JSON.stringify(doc, (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(6)) : v), 2) + '\n');
+  env.log(`bench: wrote ${file}`);
+}
+
 /** TF.js's wasm backend module, its binaries taken from node_modules (no network). */
 async function tfjsWasm() {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
@@ -88,7 +95,7 @@ async function zooMain(args: BenchArgs, opts: TimingOptions, machine: Machine, l
   const models = parseModels(args.models!);
   const { tf, wasmNote } = await import('./lib/tfjs.js');
   const wasm = await tfjsWasm();
-  const { patchWasmConv2DBackpropFilter, PATCHED_KERNEL, PATCH_DESCRIPTION } = await import('./lib/tfjs-wasm-patch.js');
+  const { patchWasmConv2DBackpropFilter, patchNote } = await import('./lib/tfjs-wasm-patch.js');
   const { unavailableReason } = await import('../src/backend/gpujs/gpu.js');
   const results = [];
   for (const name of models) {
@@ -114,7 +121,7 @@ async function zooMain(args: BenchArgs, opts: TimingOptions, machine: Machine, l
       if (await tf.setBackend('wasm').catch(() => false)) {
         await tf.ready();
         patchWasmConv2DBackpropFilter(tf, 'matmul');
-        const e = await runZooTfjs(o, opts, env, { text: `${PATCHED_KERNEL} registered by the bench: ${PATCH_DESCRIPTION.matmul} (bench/lib/tfjs-wasm-patch.ts)`, mark: '**' });
+        const e = await runZooTfjs(o, opts, env, { text: patchNote('matmul'), mark: '**' });
         e.note = await wasmNote(wasm.getThreadsCount);
         entries.push(e);
       } else entries.push({ library: 'TF.js', backend: 'wasm', unavailable: "tf.setBackend('wasm') failed" });
@@ -131,7 +138,7 @@ async function zooMain(args: BenchArgs, opts: TimingOptions, machine: Machine, l
   ];
   for (const r of results) {
     out.push('', `== ${r.model}: ${r.params.toLocaleString('en-US')} parameters, ${(r.multiplyAdds / 1e6).toFixed(2)} M multiply-adds per image`, '');
-    out.push(...renderMain(r.entries, { withCpu: true, withLoad: true, targets: false }).filter((l) => !l.startsWith('ONNX Runtime') && !l.startsWith('check:') && !l.startsWith('  weights')));
+    out.push(...renderMain(r.entries, { withCpu: true, withLoad: true, targets: false, checkNote: false }));
   }
   out.push('', `Summary (goal: Striate's best at least ${ZOO_GOAL}x TF.js's best, training and inference, on every model)`, '', ...renderZooSummary(results));
   out.push(
@@ -157,9 +164,7 @@ async function zooMain(args: BenchArgs, opts: TimingOptions, machine: Machine, l
       results,
       table: text,
     };
-    mkdirSync(path.dirname(path.resolve(json)), { recursive: true });
-    writeFileSync(json, JSON.stringify(doc, (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(6)) : v), 2) + '\n');
-    env.log(`bench: wrote ${json}`);
+    writeResults(json, doc);
   }
 }
 
@@ -373,9 +378,7 @@ async function main(): Promise<void> {
       breakdown,
       table: text,
     };
-    mkdirSync(path.dirname(path.resolve(args.json)), { recursive: true });
-    writeFileSync(args.json, JSON.stringify(json, (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(6)) : v), 2) + '\n');
-    env.log(`bench: wrote ${args.json}`);
+    writeResults(args.json, json);
   }
 }
 

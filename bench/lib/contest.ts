@@ -177,7 +177,7 @@ export async function runStriate(backend: BackendName, o: Oracle, opts: TimingOp
  */
 export async function runTfjs(o: Oracle, opts: TimingOptions, env: Env, options: { note?: string; patch?: PatchKind; trainOnly?: boolean } = {}): Promise<Entry> {
   const { tf, tfLenet } = await import('./tfjs.js');
-  const { patchWasmConv2DBackpropFilter, wasmHasConv2DBackpropFilter, patchedKind, PATCHED_KERNEL, PATCH_DESCRIPTION } = await import('./tfjs-wasm-patch.js');
+  const { patchWasmConv2DBackpropFilter, wasmHasConv2DBackpropFilter, patchedKind, patchNote } = await import('./tfjs-wasm-patch.js');
   const backend = tf.getBackend();
   const entry: Entry = { library: 'TF.js', backend, ...(options.note ? { note: options.note } : {}), ...(env.load1m ? { load1m: env.load1m() } : {}) };
   env.log(`bench: TF.js ${backend}${options.patch ? ` (patch ${options.patch})` : ''}: check, ${options.trainOnly ? '' : 'infer, check, '}train`);
@@ -194,7 +194,7 @@ export async function runTfjs(o: Oracle, opts: TimingOptions, env: Env, options:
       if (!wasmHasConv2DBackpropFilter(tf) || patchedKind()) {
         const kind = options.patch ?? 'js';
         patchWasmConv2DBackpropFilter(tf, kind);
-        entry.trainPatched = `${PATCHED_KERNEL} registered by the bench: ${PATCH_DESCRIPTION[kind]} (bench/lib/tfjs-wasm-patch.ts)`;
+        entry.trainPatched = patchNote(kind);
         entry.patchMark = kind === 'js' ? '*' : '**';
       }
     }
@@ -303,7 +303,7 @@ export function summarize(entries: readonly Entry[]): Summary {
 }
 
 /** The main table with its notes, as printed. */
-export function renderMain(entries: readonly Entry[], opts: { withCpu: boolean; withLoad: boolean; targets: boolean }): string[] {
+export function renderMain(entries: readonly Entry[], opts: { withCpu: boolean; withLoad: boolean; targets: boolean; checkNote?: boolean }): string[] {
   const bestTf = { train: best(entries, 'TF.js', 'train'), infer: best(entries, 'TF.js', 'infer') };
   const out: string[] = [];
   out.push(`xTF.js = images/s / best TF.js backend in this run${bestTf.train?.entry.trainPatched ? ' (for training, the patched TF.js wasm counts)' : ''}`, '');
@@ -340,8 +340,12 @@ export function renderMain(entries: readonly Entry[], opts: { withCpu: boolean; 
       rows,
     ),
     '',
-    `check: loss, every gradient and the logits at the same weights against Striate's float64 reference, before and after timing (Striate: again at the`,
-    `  weights its SGD steps reached; inference alternates two batches, so stale results fail); max |a-b| / max|b| per tensor, worst shown; tolerance ${RTOL}`,
+    ...(opts.checkNote === false
+      ? []
+      : [
+          `check: loss, every gradient and the logits at the same weights against Striate's float64 reference, before and after timing (Striate: again at the`,
+          `  weights its SGD steps reached; inference alternates two batches, so stale results fail); max |a-b| / max|b| per tensor, worst shown; tolerance ${RTOL}`,
+        ]),
     ...(opts.withCpu ? ['img/CPU-s: images per second of process CPU time (all threads): less sensitive to other load on the machine, but no credit for using several cores'] : []),
     `compile+1st: the first training call (building kernels, first run; ONNX Runtime: creating its session)${opts.withLoad ? '; load: 1-minute load average when the contestant started' : ''}`,
     ...(entries.some(isOracle) ? ["Striate's reference backend is the float64 oracle, not a device backend: shown, never counted as Striate's best"] : []),

@@ -67,13 +67,17 @@ const fail = (msg: string): never => {
   throw new Error(`bench: graph-tfjs: ${msg}`);
 };
 
+/** Elementwise ops of one operand that TF.js has under the same name. */
+const UNARY = { neg: tf.neg, sqrt: tf.sqrt, exp: tf.exp, log: tf.log, tanh: tf.tanh, sigmoid: tf.sigmoid } as const;
+
 /** NCHW data -> NHWC data of the same tensor. */
 function nchwToNhwc(d: Float32Array, [n, c, h, w]: readonly number[]): Float32Array {
   const out = new Float32Array(d.length);
   for (let b = 0; b < n; b++) for (let k = 0; k < c; k++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[((b * h + y) * w + x) * c + k] = d[((b * c + k) * h + y) * w + x];
   return out;
 }
-function nhwcToNchw(d: Float32Array, [n, c, h, w]: readonly number[]): Float32Array {
+/** NHWC data -> NCHW data of the tensor of NCHW shape `[n, c, h, w]`. */
+export function nhwcToNchw(d: Float32Array, [n, c, h, w]: readonly number[]): Float32Array {
   const out = new Float32Array(d.length);
   for (let b = 0; b < n; b++) for (let k = 0; k < c; k++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[((b * c + k) * h + y) * w + x] = d[((b * h + y) * w + x) * c + k];
   return out;
@@ -257,17 +261,12 @@ export function tfGraph(outputs: readonly Tensor[]): TfGraph {
         case 'div':
           return tf.div(operand(t.inputs[0], rank), operand(t.inputs[1], rank));
         case 'neg':
-          return tf.neg(val(t.inputs[0]));
         case 'sqrt':
-          return tf.sqrt(val(t.inputs[0]));
         case 'exp':
-          return tf.exp(val(t.inputs[0]));
         case 'log':
-          return tf.log(val(t.inputs[0]));
         case 'tanh':
-          return tf.tanh(val(t.inputs[0]));
         case 'sigmoid':
-          return tf.sigmoid(val(t.inputs[0]));
+          return UNARY[t.op](val(t.inputs[0]));
         case 'pow':
           return tf.pow(val(t.inputs[0]), tf.scalar(a.exponent as number));
         case 'leakyRelu':

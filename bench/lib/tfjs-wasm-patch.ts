@@ -35,6 +35,9 @@ interface WasmBackendLike {
 
 export type PatchKind = 'js' | 'matmul';
 
+/** What a contestant measured with the patch says of it. */
+export const patchNote = (kind: PatchKind): string => `${PATCHED_KERNEL} registered by the bench: ${PATCH_DESCRIPTION[kind]} (bench/lib/tfjs-wasm-patch.ts)`;
+
 export const PATCH_DESCRIPTION: Record<PatchKind, string> = {
   js: 'direct loops in JavaScript on the wasm heap, as TF.js cpu computes it',
   matmul: "im2col (transposed) in JavaScript, then dW = patches^T x dy by TF.js wasm's own BatchMatMul (XNNPACK)",

@@ -21,10 +21,10 @@
  *   of two inference batches against Striate's float64 reference backend,
  *   before and after timing (Striate also at the weights its SGD steps reach).
  */
-import { type BackendName, type Combine, type Tensor, compile, compileParallel, grad, input, nn, softmaxCrossEntropy } from '../../src/index.js';
+import { type BackendName, type Combine, type Tensor, compile, compileParallel, createRng, grad, input, nn, softmaxCrossEntropy } from '../../src/index.js';
 import { MODELS, MODEL_NAMES, type ModelName } from '../../examples/lib/zoo-config.js';
-import { type Entry, type Env, INFER_BATCH, TRAIN_BATCH, best, errText, rateOf, summarizeCheck } from './contest.js';
-import { type Compared, LR, compare, makeBatch, rng } from './lenet.js';
+import { type Entry, type Env, INFER_BATCH, TRAIN_BATCH, best, errText, summarizeCheck } from './contest.js';
+import { type Compared, LR, compare, makeBatch } from './lenet.js';
 import { type TimingOptions, fmtRate, fmtRatio, measureRate, table } from './measure.js';
 
 /**
@@ -93,12 +93,6 @@ export function trainingGraph(model: nn.Model, batch: number) {
   return { built, loss, grads, outputs: [loss, ...grads, ...built.statUpdates] as Tensor[] };
 }
 
-/** A dropout mask as the trainer draws one: 0 with probability `rate`, else 1/(1 - rate). */
-function fixedMask(size: number, rate: number, seed: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: size }, () => (r() < rate ? 0 : 1 / (1 - rate)));
-}
-
 /** The oracle of zoo model `name`, at the bench's batches unless told (the tests use small ones). */
 export async function makeZooOracle(name: ModelName, batches: { train: number; infer: number } = { train: TRAIN_BATCH, infer: INFER_BATCH }): Promise<ZooOracle> {
   const { train: trainBatch, infer: inferBatch } = batches;
@@ -107,7 +101,8 @@ export async function makeZooOracle(name: ModelName, batches: { train: number; i
   const params = Object.fromEntries(Object.entries(p).map(([k, v]) => [k, Float32Array.from(v.data)]));
   const stats = Object.fromEntries(Object.entries(nn.initStats(model)).map(([k, v]) => [k, Float32Array.from(v.data)]));
   const graph = trainingGraph(model, trainBatch);
-  const masks = Object.fromEntries(graph.built.masks.map((m, i) => [m.name, fixedMask(m.shape.reduce((a, d) => a * d, 1), m.rate, 100 + i)]));
+  // Drawn once, as the trainer draws them (nn.dropoutMask), and fed at every step.
+  const masks = Object.fromEntries(graph.built.masks.map((m, i) => [m.name, nn.dropoutMask(m.shape, m.rate, createRng(100 + i))]));
   const train = makeBatch(trainBatch, 7);
   const after = makeBatch(trainBatch, 10);
   const infer = [makeBatch(inferBatch, 8).x, makeBatch(inferBatch, 9).x] as const;
@@ -335,20 +330,28 @@ export interface ZooResult {
   params: number;
   multiplyAdds: number;
   entries: Entry[];
-  train: { striate: string | null; ratio: number | null };
-  infer: { striate: string | null; ratio: number | null };
+  train: ZooSide;
+  infer: ZooSide;
+}
+
+/** One way (training or inference): each library's best trusted rate, and Striate's as a multiple of TF.js's. */
+export interface ZooSide {
+  striate: { backend: string; rate: number } | null;
+  tfjs: { backend: string; rate: number } | null;
+  ratio: number | null;
 }
 
 export function zooResult(o: ZooOracle, entries: Entry[]): ZooResult {
-  const side = (key: 'train' | 'infer') => {
-    const s = best(entries, 'Striate', key);
-    const t = best(entries, 'TF.js', key);
-    return { striate: s?.entry.backend ?? null, ratio: s && t ? s.rate / t.rate : null };
+  const side = (key: 'train' | 'infer'): ZooSide => {
+    const [s, t] = [best(entries, 'Striate', key), best(entries, 'TF.js', key)];
+    return {
+      striate: s && { backend: s.entry.backend, rate: s.rate },
+      tfjs: t && { backend: t.entry.backend, rate: t.rate },
+      ratio: s && t ? s.rate / t.rate : null,
+    };
   };
   return { model: o.name, params: o.paramCount, multiplyAdds: o.multiplyAdds, entries, train: side('train'), infer: side('infer') };
 }
-
-export { rateOf };
 
 /** `--model` names: the zoo's, or `all`. */
 export function parseModels(list: readonly string[]): ModelName[] {
@@ -360,13 +363,9 @@ export function parseModels(list: readonly string[]): ModelName[] {
 /** The table across models: each side's best, TF.js's, and the ratio against the goal. */
 export function renderZooSummary(results: readonly ZooResult[]): string[] {
   const rows = results.map((r) => {
-    const side = (key: 'train' | 'infer') => {
-      const s = best(r.entries, 'Striate', key);
-      const t = best(r.entries, 'TF.js', key);
-      return [s ? `${fmtRate(s.rate)} (${s.entry.backend})` : '—', t ? fmtRate(t.rate) : '—', s && t ? fmtRatio(s.rate / t.rate) : '—'];
-    };
+    const side = ({ striate: s, tfjs: t, ratio }: ZooSide) => [s ? `${fmtRate(s.rate)} (${s.backend})` : '—', t ? fmtRate(t.rate) : '—', ratio === null ? '—' : fmtRatio(ratio)];
     const ok = (r.train.ratio ?? 0) >= ZOO_GOAL && (r.infer.ratio ?? 0) >= ZOO_GOAL;
-    return [r.model, r.params.toLocaleString('en-US'), (r.multiplyAdds / 1e6).toFixed(2), ...side('train'), ...side('infer'), ok ? 'met' : 'NOT met'];
+    return [r.model, r.params.toLocaleString('en-US'), (r.multiplyAdds / 1e6).toFixed(2), ...side(r.train), ...side(r.infer), ok ? 'met' : 'NOT met'];
   });
   return [
     table(['model', 'params', 'M mult-adds/img', 'Striate train img/s', 'TF.js', 'ratio', 'Striate infer img/s', 'TF.js', 'ratio', `goal ${ZOO_GOAL}x both`], rows),

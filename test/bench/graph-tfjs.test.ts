@@ -25,7 +25,7 @@ import {
   softmax,
   sum,
 } from '../../src/index.js';
-import { tfGraph } from '../../bench/lib/graph-tfjs.js';
+import { nhwcToNchw, tfGraph } from '../../bench/lib/graph-tfjs.js';
 import { tf } from '../../bench/lib/tfjs.js';
 import { MODEL_NAMES, makeZooOracle, tfjsZooModel } from '../../bench/lib/zoo.js';
 import { compare, rng } from '../../bench/lib/lenet.js';
@@ -57,13 +57,7 @@ async function both(outputs: Tensor[], seed = 1): Promise<{ want: Float64Array[]
   const got = await Promise.all(
     outs.map(async (o, k) => {
       const d = (await o.data()) as Float32Array;
-      const s = outputs[k].shape;
-      if (s.length !== 4) return d;
-      // NHWC back to NCHW.
-      const [n, c, h, w] = s;
-      const out = new Float32Array(d.length);
-      for (let b = 0; b < n; b++) for (let ch = 0; ch < c; ch++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[((b * c + ch) * h + y) * w + x] = d[((b * h + y) * w + x) * c + ch];
-      return out;
+      return outputs[k].shape.length === 4 ? nhwcToNchw(d, outputs[k].shape) : d;
     }),
   );
   tf.dispose([...outs, ...Object.values(tfFeeds)]);
