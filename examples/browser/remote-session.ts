@@ -94,7 +94,7 @@ export class RemoteSession implements Session {
   readonly reset$ = new Subject<void>();
   readonly params$: Observable<Params>;
   readonly status$: Observable<SessionStatus>;
-  private readonly params = new BehaviorSubject<Params>(null as unknown as Params);
+  private readonly params: BehaviorSubject<Params>;
   private readonly statusNow: BehaviorSubject<SessionStatus>;
 
   constructor(
@@ -102,7 +102,7 @@ export class RemoteSession implements Session {
     initial: Params,
     backend: BrowserBackend,
   ) {
-    this.params.next(initial);
+    this.params = new BehaviorSubject(initial);
     this.params$ = this.params.asObservable();
     this.statusNow = new BehaviorSubject<SessionStatus>({ phase: 'idle', backend, epoch: 0, step: 0 });
     this.status$ = this.statusNow.pipe(distinctUntilChanged());
