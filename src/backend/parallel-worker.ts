@@ -8,18 +8,13 @@
  * again.
  */
 import { parentPort } from 'node:worker_threads';
-import { StriateError } from '../graph/error.js';
+import { errorFields } from '../graph/error.js';
 import { graphFromMessage } from '../graph/message.js';
 import { compile } from './compile.js';
-import { DONE, FAILED, REQUEST, waitWhile, type ParallelReply, type ParallelRequest, type WireError } from './parallel.js';
+import { DONE, FAILED, REQUEST, waitWhile, type ParallelReply, type ParallelRequest } from './parallel.js';
 
 if (parentPort === null) throw new Error('parallel-worker: this module is the body of a worker thread; it is started by compileParallel');
 const port = parentPort;
-
-function wire(e: unknown): WireError {
-  const s = e instanceof StriateError ? e : null;
-  return { message: (e as Error)?.message ?? String(e), op: s?.op ?? null, got: s?.got ?? '', expected: s?.expected ?? '' };
-}
 
 const post = (reply: ParallelReply): void => port.postMessage(reply);
 
@@ -35,7 +30,7 @@ port.on('message', (request: ParallelRequest) => {
     try {
       fn = compile(graphFromMessage('compileParallel', request.graph), { backend: request.backend });
     } catch (e) {
-      post({ type: 'error', generation: null, error: wire(e) });
+      post({ type: 'error', generation: null, error: errorFields(e) });
       return;
     }
     const control = new Int32Array(request.control);
@@ -53,7 +48,7 @@ port.on('message', (request: ParallelRequest) => {
         results.forEach((r, k) => outputs.set(r.data, request.layout.outputs[k].offset));
       } catch (e) {
         failed = 1;
-        post({ type: 'error', generation: seen, error: wire(e) });
+        post({ type: 'error', generation: seen, error: errorFields(e) });
       }
       Atomics.store(control, FAILED, failed);
       Atomics.store(control, DONE, seen);

@@ -32,7 +32,7 @@
  */
 import type { Worker as NodeWorker } from 'node:worker_threads';
 import type { Observable, ObservableInput } from 'rxjs';
-import { checkOptions, describeValue, fail, StriateError } from '../graph/error.js';
+import { checkOptions, describeValue, type ErrorFields, errorFromFields, fail } from '../graph/error.js';
 import { graphToMessage, type GraphMessage } from '../graph/message.js';
 import { sizeOf, type Tensor } from '../graph/tensor.js';
 import { availableCores, startWorker, workerThreads } from '../graph/threads.js';
@@ -69,14 +69,6 @@ export interface ParallelOptions {
   readonly combine: readonly Combine[];
 }
 
-/** An error as it crosses between threads. */
-export interface WireError {
-  readonly message: string;
-  readonly op: string | null;
-  readonly got: string;
-  readonly expected: string;
-}
-
 /** Where the part graph's inputs and outputs lie in a worker's shared buffers, in floats. */
 export interface SharedLayout {
   readonly inputs: readonly { readonly name: string; readonly offset: number; readonly length: number }[];
@@ -100,7 +92,7 @@ export interface ParallelRequest {
 }
 
 /** What a worker posts: that it is ready, or an error (null generation: compiling failed). */
-export type ParallelReply = { readonly type: 'ready' } | { readonly type: 'error'; readonly generation: number | null; readonly error: WireError };
+export type ParallelReply = { readonly type: 'ready' } | { readonly type: 'error'; readonly generation: number | null; readonly error: ErrorFields };
 
 /**
  * The control words of a worker (an Int32Array over `control`): this thread
@@ -444,8 +436,6 @@ export class ParallelFunction implements CompiledFunction<Float32Array> {
 }
 
 /** A worker's error, thrown again on this thread (a StriateError stays one). */
-function rethrown(e: WireError): Error {
-  if (e.op === null) return new Error(`compileParallel: a worker thread failed: ${e.message}`);
-  const prefix = `${e.op}: `;
-  return new StriateError(e.op, e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message, { got: e.got, expected: e.expected });
+function rethrown(e: ErrorFields): Error {
+  return errorFromFields(e, (message) => new Error(`compileParallel: a worker thread failed: ${message}`));
 }

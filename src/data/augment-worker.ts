@@ -7,7 +7,7 @@
  * the StriateError's fields, for the main thread to throw again.
  */
 import { parentPort } from 'node:worker_threads';
-import { StriateError } from '../graph/error.js';
+import { type ErrorFields, errorFields } from '../graph/error.js';
 import { augmentImagesFor, type AugmentTransforms } from './augment.js';
 
 /** What the main thread sends: one batch to augment. */
@@ -22,7 +22,7 @@ export interface AugmentRequest {
 /** What the worker answers: the augmented images, or the error that refused them. */
 export type AugmentReply =
   | { readonly id: number; readonly images: Float32Array }
-  | { readonly id: number; readonly error: { readonly message: string; readonly op: string | null; readonly got: string; readonly expected: string } };
+  | { readonly id: number; readonly error: ErrorFields };
 
 if (parentPort === null) throw new Error('augment-worker: this module is the body of a worker thread; it is started by augment({ workers })');
 const port = parentPort;
@@ -34,8 +34,7 @@ port.on('message', (job: AugmentRequest) => {
     port.postMessage(reply, [images.buffer as ArrayBuffer]);
     return;
   } catch (e) {
-    const s = e instanceof StriateError ? e : null;
-    reply = { id: job.id, error: { message: (e as Error)?.message ?? String(e), op: s?.op ?? null, got: s?.got ?? '', expected: s?.expected ?? '' } };
+    reply = { id: job.id, error: errorFields(e) };
   }
   port.postMessage(reply);
 });

@@ -17,7 +17,7 @@
  * a StriateError saying so rather than quietly run on the main thread.
  */
 import type { Worker as NodeWorker } from 'node:worker_threads';
-import { fail, StriateError } from '../graph/error.js';
+import { errorFromFields, fail, StriateError } from '../graph/error.js';
 import type { Shape } from '../graph/tensor.js';
 import type { AugmentTransforms } from './augment.js';
 import type { AugmentReply, AugmentRequest } from './augment-worker.js';
@@ -116,14 +116,7 @@ export class AugmentWorkers {
       slot.job = null;
       if (job === null || job.request.id !== reply.id) return; // a reply after close()
       if ('images' in reply) job.resolve(reply.images);
-      else {
-        const { message, op, got, expected } = reply.error;
-        job.reject(
-          op === null
-            ? new Error(`augment: a worker failed on a batch: ${message}`)
-            : new StriateError(op, message.startsWith(`${op}: `) ? message.slice(op.length + 2) : message, { got, expected }),
-        );
-      }
+      else job.reject(errorFromFields(reply.error, (message) => new Error(`augment: a worker failed on a batch: ${message}`)));
       this.dispatch(wt);
     });
     worker.on('error', (e) => this.lose(slot, new Error(`augment: a worker thread failed: ${(e as Error)?.message ?? String(e)}`, { cause: e })));

@@ -43,6 +43,35 @@ export class StriateError extends Error {
 }
 
 /**
+ * An error as plain fields, the form in which it crosses between threads (a
+ * worker's message port copies data, not classes): `op` is null for an error
+ * that was not a StriateError.
+ */
+export interface ErrorFields {
+  readonly message: string;
+  readonly op: string | null;
+  readonly got: string;
+  readonly expected: string;
+}
+
+/** The fields of `e` for another thread to throw again with {@link errorFromFields}. */
+export function errorFields(e: unknown): ErrorFields {
+  const s = e instanceof StriateError ? e : null;
+  return { message: (e as Error)?.message ?? String(e), op: s?.op ?? null, got: s?.got ?? '', expected: s?.expected ?? '' };
+}
+
+/**
+ * The error that {@link errorFields} described, thrown again on this thread:
+ * a StriateError stays one, with its message, `got` and `expected`; any other
+ * error becomes `otherwise(message)`, which says where it came from.
+ */
+export function errorFromFields(e: ErrorFields, otherwise: (message: string) => Error): Error {
+  if (e.op === null) return otherwise(e.message);
+  const prefix = `${e.op}: `;
+  return new StriateError(e.op, e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message, { got: e.got, expected: e.expected });
+}
+
+/**
  * Throw a {@link StriateError} in the house style: the message is
  * `op: message`; `got` and `expected` are the fields a program reads.
  */
