@@ -55,6 +55,46 @@ const env: Env = {
   load1m: () => loadavg()[0],
 };
 
+/** How a mode runs one Striate contestant: on one backend, or data-parallel on webasm (null: it cannot, with the reason). */
+interface StriateRunners {
+  one(backend: NodeBackend): Promise<Entry>;
+  parallel(threads: number): Promise<Entry> | string;
+}
+
+/**
+ * The entries of the Striate backends `--backends` names (`defaults` without
+ * it), in order: an unknown name is refused before anything runs, WebGPU is
+ * enabled first where it is asked for, and a backend this machine lacks is
+ * an entry with the reason instead of a timing.
+ */
+async function striateEntries(given: readonly string[] | null | undefined, defaults: readonly string[], run: StriateRunners): Promise<Entry[]> {
+  const backends = given ?? defaults;
+  for (const b of backends) if (!(STRIATE_BACKENDS as readonly string[]).includes(b)) throw new Error(`bench: --backends: unknown Node backend ${b}`);
+  const { unavailableReason } = await import('../src/backend/gpujs/gpu.js');
+  let webgpuReason: string | null = null;
+  if (backends.includes('webgpu')) {
+    const { enableNodeWebGPU } = await import('../src/backend/gpujs/node-webgpu.js');
+    await enableNodeWebGPU().catch((e) => (webgpuReason = errText(e)));
+  }
+  const entries: Entry[] = [];
+  for (const backend of backends as (NodeBackend | 'webasm-parallel')[]) {
+    if (backend === 'webasm-parallel') {
+      const ran = PARALLEL_THREADS < 2 ? 'one core here: data parallelism needs two' : run.parallel(PARALLEL_THREADS);
+      if (typeof ran === 'string') entries.push({ library: 'Striate', backend: parallelName('webasm', Math.max(2, PARALLEL_THREADS)), unavailable: ran });
+      else entries.push(await ran);
+      continue;
+    }
+    const reason = backend === 'reference' ? null : backend === 'webgpu' && webgpuReason ? webgpuReason : unavailableReason(backend);
+    if (reason) {
+      env.log(`bench: Striate ${backend}: not available: ${reason}`);
+      entries.push({ library: 'Striate', backend, unavailable: reason });
+      continue;
+    }
+    entries.push(await run.one(backend));
+  }
+  return entries;
+}
+
 function timing(args: BenchArgs): TimingOptions {
   return args.quick
     ? { rounds: args.rounds, roundMs: 300, warmupMs: 300, warmupSteps: 1, cpuNow }
@@ -96,26 +136,21 @@ async function zooMain(args: BenchArgs, opts: TimingOptions, machine: Machine, l
   const { tf, wasmNote } = await import('./lib/tfjs.js');
   const wasm = await tfjsWasm();
   const { patchWasmConv2DBackpropFilter, patchNote } = await import('./lib/tfjs-wasm-patch.js');
-  const { unavailableReason } = await import('../src/backend/gpujs/gpu.js');
   const results = [];
   for (const name of models) {
     env.log(`bench: ${name}: reference loss, gradients, statistics and logits (float64)`);
     const o = await makeZooOracle(name);
     const entries: Entry[] = [];
     if (args.only.has('striate')) {
-      for (const backend of (args.backends ?? ['webasm', 'webasm-threads', 'webasm-parallel']) as string[]) {
-        if (backend === 'webasm-parallel') {
-          if (PARALLEL_THREADS < 2) entries.push({ library: 'Striate', backend: parallelName('webasm', 2), unavailable: 'one core here: data parallelism needs two' });
-          else if (o.batchNorm) entries.push({ library: 'Striate', backend: parallelName('webasm', PARALLEL_THREADS), unavailable: 'batch norm: each part would normalise over its own slice, so the step differs from the whole batch' });
-          else entries.push(await runZooStriate('webasm', o, opts, env, PARALLEL_THREADS, `data-parallel: ${PARALLEL_THREADS} threads`));
-          continue;
-        }
-        if (!(STRIATE_BACKENDS as readonly string[]).includes(backend)) throw new Error(`bench: --backends: unknown Node backend ${backend}`);
-        const b = backend as NodeBackend;
-        const reason = b === 'reference' ? null : unavailableReason(b);
-        if (reason) entries.push({ library: 'Striate', backend, unavailable: reason });
-        else entries.push(await runZooStriate(b, o, opts, env));
-      }
+      entries.push(
+        ...(await striateEntries(args.backends, ['webasm', 'webasm-threads', 'webasm-parallel'], {
+          one: (b) => runZooStriate(b, o, opts, env),
+          parallel: (threads) =>
+            o.batchNorm
+              ? 'batch norm: each part would normalise over its own slice, so the step differs from the whole batch'
+              : runZooStriate('webasm', o, opts, env, threads, `data-parallel: ${threads} threads`),
+        })),
+      );
     }
     if (args.only.has('tfjs')) {
       if (await tf.setBackend('wasm').catch(() => false)) {
@@ -199,29 +234,12 @@ async function main(): Promise<void> {
 
   // ---- Striate, every Node backend -------------------------------------------------------
   if (args.only.has('striate')) {
-    const { unavailableReason } = await import('../src/backend/gpujs/gpu.js');
-    const { enableNodeWebGPU } = await import('../src/backend/gpujs/node-webgpu.js');
-    const backends = (args.backends ?? [...STRIATE_BACKENDS]) as (NodeBackend | 'webasm-parallel')[];
-    for (const b of backends) if (!(STRIATE_BACKENDS as readonly string[]).includes(b)) throw new Error(`bench: --backends: unknown Node backend ${b}`);
-    let webgpuReason: string | null = null;
-    if (backends.includes('webgpu')) await enableNodeWebGPU().catch((e) => (webgpuReason = errText(e)));
-    for (const backend of backends) {
-      if (backend === 'webasm-parallel') {
-        if (PARALLEL_THREADS < 2) {
-          entries.push({ library: 'Striate', backend: parallelName('webasm', 2), unavailable: 'one core here: data parallelism needs two' });
-          continue;
-        }
-        entries.push(await runStriate('webasm', oracle, opts, env, `data-parallel: ${PARALLEL_THREADS} threads, one pipeline each`, PARALLEL_THREADS));
-        continue;
-      }
-      const reason = backend === 'reference' ? null : backend === 'webgpu' && webgpuReason ? webgpuReason : unavailableReason(backend);
-      if (reason) {
-        env.log(`bench: Striate ${backend}: not available: ${reason}`);
-        entries.push({ library: 'Striate', backend, unavailable: reason });
-        continue;
-      }
-      entries.push(await runStriate(backend, oracle, opts, env, backend === 'reference' ? 'float64 interpreter' : undefined));
-    }
+    entries.push(
+      ...(await striateEntries(args.backends, STRIATE_BACKENDS, {
+        one: (b) => runStriate(b, oracle, opts, env, b === 'reference' ? 'float64 interpreter' : undefined),
+        parallel: (threads) => runStriate('webasm', oracle, opts, env, `data-parallel: ${threads} threads, one pipeline each`, threads),
+      })),
+    );
   }
 
   // ---- TensorFlow.js: cpu, wasm ----------------------------------------------------------
