@@ -141,51 +141,10 @@ describe('fuseForDevice', () => {
     expect(wasmRewrites([valid], { padFilterGradient: true })[0]).toBe(valid);
   });
 
-  it('gives a padded convolution a zero-padded x, widened to rows of 4k outputs and sliced back, on the wasm backends', async () => {
-    const x14 = input('x14', [2, 3, 14, 14]);
-    const f3 = input('f3', [5, 3, 3, 3]);
-    // 'same' padding of 14x14: 14-wide rows become 16 (two more zero columns on the right).
-    const y = conv2d(x14, f3, { padding: 'same' });
-    const [sliced] = wasmRewrites([y], { padConv: true });
-    expect(sliced.op).toBe('slice');
-    expect(sliced.shape).toEqual([2, 5, 14, 14]);
-    const [wide] = sliced.inputs as [Tensor<'conv2d'>];
-    expect(wide.op).toBe('conv2d');
-    expect(wide.attrs.pads).toEqual([0, 0, 0, 0]);
-    expect(wide.shape).toEqual([2, 5, 14, 16]);
-    expect(wide.inputs[0].op).toBe('pad');
-    expect(wide.inputs[0].shape).toEqual([2, 3, 16, 18]);
-    // Stride 2 over 13 columns with padding 1: 7 outputs, the floor drops none; an eighth needs 2 more columns.
-    const strided = wasmRewrites([conv2d(input('x13', [1, 3, 13, 13]), f3, { stride: 2, padding: 1 })], { padConv: true })[0];
-    expect(strided.inputs[0].shape).toEqual([1, 5, 7, 8]);
-    expect(strided.inputs[0].inputs[0].shape).toEqual([1, 3, 15, 17]);
-    // Rows already 4k wide: the pad alone; no padding, or one output a row: as written.
-    const [padded] = wasmRewrites([conv2d(input('x8', [2, 3, 8, 8]), f3, { padding: 1 })], { padConv: true });
-    expect(padded.op).toBe('conv2d');
-    expect(padded.inputs[0].shape).toEqual([2, 3, 10, 10]);
-    const valid = conv2d(x14, f3);
-    expect(wasmRewrites([valid], { padConv: true })[0]).toBe(valid);
-    const [one] = wasmRewrites([conv2d(input('x1', [2, 3, 1, 1]), f3, { padding: 1 })], { padConv: true });
-    expect(one.op).toBe('conv2d');
-    expect(one.inputs[0].shape).toEqual([2, 3, 3, 3]);
-    // An inference block of a padded convolution now fuses with its pool.
-    const block = maxPool2d(relu(conv2d(input('x8', [2, 3, 8, 8]), f3, { padding: 1 })), { size: 2 });
-    expect(wasmRewrites(fuseForDevice([block]))[0].op).toBe('conv2dMaxPool');
-    // The same numbers as the reference, with the pad and the slice in the wasm plan.
-    const feeds = { x14: randomValues(2 * 3 * 196, 3), f3: randomValues(5 * 27, 4) };
-    const [want] = await compile(mul(y, 1.5)).run(feeds);
-    const f = compile([mul(y, 1.5)], { backend: 'webasm' });
-    expect(f.plan.map((st) => st.op)).toEqual(['pad', 'conv2d', 'slice', 'mul']);
-    const [got] = await f.run(feeds);
-    await f.dispose();
-    got.data.forEach((v, j) => expect(v).toBeCloseTo(want.data[j], 4));
-  });
-
-  it('gives the reference\'s values and gradients on webasm through the rewrites, for random strides, dilations, paddings, sizes and groups', async () => {
-    // Every rewrite of a convolution and of its two gradients is checked
-    // here on geometries drawn at random (uneven strides, dilations,
-    // asymmetric padding, sizes whose forward floor drops rows and columns,
-    // output rows of every width mod 4, groups), against the float64 reference.
+  it('gives the reference\'s gradients on webasm through the rewrites, for random strides, paddings, sizes and groups', async () => {
+    // Every rewrite of a convolution's two gradients is checked here on
+    // geometries drawn at random (uneven strides, asymmetric padding, sizes
+    // whose forward floor drops rows, groups), against the float64 reference.
     await fc.assert(
       fc.asyncProperty(
         fc.record({
@@ -199,28 +158,25 @@ describe('fuseForDevice', () => {
           kw: fc.integer({ min: 1, max: 3 }),
           sh: fc.integer({ min: 1, max: 3 }),
           sw: fc.integer({ min: 1, max: 3 }),
-          dh: fc.integer({ min: 1, max: 2 }),
-          dw: fc.integer({ min: 1, max: 2 }),
           pads: fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)),
           seed: fc.nat(1000),
         }),
-        async ({ n, groups, cg, og, h, w: width, kh, kw, sh, sw, dh, dw, pads, seed }) => {
+        async ({ n, groups, cg, og, h, w: width, kh, kw, sh, sw, pads, seed }) => {
           const [pt, pb, pl, pr] = pads;
-          if (h + pt + pb < (kh - 1) * dh + 1 || width + pl + pr < (kw - 1) * dw + 1) return;
+          if (h + pt + pb < kh || width + pl + pr < kw) return;
           const C = cg * groups;
           const O = og * groups;
           const xs = input('x', [n, C, h, width]);
           const filter = input('w', [O, cg, kh, kw]);
-          const y = conv2d(xs, filter, { stride: [sh, sw], dilation: [dh, dw], padding: [pt, pb, pl, pr], groups });
+          const y = conv2d(xs, filter, { stride: [sh, sw], padding: [pt, pb, pl, pr], groups });
           const loss = sum(mul(y, y));
-          // relu(y) read by a sum: the convolution is an intermediate, on its thread grid.
-          const outputs = [...grad(loss, [xs, filter]), y, sum(relu(y), { axes: [1] })];
+          const outputs = grad(loss, [xs, filter]);
           const feeds = { x: randomValues(n * C * h * width, seed), w: randomValues(O * cg * kh * kw, seed + 1) };
           const want = await compile(outputs).run(feeds);
           const f = compile(outputs, { backend: 'webasm' });
           const got = await f.run(feeds);
           await f.dispose();
-          for (let o = 0; o < outputs.length; o++) {
+          for (let o = 0; o < 2; o++) {
             const scale = Math.max(1, ...Array.from(want[o].data, Math.abs));
             got[o].data.forEach((v, j) => expect(Math.abs(v - want[o].data[j])).toBeLessThan(1e-4 * scale));
           }

@@ -27,17 +27,7 @@
  *   border test on any read, so its loop over the output columns is spelled
  *   out (src/ops/conv2dBackpropFilter.ts) and runs unmasked.
  *
- * - `padConv`: a padded convolution (conv2d) reads a zero-padded copy of its
- *   x and has no padding of its own, so no tap is tested against the border:
- *   a test on the output column runs lane-masked in gpu.js's SIMD body,
- *   its reads gathers. Where its output rows are not a multiple of 4 wide
- *   (and wider than one cell), the copy has as many more zero columns on the
- *   right as make them so, and a slice drops the extra output columns: gpu.js
- *   enters the SIMD body row by row over a row of other widths, with up to
- *   three cells a row left to the scalar loop (a 14-wide row: three quads and
- *   two scalar cells, the time of five quads, against four for 16).
- *
- * All four keep the convolution's attributes, its groups included: the blocked
+ * All three keep the convolution's attributes, its groups included: the blocked
  * and spelled-out kernels take grouped convolutions (kernels/conv.ts).
  */
 import type { Tensor } from '../../../graph/tensor.js';
@@ -56,30 +46,6 @@ export interface WasmRewrites {
   readonly convPool?: boolean;
   readonly padInputGradient?: boolean;
   readonly padFilterGradient?: boolean;
-  readonly padConv?: boolean;
-}
-
-/**
- * conv2d(x, w[, b]) with padding as conv2d(pad(x), w[, b]) without, its
- * output rows widened to a multiple of 4 cells and sliced back (see the file
- * comment), or null where it has no padding.
- */
-function paddedConv(node: Tensor<'conv2d'>, [x, ...rest]: readonly Tensor[]): Tensor | null {
-  const { attrs } = node;
-  const [pt, pb, pl, pr] = attrs.pads;
-  if (pt === 0 && pb === 0 && pl === 0 && pr === 0) return null;
-  const [, , , oW] = node.shape;
-  const [, sw] = attrs.stride;
-  const kW = rest[0].shape[3];
-  const span = (kW - 1) * attrs.dilation[1] + 1;
-  // More output columns: e·sw more input columns, less those the floor of
-  // the output size already drops at the right edge.
-  const more = oW > 1 ? (4 - (oW % 4)) % 4 : 0;
-  const dropped = (x.shape[3] + pl + pr - span) % sw;
-  const extra = more === 0 ? 0 : more * sw - dropped;
-  const padded = pad(x, [[0, 0], [0, 0], [pt, pb], [pl, pr + extra]]);
-  const conv = makeNode(opDef('conv2d'), [padded, ...rest], { ...attrs, pads: [0, 0, 0, 0] });
-  return more === 0 ? conv : slice(conv, [0, 0, 0, 0], node.shape);
 }
 
 /** The padding that turns conv2dBackpropInput(dy, w) into the full-padding one over pad(dy), or null where none applies. */
@@ -118,7 +84,7 @@ function plainPool({ dilation, ceilPads }: Pool2dAttrs): boolean {
 }
 
 /** Apply the wasm rewrites named in `which` (all by default). */
-export function wasmRewrites(outputs: readonly Tensor[], which: WasmRewrites = { convPool: true, padInputGradient: true, padFilterGradient: true, padConv: true }): Tensor[] {
+export function wasmRewrites(outputs: readonly Tensor[], which: WasmRewrites = { convPool: true, padInputGradient: true, padFilterGradient: true }): Tensor[] {
   return rewrite(outputs, (node, { now, alone }) => {
     if (which.convPool && node.op === 'maxPool2d' && alone(node.inputs[0])) {
       const conv = now(node.inputs[0]);
@@ -139,10 +105,6 @@ export function wasmRewrites(outputs: readonly Tensor[], which: WasmRewrites = {
         return makeNode(opDef('conv2dBackpropInput'), [padded, w], { ...attrs, pads: [kH - 1, kH - 1, kW - 1, kW - 1] });
       }
       if (unit) return unit;
-    }
-    if (which.padConv && node.op === 'conv2d') {
-      const conv = paddedConv(node as Tensor<'conv2d'>, node.inputs.map(now));
-      if (conv) return conv;
     }
     if (which.padFilterGradient && node.op === 'conv2dBackpropFilter') {
       const attrs = (node as Tensor<'conv2dBackpropFilter'>).attrs;
