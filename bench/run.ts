@@ -55,7 +55,7 @@ const env: Env = {
   load1m: () => loadavg()[0],
 };
 
-/** How a mode runs one Striate contestant: on one backend, or data-parallel on webasm (null: it cannot, with the reason). */
+/** How a mode runs one Striate contestant: on one backend, or data-parallel on webasm (a string instead: it cannot here, and why). */
 interface StriateRunners {
   one(backend: NodeBackend): Promise<Entry>;
   parallel(threads: number): Promise<Entry> | string;
